@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+# Each installs what is missing (FFmpeg's shared libraries, .venv/, the project) and then runs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-slow lint bench setup ffmpeg clean
+
+demo: setup
+	$(PY) -m builder demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+lint: setup
+	$(PY) -m ruff check codecfake_hf builder eval tests bench
+
+bench: setup
+	$(PY) -m bench.resynth
+
+setup: ffmpeg $(STAMP)
+
+# torchcodec (through which `datasets` decodes Audio) needs FFmpeg's shared libraries.
+ffmpeg:
+	@if ! ldconfig -p | grep -q libavcodec; then \
+		echo "Installing FFmpeg's libraries with apt-get"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,98 @@
+"""The codec contract: `Codec.resynthesize(waves, lengths) -> (waves, lengths)` on padded batches."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from .registry import CodecSpec
+
+
+class Codec:
+    """A loaded codec config: the torch module plus what the CodecFake pipeline did around it.
+
+    Subclasses implement `_resynthesize` (and `output_length` where the rule is not "same as input").
+
+    Args:
+        spec (CodecSpec): the registry entry.
+        model (nn.Module): the network; its `state_dict()` uses the official checkpoint's key names.
+        device (str | torch.device): where the model runs.
+
+    Attributes:
+        batch_exact (bool): whether an item of a padded batch gets what it would get alone (rel. L2 ≤
+            1e-4). Families that cannot promise it set it False and say why in `batch_note`; the engine
+            then runs that codec one utterance at a time.
+        random_weights (bool): set by `registry.load` when the weights are random (smoke runs).
+    """
+
+    batch_exact: bool = True
+    batch_note: str = ""
+
+    def __init__(self, spec: CodecSpec, model: nn.Module, device: str | torch.device = "cpu"):
+        self.spec = spec
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.random_weights = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def sample_rate(self) -> int:
+        return self.spec.sample_rate
+
+    def output_length(self, length: int) -> int:
+        """Output samples for an input of `length` samples, by the upstream rule (default: the same)."""
+        return int(length)
+
+    def min_input_length(self) -> int:
+        """The shortest input, in samples, the codec accepts (default: one hop)."""
+        return self.spec.hop_length
+
+    @torch.inference_mode()
+    def resynthesize(
+        self, waves: torch.Tensor | np.ndarray, lengths: torch.Tensor | np.ndarray | list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode and decode a padded batch.
+
+        Args:
+            waves: float32 `[B, T]` at `sample_rate`, item `i` valid up to `lengths[i]`, zero after.
+            lengths: `[B]` valid samples per item.
+
+        Returns:
+            `(waves [B, T'], lengths [B])` on the CPU: float32 reconstructions (not clamped), each item
+            cut to `output_length(lengths[i])` and zero beyond it.
+        """
+        waves = torch.as_tensor(np.asarray(waves) if isinstance(waves, list) else waves, dtype=torch.float32)
+        lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
+        if waves.dim() == 1:
+            waves = waves.unsqueeze(0)
+        if waves.dim() != 2 or waves.shape[0] != lengths.shape[0]:
+            raise ValueError(f"expected waves [B, T] and lengths [B], got {tuple(waves.shape)} and "
+                             f"{tuple(lengths.shape)}")
+        if int(lengths.max()) > waves.shape[1] or int(lengths.min()) <= 0:
+            raise ValueError(f"lengths must lie in 1..{waves.shape[1]}, got {lengths.tolist()}")
+        # Zero the padding, so that whatever a caller left there cannot leak into the codec.
+        mask = torch.arange(waves.shape[1]) < lengths[:, None]
+        waves = (waves * mask).to(self.device)
+        out = self._resynthesize(waves, lengths).float().cpu()
+        out_lengths = torch.tensor([self.output_length(int(n)) for n in lengths], dtype=torch.long)
+        width = int(out_lengths.max())
+        if out.shape[1] < width:
+            out = torch.nn.functional.pad(out, (0, width - out.shape[1]))
+        out = out[:, :width]
+        out = out * (torch.arange(width) < out_lengths[:, None])
+        return out, out_lengths
+
+    def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """`waves [B, T]` (zero-padded, on `device`) -> reconstructions `[B, T'']`, T'' ≥ every rule length."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        weights = "random weights" if self.random_weights else "loaded weights"
+        return f"<{type(self).__name__} {self.name} @ {self.sample_rate} Hz on {self.device}, {weights}>"

@@ -1,0 +1,262 @@
+"""The registry: one `CodecSpec` per codec config of the CodecFake paper, and `load()` to build one."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BackendNotBuiltError, UnknownCodecError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .base import Codec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """The facts of one codec config, as the CodecFake pipeline used it.
+
+    Args:
+        name (str): the name the CodecFake release gives its files (`<name>+<utterance>.wav`).
+        family (str): module of `codecfake_hf.codecs` that builds it (`encodec`, `dac`, ...).
+        sample_rate (int): the rate the model runs at, in Hz.
+        hop_length (int): input samples per code frame.
+        n_codebooks (int): codebooks CodecFake encoded and decoded with.
+        codebook_size (int): entries per codebook.
+        bitrate_kbps (float): nominal bitrate at `n_codebooks`.
+        hub_repo (str): Hugging Face repository of the official checkpoint.
+        hub_files (tuple[str, ...]): files of that repository the loader reads.
+        length_rule (str): how output length follows input length, in words.
+        aliases (tuple[str, ...]): short names accepted by `spec()` and `load()`.
+        notes (str): what the dataset card should say about this config.
+    """
+
+    name: str
+    family: str
+    sample_rate: int
+    hop_length: int
+    n_codebooks: int
+    codebook_size: int
+    bitrate_kbps: float
+    hub_repo: str
+    hub_files: tuple[str, ...]
+    length_rule: str
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop_length
+
+
+_SAME = "same as input (the decoder's output is trimmed to the input length)"
+_FUNCODEC_NOTE = "FunCodec, all 32 quantisers (the pipeline's default bit width)."
+
+_SPECS = [
+    CodecSpec(
+        "encodec_24khz", "encodec", 24000, 320, 2, 1024, 1.5,
+        "facebook/encodec_24khz", ("config.json", "model.safetensors"), _SAME,
+        aliases=("encodec",),
+        notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
+    ),
+    CodecSpec(
+        "descript-audio-codec-16khz", "dac", 16000, 320, 12, 1024, 6.0,
+        "descript/dac_16khz", ("config.json", "model.safetensors"), _SAME,
+        aliases=("dac_16khz", "dac16"),
+        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+    ),
+    CodecSpec(
+        "descript-audio-codec-24khz", "dac", 24000, 320, 32, 1024, 24.0,
+        "descript/dac_24khz", ("config.json", "model.safetensors"), _SAME,
+        aliases=("dac_24khz", "dac24"),
+        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+    ),
+    CodecSpec(
+        "descript-audio-codec-44khz", "dac", 44100, 512, 9, 1024, 7.752,
+        "descript/dac_44khz", ("config.json", "model.safetensors"), _SAME,
+        aliases=("dac_44khz", "dac44"),
+        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+    ),
+    CodecSpec(
+        "SpeechTokenizer", "speechtokenizer", 16000, 320, 8, 1024, 4.0,
+        "fnlp/SpeechTokenizer",
+        ("speechtokenizer_hubert_avg/config.json", "speechtokenizer_hubert_avg/SpeechTokenizer.pt"),
+        "padded up to a multiple of the 320-sample hop (not trimmed)",
+        aliases=("speechtokenizer",),
+    ),
+    CodecSpec(
+        "academicodec_hifi_16k_320d", "academicodec", 16000, 320, 4, 1024, 2.0,
+        "Dongchao/AcademiCodec", ("HiFi-Codec-16k-320d",),
+        "truncated down to a multiple of the 320-sample hop",
+        aliases=("hificodec_16k",),
+        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+    ),
+    CodecSpec(
+        "academicodec_hifi_16k_320d_large_uni", "academicodec", 16000, 320, 4, 1024, 2.0,
+        "Dongchao/AcademiCodec", ("HiFi-Codec-16k-320d-large-universal",),
+        "truncated down to a multiple of the 320-sample hop",
+        aliases=("hificodec_16k_large",),
+        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+    ),
+    CodecSpec(
+        "academicodec_hifi_24k_320d", "academicodec", 24000, 320, 4, 1024, 3.0,
+        "Dongchao/AcademiCodec", ("HiFi-Codec-24k-320d",),
+        "truncated down to a multiple of the 320-sample hop",
+        aliases=("hificodec_24k",),
+        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+    ),
+    CodecSpec(
+        "audiodec_24k_320d", "audiodec", 24000, 300, 8, 1024, 6.4,
+        "AudioDecBenchmark/AudioDec",
+        (
+            "autoencoder/symAD_libritts_24000_hop300/checkpoint-500000steps.pkl",
+            "autoencoder/symAD_libritts_24000_hop300/config.yml",
+            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/checkpoint-500000steps.pkl",
+            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/config.yml",
+            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/symAD_libritts_24000_hop300_clean.npy",
+        ),
+        "padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
+        aliases=("audiodec",),
+        notes="Every utterance starts from the vocoder state right after loading (order-independent).",
+    ),
+    CodecSpec(
+        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
+        "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr1nq32ds320-pytorch",
+        ("config.yaml", "model.pth"),
+        "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
+        aliases=("funcodec_gr1",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 1. " + _FUNCODEC_NOTE,
+    ),
+    CodecSpec(
+        "funcodec-funcodec_en_libritts-16k-gr8nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
+        "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr8nq32ds320-pytorch",
+        ("config.yaml", "model.pth"),
+        "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
+        aliases=("funcodec_gr8",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 8. " + _FUNCODEC_NOTE,
+    ),
+    CodecSpec(
+        "funcodec-funcodec_en_libritts-16k-nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
+        "alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds320-pytorch",
+        ("config.yaml", "model.pth"), _SAME,
+        aliases=("funcodec_en_ds320",), notes=_FUNCODEC_NOTE,
+    ),
+    CodecSpec(
+        "funcodec-funcodec_en_libritts-16k-nq32ds640", "funcodec", 16000, 640, 32, 1024, 8.0,
+        "alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds640-pytorch",
+        ("config.yaml", "model.pth"), _SAME,
+        aliases=("funcodec_en_ds640",), notes=_FUNCODEC_NOTE,
+    ),
+    CodecSpec(
+        "funcodec-funcodec_zh_en_general_16k_nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
+        "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds320-pytorch",
+        ("config.yaml", "model.pth"), _SAME,
+        aliases=("funcodec_zh_en_ds320",), notes=_FUNCODEC_NOTE,
+    ),
+    CodecSpec(
+        "funcodec-funcodec_zh_en_general_16k_nq32ds640", "funcodec", 16000, 640, 32, 1024, 8.0,
+        "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds640-pytorch",
+        ("config.yaml", "model.pth"), _SAME,
+        aliases=("funcodec_zh_en_ds640",),
+        # The release's zh_en ds320 and ds640 demo files are byte-identical: most likely both came
+        # from the ds320 checkpoint through a folder-name slip. We run this name with its own weights.
+        notes=_FUNCODEC_NOTE + " The original release's files for this name equal the ds320 ones "
+        "(most likely a folder-name slip); codecfake-hf runs the ds640 checkpoint.",
+    ),
+]
+
+REGISTRY: dict[str, CodecSpec] = {s.name: s for s in _SPECS}
+_ALIASES: dict[str, str] = {alias.lower(): s.name for s in _SPECS for alias in (s.name, *s.aliases)}
+
+
+def names() -> list[str]:
+    """Every codec config name, in the order of the CodecFake paper's table."""
+    return list(REGISTRY)
+
+
+def resolve(name: str) -> str:
+    """The canonical name of `name` (a release name or an alias, any case)."""
+    canonical = _ALIASES.get(str(name).lower())
+    if canonical is None:
+        close = difflib.get_close_matches(str(name), list(_ALIASES), n=3)
+        hint = f" Did you mean {', '.join(repr(_ALIASES[c]) for c in close)}?" if close else ""
+        raise UnknownCodecError(
+            f"Unknown codec {name!r}.{hint} Valid names: {', '.join(names())} (or 'all')."
+        )
+    return canonical
+
+
+def spec(name: str) -> CodecSpec:
+    """The `CodecSpec` of a codec config, by release name or alias."""
+    return REGISTRY[resolve(name)]
+
+
+def parse_codec_list(text: str) -> list[str]:
+    """`all` or a comma-separated list of names/aliases -> canonical names, in order, without repeats."""
+    if text.strip().lower() == "all":
+        return names()
+    result: list[str] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        canonical = resolve(item)
+        if canonical not in result:
+            result.append(canonical)
+    if not result:
+        raise UnknownCodecError(f"No codec named in {text!r}. Valid names: {', '.join(names())} (or 'all').")
+    return result
+
+
+def _family(s: CodecSpec):
+    try:
+        return importlib.import_module(f"{__package__}.{s.family}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__package__}.{s.family}":
+            raise
+        raise BackendNotBuiltError(
+            f"Codec {s.name!r} is registered, but its {s.family!r} inference module is not built yet "
+            f"in this version of codecfake-hf. Choose another codec (see `codecfake_hf.codecs.names()`)."
+        ) from None
+
+
+def load(
+    name: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    state_dict: Mapping[str, torch.Tensor] | None = None,
+    random_weights: bool = False,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> Codec:
+    """Build a codec, ready for `resynthesize`.
+
+    With no `config`/`state_dict`, the official checkpoint is fetched through `huggingface_hub`
+    (which honours the cache and `HF_HUB_OFFLINE`). `config` and `state_dict` take the format of the
+    official checkpoint, so tiny test weights and the real files go through the same code; a
+    `state_dict` without `config` uses the official config. `random_weights=True` builds the
+    architecture (from `config`, or the official one) with random weights, for smoke runs; it logs a
+    warning and sets `codec.random_weights`. `options` go to the family (e.g. `bandwidth=` for EnCodec).
+    """
+    s = spec(name)
+    family = _family(s)
+    if random_weights:
+        if state_dict is not None:
+            raise ValueError("Pass either `state_dict` or `random_weights=True`, not both.")
+        logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
+        config = dict(config) if config is not None else family.default_config(s)
+    elif state_dict is None:
+        if config is not None:
+            raise ValueError(
+                f"{s.name}: a `config` without a `state_dict`; pass the weights too, or "
+                "`random_weights=True` for a model with random weights."
+            )
+        config, state_dict = family.download(s)
+    elif config is None:
+        config = family.default_config(s)
+    codec = family.build(s, dict(config), state_dict, device=device, **options)
+    codec.random_weights = state_dict is None
+    return codec

@@ -1,0 +1,117 @@
+"""Official weights: Hub download through `huggingface_hub`, safe file loading, strict key checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import torch
+from huggingface_hub import constants, hf_hub_download
+from huggingface_hub.errors import (
+    GatedRepoError,
+    LocalEntryNotFoundError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+)
+from safetensors.torch import load_file as load_safetensors
+from torch import nn
+
+from ..errors import CheckpointError, WeightsUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+def hub_file(repo_id: str, filename: str, *, codec: str, revision: str | None = None) -> Path:
+    """Path of `filename` of the Hub repository `repo_id`, from the cache or downloaded into it.
+
+    `HF_HUB_OFFLINE=1`, `HF_HOME` and `HF_HUB_CACHE` are honoured by `huggingface_hub` itself.
+    """
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision))
+    except (RepositoryNotFoundError, GatedRepoError) as error:
+        raise WeightsUnavailableError(
+            f"{codec}: the Hub repository {repo_id!r} could not be accessed ({type(error).__name__}). "
+            "Check the name, and log in with `hf auth login` if it is gated."
+        ) from error
+    except RemoteEntryNotFoundError as error:
+        raise WeightsUnavailableError(
+            f"{codec}: {filename!r} is not in the Hub repository {repo_id!r}."
+        ) from error
+    except (LocalEntryNotFoundError, OSError) as error:
+        # LocalEntryNotFoundError: offline (HF_HUB_OFFLINE=1 or no network) and not in the cache.
+        offline = "HF_HUB_OFFLINE=1 is set" if constants.HF_HUB_OFFLINE else "the Hub cannot be reached"
+        raise WeightsUnavailableError(
+            f"{codec}: the official weights {repo_id}/{filename} are not in the Hugging Face cache "
+            f"({constants.HF_HUB_CACHE}) and {offline}. Fix: on a machine with internet run "
+            f"`hf download {repo_id} {filename}` and copy its cache here (or point HF_HUB_CACHE at it), "
+            "or build with random weights (`--random-weights`) for a smoke run."
+        ) from error
+
+
+def load_checkpoint(path: str | os.PathLike, *, codec: str) -> dict[str, object]:
+    """Load a checkpoint file without executing code from it.
+
+    `.safetensors` through safetensors; anything else through `torch.load(weights_only=True)`, which
+    refuses pickles that would call anything but tensor and container constructors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{codec}: checkpoint file {path} does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            return dict(load_safetensors(str(path)))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, bad pickle, unsafe global, ...
+        raise CheckpointError(
+            f"{codec}: checkpoint file {path} could not be loaded safely ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}). The file is corrupt or truncated: "
+            "delete it from the cache and download it again."
+        ) from error
+
+
+def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, torch.Tensor]:
+    """Nested sub-dictionaries of tensors -> one flat dict with `sub.key` names (as the fixtures store them)."""
+    flat: dict[str, torch.Tensor] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif isinstance(value, torch.Tensor):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def load_strict(
+    module: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    ignore_prefixes: Iterable[str] = (),
+) -> None:
+    """`module.load_state_dict(strict=True)` with a message naming `source` and what is wrong.
+
+    Keys starting with one of `ignore_prefixes` (training-only tensors a checkpoint carries, such as a
+    discriminator) are dropped first, explicitly; everything else must match in name and shape.
+    """
+    ignore = tuple(ignore_prefixes)
+    given = {k: v for k, v in state_dict.items() if not (ignore and k.startswith(ignore))}
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    wrong_shape = sorted(
+        f"{k}: {tuple(given[k].shape)} in the file, {tuple(expected[k].shape)} in the model"
+        for k in set(given) & set(expected)
+        if tuple(given[k].shape) != tuple(expected[k].shape)
+    )
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape)):
+        if items:
+            shown = ", ".join(items[:5]) + (f", ... ({len(items)} in all)" if len(items) > 5 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not match the model's architecture ({'; '.join(problems)}). "
+            "The file is not the checkpoint this codec config expects, or its config does not match it."
+        )
+    module.load_state_dict(dict(given), strict=True)

@@ -1,0 +1,28 @@
+"""Errors a user can cause: each message names the cause and the fix."""
+
+
+class CodecFakeError(Exception):
+    """Base class of every error that the command lines print as one message, without a traceback."""
+
+
+class AudioError(CodecFakeError):
+    """An audio file or array that cannot be used: unreadable, empty, zero-length or non-finite."""
+
+
+class UnknownCodecError(CodecFakeError, KeyError):
+    """A codec name that the registry does not know."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class WeightsUnavailableError(CodecFakeError):
+    """Official weights that are neither in the Hugging Face cache nor downloadable."""
+
+
+class CheckpointError(CodecFakeError):
+    """A checkpoint file that is not what it should be (wrong keys or shapes, truncated, unsafe)."""
+
+
+class BackendNotBuiltError(CodecFakeError, NotImplementedError):
+    """A registered codec config whose inference module is not written yet."""
