@@ -1,0 +1,140 @@
+"""The resynthesis engine: batching, order, length rules, and per-utterance failures."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from codecfake_hf import codecs
+from codecfake_hf.audio import read_audio, resample, to_pcm16
+from codecfake_hf.codecs.base import Codec
+from codecfake_hf.resynth import Failure, Result, Utterance, _batches, resynthesize_stream
+
+
+class ToyCodec(Codec):
+    """A causal convolution with a hop-multiple length rule: exact under padding, cheap to run."""
+
+    def __init__(self, fail_on_peak: float | None = None):
+        spec = dataclasses.replace(codecs.spec("encodec_24khz"), name="toy", sample_rate=8000, hop_length=80)
+        torch.manual_seed(0)
+        model = torch.nn.Conv1d(1, 1, kernel_size=9, bias=False)
+        super().__init__(spec, model)
+        self.fail_on_peak = fail_on_peak
+        self.batch_sizes: list[int] = []
+
+    def output_length(self, length: int) -> int:
+        return math.ceil(length / self.spec.hop_length) * self.spec.hop_length
+
+    def _resynthesize(self, waves, lengths):
+        self.batch_sizes.append(waves.shape[0])
+        if self.fail_on_peak is not None and bool((waves.abs().amax(dim=1) == self.fail_on_peak).any()):
+            raise RuntimeError("boom")
+        # left padding only: a causal model, so right padding cannot reach the valid samples
+        x = torch.nn.functional.pad(waves[:, None], (8, self.spec.hop_length))
+        return self.model(x)[:, 0]
+
+
+def speechlike(seconds: float, rate: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    return (0.3 * np.sin(2 * np.pi * (120 + 40 * seed) * t) + 0.05 * rng.standard_normal(n)).astype(np.float32)
+
+
+def test_batched_equals_one_by_one_in_input_order():
+    utts = [Utterance(f"u{i}", speechlike(0.3 + 0.17 * i, 8000, i), 8000) for i in range(7)]
+    batched_codec, single_codec = ToyCodec(), ToyCodec()
+    batched = list(resynthesize_stream(batched_codec, utts, batch_seconds=10, window=4, progress=False))
+    single = list(resynthesize_stream(single_codec, utts, batch_seconds=1e-3, progress=False))
+    assert [r.id for r in batched] == [u.id for u in utts]
+    assert max(batched_codec.batch_sizes) > 1 and set(single_codec.batch_sizes) == {1}
+    for b, s, u in zip(batched, single, utts, strict=True):
+        assert isinstance(b, Result) and b.sample_rate == 8000 and b.pcm.dtype == np.int16
+        assert len(b.pcm) == math.ceil(len(u.wave) / 80) * 80
+        # the same numbers up to float summation order: at most one quantisation step apart
+        assert np.abs(b.pcm.astype(int) - s.pcm.astype(int)).max() <= 1
+
+
+def test_inputs_are_resampled_to_the_codec_rate():
+    codec = ToyCodec()
+    wave = speechlike(0.5, 16000, 3)
+    [result] = resynthesize_stream(codec, [Utterance("a", wave, 16000)], progress=False)
+    expected, lengths = codec.resynthesize(resample(wave, 16000, 8000)[None], [4000])
+    assert len(result.pcm) == 4000
+    np.testing.assert_array_equal(result.pcm, to_pcm16(expected[0, : int(lengths[0])].numpy()))
+
+
+def test_bad_utterances_are_reported_and_skipped(tmp_path, caplog):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"not audio" * 10)
+    utts = [
+        Utterance("good1", speechlike(0.4, 8000, 1), 8000),
+        Utterance("silent", np.zeros(4000, dtype=np.float32), 8000),
+        Utterance("short", speechlike(0.005, 8000, 2), 8000),
+        Utterance("corrupt", path=str(corrupt)),
+        Utterance("nan", np.array([0.1, np.nan] * 2000, dtype=np.float32), 8000),
+        Utterance("good2", speechlike(0.6, 8000, 4), 8000),
+    ]
+    out = {r.id: r for r in resynthesize_stream(ToyCodec(), utts, progress=False)}
+    assert isinstance(out["good1"], Result) and isinstance(out["good2"], Result)
+    reasons = {k: v.reason for k, v in out.items() if isinstance(v, Failure)}
+    assert set(reasons) == {"silent", "short", "corrupt", "nan"}
+    assert "silent" in reasons["silent"]
+    assert "too short for toy: 40 samples at 8000 Hz, the codec needs at least 80" in reasons["short"]
+    assert str(corrupt) in reasons["corrupt"] and "not readable as audio" in reasons["corrupt"]
+    assert "NaN" in reasons["nan"]
+    assert "skipped corrupt" in caplog.text
+
+
+def test_an_item_that_breaks_the_codec_does_not_take_its_batch_down():
+    bad = speechlike(0.5, 8000, 5)
+    bad[100] = 0.875  # the toy codec fails on this exact peak
+    utts = [Utterance("ok1", speechlike(0.5, 8000, 6), 8000), Utterance("bad", bad, 8000),
+            Utterance("ok2", speechlike(0.5, 8000, 7), 8000)]
+    out = list(resynthesize_stream(ToyCodec(fail_on_peak=0.875), utts, progress=False))
+    assert [type(r).__name__ for r in out] == ["Result", "Failure", "Result"]
+    assert "toy failed: boom" in out[1].reason
+
+
+def test_batches_respect_the_padded_budget_and_inexact_codecs_run_alone():
+    lengths = [100, 900, 300, 500, 250]
+    groups = _batches(lengths, max_samples=1000, exact=True)
+    assert sorted(i for g in groups for i in g) == list(range(5))
+    for group in groups:
+        assert max(lengths[i] for i in group) * len(group) <= 1000 or len(group) == 1
+    assert all(len(g) == 1 for g in _batches(lengths, max_samples=10_000, exact=False))
+
+
+def _tiny_config(codec_fixture, name):
+    fixture = codec_fixture(name)
+    if fixture.has("config_transformers.json"):
+        import json
+
+        return json.loads((fixture.tiny_dir / "config_transformers.json").read_text())
+    return fixture.tiny_config
+
+
+@pytest.mark.parametrize("name", codecs.names())
+def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_fixture, demo_dir):
+    """Tiny random-weight models of every config: output lengths equal the CodecFake release files'."""
+    import soundfile as sf
+
+    codec = codecs.load(name, config=_tiny_config(codec_fixture, name), random_weights=True)
+    utts = []
+    for utt in ("p225_273", "p295_144", "p318_114"):
+        wave, rate = read_audio(demo_dir / f"genuine+{utt}.wav")
+        utts.append(Utterance(utt, wave[: rate * 2 + 777], rate))  # ~2 s keeps it fast
+    results = list(resynthesize_stream(codec, utts, progress=False))
+    for utt, result in zip(utts, results, strict=True):
+        assert isinstance(result, Result), result
+        n = len(resample(utt.wave, 16000, codec.sample_rate))
+        assert len(result.pcm) == codec.output_length(n)
+    # The rule itself, on the full-length release files. The pipeline fed 16 kHz codecs VCTK's 16 kHz
+    # copies and resampled the 48 kHz originals (3x the 16 kHz length) for the others with
+    # torchaudio, whose output length is ceil(L * new / old).
+    for utt in ("p225_273", "p295_144", "p318_114"):
+        genuine = sf.info(demo_dir / f"genuine+{utt}.wav").frames
+        n = genuine if codec.sample_rate == 16000 else math.ceil(genuine * 3 * codec.sample_rate / 48000)
+        assert codec.output_length(n) == sf.info(demo_dir / f"{name}+{utt}.wav").frames
