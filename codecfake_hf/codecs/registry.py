@@ -242,18 +242,18 @@ def load(
     warning and sets `codec.random_weights`. `options` go to the family (e.g. `bandwidth=` for EnCodec).
     """
     s = spec(name)
+    if random_weights and state_dict is not None:
+        raise ValueError("Pass either `state_dict` or `random_weights=True`, not both.")
+    if config is not None and state_dict is None and not random_weights:
+        raise ValueError(
+            f"{s.name}: a `config` without a `state_dict`; pass the weights too, or "
+            "`random_weights=True` for a model with random weights."
+        )
     family = _family(s)
     if random_weights:
-        if state_dict is not None:
-            raise ValueError("Pass either `state_dict` or `random_weights=True`, not both.")
         logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
         config = dict(config) if config is not None else family.default_config(s)
     elif state_dict is None:
-        if config is not None:
-            raise ValueError(
-                f"{s.name}: a `config` without a `state_dict`; pass the weights too, or "
-                "`random_weights=True` for a model with random weights."
-            )
         config, state_dict = family.download(s)
     elif config is None:
         config = family.default_config(s)

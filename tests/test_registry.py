@@ -1,0 +1,64 @@
+"""The codec registry: the 15 configs of the paper, names, aliases and load()'s arguments."""
+
+import logging
+
+import pytest
+
+from codecfake_hf import UnknownCodecError, codecs
+from codecfake_hf.codecs import registry
+from codecfake_hf.errors import BackendNotBuiltError
+
+
+def test_all_fifteen_paper_configs_are_registered_with_their_fixture_facts(codec_fixture):
+    assert len(codecs.names()) == 15
+    for name in codecs.names():
+        usage = codec_fixture(name).manifest["codecfake_usage"]
+        s = codecs.spec(name)
+        assert (s.sample_rate, s.hop_length, s.n_codebooks) == (
+            usage["sample_rate"], usage["hop_length"], usage["n_codebooks_used"]), name
+        assert s.bitrate_kbps == pytest.approx(usage["bitrate_kbps"], rel=1e-3), name
+
+
+def test_aliases_and_case_resolve_to_release_names():
+    assert codecs.resolve("ENCODEC") == "encodec_24khz"
+    assert codecs.spec("dac_44khz").name == "descript-audio-codec-44khz"
+    assert codecs.parse_codec_list("encodec, dac16,encodec_24khz") == ["encodec_24khz", "descript-audio-codec-16khz"]
+    assert codecs.parse_codec_list("all") == codecs.names()
+
+
+def test_unknown_codec_names_valid_ones_and_suggests():
+    with pytest.raises(UnknownCodecError) as info:
+        codecs.spec("encodec_24kh")
+    message = str(info.value)
+    assert "Unknown codec 'encodec_24kh'. Did you mean 'encodec_24khz'" in message
+    assert "descript-audio-codec-16khz" in message and "'all'" in message
+    with pytest.raises(UnknownCodecError, match="No codec named"):
+        codecs.parse_codec_list(" , ")
+
+
+def test_family_not_built_says_so(monkeypatch):
+    import dataclasses
+
+    fake = dataclasses.replace(codecs.spec("encodec_24khz"), name="future_codec", family="not_written_yet")
+    monkeypatch.setitem(registry.REGISTRY, "future_codec", fake)
+    monkeypatch.setitem(registry._ALIASES, "future_codec", "future_codec")
+    with pytest.raises(BackendNotBuiltError, match="'future_codec' is registered, but its 'not_written_yet'"):
+        codecs.load("future_codec", random_weights=True)
+
+
+def test_load_argument_combinations_are_checked():
+    with pytest.raises(ValueError, match="either `state_dict` or `random_weights=True`"):
+        codecs.load("encodec_24khz", state_dict={}, random_weights=True)
+    with pytest.raises(ValueError, match="a `config` without a `state_dict`"):
+        codecs.load("encodec_24khz", config={})
+
+
+def test_random_weights_are_never_silent(codec_fixture, caplog):
+    import json
+
+    config = json.loads((codec_fixture("encodec_24khz").tiny_dir / "config_transformers.json").read_text())
+    with caplog.at_level(logging.WARNING):
+        codec = codecs.load("encodec_24khz", config=config, random_weights=True)
+    assert codec.random_weights is True
+    assert "RANDOM weights" in caplog.text
+    assert "random weights" in repr(codec)
