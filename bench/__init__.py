@@ -1,0 +1,1 @@
+"""Benchmarks; each records its results under bench/results/."""

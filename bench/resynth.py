@@ -1,0 +1,151 @@
+"""Benchmark: the batched engine against a batch-size-1 loop (how the CodecFake pipeline ran).
+
+Same codec, same device, same process, on VCTK-like lengths (2-8 s of speech-like audio). Models
+have the official architecture with random weights (no Hub access needed); speed does not depend on
+the weights' values. Results go to `bench/results/resynth.md` (a table) and `resynth.json`.
+
+    python -m bench.resynth                          # EnCodec 24 kHz, the issue's headline ratio
+    python -m bench.resynth --codecs all --utterances 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from codecfake_hf import codecs
+from codecfake_hf.resynth import Utterance, resolve_device, resynthesize_stream
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def vctk_like_utterances(count: int, rate: int = 16000, seed: int = 0) -> list[Utterance]:
+    """Deterministic speech-like signals (voiced harmonics + noise, syllable envelope), 2-8 s long."""
+    rng = np.random.default_rng(seed)
+    utts = []
+    for i in range(count):
+        seconds = float(rng.uniform(2.0, 8.0))
+        t = np.arange(int(seconds * rate)) / rate
+        f0 = 110 + 60 * rng.random() + 20 * np.sin(2 * np.pi * 0.5 * t)
+        phase = 2 * np.pi * np.cumsum(f0) / rate
+        voiced = sum(np.sin(k * phase) / k for k in range(1, 12))
+        envelope = 0.5 * (1 + np.sin(2 * np.pi * 4 * t + rng.random() * 6))
+        wave = 0.1 * voiced * envelope + 0.01 * rng.standard_normal(t.size)
+        utts.append(Utterance(f"bench_{i:03d}", wave.astype(np.float32), rate))
+    return utts
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def run_loop(codec, utts) -> float:
+    """The baseline: one utterance at a time through `codec.resynthesize`, nothing else."""
+    from codecfake_hf.audio import resample
+
+    start = time.perf_counter()
+    for utt in utts:
+        wave = resample(utt.wave, utt.sample_rate, codec.sample_rate)
+        codec.resynthesize(wave[None], [wave.shape[0]])
+    _sync(codec.device)
+    return time.perf_counter() - start
+
+
+def run_engine(codec, utts, batch_seconds: float) -> float:
+    start = time.perf_counter()
+    for _ in resynthesize_stream(codec, utts, batch_seconds=batch_seconds, progress=False):
+        pass
+    _sync(codec.device)
+    return time.perf_counter() - start
+
+
+def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_seconds: float) -> dict:
+    codec = codecs.load(name, random_weights=True, device=device)
+    audio_seconds = sum(len(u.wave) / u.sample_rate for u in utts)
+    # Warm up both paths once on a short input (allocator, kernels), then time them.
+    run_loop(codec, utts[:1])
+    run_engine(codec, utts[:2], batch_seconds)
+    loop = run_loop(codec, utts)
+    engine = run_engine(codec, utts, batch_seconds)
+    return {
+        "codec": name,
+        "utterances": len(utts),
+        "audio_seconds": round(audio_seconds, 2),
+        "batch_exact": codec.batch_exact,
+        "loop_seconds": round(loop, 3),
+        "engine_seconds": round(engine, 3),
+        "loop_rtf": round(loop / audio_seconds, 4),
+        "engine_rtf": round(engine / audio_seconds, 4),
+        "loop_utt_per_s": round(len(utts) / loop, 3),
+        "engine_utt_per_s": round(len(utts) / engine, 3),
+        "speedup": round(loop / engine, 2),
+    }
+
+
+def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    lines = [
+        f"# Resynthesis: batched engine vs batch-size-1 loop ({meta['device_name']})",
+        "",
+        f"Recorded {meta['date']} by `python -m bench.resynth {meta['args']}`; torch {meta['torch']}, "
+        f"{meta['threads']} threads, batch budget {meta['batch_seconds']} s of padded audio. Official "
+        "architectures with random weights; VCTK-like lengths (2-8 s). RTF = compute seconds per second "
+        "of audio (lower is faster); speedup = loop time / engine time, both in this process.",
+        "",
+        "| codec | utts | audio s | loop RTF | engine RTF | loop utt/s | engine utt/s | speedup | batched |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['codec']} | {r['utterances']} | {r['audio_seconds']} | {r['loop_rtf']} | {r['engine_rtf']} "
+            f"| {r['loop_utt_per_s']} | {r['engine_utt_per_s']} | **{r['speedup']}x** "
+            f"| {'yes' if r['batch_exact'] else 'no (one at a time)'} |"
+        )
+    path = RESULTS / f"{stem}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--codecs", default="encodec_24khz",
+                        help="`all` or comma-separated names (default: %(default)s)")
+    parser.add_argument("--utterances", type=int, default=16, help="utterances per codec (default: %(default)s)")
+    parser.add_argument("--batch-seconds", type=float, default=60.0, help="engine batch budget (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="`auto` (CUDA when present), `cpu`, `cuda` (default: %(default)s)")
+    parser.add_argument("--out", default=None, help="results file stem in bench/results/ (default: resynth[-cuda])")
+    args = parser.parse_args(argv)
+
+    device = resolve_device(args.device)
+    names = codecs.parse_codec_list(args.codecs)
+    utts = vctk_like_utterances(args.utterances)
+    rows = []
+    for name in names:
+        row = bench_codec(name, utts, device, args.batch_seconds)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    meta = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "args": " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "batch_seconds": args.batch_seconds,
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
+        else f"CPU, {platform.processor() or platform.machine()}",
+    }
+    stem = args.out or ("resynth-cuda" if device.type == "cuda" else "resynth")
+    print(f"wrote {write_results(rows, meta, stem)}")
+
+
+if __name__ == "__main__":
+    main()
