@@ -1,0 +1,74 @@
+"""Sources of genuine speech: VCTK (0.80 and 0.92 layouts), any folder of audio, any Hub audio dataset.
+
+    >>> from codecfake_hf.corpus import open_source
+    >>> corpus = open_source("vctk:/data/VCTK-Corpus-0.92")
+    >>> records = corpus.records()             # sorted Record(utterance_id, speaker_id, text, ...)
+    >>> wave, rate = corpus.read(records[0])   # float32 mono
+
+Readers only read: none of them touches the network except `hf:`, through `datasets` itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import Corpus, CorpusError, Record
+from .folder import AudioFolder
+from .hfdataset import HubDataset
+from .release import GENUINE, scan_release
+from .synthetic import SyntheticSpeech
+from .vctk import VCTK
+
+__all__ = [
+    "GENUINE", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
+    "scan_release",
+]
+
+SCHEMES = ("vctk", "folder", "hf", "builtin")
+
+
+def open_source(
+    source: str,
+    *,
+    mic: str = "mic1",
+    speaker_pattern: str | None = None,
+    audio_column: str | None = None,
+    speaker_column: str | None = None,
+) -> Corpus:
+    """Open a corpus from its source string.
+
+    Args:
+        source (str): `vctk:PATH` (either VCTK layout), `folder:PATH` (any folder of audio files),
+            `hf:ID[:config][:split]` (a Hub dataset, or a local folder `datasets` loads), `builtin:demo`
+            (synthetic speech-like utterances), or a bare PATH (VCTK when it has VCTK's layout, else a folder).
+        mic (str): VCTK 0.92 microphone, `mic1` or `mic2`.
+        speaker_pattern (str | None): `folder:` only; regex whose group `speaker` names the speaker.
+        audio_column (str | None): `hf:` only; the audio column (None: the first `Audio` column).
+        speaker_column (str | None): `hf:` only; the speaker column (None: found by its usual names).
+    """
+    scheme, sep, rest = str(source).partition(":")
+    if not sep or scheme not in SCHEMES:
+        path = Path(source)
+        if not path.exists():
+            raise CorpusError(f"`source` {source!r}: no such folder, and not one of "
+                              f"{', '.join(s + ':' for s in SCHEMES)} (e.g. `vctk:PATH`, `hf:ORG/NAME`).")
+        try:
+            return VCTK(path, mic=mic)
+        except CorpusError:
+            return AudioFolder(path, speaker_pattern)
+    if not rest:
+        raise CorpusError(f"`source` {source!r}: nothing after `{scheme}:`.")
+    if scheme == "vctk":
+        return VCTK(rest, mic=mic)
+    if scheme == "folder":
+        return AudioFolder(rest, speaker_pattern)
+    if scheme == "builtin":
+        if rest != "demo":
+            raise CorpusError(f"`source` {source!r}: the only built-in source is `builtin:demo`.")
+        return SyntheticSpeech()
+    dataset_id, _, tail = rest.partition(":")
+    config, _, split = tail.partition(":")
+    return HubDataset(dataset_id, config or None, split or None, audio_column, speaker_column)
+
+
+

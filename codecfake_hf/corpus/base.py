@@ -1,0 +1,87 @@
+"""What every corpus source yields: `Record`s (one utterance and its metadata) and their audio."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ..audio import read_audio
+from ..errors import CodecFakeError
+
+logger = logging.getLogger(__name__)
+
+
+class CorpusError(CodecFakeError):
+    """A corpus that cannot be read: missing folder, unknown layout, bad source string."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One utterance of a corpus, with what the dataset rows carry about it.
+
+    Args:
+        utterance_id (str): unique id, e.g. `p225_001` (the CodecFake release's naming).
+        speaker_id (str): the speaker, e.g. `p225`; splits are made by speaker.
+        path (str | None): the audio file; None for a source that holds audio in memory.
+        index (int | None): position in a source that holds audio in memory (a Hub dataset).
+        text (str): transcript; empty when the corpus has none for this utterance.
+        gender (str): speaker's gender as the corpus states it (`F`, `M`), else empty.
+        age (int | None): speaker's age, None when unknown.
+        accent (str): speaker's accent, else empty.
+        region (str): speaker's region, else empty.
+    """
+
+    utterance_id: str
+    speaker_id: str
+    path: str | None = None
+    index: int | None = None
+    text: str = ""
+    gender: str = ""
+    age: int | None = None
+    accent: str = ""
+    region: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class Corpus:
+    """A source of genuine speech: `records()` lists the utterances, `read()` gives one's audio.
+
+    Subclasses set `kind` and `location` and implement `records()`; sources that are not files
+    override `read()`. `description`, `license` and `citation` go into the dataset card.
+    """
+
+    kind: str = "corpus"
+    description: str = ""
+    license: str = ""
+    attribution: str = ""
+    citation: str = ""
+
+    def __init__(self, location: str):
+        self.location = location
+
+    @property
+    def spec(self) -> str:
+        """The source string that reopens this corpus (`vctk:PATH`, `folder:PATH`, `hf:ID`...)."""
+        return f"{self.kind}:{self.location}"
+
+    def records(self) -> list[Record]:
+        raise NotImplementedError
+
+    def read(self, record: Record) -> tuple[np.ndarray, int]:
+        """float32 mono samples and their rate; `AudioError` for a corrupt or empty file."""
+        if record.path is None:
+            raise CorpusError(f"{record.utterance_id}: this record has no audio file ({self.spec}).")
+        return read_audio(record.path)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec}>"

@@ -1,0 +1,136 @@
+"""Speaker-disjoint splits: the CodecFake paper's VCTK split by default, or a speaker -> split file.
+
+A split is a function of the speaker alone, so no speaker can be in two splits: that is what makes
+the splits disjoint by construction. A split file that names a speaker twice with different splits
+is refused rather than resolved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .errors import CodecFakeError
+
+logger = logging.getLogger(__name__)
+
+# The CodecFake paper (Wu et al., Interspeech 2024): validation p226, p229; test p227, p228; train the rest.
+PAPER_SPLIT = {"p226": "validation", "p229": "validation", "p227": "test", "p228": "test"}
+DEFAULT_SPLIT = "train"
+SPLIT_ORDER = ("train", "validation", "test")
+# `datasets` split names: word characters (no dashes), as in `datasets.naming._split_re`.
+_SPLIT_NAME = re.compile(r"^\w+$")
+
+
+class SplitError(CodecFakeError):
+    """A split file that cannot be used: unreadable, malformed, or not speaker-disjoint."""
+
+
+class SpeakerSplit:
+    """Which split each speaker's utterances go to.
+
+    Args:
+        assignments (Mapping[str, str]): speaker -> split name.
+        default (str): the split of speakers not in `assignments` (`train`, as in the paper).
+    """
+
+    def __init__(self, assignments: Mapping[str, str], default: str = DEFAULT_SPLIT):
+        for speaker, split in {**assignments, "*": default}.items():
+            if not _SPLIT_NAME.match(str(split)):
+                raise SplitError(f"split name {split!r} (speaker {speaker!r}) is not a valid `datasets` split "
+                                 "name: use letters, digits and underscores, e.g. train/validation/test.")
+        self.assignments = dict(assignments)
+        self.default = default
+
+    @classmethod
+    def paper(cls) -> SpeakerSplit:
+        """The CodecFake paper's split of VCTK."""
+        return cls(PAPER_SPLIT)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SpeakerSplit:
+        """Read a split file; `SplitError` names the speaker that is in two splits.
+
+        Formats: text, one `SPEAKER SPLIT` pair per line (spaces, tabs or a comma; `#` comments;
+        `* SPLIT` sets the split of unlisted speakers, default `train`); or JSON, either
+        `{"SPLIT": ["SPEAKER", ...]}` or `{"SPEAKER": "SPLIT"}`.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise SplitError(f"`split_file` {str(path)!r}: no such file.")
+        text = path.read_text(encoding="utf-8")
+        pairs = list(_json_pairs(text, path) if text.lstrip().startswith("{") else _text_pairs(text, path))
+        assignments: dict[str, str] = {}
+        default = DEFAULT_SPLIT
+        for speaker, split in pairs:
+            if speaker == "*":
+                default = split
+                continue
+            if speaker in assignments and assignments[speaker] != split:
+                raise SplitError(
+                    f"`split_file` {str(path)!r} puts speaker {speaker!r} in both {assignments[speaker]!r} and "
+                    f"{split!r}; splits must be speaker-disjoint. Give each speaker one split."
+                )
+            assignments[speaker] = split
+        if not assignments:
+            raise SplitError(f"`split_file` {str(path)!r} assigns no speaker.")
+        logger.info("split file %s: %d speakers assigned, others -> %s", path, len(assignments), default)
+        return cls(assignments, default)
+
+    def split_of(self, speaker: str) -> str:
+        return self.assignments.get(speaker, self.default)
+
+    def group(self, speakers: Iterable[str]) -> dict[str, list[str]]:
+        """{split: sorted speakers} for the given speakers, splits in train/validation/test order."""
+        groups: dict[str, list[str]] = {}
+        for speaker in sorted(set(speakers)):
+            groups.setdefault(self.split_of(speaker), []).append(speaker)
+        return dict(sorted(groups.items(), key=lambda kv: split_sort_key(kv[0])))
+
+    def to_dict(self) -> dict:
+        return {"assignments": dict(sorted(self.assignments.items())), "default": self.default}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> SpeakerSplit:
+        return cls(data["assignments"], data.get("default", DEFAULT_SPLIT))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpeakerSplit) and self.to_dict() == other.to_dict()
+
+    def __repr__(self) -> str:
+        return f"SpeakerSplit({self.assignments}, default={self.default!r})"
+
+
+def split_sort_key(split: str) -> tuple[int, str]:
+    """train, validation, test first, in that order, then other names alphabetically."""
+    return (SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
+
+
+def _text_pairs(text: str, path: Path) -> Iterable[tuple[str, str]]:
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = [f for f in re.split(r"[\s,]+", line) if f]
+        if len(fields) != 2:
+            raise SplitError(f"`split_file` {str(path)!r} line {number}: expected `SPEAKER SPLIT`, got {line!r}.")
+        yield fields[0], fields[1]
+
+
+def _json_pairs(text: str, path: Path) -> Iterable[tuple[str, str]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SplitError(f"`split_file` {str(path)!r} is not valid JSON: {error}") from None
+    for key, value in data.items():
+        if isinstance(value, list):  # {"split": [speakers]}
+            for speaker in value:
+                yield str(speaker), key
+        elif isinstance(value, str):  # {"speaker": "split"}
+            yield key, value
+        else:
+            raise SplitError(f"`split_file` {str(path)!r}: {key!r} maps to {value!r}; expected a split name "
+                             "or a list of speakers.")
