@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -132,10 +133,10 @@ def flatten_checkpoint(checkpoint: object, *, source: str) -> dict[str, torch.Te
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{source} holds a {type(checkpoint).__name__}, not a dict of tensors.")
     nested = [part for part in CHECKPOINT_PARTS if isinstance(checkpoint.get(part), Mapping)]
-    if not nested:
+    if not nested and any(str(key).startswith(tuple(f"{part}." for part in CHECKPOINT_PARTS)) for key in checkpoint):
         return weights.flatten(checkpoint)  # flat: load_strict names any key that does not belong
-    if len(nested) < len(CHECKPOINT_PARTS):
-        missing = [part for part in CHECKPOINT_PARTS if part not in nested]
+    missing = [part for part in CHECKPOINT_PARTS if part not in nested]
+    if missing:
         raise CheckpointError(
             f"{source} lacks the sub-dictionaries {', '.join(missing)} (it holds {', '.join(map(str, checkpoint))}). "
             "A HiFi-Codec generator checkpoint (`g_*`) holds generator, encoder and quantizer."
@@ -157,7 +158,9 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     config = default_config(spec)
     with torch.device("meta"):  # names and shapes only: no memory, no initialisation
         skeleton = HiFiCodec(HiFiCodecConfig.from_json(config))
-    weights.load_strict(skeleton, state_dict, source=source)
+    with warnings.catch_warnings():  # loading into meta tensors is the no-op we want here; torch warns of it
+        warnings.filterwarnings("ignore", message=".*to a meta parameter", category=UserWarning)
+        weights.load_strict(skeleton, state_dict, source=source)
     return config, state_dict
 
 

@@ -1,0 +1,239 @@
+"""AcademiCodec HiFi-Codec (3 configs): official keys, fixture parity, length rule, batches, checkpoints, Hub."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import rel_l2
+
+from codecfake_hf import codecs
+from codecfake_hf.audio import read_audio, resample
+from codecfake_hf.codecs import academicodec
+from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+
+NAMES = ["academicodec_hifi_16k_320d", "academicodec_hifi_16k_320d_large_uni", "academicodec_hifi_24k_320d"]
+UTTERANCES = ["p225_273", "p295_144", "p318_114"]
+# Fixture parity bound (codec-fixtures/README.md); these configs reach about 2e-7 to 5e-7 on float32 CPU.
+PARITY = 1e-4
+
+parametrize_names = pytest.mark.parametrize("name", NAMES)
+
+
+@pytest.fixture(scope="module")
+def tiny(codec_fixture):
+    """`tiny(name)` -> the codec built from the fixture's tiny config and weights (built once per module)."""
+    cache: dict[str, academicodec.AcademiCodec] = {}
+
+    def get(name: str) -> academicodec.AcademiCodec:
+        if name not in cache:
+            fixture = codec_fixture(name)
+            cache[name] = codecs.load(name, config=fixture.tiny_config, state_dict=fixture.weights())
+        return cache[name]
+
+    return get
+
+
+def nest(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """Flat `part.key` weights -> the official file's layout `{part: {key: tensor}}`."""
+    return {
+        part: {key.removeprefix(f"{part}."): value for key, value in flat.items() if key.startswith(f"{part}.")}
+        for part in academicodec.CHECKPOINT_PARTS
+    }
+
+
+def resynthesize_one(codec, wave: np.ndarray) -> np.ndarray:
+    out, lengths = codec.resynthesize(wave[None], [wave.shape[0]])
+    return out[0, : int(lengths[0])].numpy()
+
+
+@parametrize_names
+def test_official_config_and_state_dict(name, codec_fixture):
+    fixture = codec_fixture(name)
+    spec = codecs.spec(name)
+    assert academicodec.default_config(spec) == fixture.manifest["config"]["values"]
+    codec = codecs.load(name, random_weights=True)
+    shapes = {key: tuple(value.shape) for key, value in codec.model.state_dict().items()}
+    assert shapes == fixture.official_shapes()
+    assert codec.random_weights and (codec.sample_rate, codec.spec.hop_length) == (spec.sample_rate, 320)
+
+
+@parametrize_names
+@pytest.mark.parametrize("case", ["", "speech_"], ids=["noise", "speech"])
+def test_fixture_parity(name, case, codec_fixture, tiny):
+    """Peak normalisation, encoder, quantiser and generator against the upstream code's output and codes."""
+    fixture, codec = codec_fixture(name), tiny(name)
+    wave = fixture.npy(f"{case}input.npy")
+    expected = fixture.npy(f"{case}output.npy")
+    output = resynthesize_one(codec, wave)
+    assert output.shape == expected.shape
+    assert rel_l2(output, expected) <= PARITY
+    codes, frames = codec.encode(torch.from_numpy(wave[None]), [wave.shape[0]])
+    np.testing.assert_array_equal(codes.numpy(), fixture.npy(f"{case}codes.npy"))
+    assert frames.tolist() == [wave.shape[0] // 320]
+
+
+@parametrize_names
+def test_nested_checkpoint_layout_loads_like_the_flat_one(name, codec_fixture):
+    fixture = codec_fixture(name)
+    flat = fixture.weights()
+    codec = codecs.load(name, config=fixture.tiny_config, state_dict=nest(flat))
+    state = codec.model.state_dict()
+    assert state.keys() == flat.keys()
+    assert all(torch.equal(state[key], flat[key]) for key in flat)
+
+
+def test_peak_normalisation_is_librosas_per_valid_item():
+    rng = np.random.default_rng(0)
+    waves = np.zeros((3, 400), np.float32)
+    waves[0] = rng.normal(0, 0.1, 400)
+    waves[1, :250] = rng.normal(0, 0.3, 250)  # zero padding beyond 250; item 2 is silence
+    lengths = torch.tensor([400, 250, 300])
+    out = academicodec.peak_normalize(torch.from_numpy(waves), lengths).numpy()
+    for i in range(2):  # librosa.util.normalize(wav) * 0.95: divide by max |wav|, in float32
+        valid = waves[i, : lengths[i]]
+        np.testing.assert_array_equal(out[i, : lengths[i]], valid / np.abs(valid).max() * np.float32(0.95))
+    assert not out[1, 250:].any() and not out[2].any()
+
+
+@parametrize_names
+def test_output_is_independent_of_input_level(name, codec_fixture, tiny):
+    """The pipeline's peak normalisation makes the codec blind to the input's gain."""
+    wave = codec_fixture(name).npy("speech_input.npy")
+    codec = tiny(name)
+    quiet, loud = resynthesize_one(codec, wave * 0.25), resynthesize_one(codec, wave)
+    assert rel_l2(quiet, loud) <= 1e-5
+
+
+@parametrize_names
+def test_length_rule_on_release_clips(name, demo_dir, tiny):
+    """Truncated to a multiple of 320, as the release's files are (102472 -> 102400 samples at 16 kHz)."""
+    codec = tiny(name)
+    waves = []
+    for utt in UTTERANCES:
+        wave, rate = read_audio(demo_dir / f"genuine+{utt}.wav")
+        assert rate == 16000
+        waves.append(resample(wave, rate, codec.sample_rate))  # the 24 kHz config ran on resampled audio
+    lengths = [w.shape[0] for w in waves]
+    batch = np.zeros((len(waves), max(lengths)), np.float32)
+    for i, wave in enumerate(waves):
+        batch[i, : wave.shape[0]] = wave
+    out, out_lengths = codec.resynthesize(batch, lengths)
+    release = [sf.info(demo_dir / f"{name}+{utt}.wav") for utt in UTTERANCES]
+    assert all(info.samplerate == codec.sample_rate for info in release)
+    assert out_lengths.tolist() == [info.frames for info in release]
+    assert [codec.output_length(n) for n in lengths] == [info.frames for info in release]
+    assert out.shape[1] == max(info.frames for info in release)
+
+
+@parametrize_names
+def test_padded_batch_matches_one_by_one(name, codec_fixture, tiny):
+    """Each item of a padded batch gets what it gets alone: outputs within 1e-4 and identical codes.
+
+    Without the network's length masks it would not: GroupNorm would normalise over the padding too
+    (relative errors of 0.25 to 1.3 on these items, and most codes changed).
+    """
+    codec = tiny(name)
+    assert codec.batch_exact
+    wave = codec_fixture(name).npy("speech_input.npy")
+    lengths = [wave.shape[0], 30001, 16321, 700]
+    batch = np.zeros((len(lengths), wave.shape[0]), np.float32)
+    for i, n in enumerate(lengths):
+        batch[i, :n] = wave[:n]
+    out, out_lengths = codec.resynthesize(batch, lengths)
+    codes, frames = codec.encode(torch.from_numpy(batch), lengths)
+    for i, n in enumerate(lengths):
+        alone = resynthesize_one(codec, wave[:n])
+        assert int(out_lengths[i]) == alone.shape[0] == n // 320 * 320
+        assert rel_l2(out[i, : alone.shape[0]], alone) <= PARITY
+        alone_codes, _ = codec.encode(torch.from_numpy(wave[None, :n]), [n])
+        assert torch.equal(codes[i, : int(frames[i])], alone_codes[0])
+
+
+def test_input_shorter_than_a_frame_is_refused(tiny):
+    codec = tiny(NAMES[0])
+    with pytest.raises(ValueError, match="at least one 320-sample frame"):
+        codec.resynthesize(np.ones((2, 400), np.float32), [400, 319])
+
+
+def test_config_that_does_not_fit_the_codec_is_refused(codec_fixture):
+    config_24k = academicodec.default_config(codecs.spec("academicodec_hifi_24k_320d"))
+    with pytest.raises(ValueError, match="24000 Hz"):
+        codecs.load("academicodec_hifi_16k_320d", config=config_24k, state_dict={})
+    with pytest.raises(ValueError, match="resblock"):
+        codecs.load("academicodec_hifi_16k_320d", random_weights=True, config={**config_24k, "resblock": "2"})
+    with pytest.raises(TypeError, match="no options"):
+        codecs.load("academicodec_hifi_16k_320d", random_weights=True, bandwidth=1.5)
+
+
+def official_shaped_checkpoint(shapes: dict[str, tuple[int, ...]]) -> dict[str, dict[str, torch.Tensor]]:
+    """A checkpoint in the official layout and shapes, each tensor a distinct constant.
+
+    Each tensor expands a one-element storage, which `torch.save` writes as such: the file is a few KB
+    instead of the real 250 MB, and loads back with the official shapes.
+    """
+    flat = {key: torch.full((1,), 0.01 * (1 + i % 13)).expand(shape) for i, (key, shape) in enumerate(shapes.items())}
+    return nest(flat)
+
+
+@parametrize_names
+def test_official_checkpoint_through_the_offline_hub(name, codec_fixture, fake_hub, tmp_path):
+    spec = codecs.spec(name)
+    checkpoint = official_shaped_checkpoint(codec_fixture(name).official_shapes())
+    checkpoint["steps"] = 1_000_000  # upstream's loader reads the three parts and ignores anything else
+    path = tmp_path / spec.hub_files[0]
+    torch.save(checkpoint, path)
+    fake_hub.add(spec.hub_repo, {spec.hub_files[0]: path})
+
+    codec = codecs.load(name)
+    assert not codec.random_weights
+    state = codec.model.state_dict()
+    for part, tensors in nest(dict(academicodec.weights.flatten(checkpoint))).items():
+        assert all(torch.equal(state[f"{part}.{key}"], value) for key, value in tensors.items())
+    out, lengths = codec.resynthesize(np.sin(np.arange(1000, dtype=np.float32) / 7)[None], [1000])
+    assert lengths.tolist() == [960] and torch.isfinite(out).all()
+
+
+@parametrize_names
+def test_empty_cache_names_the_repository(name, fake_hub):
+    with pytest.raises(WeightsUnavailableError, match="Dongchao/AcademiCodec"):
+        codecs.load(name)
+
+
+def _truncated(path, tmp_path):
+    data = path.read_bytes()
+    target = tmp_path / "truncated"
+    target.write_bytes(data[: len(data) // 2])
+    return target
+
+
+@parametrize_names
+@pytest.mark.parametrize(
+    "defect, message",
+    [
+        ("truncated", "could not be loaded safely"),
+        ("discriminator_file", "lacks the sub-dictionaries generator, encoder, quantizer"),
+        ("tiny_shapes", "wrong shapes"),
+    ],
+)
+def test_bad_checkpoint_file_is_named(name, defect, message, codec_fixture, fake_hub, tmp_path):
+    """A truncated file, the discriminator `do_*` file, or a checkpoint of another width: each names the file."""
+    spec = codecs.spec(name)
+    good = tmp_path / "tiny.pt"
+    torch.save(nest(codec_fixture(name).weights()), good)  # loads, but tiny shapes under the official config
+    files = {
+        "truncated": lambda: _truncated(good, tmp_path),
+        "discriminator_file": lambda: _saved({"mpd": {"w": torch.zeros(2)}, "steps": 3}, tmp_path),
+        "tiny_shapes": lambda: good,
+    }
+    fake_hub.add(spec.hub_repo, {spec.hub_files[0]: files[defect]()})
+    with pytest.raises(CheckpointError, match=message) as error:
+        codecs.load(name)
+    assert spec.hub_files[0] in str(error.value)
+
+
+def _saved(obj, tmp_path):
+    target = tmp_path / "saved.pt"
+    torch.save(obj, target)
+    return target
