@@ -1,0 +1,221 @@
+"""SpeechTokenizer (fnlp, 16 kHz, 8 x 1024 RVQ at 50 Hz): inference module loading the official checkpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+from . import weights
+from .base import Codec
+from .quantization import ResidualVectorQuantizer
+from .seanet import SEANetDecoder, SEANetEncoder
+
+if TYPE_CHECKING:
+    from .registry import CodecSpec
+
+# speechtokenizer_hubert_avg/config.json of fnlp/SpeechTokenizer, as published (training keys included;
+# the model reads only ARCHITECTURE_KEYS and sample_rate).
+OFFICIAL_CONFIG: dict[str, Any] = {
+    "resblock": "1", "num_gpus": 3, "batch_size": 60, "learning_rate": 0.0001, "adam_b1": 0.5,
+    "adam_b2": 0.9, "lr_decay": 0.98, "seed": 1234, "lambda_distill": 0.15,
+    "n_filters": 64, "strides": [8, 5, 4, 2], "dimension": 1024, "semantic_dimension": 768,
+    "bidirectional": True, "dilation_base": 2, "residual_kernel_size": 3, "n_residual_layers": 1,
+    "lstm_layers": 2, "activation": "ELU",
+    "segment_size": 48000, "num_mels": 80, "num_freq": 1025, "n_fft": 1024, "hop_size": 240,
+    "win_size": 1024, "sampling_rate": 16000, "sample_rate": 16000, "codebook_size": 1024, "n_q": 8,
+    "fmin": 0, "fmax": 8000, "fmax_for_loss": None, "num_workers": 12,
+    "dist_config": {"dist_backend": "nccl", "dist_url": "tcp://localhost:54322", "world_size": 1},
+}
+ARCHITECTURE_KEYS = (
+    "n_filters", "strides", "dimension", "semantic_dimension", "bidirectional", "dilation_base",
+    "residual_kernel_size", "n_residual_layers", "lstm_layers", "activation", "codebook_size", "n_q",
+)
+
+
+class SpeechTokenizerModel(nn.Module):
+    """SpeechTokenizer: SEANet encoder (BiLSTM), residual VQ, SEANet decoder; state dict as the official file.
+
+    Args:
+        encoder (SEANetEncoder): waveform `[B, 1, T]` -> latent `[B, D, F]`.
+        quantizer (ResidualVectorQuantizer): latent <-> codes `[B, K, F]`.
+        decoder (SEANetDecoder): latent `[B, D, F]` -> waveform `[B, 1, F * hop]`.
+        transform (nn.Module): the semantic distillation head (RVQ layer 1 -> HuBERT space). Training
+            only, kept so that the checkpoint loads strictly.
+    """
+
+    def __init__(self, encoder: SEANetEncoder, quantizer: ResidualVectorQuantizer, decoder: SEANetDecoder,
+                 transform: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.transform = transform
+        self.quantizer = quantizer
+        self.decoder = decoder
+        self.hop_length = encoder.hop_length
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SpeechTokenizerModel:
+        """Build from a config in the format of the official `config.json` (randomly initialised)."""
+        missing = [key for key in ARCHITECTURE_KEYS if key not in config]
+        if missing:
+            raise CheckpointError(f"SpeechTokenizer config lacks {', '.join(missing)}: it is not a "
+                                  "SpeechTokenizer config.json.")
+        seanet = dict(
+            n_filters=config["n_filters"], dimension=config["dimension"], ratios=config["strides"],
+            lstm=config["lstm_layers"], dilation_base=config["dilation_base"],
+            residual_kernel_size=config["residual_kernel_size"],
+            n_residual_layers=config["n_residual_layers"], activation=config["activation"],
+        )
+        dimension, semantic = config["dimension"], config["semantic_dimension"]
+        return cls(
+            # Upstream: only the encoder's LSTM follows `bidirectional`; the decoder's is always forward-only.
+            encoder=SEANetEncoder(**seanet, bidirectional=config["bidirectional"]),
+            quantizer=ResidualVectorQuantizer(dimension, config["n_q"], config["codebook_size"]),
+            decoder=SEANetDecoder(**seanet, bidirectional=False),
+            transform=nn.Linear(dimension, semantic) if dimension != semantic else nn.Identity(),
+        )
+
+    def frame_lengths(self, lengths):
+        """Code frames for inputs of `lengths` samples (int or tensor): `ceil(T / hop)`."""
+        return self.encoder.output_lengths(lengths)
+
+    def encode(self, x: torch.Tensor, lengths: torch.Tensor | None = None, n_q: int | None = None) -> torch.Tensor:
+        """Waveform `[B, 1, T]` at 16 kHz -> codes `[B, n_q, ceil(T / hop)]`.
+
+        With `lengths [B]`, item `b` is `x[b, :, :lengths[b]]` and gets the codes it gets alone on its
+        first `frame_lengths(lengths[b])` frames (the rest are unspecified).
+        """
+        return self.quantizer.encode(self.encoder(x, lengths), n_q)
+
+    def decode(self, codes: torch.Tensor, frame_lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Codes `[B, K, F]` (the first K quantisers) -> waveform `[B, 1, F * hop]` at 16 kHz."""
+        return self.decoder(self.quantizer.decode(codes), frame_lengths)
+
+
+class SpeechTokenizerCodec(Codec):
+    """SpeechTokenizer as the CodecFake pipeline ran it: encode, then decode all 8 codebooks, no trimming.
+
+    Output length is `ceil(T / 320) * 320`: the encoder pads to whole frames and the pipeline kept the
+    decoder's full output (102472 -> 102720 samples).
+
+    Batches are exact without packing whole utterances one by one: the encoder's bidirectional LSTM
+    would otherwise read padding backwards into every item, and its reflect-padded convolutions would
+    reflect the batch's padding instead of the item's own end. The model is given each item's length,
+    so every convolution pads each item at its own end, the BiLSTM runs on packed sequences, and the
+    transposed convolutions ignore frames past an item's end (see `seanet.LengthAware`).
+
+    Args:
+        spec (CodecSpec): the registry entry.
+        model (SpeechTokenizerModel): the network.
+        device (str | torch.device): where it runs.
+        n_q (int): codebooks to encode and decode with (CodecFake: all 8).
+    """
+
+    batch_exact = True
+    batch_note = ("exact: each item is padded at its own end in every conv, and the encoder's BiLSTM runs "
+                  "on packed sequences")
+
+    def __init__(self, spec: CodecSpec, model: SpeechTokenizerModel, device: str | torch.device = "cpu",
+                 n_q: int | None = None):
+        super().__init__(spec, model, device)
+        self.n_q = model.quantizer._check_n_q(spec.n_codebooks if n_q is None else int(n_q))
+
+    def output_length(self, length: int) -> int:
+        return int(self.model.decoder.output_lengths(self.model.frame_lengths(int(length))))
+
+    def min_input_length(self) -> int:
+        return 1  # reflect padding of a signal shorter than the kernel zero-extends it first (as upstream)
+
+    @torch.inference_mode()
+    def encode(self, waves: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`waves [B, T]` at 16 kHz (valid up to `lengths`) -> `(codes [B, n_q, F], frames [B])` (CPU)."""
+        waves = torch.as_tensor(waves, dtype=torch.float32)
+        waves = waves[None] if waves.dim() == 1 else waves
+        lengths = torch.full((waves.shape[0],), waves.shape[1]) if lengths is None else torch.as_tensor(lengths)
+        codes = self.model.encode(waves[:, None].to(self.device), self._lengths_arg(lengths, waves), self.n_q)
+        return codes.cpu(), self.model.frame_lengths(lengths.long().cpu())
+
+    def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        lengths_arg = self._lengths_arg(lengths, waves)
+        codes = self.model.encode(waves[:, None], lengths_arg, self.n_q)
+        frames = None if lengths_arg is None else self.model.frame_lengths(lengths_arg)
+        return self.model.decode(codes, frames)[:, 0]
+
+    def _lengths_arg(self, lengths: torch.Tensor, waves: torch.Tensor) -> torch.Tensor | None:
+        # A batch of equal lengths needs no per-item padding: take the plain path, upstream's exact ops.
+        if bool((lengths == waves.shape[-1]).all()):
+            return None
+        return lengths.to(device=self.device, dtype=torch.long)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The family contract (see registry.load).
+
+
+def default_config(spec: CodecSpec) -> dict[str, Any]:
+    """The official `config.json` of `spec`'s checkpoint."""
+    return json.loads(json.dumps(OFFICIAL_CONFIG))  # a deep copy
+
+
+def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Fetch the official config and checkpoint through the Hub cache; the state dict is checked here.
+
+    `SpeechTokenizer.pt` is a flat `torch.save`d state dict (tensors only), read with `weights_only=True`.
+    """
+    config_name, checkpoint_name = spec.hub_files
+    config_path = weights.hub_file(spec.hub_repo, config_name, codec=spec.name)
+    config = _read_config(config_path, spec.name)
+    checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
+    state_dict = weights.flatten(weights.load_checkpoint(checkpoint_path, codec=spec.name))
+    # Check the file against its config now, while its path is known, so a wrong file is named.
+    _check_state_dict(config, state_dict, source=f"{spec.name}: checkpoint file {checkpoint_path}")
+    return config, state_dict
+
+
+def build(
+    spec: CodecSpec,
+    config: Mapping[str, Any],
+    state_dict: Mapping[str, Any] | None,
+    *,
+    device: str | torch.device = "cpu",
+    n_q: int | None = None,
+) -> SpeechTokenizerCodec:
+    """The codec from an official-format config and state dict (nested or flattened; None: random weights).
+
+    Args:
+        n_q: codebooks to use (default: the registry's, all 8, as CodecFake did).
+    """
+    model = SpeechTokenizerModel.from_config(config)
+    if state_dict is not None:
+        weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
+    return SpeechTokenizerCodec(spec, model.eval(), device, n_q=n_q)
+
+
+def _read_config(path, codec: str) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{codec}: config file {path} is not valid JSON ({error}). The file is corrupt "
+                              "or truncated: delete it from the cache and download it again.") from error
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{codec}: config file {path} holds {type(config).__name__}, not a JSON object.")
+    return config
+
+
+def _check_state_dict(config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Raise `CheckpointError` naming `source` unless `state_dict` has exactly the model's keys and shapes."""
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            expected = SpeechTokenizerModel.from_config(config).state_dict()
+    except CheckpointError as error:
+        raise CheckpointError(f"{source}: {error}") from None
+    problems = sorted(set(expected) ^ set(state_dict)) or sorted(
+        k for k in expected if tuple(expected[k].shape) != tuple(state_dict[k].shape))
+    if problems:
+        shown = ", ".join(problems[:5]) + (f", ... ({len(problems)} in all)" if len(problems) > 5 else "")
+        raise CheckpointError(f"{source} does not match the SpeechTokenizer config (keys missing, unexpected "
+                              f"or of the wrong shape: {shown}). It is not this codec's checkpoint.")

@@ -1,0 +1,152 @@
+"""SpeechTokenizer: fixture parity, the official key set, Hub loading offline, length rule and exact batches."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import rel_l2
+
+from codecfake_hf import codecs
+from codecfake_hf.codecs import speechtokenizer
+from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+
+NAME = "SpeechTokenizer"
+REPO = "fnlp/SpeechTokenizer"
+CONFIG_FILE = "speechtokenizer_hubert_avg/config.json"
+CHECKPOINT_FILE = "speechtokenizer_hubert_avg/SpeechTokenizer.pt"
+UTTERANCES = ("p225_273", "p295_144", "p318_114")
+
+
+@pytest.fixture(scope="module")
+def fixture(codec_fixture):
+    return codec_fixture(NAME)
+
+
+@pytest.fixture(scope="module")
+def tiny(fixture):
+    """The tiny random-weight model of the fixture, loaded strictly from its safetensors file."""
+    return codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights())
+
+
+def _torch_save_bytes(state_dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state_dict, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ["", "speech_"])
+def test_tiny_model_reproduces_the_upstream_output_and_codes(tiny, fixture, case):
+    wave = fixture.npy(f"{case}input.npy")
+    out, lengths = tiny.resynthesize(wave[None], [wave.shape[0]])
+    expected = fixture.npy(f"{case}output.npy")
+    assert int(lengths[0]) == expected.shape[0]
+    # Upstream float64 vs float32 differs by ~4e-7 relative; 1e-4 is the fixtures' bound.
+    assert rel_l2(out[0], expected) <= 1e-4
+    codes, frames = tiny.encode(torch.from_numpy(wave))
+    np.testing.assert_array_equal(codes[0].numpy(), fixture.npy(f"{case}codes.npy"))
+    assert frames.tolist() == [fixture.npy(f"{case}codes.npy").shape[1]]
+
+
+def test_state_dict_is_accepted_nested_or_flat(fixture):
+    flat = fixture.weights()
+    nested: dict = {}
+    for key, value in flat.items():
+        head, rest = key.split(".", 1)
+        nested.setdefault(head, {})[rest] = value
+    codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=nested)
+    loaded = codec.model.state_dict()
+    assert all(torch.equal(loaded[k], flat[k]) for k in flat)
+
+
+def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(fixture):
+    codec = codecs.load(NAME, random_weights=True)
+    shapes = {k: tuple(v.shape) for k, v in codec.model.state_dict().items()}
+    assert shapes == fixture.official_shapes()
+    assert speechtokenizer.default_config(codecs.spec(NAME)) == fixture.manifest["config"]["values"]
+
+
+def test_hub_layout_loads_offline(fake_hub, fixture):
+    fake_hub.add(REPO, {
+        CONFIG_FILE: json.dumps(fixture.tiny_config),
+        CHECKPOINT_FILE: _torch_save_bytes(fixture.weights()),
+    })
+    codec = codecs.load(NAME)
+    assert codec.random_weights is False
+    wave = fixture.npy("input.npy")
+    out, _ = codec.resynthesize(wave[None], [wave.shape[0]])
+    assert rel_l2(out[0], fixture.npy("output.npy")) <= 1e-4
+
+
+def test_empty_cache_names_the_repository(fake_hub):
+    with pytest.raises(WeightsUnavailableError, match=f"{REPO}/{CONFIG_FILE}.*not in the Hugging Face cache"):
+        codecs.load(NAME)
+
+
+def test_truncated_checkpoint_names_the_file(fake_hub, fixture):
+    data = _torch_save_bytes(fixture.weights())
+    fake_hub.add(REPO, {CONFIG_FILE: json.dumps(fixture.tiny_config), CHECKPOINT_FILE: data[: len(data) // 2]})
+    with pytest.raises(CheckpointError, match=r"SpeechTokenizer\.pt could not be loaded.*corrupt or truncated"):
+        codecs.load(NAME)
+
+
+def test_checkpoint_of_another_model_names_the_file_and_the_keys(fake_hub, fixture):
+    weights = fixture.weights()
+    del weights["decoder.model.15.conv.conv.bias"]
+    fake_hub.add(REPO, {CONFIG_FILE: json.dumps(fixture.tiny_config), CHECKPOINT_FILE: _torch_save_bytes(weights)})
+    with pytest.raises(CheckpointError, match=r"SpeechTokenizer\.pt does not match.*decoder\.model\.15\.conv"):
+        codecs.load(NAME)
+
+
+def test_corrupt_config_names_the_file(fake_hub, fixture):
+    fake_hub.add(REPO, {CONFIG_FILE: "{\"n_filters\": 2,", CHECKPOINT_FILE: _torch_save_bytes(fixture.weights())})
+    with pytest.raises(CheckpointError, match=r"config\.json is not valid JSON"):
+        codecs.load(NAME)
+
+
+def test_length_rule_matches_the_release_on_real_clips(tiny, demo_dir):
+    # The release's SpeechTokenizer files are the decoder's full output: whole 320-sample frames.
+    for utterance in UTTERANCES:
+        genuine = sf.info(demo_dir / f"genuine+{utterance}.wav")
+        fake = sf.info(demo_dir / f"{NAME}+{utterance}.wav")
+        assert genuine.samplerate == fake.samplerate == 16000
+        assert tiny.output_length(genuine.frames) == fake.frames, utterance
+        assert fake.frames == -(-genuine.frames // 320) * 320
+
+
+def test_padded_batch_gives_each_real_clip_what_it_gets_alone(tiny, demo_dir):
+    assert tiny.batch_exact
+    waves = [sf.read(demo_dir / f"genuine+{u}.wav", dtype="float32")[0] for u in UTTERANCES]
+    lengths = [w.shape[0] for w in waves]
+    batch = np.zeros((len(waves), max(lengths)), np.float32)
+    for i, wave in enumerate(waves):
+        batch[i, : wave.shape[0]] = wave
+    out, out_lengths = tiny.resynthesize(batch, lengths)
+    for i, wave in enumerate(waves):
+        alone, alone_length = tiny.resynthesize(wave[None], [wave.shape[0]])
+        assert int(out_lengths[i]) == int(alone_length[0]) == -(-wave.shape[0] // 320) * 320
+        assert rel_l2(out[i, : out_lengths[i]], alone[0]) <= 1e-4
+        assert not out[i, out_lengths[i]:].any()
+
+
+def test_codes_of_a_batch_equal_codes_alone(tiny, fixture):
+    wave = torch.from_numpy(fixture.npy("speech_input.npy"))
+    lengths = torch.tensor([48000, 16100, 1])
+    batch = torch.zeros(3, 48000)
+    for i, n in enumerate(lengths.tolist()):
+        batch[i, :n] = wave[:n]
+    codes, frames = tiny.encode(batch, lengths)
+    assert frames.tolist() == [150, 51, 1]
+    for i, n in enumerate(lengths.tolist()):
+        alone, _ = tiny.encode(wave[None, :n])
+        torch.testing.assert_close(codes[i, :, : frames[i]], alone[0], rtol=0, atol=0)
+
+
+def test_codebook_count_is_checked(fixture):
+    with pytest.raises(ValueError, match=r"`n_q` must lie in 1\.\.8"):
+        codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=9)
+    codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=2)
+    codes, _ = codec.encode(torch.from_numpy(fixture.npy("input.npy")))
+    assert codes.shape == (1, 2, 50)
