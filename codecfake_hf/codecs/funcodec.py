@@ -1,0 +1,461 @@
+"""FunCodec's six CodecFake configs: `config.yaml` + `model.pth` loading, the EnCodec-style and FreqCodec models.
+
+The CodecFake pipeline (roger-tseng/AudioDecBenchmark@vctk, `base_codec/funcodec.py`) built FunCodec's
+`Speech2Token(config.yaml, model.pth)` and called it on each whole utterance with the default bit width
+(all 32 quantisers). Inside (alibaba-damo-academy/FunCodec@3435d87, `models/codec_basic.py` and
+`codec_freq.py`): the input is divided by its RMS (`audio_normalize`), encoded, residual-vector
+quantised, decoded, multiplied back by the RMS and cut to the input length. The time-domain configs
+(`model: encodec`) run a 1-D SEANet on the waveform (`seanet.py`); the FreqCodec configs
+(`model: freq_codec`) run a 2-D SEANet over an STFT's magnitude and phase (`freqcodec.py`).
+Everything is built from the checkpoint's own `config.yaml`, with upstream's defaults for keys it omits.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from ..errors import CheckpointError
+from . import weights
+from .base import Codec
+from .freqcodec import MagPhaseAnalysis, MagPhaseSynthesis, SEANetDecoder2d, SEANetEncoder2d
+from .funcodec_quantizer import FunCodecQuantizer
+from .registry import CodecSpec
+from .seanet import SEANetDecoder, SEANetEncoder
+
+logger = logging.getLogger(__name__)
+
+# Tensors of model.pth that only training uses: the GAN discriminator, the mel filters of the
+# multi-scale spectral loss, and the context model of the (optional) context loss. Dropped by name;
+# anything else must match the model exactly.
+TRAINING_ONLY_PREFIXES = ("discriminator.", "mel_spec_transforms.", "context_model.")
+
+# --- official configs ---------------------------------------------------------------------------------
+# The Hub's config.yaml files could not be read when this was written; these are FunCodec's recipes
+# (egs/LibriTTS/codec/conf/*.yaml, model part), which the parameter counts and file sizes of the
+# EnCodec-style checkpoints corroborate. For gr1/gr8 the widths are NOT known: the recipe's are known to
+# be wrong for those checkpoints (0.52 M / 4.50 M parameters published, 16.2 M here). Loading the real
+# files never uses these: download() reads the checkpoint's own config.yaml.
+_QUANTIZER_CONF = {
+    "codebook_size": 1024, "num_quantizers": 32, "ema_decay": 0.99, "kmeans_init": True,
+    "sampling_rate": 16000, "quantize_dropout": True, "rand_num_quant": [1, 2, 4, 8, 16, 32], "use_ddp": True,
+    "encoder_hop_length": 320,
+}
+_DISCRIMINATOR = {
+    "discriminator": "multiple_disc",
+    "discriminator_conf": {"disc_conf_list": [{"name": "encodec_multi_scale_stft_discriminator", "filters": 32}]},
+}
+_MODEL_CONF = {
+    "odim": 128, "multi_spectral_window_powers_of_two": [5, 6, 7, 8, 9, 10], "target_sample_hz": 16000,
+    "audio_normalize": True, "use_power_spec_loss": True, "segment_dur": None, "overlap_ratio": None,
+}
+_ENCODEC_DS320: dict[str, Any] = {
+    "input_size": 1, "sampling_rate": 16000,
+    "encoder": "encodec_seanet_encoder", "encoder_conf": {"norm": "time_group_norm", "causal": False},
+    "quantizer": "costume_quantizer", "quantizer_conf": _QUANTIZER_CONF,
+    "decoder": "encodec_seanet_decoder", "decoder_conf": {"norm": "time_group_norm", "causal": False},
+    **_DISCRIMINATOR, "model": "encodec", "model_conf": _MODEL_CONF,
+}
+_DS640_RATIOS = [8, 5, 4, 2, 2]
+_ENCODEC_DS640: dict[str, Any] = {
+    **_ENCODEC_DS320,
+    "encoder_conf": {"ratios": _DS640_RATIOS, **_ENCODEC_DS320["encoder_conf"]},
+    "quantizer_conf": {**_QUANTIZER_CONF, "rand_num_quant": [2, 4, 8, 16, 32], "encoder_hop_length": 640},
+    "decoder_conf": {"ratios": _DS640_RATIOS, **_ENCODEC_DS320["decoder_conf"]},
+}
+_FREQ_RATIOS = [[4, 1], [4, 1], [4, 2], [4, 1]]
+_FREQ_CONV = {"ratios": _FREQ_RATIOS, "norm": "time_group_norm", "norm_params": {"num_groups": 1},
+              "causal": False}
+_FREQCODEC_MAG_PHASE: dict[str, Any] = {
+    "input_size": 3, "sampling_rate": 16000,
+    "encoder": "encodec_seanet_encoder_2d", "encoder_conf": {**_FREQ_CONV, "dilation_base": 1},
+    "quantizer": "costume_quantizer", "quantizer_conf": _QUANTIZER_CONF,
+    "decoder": "encodec_seanet_decoder_2d", "decoder_conf": {**_FREQ_CONV, "channels": 3, "dilation_base": 1},
+    **_DISCRIMINATOR, "model": "freq_codec",
+    "model_conf": {**_MODEL_CONF, "codec_domain": ["mag_phase", "mag_phase"]},
+}
+OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
+    "funcodec-funcodec_en_libritts-16k-gr1nq32ds320": _FREQCODEC_MAG_PHASE,
+    "funcodec-funcodec_en_libritts-16k-gr8nq32ds320": _FREQCODEC_MAG_PHASE,
+    "funcodec-funcodec_en_libritts-16k-nq32ds320": _ENCODEC_DS320,
+    "funcodec-funcodec_en_libritts-16k-nq32ds640": _ENCODEC_DS640,
+    "funcodec-funcodec_zh_en_general_16k_nq32ds320": _ENCODEC_DS320,
+    "funcodec-funcodec_zh_en_general_16k_nq32ds640": _ENCODEC_DS640,
+}
+
+# Defaults of the upstream model classes for model_conf keys a config.yaml may omit (note: segment_dur
+# defaults to 1 s, and audio_normalize differs between the two classes).
+_MODEL_DEFAULTS = {
+    "encodec": {"audio_normalize": True, "segment_dur": 1.0, "overlap_ratio": 0.01, "codec_domain": "time",
+                "target_sample_hz": 24000, "bypass_quantizer": False},
+    "freq_codec": {"audio_normalize": False, "segment_dur": 1.0, "overlap_ratio": 0.01,
+                   "codec_domain": ["time", "time"], "target_sample_hz": 24000, "bypass_quantizer": False,
+                   "domain_conf": {}},
+}
+# quantizer_conf keys that only training uses (EMA, k-means init, dropout, DDP) or only the bitrate
+# arithmetic of a `bit_width` request (which CodecFake never made).
+_QUANTIZER_TRAINING_KEYS = ("ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp",
+                            "sampling_rate", "encoder_hop_length")
+_QUANTIZER_KEYS = ("codebook_size", "num_quantizers", "codec_dim", "codec_range", "q0_ds_ratio")
+# FunCodec's 1-D SEANet options that EnCodec's (seanet.py) has under another name or not at all.
+_SEANET_FUNCODEC_ONLY = {"seq_model": "lstm", "seq_layer_num": 2, "res_seq": True, "double_filters": True,
+                         "half_filters": True, "add_snake_activation": False}
+
+
+# --- the model ------------------------------------------------------------------------------------------
+
+class FunCodecModel(nn.Module):
+    """Loudness normalisation, encoder, residual VQ, decoder, and FunCodec's framing of the utterance.
+
+    The FreqCodec configs add the STFT analysis before the encoder and the inverse STFT after the decoder
+    (`enc_trans_func`, `dec_trans_func`, whose Hann windows are checkpoint buffers).
+
+    Args:
+        encoder (nn.Module): `[B, C, ...]` features -> latent `[B, D, frames]`.
+        quantizer (FunCodecQuantizer): the residual VQ (`quantizer.rq.model.*`).
+        decoder (nn.Module): latent `[B, D, frames]` -> waveform `[B, 1, T']` or features.
+        sample_rate (int): the rate the model runs at, in Hz (`model_conf.target_sample_hz`).
+        audio_normalize (bool): divide the input by its RMS and multiply the output back.
+        segment_dur (float | None): encode in segments of this many seconds, overlap-added (None: whole).
+        overlap_ratio (float | None): overlap of those segments.
+        enc_trans_func (MagPhaseAnalysis | None): waveform -> encoder features (FreqCodec).
+        dec_trans_func (MagPhaseSynthesis | None): decoder features -> waveform (FreqCodec).
+    """
+
+    def __init__(self, encoder: nn.Module, quantizer: FunCodecQuantizer, decoder: nn.Module, *, sample_rate: int,
+                 audio_normalize: bool, segment_dur: float | None, overlap_ratio: float | None,
+                 enc_trans_func: MagPhaseAnalysis | None = None, dec_trans_func: MagPhaseSynthesis | None = None):
+        super().__init__()
+        if enc_trans_func is not None:
+            self.enc_trans_func = enc_trans_func
+        self.encoder = encoder
+        self.quantizer = quantizer
+        self.decoder = decoder
+        if dec_trans_func is not None:
+            self.dec_trans_func = dec_trans_func
+        self.frequency_domain = enc_trans_func is not None
+        self.sample_rate = sample_rate
+        self.audio_normalize = audio_normalize
+        self.segment_length = None if segment_dur is None else int(segment_dur * sample_rate)
+        self.segment_stride = None if segment_dur is None else max(
+            1, int((1 - (overlap_ratio or 0.0)) * self.segment_length))
+
+    @property
+    def length_aware(self) -> bool:
+        """Whether a padded batch runs as one (each item as if alone): the whole-utterance 1-D SEANet."""
+        return not self.frequency_domain and self.segment_length is None
+
+    # Lengths -------------------------------------------------------------------------------------------
+    def code_frames(self, length: int) -> int:
+        """Code frames of one whole segment of `length` samples."""
+        if self.frequency_domain:
+            return math.ceil((length // self.enc_trans_func.hop_length + 1) / self.encoder.time_stride)
+        return int(self.encoder.output_lengths(length))
+
+    def _frame_output_length(self, length: int) -> int:
+        """Samples the decoder makes of a segment of `length` samples (before the cut to the input length)."""
+        frames = self.code_frames(length)
+        if self.frequency_domain:
+            return self.dec_trans_func.output_length(frames * self.decoder.time_stride)
+        return int(self.decoder.output_lengths(frames))
+
+    def output_length(self, length: int) -> int:
+        """Output samples for `length` input samples: what the decoder makes, cut to the input length."""
+        if self.segment_length is None:
+            return min(length, self._frame_output_length(length))
+        offsets = range(0, length, self.segment_stride)
+        last = length - offsets[-1]
+        total = self.segment_stride * (len(offsets) - 1) + self._frame_output_length(min(last, self.segment_length))
+        return min(length, total)
+
+    # Inference -----------------------------------------------------------------------------------------
+    def _scale(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
+        """`1e-8 + RMS` of each item `[B, 1, 1]` (over its valid samples), or None without normalisation."""
+        if not self.audio_normalize:
+            return None
+        mono = x.mean(dim=1, keepdim=True)
+        if lengths is None:
+            volume = mono.pow(2).mean(dim=2, keepdim=True).sqrt()
+        else:  # the padding is zero: sum over the row, divide by the valid length
+            volume = (mono.pow(2).sum(dim=2, keepdim=True) / lengths.to(x.dtype)[:, None, None]).sqrt()
+        return 1e-8 + volume
+
+    def _encode_segment(self, x: torch.Tensor, lengths: torch.Tensor | None, n_q: int | None):
+        scale = self._scale(x, lengths)
+        if scale is not None:
+            x = x / scale
+        if self.frequency_domain:
+            latent = self.encoder(self.enc_trans_func(x))
+        elif lengths is None:
+            latent = self.encoder(x)
+        else:
+            latent = self.encoder(x, lengths)
+        quantized, codes = self.quantizer(latent, n_q)
+        return quantized, codes, scale
+
+    def _decode_segment(self, quantized: torch.Tensor, scale: torch.Tensor | None,
+                        frames: torch.Tensor | None) -> torch.Tensor:
+        if self.frequency_domain:
+            out = self.dec_trans_func(self.decoder(quantized))
+        elif frames is None:
+            out = self.decoder(quantized)
+        else:
+            out = self.decoder(quantized, frames)
+        return out if scale is None else out * scale
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                n_q: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Resynthesise as upstream's `inference(speech, bit_width=None, use_scale=True)`.
+
+        Args:
+            x: `[B, 1, T]` waveform at `sample_rate`.
+            lengths: `[B]` valid samples per item of a zero-padded batch (only where `length_aware`);
+                None: every item is `T` samples long.
+            n_q: quantisers to use (None: all, as CodecFake did).
+
+        Returns:
+            `(waveform [B, 1, T''], codes [n_q, B, frames])`. Without `lengths`, `T''` is the upstream
+            output length; with them, item `i` is valid up to `output_length(lengths[i])`. With segments,
+            the codes of successive segments are concatenated along frames.
+        """
+        if lengths is not None and not self.length_aware:
+            raise ValueError("FunCodecModel: `lengths` needs a whole-utterance time-domain model; run the items "
+                             "of a padded batch one by one.")
+        length = x.shape[-1]
+        if self.segment_length is None:
+            quantized, codes, scale = self._encode_segment(x, lengths, n_q)
+            frames = None if lengths is None else self.encoder.output_lengths(lengths)
+            return self._decode_segment(quantized, scale, frames)[..., :length], codes
+        decoded, all_codes = [], []
+        for offset in range(0, length, self.segment_stride):
+            quantized, codes, scale = self._encode_segment(x[..., offset: offset + self.segment_length], None, n_q)
+            decoded.append(self._decode_segment(quantized, scale, None))
+            all_codes.append(codes)
+        return _linear_overlap_add(decoded, self.segment_stride)[..., :length], torch.cat(all_codes, dim=-1)
+
+
+def _linear_overlap_add(frames: list[torch.Tensor], stride: int) -> torch.Tensor:
+    """Overlap-add `[..., L_i]` segments placed `stride` apart, each weighted by a triangle peaking mid-segment.
+
+    Upstream's `_linear_overlap_add` (from EnCodec): where segments overlap, the weights cross-fade them;
+    dividing by the summed weights makes a lone segment pass unchanged.
+    """
+    frame_length = frames[0].shape[-1]
+    t = torch.linspace(0, 1, frame_length + 2, device=frames[0].device, dtype=frames[0].dtype)[1:-1]
+    weight = 0.5 - (t - 0.5).abs()
+    total = stride * (len(frames) - 1) + frames[-1].shape[-1]
+    out = frames[0].new_zeros(*frames[0].shape[:-1], total)
+    weight_sum = frames[0].new_zeros(total)
+    for i, frame in enumerate(frames):
+        n = frame.shape[-1]
+        out[..., i * stride: i * stride + n] += weight[:n] * frame
+        weight_sum[i * stride: i * stride + n] += weight[:n]
+    return out / weight_sum
+
+
+# --- building from config.yaml --------------------------------------------------------------------------
+
+def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
+    """FunCodec's 1-D SEANet `encoder_conf`/`decoder_conf` -> `seanet.SEANetEncoder/Decoder` arguments."""
+    args = dict(conf)
+    fun = {key: args.pop(key, default) for key, default in _SEANET_FUNCODEC_ONLY.items()}
+    unsupported = {key: value for key, value in fun.items()
+                   if key in ("res_seq", "double_filters", "half_filters", "add_snake_activation")
+                   and value != _SEANET_FUNCODEC_ONLY[key]}
+    if fun["seq_model"] not in ("lstm", "none", None):
+        unsupported["seq_model"] = fun["seq_model"]
+    if unsupported:
+        raise ValueError(f"FunCodec {side}: options {unsupported} are not supported (supported: the EnCodec-style "
+                         f"SEANet with seq_model 'lstm' or 'none', res_seq, double/half filters, no snake).")
+    args["lstm"] = int(fun["seq_layer_num"]) if fun["seq_model"] == "lstm" else 0
+    args.setdefault("norm", "weight_norm")  # upstream's default
+    norm_params = dict(args.get("norm_params") or {})
+    if norm_params.pop("num_groups", 1) != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
+        raise ValueError(f"FunCodec {side}: norm_params num_groups={conf['norm_params']['num_groups']} is not "
+                         "supported; valid: 1.")
+    args["norm_params"] = norm_params
+    return args
+
+
+def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
+    name, conf = config.get("encoder"), dict(config.get("encoder_conf") or {})
+    if name == "encodec_seanet_encoder":
+        return SEANetEncoder(channels=config["input_size"], **_seanet_1d_args(conf, "encoder"))
+    if name == "encodec_seanet_encoder_2d":
+        return SEANetEncoder2d(input_size=config["input_size"], **conf)
+    raise ValueError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
+                     "'encodec_seanet_encoder_2d'.")
+
+
+def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
+    name, conf = config.get("decoder"), dict(config.get("decoder_conf") or {})
+    if name == "encodec_seanet_decoder":
+        return SEANetDecoder(dimension=input_size, **_seanet_1d_args(conf, "decoder"))
+    if name == "encodec_seanet_decoder_2d":
+        return SEANetDecoder2d(input_size=input_size, **conf)
+    raise ValueError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
+                     "'encodec_seanet_decoder_2d'.")
+
+
+def _build_quantizer(config: Mapping[str, Any], input_size: int) -> FunCodecQuantizer:
+    if config.get("quantizer") != "costume_quantizer":
+        raise ValueError(f"FunCodec: quantizer {config.get('quantizer')!r} is not supported; valid: "
+                         "'costume_quantizer'.")
+    conf = dict(config.get("quantizer_conf") or {})
+    unknown = sorted(set(conf) - set(_QUANTIZER_KEYS) - set(_QUANTIZER_TRAINING_KEYS))
+    if unknown:
+        raise ValueError(f"FunCodec: quantizer_conf keys {unknown} are not supported; valid: "
+                         f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
+    return FunCodecQuantizer(input_size, **{key: conf[key] for key in _QUANTIZER_KEYS if key in conf})
+
+
+def build_model(config: Mapping[str, Any]) -> FunCodecModel:
+    """The inference network of a FunCodec `config.yaml` (as a dict), with random weights."""
+    model_name = config.get("model")
+    if model_name not in _MODEL_DEFAULTS:
+        raise ValueError(f"FunCodec: model {model_name!r} is not supported; valid: {', '.join(_MODEL_DEFAULTS)}.")
+    if config.get("input_size") is None:
+        raise ValueError("FunCodec: configs with a feature front end (input_size: null) are not supported.")
+    model_conf = {**_MODEL_DEFAULTS[model_name], **(config.get("model_conf") or {})}
+    if model_conf["bypass_quantizer"]:
+        raise ValueError("FunCodec: bypass_quantizer=true is not supported (CodecFake quantised).")
+    domain = model_conf["codec_domain"]
+    analysis = synthesis = None
+    if model_name == "encodec":
+        if domain != "time":
+            raise ValueError(f"FunCodec: encodec codec_domain {domain!r} is not supported; valid: 'time'.")
+    else:
+        if list(domain) != ["mag_phase", "mag_phase"]:
+            raise ValueError(f"FunCodec: freq_codec codec_domain {domain!r} is not supported; valid: "
+                             "['mag_phase', 'mag_phase'].")
+        stft = {key: value for key, value in (model_conf["domain_conf"] or {}).items()
+                if key in ("n_fft", "hop_length")}
+        analysis, synthesis = MagPhaseAnalysis(**stft), MagPhaseSynthesis(**stft)
+    encoder = _build_encoder(config)
+    dimension = int((config.get("encoder_conf") or {}).get("dimension", 128))  # both encoders' default
+    quantizer = _build_quantizer(config, dimension)
+    decoder = _build_decoder(config, dimension)
+    return FunCodecModel(
+        encoder, quantizer, decoder, sample_rate=int(model_conf["target_sample_hz"]),
+        audio_normalize=bool(model_conf["audio_normalize"]), segment_dur=model_conf["segment_dur"],
+        overlap_ratio=model_conf["overlap_ratio"], enc_trans_func=analysis, dec_trans_func=synthesis,
+    )
+
+
+# --- the codec ------------------------------------------------------------------------------------------
+
+class FunCodec(Codec):
+    """A FunCodec config as CodecFake ran it: each whole utterance, all quantisers, output cut to the input.
+
+    Args:
+        spec (CodecSpec): the registry entry.
+        model (FunCodecModel): the network, weights loaded.
+        device (str | torch.device): where the model runs.
+    """
+
+    batch_note = (
+        "Exact. FunCodec's GroupNorms and its RMS normalisation take statistics over the whole utterance. "
+        "The time-domain configs run a padded batch as one, with those statistics, the convolutions' edge "
+        "padding and the transposed convolutions taken per item over its valid samples (the LSTMs are "
+        "unidirectional, so padding cannot reach back). The FreqCodec configs (and any config that encodes "
+        "in segments) run the items of a batch one by one inside `resynthesize`."
+    )
+
+    def output_length(self, length: int) -> int:
+        """The input length, except for FreqCodec, whose inverse STFT can end up to 159 samples short."""
+        return self.model.output_length(int(length))
+
+    def min_input_length(self) -> int:
+        # FreqCodec's centred STFT reflect-pads n_fft // 2 samples, which needs more samples than that.
+        if self.model.frequency_domain:
+            return max(self.spec.hop_length, self.model.enc_trans_func.n_fft // 2 + 1)
+        return self.spec.hop_length
+
+    @torch.inference_mode()
+    def encode(self, waves: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
+        """Codes of each item of a zero-padded batch `waves [B, T]`: a list of `[n_q, frames_i]`."""
+        waves = torch.as_tensor(waves, dtype=torch.float32).to(self.device)
+        return [self.model(waves[i: i + 1, None, : int(n)])[1][:, 0] for i, n in enumerate(lengths)]
+
+    def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if waves.shape[0] > 1 and self.model.length_aware:
+            return self.model(waves[:, None], lengths.to(self.device))[0][:, 0]
+        outputs = [self.model(waves[i: i + 1, None, : int(n)])[0][0, 0] for i, n in enumerate(lengths)]
+        return nn.utils.rnn.pad_sequence(outputs, batch_first=True)
+
+
+# --- the family contract (see registry.load) ------------------------------------------------------------
+
+def default_config(spec: CodecSpec) -> dict[str, Any]:
+    """The official `config.yaml` of `spec` as a dict (FunCodec's recipe; see `OFFICIAL_CONFIGS`), a fresh copy."""
+    return copy.deepcopy(OFFICIAL_CONFIGS[spec.name])
+
+
+def read_config(path, *, codec: str) -> dict[str, Any]:
+    """Parse a FunCodec `config.yaml` (`yaml.safe_load`); a file that is not a YAML mapping raises CheckpointError."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            config = yaml.safe_load(file)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise CheckpointError(f"{codec}: config file {path} could not be read as YAML ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}). Delete it from the cache "
+                              "and download it again.") from error
+    if not isinstance(config, dict) or "encoder" not in config or "decoder" not in config:
+        raise CheckpointError(f"{codec}: config file {path} is not a FunCodec model config (no encoder/decoder "
+                              "sections). Delete it from the cache and download it again.")
+    return config
+
+
+def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """`config.yaml` and `model.pth` of `spec` through the Hugging Face cache, checked against each other.
+
+    `model.pth` is loaded with `torch.load(weights_only=True)` and its inference keys are checked against
+    the architecture of `config.yaml` here, where the file's path is known.
+    """
+    config_file, model_file = spec.hub_files
+    config = read_config(weights.hub_file(spec.hub_repo, config_file, codec=spec.name), codec=spec.name)
+    path = weights.hub_file(spec.hub_repo, model_file, codec=spec.name)
+    source = f"{spec.name}: checkpoint file {path}"
+    checkpoint = weights.load_checkpoint(path, codec=spec.name)
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(f"{source} holds a {type(checkpoint).__name__}, not a dict of tensors.")
+    state_dict = weights.flatten(checkpoint)
+    with torch.device("meta"):  # names and shapes only: no memory, no initialisation
+        skeleton = build_model(config)
+    weights.load_strict(skeleton, state_dict, source=source, ignore_prefixes=TRAINING_ONLY_PREFIXES)
+    return config, state_dict
+
+
+def build(
+    spec: CodecSpec,
+    config: Mapping[str, Any],
+    state_dict: Mapping[str, torch.Tensor] | None,
+    *,
+    device: str | torch.device = "cpu",
+    **options: Any,
+) -> FunCodec:
+    """Build `spec` from a FunCodec config dict and a `model.pth` state dict (None: random weights).
+
+    The training-only tensors (`TRAINING_ONLY_PREFIXES`) are dropped; every other key must match.
+    """
+    if options:
+        raise TypeError(f"{spec.name}: FunCodec takes no options, got {', '.join(sorted(options))}")
+    model = build_model(config)
+    hop = (model.enc_trans_func.hop_length * model.encoder.time_stride if model.frequency_domain
+           else model.encoder.hop_length)
+    if (model.sample_rate, hop) != (spec.sample_rate, spec.hop_length):
+        raise ValueError(f"{spec.name}: the config describes {model.sample_rate} Hz and a {hop}-sample hop; this "
+                         f"codec runs at {spec.sample_rate} Hz with a {spec.hop_length}-sample hop.")
+    if state_dict is not None:
+        weights.load_strict(model, state_dict, source=f"{spec.name}: the given state_dict",
+                            ignore_prefixes=TRAINING_ONLY_PREFIXES)
+    # Upstream runs k-means on the input at inference for any codebook not marked initialised.
+    model.quantizer.codebooks.mark_initialised()
+    return FunCodec(spec, model, device=device)
