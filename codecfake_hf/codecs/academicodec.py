@@ -138,9 +138,14 @@ def flatten_checkpoint(checkpoint: object, *, source: str) -> dict[str, torch.Te
     missing = [part for part in CHECKPOINT_PARTS if part not in nested]
     if missing:
         raise CheckpointError(
-            f"{source} lacks the sub-dictionaries {', '.join(missing)} (it holds {', '.join(map(str, checkpoint))}). "
-            "A HiFi-Codec generator checkpoint (`g_*`) holds generator, encoder and quantizer."
+            f"{source} lacks the sub-dictionaries {', '.join(missing)} (it holds "
+            f"{', '.join(map(str, checkpoint)) or 'nothing'}): it is not a HiFi-Codec generator checkpoint. "
+            "Use the generator file (AcademiCodec's training saves it as `g_*`; `do_*` files hold the "
+            "discriminators and optimisers), or the official file from the Hub."
         )
+    ignored = sorted(map(str, set(checkpoint) - set(CHECKPOINT_PARTS)))
+    if ignored:
+        logger.debug("%s: ignoring %s, as the upstream loader does", source, ", ".join(ignored))
     return weights.flatten({part: checkpoint[part] for part in CHECKPOINT_PARTS})
 
 

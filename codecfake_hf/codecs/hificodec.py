@@ -78,11 +78,12 @@ class HiFiCodecConfig:
 
     def __post_init__(self):
         n = len(self.upsample_rates)
-        if len(self.upsample_kernel_sizes) != n or len(self.resblock_dilation_sizes) != len(
-            self.resblock_kernel_sizes
-        ):
-            raise ValueError("`upsample_rates`/`upsample_kernel_sizes` and `resblock_kernel_sizes`/"
-                             "`resblock_dilation_sizes` must have equal lengths")
+        if len(self.upsample_kernel_sizes) != n:
+            raise ValueError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
+                             f"{self.upsample_kernel_sizes} must have equal lengths")
+        if len(self.resblock_dilation_sizes) != len(self.resblock_kernel_sizes):
+            raise ValueError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and `resblock_dilation_sizes` "
+                             f"{self.resblock_dilation_sizes} must have equal lengths")
         if self.upsample_initial_channel % 2**n or self.latent_dim % self.n_code_groups:
             raise ValueError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
                              f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
@@ -198,6 +199,22 @@ def _resblocks(cfg: HiFiCodecConfig, channels: int, reverse: bool) -> list[ResBl
     return [ResBlock1(channels, k, d) for k, d in (reversed(pairs) if reverse else pairs)]
 
 
+def _fuse(
+    blocks: nn.ModuleList, x: torch.Tensor, mask: torch.Tensor | None, norms: nn.ModuleList | None = None
+) -> torch.Tensor:
+    """HiFi-GAN's multi-receptive-field fusion: the mean of parallel ResBlock1s over `x [B, C, T]`.
+
+    With `norms` (the encoder), the running sum is group-normalised after each block is added, as upstream.
+    """
+    total = None
+    for j, block in enumerate(blocks):
+        out = block(x, mask)
+        total = out if total is None else total + out
+        if norms is not None:
+            total = _group_norm(norms[j], total, mask)
+    return total / len(blocks)
+
+
 class Encoder(nn.Module):
     """Waveform -> latent: HiFi-GAN's generator mirrored, strided convs, ResBlock1s and GroupNorm.
 
@@ -227,20 +244,14 @@ class Encoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`x [B, 1, T]` at the codec's rate, valid up to `lengths [B]` -> `(latent [B, D, T // hop], frames [B])`."""
         mask = _mask(lengths, x.shape[-1])
-        x = _masked(self.conv_pre(x), mask)
+        x = _masked(self.conv_pre(_masked(x, mask)), mask)
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             (kernel,), (stride,), (padding,) = up.kernel_size, up.stride, up.padding
             lengths = (lengths + 2 * padding - kernel) // stride + 1
             mask = _mask(lengths, x.shape[-1])
-            x = _masked(x, mask)
-            # Upstream normalises the running sum after adding each block, then averages.
-            total = None
-            for j in range(self.num_kernels):
-                out = self.resblocks[i * self.num_kernels + j](x, mask)
-                total = out if total is None else total + out
-                total = _group_norm(self.normalize[i * self.num_kernels + j], total, mask)
-            x = total / self.num_kernels
+            stage = slice(i * self.num_kernels, (i + 1) * self.num_kernels)
+            x = _fuse(self.resblocks[stage], _masked(x, mask), mask, self.normalize[stage])
         x = self.conv_post(F.leaky_relu(x))  # upstream uses the default slope, 0.01, here
         return _masked(x, mask), lengths
 
@@ -253,7 +264,8 @@ class Codebook(nn.Module):
         self.embedding = nn.Embedding(n_codes, dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """`x [N, dim]` -> indices `[N]`; the distance is written as upstream writes it, for equal ties."""
+        """`x [N, dim]` -> indices `[N]`. The distance is computed as upstream computes it (the `|x|^2`
+        term included), so that near-ties round, and resolve, the same way."""
         table = self.embedding.weight
         distance = x.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * x @ table.T
         return distance.argmin(1)
@@ -326,12 +338,8 @@ class Generator(nn.Module):
             (kernel,), (stride,), (padding,) = up.kernel_size, up.stride, up.padding
             lengths = (lengths - 1) * stride - 2 * padding + kernel
             mask = _mask(lengths, x.shape[-1])
-            x = _masked(x, mask)
-            total = None
-            for j in range(self.num_kernels):
-                out = self.resblocks[i * self.num_kernels + j](x, mask)
-                total = out if total is None else total + out
-            x = total / self.num_kernels
+            stage = slice(i * self.num_kernels, (i + 1) * self.num_kernels)
+            x = _fuse(self.resblocks[stage], _masked(x, mask), mask)
         return torch.tanh(self.conv_post(F.leaky_relu(x, LRELU_SLOPE)))
 
 
