@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import CheckpointError
-from . import weights
+from . import seanet, weights
 from .base import Codec
 from .registry import CodecSpec
 
@@ -53,39 +53,10 @@ StreamState = dict[nn.Module, torch.Tensor]
 # ---------------------------------------------------------------------------------------------------
 
 
-def _weight_norm(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """`g * v / ||v||`, the norm over every dim but 0, as `torch.nn.utils.weight_norm(dim=0)` computes it."""
-    return v * (g / torch.linalg.vector_norm(v, dim=tuple(range(1, v.dim())), keepdim=True))
-
-
-class WNConv1d(nn.Conv1d):
-    """`nn.Conv1d` with weight normalisation, keeping the checkpoint's `weight_g`/`weight_v` names."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        v = self.weight.detach().clone()
-        del self.weight
-        self.weight_g = nn.Parameter(torch.linalg.vector_norm(v, dim=(1, 2), keepdim=True))
-        self.weight_v = nn.Parameter(v)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, _weight_norm(self.weight_v, self.weight_g), self.bias)
-
-
-class WNConvTranspose1d(nn.ConvTranspose1d):
-    """`nn.ConvTranspose1d` with weight normalisation (norm over dim 0, the input channels)."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        v = self.weight.detach().clone()
-        del self.weight
-        self.weight_g = nn.Parameter(torch.linalg.vector_norm(v, dim=(1, 2), keepdim=True))
-        self.weight_v = nn.Parameter(v)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = _weight_norm(self.weight_v, self.weight_g)
-        return F.conv_transpose1d(x, weight, self.bias, self.stride, self.padding, self.output_padding,
-                                  self.groups, self.dilation)
+def _conv(cls: type[nn.Module], *args: Any, weight_norm: bool = False, **kwargs: Any) -> nn.Module:
+    """`cls(*args, **kwargs)`, weight-normalised with the checkpoint's `weight_g`/`weight_v` names if asked."""
+    conv = cls(*args, **kwargs)
+    return seanet.weight_norm(conv) if weight_norm else conv
 
 
 class _Causal(nn.Module):
@@ -119,9 +90,8 @@ class CausalConv1d(_Causal):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  dilation: int = 1, groups: int = 1, bias: bool = True, weight_norm: bool = False):
         super().__init__()
-        conv = WNConv1d if weight_norm else nn.Conv1d
-        self.conv = conv(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation,
-                         groups=groups, bias=bias)
+        self.conv = _conv(nn.Conv1d, in_channels, out_channels, kernel_size, stride=stride, dilation=dilation,
+                          groups=groups, bias=bias, weight_norm=weight_norm)
         self.pad_length = (kernel_size - 1) * dilation
         self.register_buffer("pad_buffer", torch.zeros(1, in_channels, self.pad_length))
 
@@ -144,8 +114,8 @@ class CausalConvTranspose1d(_Causal):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int,
                  bias: bool = True, weight_norm: bool = False):
         super().__init__()
-        deconv = WNConvTranspose1d if weight_norm else nn.ConvTranspose1d
-        self.deconv = deconv(in_channels, out_channels, kernel_size, stride=stride, bias=bias)
+        self.deconv = _conv(nn.ConvTranspose1d, in_channels, out_channels, kernel_size, stride=stride, bias=bias,
+                            weight_norm=weight_norm)
         self.stride = stride
         self.pad_length = math.ceil(kernel_size / stride) - 1
         self.register_buffer("pad_buffer", torch.zeros(1, in_channels, self.pad_length))
@@ -393,7 +363,7 @@ class MultiGroupBlock(nn.Module):
             CausalConv1d(wide, wide, kernel_size, groups=groups, bias=bias, weight_norm=weight_norm)
             for _ in dilations
         ) if use_additional_convs else None
-        self.conv_out = (WNConv1d if weight_norm else nn.Conv1d)(wide, channels, 1, bias=False)
+        self.conv_out = _conv(nn.Conv1d, wide, channels, 1, bias=False, weight_norm=weight_norm)
 
     def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
         x = x.repeat(1, self.groups, 1)
