@@ -121,7 +121,8 @@ _SPECS = [
             "autoencoder/symAD_libritts_24000_hop300/config.yml",
             "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/checkpoint-500000steps.pkl",
             "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/config.yml",
-            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/symAD_libritts_24000_hop300_clean.npy",
+            # Not the repo's statistics .npy: its mean/scale are buffers of the vocoder checkpoint,
+            # which upstream loads over the file's values.
         ),
         "padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
         aliases=("audiodec",),
