@@ -150,3 +150,19 @@ def test_codebook_count_is_checked(fixture):
     codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=2)
     codes, _ = codec.encode(torch.from_numpy(fixture.npy("input.npy")))
     assert codes.shape == (1, 2, 50)
+
+
+@pytest.mark.slow
+def test_official_size_batch_equals_each_clip_alone(demo_dir):
+    # The real widths (1024-unit BiLSTM) with random weights: packing must keep batches exact there too.
+    torch.manual_seed(0)
+    codec = codecs.load(NAME, random_weights=True)
+    waves = [sf.read(demo_dir / f"genuine+{u}.wav", dtype="float32")[0] for u in UTTERANCES]
+    lengths = [w.shape[0] for w in waves]
+    batch = np.zeros((len(waves), max(lengths)), np.float32)
+    for i, wave in enumerate(waves):
+        batch[i, : wave.shape[0]] = wave
+    out, out_lengths = codec.resynthesize(batch, lengths)
+    for i, wave in enumerate(waves):
+        alone, _ = codec.resynthesize(wave[None], [wave.shape[0]])
+        assert rel_l2(out[i, : out_lengths[i]], alone[0]) <= 1e-4
