@@ -66,7 +66,8 @@ Examples:
 
 _CITATION = """
 @inproceedings{wu24p_interspeech,
-  title     = {{CodecFake: Enhancing Anti-Spoofing Models Against Deepfake Audios from Codec-Based Speech Synthesis Systems}},
+  title     = {{CodecFake: Enhancing Anti-Spoofing Models Against Deepfake Audios
+               from Codec-Based Speech Synthesis Systems}},
   author    = {Haibin Wu and Yuan Tseng and Hung-yi Lee},
   booktitle = {Interspeech 2024},
   year      = {2024},

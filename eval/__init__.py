@@ -1,0 +1,6 @@
+"""The evaluation package of codecfake-hf: `python -m eval {finetune,score,protocol,card}` from a checkout.
+
+Fine-tunes `transformers` audio classifiers on a CodecFake dataset with `Trainer`, scores them per codec
+(EER, minDCF, DET curves), runs the paper's protocols and writes model cards with EER in `model-index`.
+The `evaluate` metric module lives in `eval/eer/` (`evaluate.load("eval/eer")`).
+"""

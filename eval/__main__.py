@@ -1,0 +1,49 @@
+"""`python -m eval <command> [arguments]`: finetune, score, protocol, card (each has its own `--help`)."""
+
+from __future__ import annotations
+
+import sys
+
+from codecfake_hf.errors import CodecFakeError
+
+COMMANDS = {
+    "finetune": "fine-tune an audio classifier (Trainer) on a CodecFake dataset",
+    "score": "score a trained model on a split: score file, results.json, EER/minDCF table, DET plots",
+    "protocol": "run a protocol (paper: train×test EER matrix; all; leave-one-out)",
+    "card": "rebuild a model folder's README.md (EER in model-index) and optionally push it",
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m eval <command> [arguments]   (python -m eval <command> --help)", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        if command == "finetune":
+            from .finetune import main as run
+        elif command == "score":
+            from .score import main as run
+        elif command == "protocol":
+            from .protocols import main as run
+        else:
+            from .score import card_main as run
+        run(rest)
+    except CodecFakeError as error:  # a user's mistake: one message, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

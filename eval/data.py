@@ -1,0 +1,160 @@
+"""Loading a CodecFake dataset for evaluation: one split, chosen codecs, checked columns, cropped audio."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import datasets
+import numpy as np
+
+from codecfake_hf.errors import CodecFakeError
+
+logger = logging.getLogger(__name__)
+
+GENUINE = "genuine"  # the `codec` of bona fide rows (DESIGN.md's schema)
+CODECFAKE_SAMPLES = 64_600  # CodecFake's (and the ASVspoof baselines') input: 64,600 samples at 16 kHz
+CODECFAKE_SECONDS = CODECFAKE_SAMPLES / 16_000
+
+
+class EvalArgumentError(CodecFakeError, ValueError):
+    """An evaluation argument that does not fit the dataset or model (the message names flag and value)."""
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """The label column's classes: names by id, and the id of the bona fide class."""
+
+    names: tuple[str, ...]
+    bonafide_id: int
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.names))
+
+
+def load_split(
+    dataset_name: str,
+    config_name: str | None,
+    split: str,
+    *,
+    split_flag: str,
+    cache_dir: str | None = None,
+    token: str | None = None,
+    revision: str | None = None,
+) -> datasets.Dataset:
+    """`load_dataset(dataset_name, config_name, split=split)`, with the usual failures as one clear message."""
+    where = f"`--dataset_name {dataset_name}`" + (f" (`--dataset_config_name {config_name}`)" if config_name else "")
+    try:
+        builder = datasets.load_dataset_builder(
+            dataset_name, config_name, cache_dir=cache_dir, token=token, revision=revision)
+    except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as error:
+        raise EvalArgumentError(
+            f"cannot find dataset {where}: {error}. Give a local folder in Hub layout (what `python -m builder` "
+            "writes) or a Hub dataset id; offline, a Hub id loads only from the datasets cache") from None
+    except ValueError as error:  # unknown config: datasets lists the available ones
+        raise EvalArgumentError(f"cannot load {where}: {error}") from None
+    splits = list(builder.config.data_files or {}) or list((builder.info.splits or {}).keys())
+    if splits and split not in splits:
+        raise EvalArgumentError(
+            f"`{split_flag} {split}`: {where} has no split {split!r}; its splits are {sorted(splits)}")
+    dataset = datasets.load_dataset(
+        dataset_name, config_name, split=split, cache_dir=cache_dir, token=token, revision=revision)
+    logger.info("Loaded %s, config %s, split %s: %d rows", dataset_name, config_name, split, len(dataset))
+    return dataset
+
+
+def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: str, bonafide: str,
+                  what: str) -> LabelInfo:
+    """Check that `dataset` has the audio, label and codec columns; return its classes.
+
+    The label column must be a `ClassLabel` with a `bonafide` class (DESIGN.md's schema); a dataset
+    without labels (or with plain integers) cannot give an EER, so it is refused here, naming the flag.
+    """
+    columns = dataset.column_names
+    for flag, column in (("--audio_column_name", audio), ("--label_column_name", label),
+                         ("--codec_column_name", codec)):
+        if column not in columns:
+            hint = " — a dataset without labels cannot be evaluated" if flag == "--label_column_name" else ""
+            raise EvalArgumentError(
+                f"`{flag} {column}` is not a column of {what}{hint}; its columns are {columns}")
+    if not isinstance(dataset.features[audio], datasets.Audio):
+        raise EvalArgumentError(
+            f"`--audio_column_name {audio}` of {what} is {dataset.features[audio]}, not an `Audio` column")
+    feature = dataset.features[label]
+    if not isinstance(feature, datasets.ClassLabel):
+        raise EvalArgumentError(
+            f"`--label_column_name {label}` of {what} is {feature}, not a `ClassLabel`: the dataset has no "
+            f"class names, so which label is `{bonafide}` is unknown (CodecFake datasets use "
+            "ClassLabel(names=['bonafide', 'spoof']))")
+    if bonafide not in feature.names:
+        raise EvalArgumentError(
+            f"`--bonafide_label {bonafide}` is not a class of `{label}` in {what}; its classes are {feature.names}")
+    return LabelInfo(names=tuple(feature.names), bonafide_id=feature.names.index(bonafide))
+
+
+def dataset_codecs(dataset: datasets.Dataset, codec_column: str) -> list[str]:
+    """The codecs present in `dataset` (genuine first, then sorted)."""
+    present = set(dataset.unique(codec_column))
+    return ([GENUINE] if GENUINE in present else []) + sorted(present - {GENUINE})
+
+
+def select_codecs(dataset: datasets.Dataset, codecs: Sequence[str] | None, *, codec_column: str, flag: str,
+                  what: str) -> datasets.Dataset:
+    """Keep the rows of `codecs` plus the genuine ones; `None` keeps everything. Unknown codecs are refused."""
+    if not codecs:
+        return dataset
+    present = dataset_codecs(dataset, codec_column)
+    unknown = [codec for codec in codecs if codec not in present]
+    if unknown:
+        raise EvalArgumentError(
+            f"`{flag} {' '.join(codecs)}`: {unknown} not in {what}; its codecs are {present}")
+    keep = set(codecs) | {GENUINE}
+    return dataset.filter(lambda values: [value in keep for value in values], input_columns=codec_column,
+                          batched=True, desc=f"Keeping {', '.join(sorted(keep))}")
+
+
+def cap_rows(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+    """At most `limit` rows, a seeded shuffle so both classes stay (the smoke-test knob)."""
+    if limit is None or limit >= len(dataset):
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(limit))
+
+
+def crop_or_pad(wave: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:
+    """A `length`-sample window of a mono wave: random offset with `rng` (training), the start without.
+
+    Shorter waves are repeated until long enough, as the ASVspoof/CodecFake baselines pad (`pad` in
+    AASIST's data_utils), rather than zero-padded: silence would be a label-correlated cue.
+    `length <= 0` returns the wave unchanged.
+    """
+    if length <= 0:
+        return wave
+    if wave.shape[-1] < length:
+        wave = np.tile(wave, int(np.ceil(length / max(wave.shape[-1], 1))))
+    offset = int(rng.integers(0, wave.shape[-1] - length + 1)) if rng is not None else 0
+    return wave[offset:offset + length]
+
+
+def mono(audio) -> np.ndarray:
+    """The float32 mono samples of a decoded `Audio` value (channels averaged)."""
+    wave = np.asarray(audio["array"], dtype=np.float32)
+    return wave.mean(axis=0) if wave.ndim > 1 else wave
+
+
+def bonafide_log_odds(logits: np.ndarray, bonafide_id: int) -> np.ndarray:
+    """Score = log p(bona fide) − log p(not bona fide), from logits [N, K]; higher = more bona fide.
+
+    Monotone in the bona fide probability, so it gives the same EER, but it does not saturate: a confident
+    model's probabilities round to exactly 1.0 in float32 and turn into ties (see `codecfake_hf.metrics`).
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    others = np.delete(logits, bonafide_id, axis=1)
+    top = others.max(axis=1, keepdims=True)
+    log_sum_others = top[:, 0] + np.log(np.exp(others - top).sum(axis=1))
+    return logits[:, bonafide_id] - log_sum_others

@@ -1,0 +1,390 @@
+"""Fine-tune a `transformers` audio classifier to tell bona fide speech from codec resynthesis (CodecFake).
+
+Usage (from a checkout; the arguments are those of `--help`, or one `.json` file holding them):
+
+    python -m eval finetune \\
+        --dataset_name ORG/codecfake --dataset_config_name all --train_codecs encodec_24khz \\
+        --model_name_or_path facebook/wav2vec2-base --output_dir runs/w2v2-encodec \\
+        --do_train --do_eval --learning_rate 3e-5 --num_train_epochs 5 --per_device_train_batch_size 32
+
+In the style of transformers' `examples/pytorch/audio-classification/run_audio_classification.py`,
+with CodecFake's choices: 4 s windows (64,600 samples at 16 kHz), a class-weighted loss for the 1:N
+bona fide/spoof imbalance, and the best checkpoint chosen by validation EER.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModelForAudioClassification,
+    HfArgumentParser,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from codecfake_hf import metrics, modelcard
+
+from .data import (
+    CODECFAKE_SECONDS,
+    EvalArgumentError,
+    LabelInfo,
+    bonafide_log_odds,
+    cap_rows,
+    check_columns,
+    crop_or_pad,
+    dataset_codecs,
+    load_split,
+    mono,
+    select_codecs,
+)
+
+logger = logging.getLogger(__name__)
+
+TRAINING_FACTS = "codecfake_training.json"  # beside the model: what the model card says about training
+
+
+@dataclass
+class ModelArguments:
+    """Which model to fine-tune: a checkpoint, or a config for a fresh (random-weight) model."""
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Checkpoint (Hub id or folder) of any AutoModelForAudioClassification architecture "
+                          "(wav2vec2, WavLM, HuBERT, AST, ...). Default: none, then `--config_name` builds a fresh "
+                          "model."})
+    config_name: str | None = field(
+        default=None,
+        metadata={"help": "Config (Hub id, folder or config.json) if not the checkpoint's. Alone, without "
+                          "`--model_name_or_path`, it builds a model with random weights."})
+    feature_extractor_name: str | None = field(
+        default=None,
+        metadata={"help": "Feature extractor (Hub id or folder). Default: the checkpoint's, else the config's "
+                          "folder."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where Hub downloads (models and datasets) are cached. Default: HF's."})
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of the checkpoint. Default: main."})
+    token: str | None = field(
+        default=None, metadata={"help": "Hub token for private models or datasets. Default: the logged-in one."})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Run modelling code from the checkpoint's repository. Default: False."})
+    freeze_feature_encoder: bool = field(
+        default=True,
+        metadata={"help": "Freeze the convolutional feature encoder (wav2vec2-style models), as CodecFake's "
+                          "W2V2 detectors and run_audio_classification.py do. Default: True."})
+    ignore_mismatched_sizes: bool = field(
+        default=False,
+        metadata={"help": "Replace a checkpoint's classification head of another size (e.g. AST's 527 "
+                          "AudioSet classes) with a new 2-class one. Default: False."})
+    class_weighting: str = field(
+        default="balanced",
+        metadata={"help": "Loss weights per class: `balanced` weighs each class by N / (K * N_class), so "
+                          "the few bona fide rows count as much as the many spoof rows; `none` is plain cross "
+                          "entropy. Default: balanced."})
+
+
+@dataclass
+class DataTrainingArguments:
+    """Which data to train and validate on, and how to cut it."""
+
+    dataset_name: str = field(
+        metadata={"help": "Dataset: a local folder in Hub layout (what `python -m builder` writes) or a Hub id."})
+    dataset_config_name: str | None = field(
+        default="all",
+        metadata={"help": "Dataset config: `all` (every codec) or one codec's config (that codec + genuine). "
+                          "Default: all."})
+    dataset_revision: str | None = field(
+        default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
+    train_codecs: list[str] | None = field(
+        default=None,
+        metadata={"help": "Codecs to train on (space-separated); genuine rows are always kept. Default: every "
+                          "codec of the config."})
+    eval_codecs: list[str] | None = field(
+        default=None,
+        metadata={"help": "Codecs to validate on (plus genuine). Default: the training codecs, so the best "
+                          "checkpoint is chosen on seen attacks."})
+    train_split_name: str = field(default="train", metadata={"help": "Training split. Default: train."})
+    eval_split_name: str = field(
+        default="validation", metadata={"help": "Validation split (for the best checkpoint). Default: validation."})
+    audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
+    label_column_name: str = field(
+        default="label", metadata={"help": "ClassLabel column with a bona fide class. Default: label."})
+    codec_column_name: str = field(
+        default="codec", metadata={"help": "Column naming the codec (`genuine` for bona fide). Default: codec."})
+    bonafide_label: str = field(
+        default="bonafide", metadata={"help": "Name of the bona fide class in the label column. Default: bonafide."})
+    max_length_seconds: float = field(
+        default=CODECFAKE_SECONDS,
+        metadata={"help": "Window length in seconds: a random window for training, the first one for "
+                          "validation; shorter clips are repeated. Default: 4.0375 (64,600 samples at 16 kHz, "
+                          "CodecFake's). 0 keeps whole clips."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use at most this many training rows (smoke tests). Default: all."})
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use at most this many validation rows. Default: all."})
+
+
+# Defaults that differ from TrainingArguments': validate and save every epoch, keep the best checkpoint by
+# validation EER (lower is better), keep the label and codec columns for the on-the-fly transforms, no
+# experiment trackers unless asked. A `.json` of arguments bypasses these (it fills the dataclass directly).
+TRAINING_DEFAULTS = {
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "eer",
+    "greater_is_better": False,
+    "remove_unused_columns": False,
+    "report_to": "none",
+    "save_total_limit": 2,
+}
+
+
+def parse_args(argv: list[str] | None = None):
+    """(ModelArguments, DataTrainingArguments, TrainingArguments) from the command line or one `.json`."""
+    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments),
+                              prog="python -m eval finetune", description=__doc__.split("\n\n")[0])
+    parser.set_defaults(**TRAINING_DEFAULTS)
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+class CodecFakeTrainer(Trainer):
+    """`Trainer` with a class-weighted cross entropy, and a model card that keeps EER in `model-index`.
+
+    Args:
+        class_weights: float tensor [num_labels], or None for plain cross entropy.
+        card_facts: what the model card states about training (written by `create_model_card`).
+    """
+
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, card_facts: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+        self.card_facts = card_facts or {}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs["labels"]
+        outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
+        weight = None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
+        loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight)
+        return (loss, outputs) if return_outputs else loss
+
+    def create_model_card(self, **kwargs):
+        """Trainer's own card drops EER from `model-index`; write ours (also what `push_to_hub` uploads)."""
+        if self.is_world_process_zero():
+            modelcard.write_model_card(self.args.output_dir)
+
+
+def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.Tensor | None:
+    """Balanced weights N / (K * N_class) from the training labels; every class must be present."""
+    if how not in ("balanced", "none"):
+        raise EvalArgumentError(f"`--class_weighting {how}`: choose `balanced` or `none`")
+    counts = np.bincount(labels, minlength=len(label_info.names))
+    missing = [label_info.names[i] for i, count in enumerate(counts) if count == 0]
+    if missing:
+        raise EvalArgumentError(
+            f"the training rows have no {missing} rows (counts {dict(zip(label_info.names, counts.tolist(), strict=True))}): "
+            "a detector needs both classes; check `--train_codecs` and the split")
+    if how == "none":
+        return None
+    return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+
+
+def make_transform(feature_extractor, data_args: DataTrainingArguments, *, train: bool, seed: int):
+    """The `set_transform` function: decode, crop (random for training), extract features, attach labels."""
+    input_name = feature_extractor.model_input_names[0]
+    rate = feature_extractor.sampling_rate
+    length = int(round(data_args.max_length_seconds * rate))
+    rng = np.random.default_rng(seed) if train else None
+
+    def transform(batch):
+        waves = [crop_or_pad(mono(audio), length, rng) for audio in batch[data_args.audio_column_name]]
+        inputs = feature_extractor(waves, sampling_rate=rate)
+        return {input_name: inputs[input_name], "labels": list(batch[data_args.label_column_name])}
+
+    return transform
+
+
+def eer_metrics(bonafide_id: int):
+    """`compute_metrics` for Trainer: EER and minDCF of the bona fide log-odds on the validation rows."""
+
+    def compute(prediction) -> dict[str, float]:
+        scores = bonafide_log_odds(prediction.predictions, bonafide_id)
+        labels = np.asarray(prediction.label_ids)
+        bonafide, spoof = metrics.split_scores(scores, labels, pos_label=bonafide_id)
+        eer, threshold = metrics.compute_eer(bonafide, spoof)
+        min_dcf, _ = metrics.compute_min_dcf(bonafide, spoof)
+        return {"eer": eer, "eer_threshold": threshold, "min_dcf": min_dcf}
+
+    return compute
+
+
+def load_model(model_args: ModelArguments, label_info: LabelInfo):
+    """(model, feature_extractor): from a checkpoint, or fresh from a config, with bonafide/spoof labels."""
+    if model_args.model_name_or_path is None and model_args.config_name is None:
+        raise EvalArgumentError("give `--model_name_or_path` (a checkpoint) or `--config_name` (a fresh model)")
+    common = {"cache_dir": model_args.cache_dir, "revision": model_args.model_revision,
+              "token": model_args.token, "trust_remote_code": model_args.trust_remote_code}
+    config = AutoConfig.from_pretrained(
+        model_args.config_name or model_args.model_name_or_path, num_labels=len(label_info.names),
+        label2id=label_info.label2id, id2label=label_info.id2label, finetuning_task="audio-classification",
+        **common)
+    extractor_source = model_args.feature_extractor_name or model_args.model_name_or_path or model_args.config_name
+    if extractor_source.endswith(".json") and model_args.feature_extractor_name is None:
+        extractor_source = str(Path(extractor_source).parent)
+    feature_extractor = AutoFeatureExtractor.from_pretrained(extractor_source, **common)
+    if model_args.model_name_or_path is not None:
+        model = AutoModelForAudioClassification.from_pretrained(
+            model_args.model_name_or_path, config=config,
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **common)
+    else:
+        model = AutoModelForAudioClassification.from_config(config, trust_remote_code=model_args.trust_remote_code)
+        logger.info("Built a fresh %s with random weights from %s", type(model).__name__, model_args.config_name)
+    if model_args.freeze_feature_encoder:
+        if hasattr(model, "freeze_feature_encoder"):
+            model.freeze_feature_encoder()
+        else:
+            logger.warning("%s has no feature encoder to freeze; training every weight", type(model).__name__)
+    return model, feature_extractor
+
+
+def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
+                 training_args: TrainingArguments) -> dict:
+    """Fine-tune and save the best model to `training_args.output_dir`; returns the training facts."""
+    # Logging, as run_audio_classification.py sets it up
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+                        datefmt="%m/%d/%Y %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
+    log_level = training_args.get_process_log_level()
+    logger.setLevel(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    datasets.utils.logging.set_verbosity(min(log_level, logging.WARNING))
+    logger.info("Training/evaluation parameters %s", training_args)
+
+    # Seed before the model is built, so a fresh head (and a fresh model) is reproducible
+    set_seed(training_args.seed)
+
+    # Load the splits and keep the chosen codecs
+    load = {"cache_dir": model_args.cache_dir, "token": model_args.token, "revision": data_args.dataset_revision}
+    columns = {"audio": data_args.audio_column_name, "label": data_args.label_column_name,
+               "codec": data_args.codec_column_name, "bonafide": data_args.bonafide_label}
+    raw: dict[str, datasets.Dataset] = {}
+    if training_args.do_train:
+        raw["train"] = load_split(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split_name,
+                                  split_flag="--train_split_name", **load)
+    if training_args.do_eval or training_args.eval_strategy != "no":
+        raw["eval"] = load_split(data_args.dataset_name, data_args.dataset_config_name, data_args.eval_split_name,
+                                 split_flag="--eval_split_name", **load)
+    if not raw:
+        raise EvalArgumentError("nothing to do: give `--do_train` and/or `--do_eval`")
+    label_info = None
+    for key, dataset in raw.items():
+        what = f"{data_args.dataset_name} ({data_args.dataset_config_name}, {key} split)"
+        label_info = check_columns(dataset, what=what, **columns)
+        codecs = data_args.train_codecs if key == "train" else (data_args.eval_codecs or data_args.train_codecs)
+        flag = "--train_codecs" if key == "train" or not data_args.eval_codecs else "--eval_codecs"
+        dataset = select_codecs(dataset, codecs, codec_column=data_args.codec_column_name, flag=flag, what=what)
+        limit = data_args.max_train_samples if key == "train" else data_args.max_eval_samples
+        raw[key] = cap_rows(dataset, limit, training_args.seed)
+    train_codecs = (dataset_codecs(raw["train"], data_args.codec_column_name) if "train" in raw
+                    else list(data_args.train_codecs or []))
+
+    # Model, feature extractor and labels (label2id/id2label: the Hub shows bonafide/spoof)
+    model, feature_extractor = load_model(model_args, label_info)
+
+    # Resample through the Audio feature, then crop on the fly
+    for key, dataset in raw.items():
+        dataset = dataset.cast_column(data_args.audio_column_name,
+                                      datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
+        dataset.set_transform(make_transform(feature_extractor, data_args, train=key == "train",
+                                             seed=training_args.seed))
+        raw[key] = dataset
+
+    # Loss weights for the bona fide/spoof imbalance
+    weights = None
+    if "train" in raw:
+        weights = class_weights(np.asarray(raw["train"].data.column(data_args.label_column_name)),
+                                label_info, model_args.class_weighting)
+        logger.info("Class weights %s", None if weights is None else dict(zip(label_info.names, weights.tolist(), strict=True)))
+
+    # What the model card will say, saved beside the model
+    facts = {
+        "base_model": model_args.model_name_or_path,
+        "config_name": model_args.config_name,
+        "architecture": type(model).__name__,
+        "dataset": data_args.dataset_name,
+        "dataset_config": data_args.dataset_config_name,
+        "train_split": data_args.train_split_name if "train" in raw else None,
+        "eval_split": data_args.eval_split_name if "eval" in raw else None,
+        "train_codecs": train_codecs,
+        "train_rows": len(raw["train"]) if "train" in raw else 0,
+        "max_length_seconds": data_args.max_length_seconds,
+        "sampling_rate": feature_extractor.sampling_rate,
+        "class_weighting": model_args.class_weighting,
+        "freeze_feature_encoder": model_args.freeze_feature_encoder,
+        "hyperparameters": modelcard.training_hyperparameters(training_args),
+        "validation": None,
+    }
+
+    # Trainer
+    trainer = CodecFakeTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=raw.get("train"),
+        eval_dataset=raw.get("eval"),
+        compute_metrics=eer_metrics(label_info.bonafide_id),
+        processing_class=feature_extractor,
+        class_weights=weights,
+        card_facts=facts,
+    )
+
+    # Train
+    if training_args.do_train:
+        result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        trainer.save_model()
+        trainer.log_metrics("train", result.metrics)
+        trainer.save_metrics("train", result.metrics)
+        trainer.save_state()
+
+    # Evaluate on the validation split with the best model
+    if "eval" in raw:
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        facts["validation"] = {"split": data_args.eval_split_name, "eer": eval_metrics.get("eval_eer"),
+                               "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
+
+    # Model card (EER in model-index), then the Hub if asked
+    write_training_facts(training_args.output_dir, facts)
+    trainer.create_model_card()
+    if training_args.push_to_hub:
+        trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")
+    return facts
+
+
+def write_training_facts(output_dir: str, facts: dict) -> None:
+    """Save `facts` as `codecfake_training.json` in `output_dir` (temp name, then rename)."""
+    path = Path(output_dir) / TRAINING_FACTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(facts, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_args(argv)
+    return run_finetune(model_args, data_args, training_args)
+
