@@ -196,8 +196,9 @@ def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.
     counts = np.bincount(labels, minlength=len(label_info.names))
     missing = [label_info.names[i] for i, count in enumerate(counts) if count == 0]
     if missing:
+        seen = dict(zip(label_info.names, counts.tolist(), strict=True))
         raise EvalArgumentError(
-            f"the training rows have no {missing} rows (counts {dict(zip(label_info.names, counts.tolist(), strict=True))}): "
+            f"the training rows have no {missing} rows (counts {seen}): "
             "a detector needs both classes; check `--train_codecs` and the split")
     if how == "none":
         return None
@@ -318,7 +319,8 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     if "train" in raw:
         weights = class_weights(np.asarray(raw["train"].data.column(data_args.label_column_name)),
                                 label_info, model_args.class_weighting)
-        logger.info("Class weights %s", None if weights is None else dict(zip(label_info.names, weights.tolist(), strict=True)))
+        if weights is not None:
+            logger.info("Class weights %s", dict(zip(label_info.names, weights.tolist(), strict=True)))
 
     # What the model card will say, saved beside the model
     facts = {
