@@ -1,0 +1,79 @@
+"""PNG figures of the evaluation: DET curves (normal-deviate axes) and the train × test EER heat map."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from statistics import NormalDist
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and in tests
+
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+import numpy as np  # noqa: E402
+
+from codecfake_hf.metrics import DetCurve  # noqa: E402
+
+_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)  # error rates on the DET axes
+_CLIP = 0.0005  # rates of 0 or 1 have no normal deviate: draw them at the plot's edge
+
+
+def _probit(rates: np.ndarray) -> np.ndarray:
+    inv_cdf = NormalDist().inv_cdf
+    return np.array([inv_cdf(rate) for rate in np.clip(rates, _CLIP, 1 - _CLIP)])
+
+
+def _thin(curve: DetCurve, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """At most `points` points of the curve (every k-th), keeping both ends; the eye sees no difference."""
+    step = max(1, curve.frr.size // points)
+    index = np.unique(np.concatenate((np.arange(0, curve.frr.size, step), [curve.frr.size - 1])))
+    return curve.far[index], curve.frr[index]
+
+
+def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: str | Path, title: str) -> Path:
+    """DET curves (FAR of spoof vs FRR of bona fide, normal-deviate scale), one per name, EER in the legend."""
+    figure, axes = plt.subplots(figsize=(6, 6))
+    for name, curve in curves.items():
+        far, frr = _thin(curve)
+        style = {"color": "black", "linewidth": 2.2} if name == "pooled" else {"linewidth": 1.2}
+        axes.plot(_probit(far), _probit(frr), label=f"{name} (EER {100 * eers[name]:.2f} %)", **style)
+    ticks = _probit(np.array(_TICKS))
+    labels = [f"{100 * t:g}" for t in _TICKS]
+    limit = (_probit(np.array([_CLIP]))[0], _probit(np.array([0.5]))[0])
+    axes.plot(limit, limit, color="grey", linestyle=":", linewidth=0.8)  # FRR = FAR: the EER line
+    axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limit, ylim=limit,
+             xlabel="False acceptance rate of spoof (%)", ylabel="False rejection rate of bona fide (%)",
+             title=title)
+    axes.grid(True, linewidth=0.3)
+    axes.legend(fontsize="small", loc="upper right")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: str | Path,
+                    title: str) -> Path:
+    """Heat map of EER (%) with training sets as rows and test codecs as columns (NaN cells left blank)."""
+    figure, axes = plt.subplots(figsize=(1.2 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    shown = np.ma.masked_invalid(100 * matrix)
+    image = axes.imshow(shown, cmap="viridis_r", vmin=0, vmax=max(50.0, float(np.nanmax(100 * matrix))))
+    for (i, j), value in np.ndenumerate(100 * matrix):
+        if np.isfinite(value):
+            axes.text(j, i, f"{value:.1f}", ha="center", va="center", fontsize=8,
+                      color="white" if value > 25 else "black")
+    axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(range(len(rows)), rows, fontsize=8)
+    axes.set(xlabel="test codec", ylabel="trained on", title=title)
+    figure.colorbar(image, ax=axes, label="EER (%)")
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def _save(figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    figure.savefig(tmp, dpi=120)
+    plt.close(figure)
+    tmp.replace(path)
+    return path
