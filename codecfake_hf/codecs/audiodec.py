@@ -24,6 +24,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -532,14 +533,15 @@ class AudioDecCodec(Codec):
 
     @torch.inference_mode()
     def encode(self, waves: torch.Tensor) -> torch.Tensor:
-        """`[B, T]` float32 at 24 kHz -> codes `[B, 8, ceil(T / 300)]` (0..1023 per codebook)."""
-        return self.model.encode(torch.as_tensor(waves, dtype=torch.float32, device=self.device))
+        """`[B, T]` (or `[T]`) float32 at 24 kHz -> codes `[B, 8, ceil(T / 300)]`, 0..1023 per codebook."""
+        waves = torch.as_tensor(waves, dtype=torch.float32, device=self.device)
+        return self.model.encode(waves if waves.dim() == 2 else waves.reshape(1, -1))
 
     @torch.inference_mode()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes `[B, 8, F]` -> `[B, F * 300]` at 24 kHz, from this codec's initial vocoder state."""
         state = None if self._initial_state is None else dict(self._initial_state)
-        return self.model.decode(torch.as_tensor(codes, device=self.device), state)
+        return self.model.decode(torch.as_tensor(codes, dtype=torch.long, device=self.device), state)
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(waves))
@@ -587,13 +589,14 @@ def default_config(spec: CodecSpec) -> dict:
 def _generator_params(config: Mapping[str, Any], part: str) -> dict:
     if part in config:
         section = config[part]
-        if section.get("model_type", _MODEL_TYPES[part]) != _MODEL_TYPES[part]:
+        if isinstance(section, Mapping) and section.get("model_type", _MODEL_TYPES[part]) != _MODEL_TYPES[part]:
             raise ValueError(f"AudioDec: the {part} config has model_type {section['model_type']!r}; "
                              f"only {_MODEL_TYPES[part]!r} is supported.")
-        return dict(section["generator_params"])
-    if f"{part}_generator_params" in config:
+        if isinstance(section, Mapping) and isinstance(section.get("generator_params"), Mapping):
+            return dict(section["generator_params"])
+    elif f"{part}_generator_params" in config:
         return dict(config[f"{part}_generator_params"])
-    raise ValueError(f"AudioDec: the config has no {part!r} section (expected "
+    raise ValueError(f"AudioDec: the config has no {part!r} generator_params (expected "
                      f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
                      f"got keys {sorted(config)}.")
 
@@ -606,7 +609,7 @@ def _params(cls: type, values: Mapping[str, Any], part: str):
     return cls(**values)
 
 
-def _read_yaml(path, *, codec: str) -> dict:
+def _read_yaml(path: Path, *, codec: str) -> dict:
     try:
         config = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -618,7 +621,7 @@ def _read_yaml(path, *, codec: str) -> dict:
     return config
 
 
-def _generator_state(path, *, codec: str) -> dict[str, torch.Tensor]:
+def _generator_state(path: Path, *, codec: str) -> dict[str, torch.Tensor]:
     """`checkpoint['model']['generator']` of an AudioDec trainer checkpoint, loaded without running code."""
     checkpoint = weights.load_checkpoint(path, codec=codec)
     model = checkpoint.get("model") if isinstance(checkpoint, Mapping) else None
@@ -672,8 +675,6 @@ def build(spec: CodecSpec, config: dict, state_dict: Mapping[str, Any] | None, *
     as the fixtures store it); None keeps random weights. `decoder_state` is `"primed"` (default: the
     vocoder state right after loading, as the release's first utterance got) or `"zeros"`.
     """
-    if decoder_state not in DECODER_STATES:
-        raise ValueError(f"`decoder_state` must be one of {DECODER_STATES}, got {decoder_state!r}.")
     autoencoder = SymAudioDec(_params(AutoencoderParams, _generator_params(config, "autoencoder"), "autoencoder"))
     vocoder = HiFiGANVocoder(_params(VocoderParams, _generator_params(config, "vocoder"), "vocoder"))
     model = AudioDecModel(autoencoder, vocoder)
