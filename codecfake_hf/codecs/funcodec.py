@@ -105,9 +105,9 @@ _MODEL_DEFAULTS = {
 _QUANTIZER_TRAINING_KEYS = ("ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp",
                             "sampling_rate", "encoder_hop_length")
 _QUANTIZER_KEYS = ("codebook_size", "num_quantizers", "codec_dim", "codec_range", "q0_ds_ratio")
-# FunCodec's 1-D SEANet options that EnCodec's (seanet.py) has under another name or not at all.
-_SEANET_FUNCODEC_ONLY = {"seq_model": "lstm", "seq_layer_num": 2, "res_seq": True, "double_filters": True,
-                         "half_filters": True, "add_snake_activation": False}
+# FunCodec's 1-D SEANet options that EnCodec's SEANet (seanet.py) fixes at these values (every official
+# config keeps them); its `seq_model`/`seq_layer_num` become seanet's `lstm` layer count.
+_SEANET_FIXED = {"res_seq": True, "double_filters": True, "half_filters": True, "add_snake_activation": False}
 
 
 # --- the model ------------------------------------------------------------------------------------------
@@ -172,8 +172,8 @@ class FunCodecModel(nn.Module):
         if self.segment_length is None:
             return min(length, self._frame_output_length(length))
         offsets = range(0, length, self.segment_stride)
-        last = length - offsets[-1]
-        total = self.segment_stride * (len(offsets) - 1) + self._frame_output_length(min(last, self.segment_length))
+        last = length - offsets[-1]  # at most one stride, hence within a segment
+        total = self.segment_stride * (len(offsets) - 1) + self._frame_output_length(last)
         return min(length, total)
 
     # Inference -----------------------------------------------------------------------------------------
@@ -266,16 +266,15 @@ def _linear_overlap_add(frames: list[torch.Tensor], stride: int) -> torch.Tensor
 def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
     """FunCodec's 1-D SEANet `encoder_conf`/`decoder_conf` -> `seanet.SEANetEncoder/Decoder` arguments."""
     args = dict(conf)
-    fun = {key: args.pop(key, default) for key, default in _SEANET_FUNCODEC_ONLY.items()}
-    unsupported = {key: value for key, value in fun.items()
-                   if key in ("res_seq", "double_filters", "half_filters", "add_snake_activation")
-                   and value != _SEANET_FUNCODEC_ONLY[key]}
-    if fun["seq_model"] not in ("lstm", "none", None):
-        unsupported["seq_model"] = fun["seq_model"]
+    seq_model, seq_layer_num = args.pop("seq_model", "lstm"), args.pop("seq_layer_num", 2)
+    fixed = {key: args.pop(key, value) for key, value in _SEANET_FIXED.items()}
+    unsupported = {key: value for key, value in fixed.items() if value != _SEANET_FIXED[key]}
+    if seq_model not in ("lstm", "none", None):
+        unsupported["seq_model"] = seq_model
     if unsupported:
-        raise ValueError(f"FunCodec {side}: options {unsupported} are not supported (supported: the EnCodec-style "
-                         f"SEANet with seq_model 'lstm' or 'none', res_seq, double/half filters, no snake).")
-    args["lstm"] = int(fun["seq_layer_num"]) if fun["seq_model"] == "lstm" else 0
+        raise ValueError(f"FunCodec {side}: options {unsupported} are not supported; valid: seq_model 'lstm' or "
+                         f"'none', and {_SEANET_FIXED}.")
+    args["lstm"] = int(seq_layer_num) if seq_model == "lstm" else 0
     args.setdefault("norm", "weight_norm")  # upstream's default
     norm_params = dict(args.get("norm_params") or {})
     if norm_params.pop("num_groups", 1) != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
