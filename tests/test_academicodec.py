@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -157,7 +159,7 @@ def test_input_shorter_than_a_frame_is_refused(tiny):
         codec.resynthesize(np.ones((2, 400), np.float32), [400, 319])
 
 
-def test_config_that_does_not_fit_the_codec_is_refused(codec_fixture):
+def test_config_that_does_not_fit_the_codec_is_refused():
     config_24k = academicodec.default_config(codecs.spec("academicodec_hifi_24k_320d"))
     with pytest.raises(ValueError, match="24000 Hz"):
         codecs.load("academicodec_hifi_16k_320d", config=config_24k, state_dict={})
@@ -189,8 +191,9 @@ def test_official_checkpoint_through_the_offline_hub(name, codec_fixture, fake_h
     codec = codecs.load(name)
     assert not codec.random_weights
     state = codec.model.state_dict()
-    for part, tensors in nest(dict(academicodec.weights.flatten(checkpoint))).items():
-        assert all(torch.equal(state[f"{part}.{key}"], value) for key, value in tensors.items())
+    assert state.keys() == codec_fixture(name).official_shapes().keys()
+    for part in academicodec.CHECKPOINT_PARTS:
+        assert all(torch.equal(state[f"{part}.{key}"], value) for key, value in checkpoint[part].items())
     out, lengths = codec.resynthesize(np.sin(np.arange(1000, dtype=np.float32) / 7)[None], [1000])
     assert lengths.tolist() == [960] and torch.isfinite(out).all()
 
@@ -201,11 +204,14 @@ def test_empty_cache_names_the_repository(name, fake_hub):
         codecs.load(name)
 
 
-def _truncated(path, tmp_path):
-    data = path.read_bytes()
-    target = tmp_path / "truncated"
-    target.write_bytes(data[: len(data) // 2])
-    return target
+def bad_checkpoint(defect: str, tiny_weights: dict[str, torch.Tensor], path: Path) -> Path:
+    if defect == "discriminator_file":  # what AcademiCodec's training saves beside the generator file
+        torch.save({"mpd": {"convs.0.bias": torch.zeros(32)}, "steps": 3}, path)
+        return path
+    torch.save(nest(tiny_weights), path)  # loads, but has tiny shapes where the official config wants 512 channels
+    if defect == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
 
 
 @parametrize_names
@@ -214,26 +220,29 @@ def _truncated(path, tmp_path):
     [
         ("truncated", "could not be loaded safely"),
         ("discriminator_file", "lacks the sub-dictionaries generator, encoder, quantizer"),
-        ("tiny_shapes", "wrong shapes"),
+        ("other_shapes", "wrong shapes"),
     ],
 )
 def test_bad_checkpoint_file_is_named(name, defect, message, codec_fixture, fake_hub, tmp_path):
-    """A truncated file, the discriminator `do_*` file, or a checkpoint of another width: each names the file."""
     spec = codecs.spec(name)
-    good = tmp_path / "tiny.pt"
-    torch.save(nest(codec_fixture(name).weights()), good)  # loads, but tiny shapes under the official config
-    files = {
-        "truncated": lambda: _truncated(good, tmp_path),
-        "discriminator_file": lambda: _saved({"mpd": {"w": torch.zeros(2)}, "steps": 3}, tmp_path),
-        "tiny_shapes": lambda: good,
-    }
-    fake_hub.add(spec.hub_repo, {spec.hub_files[0]: files[defect]()})
+    path = bad_checkpoint(defect, codec_fixture(name).weights(), tmp_path / "checkpoint")
+    fake_hub.add(spec.hub_repo, {spec.hub_files[0]: path})
     with pytest.raises(CheckpointError, match=message) as error:
         codecs.load(name)
     assert spec.hub_files[0] in str(error.value)
 
 
-def _saved(obj, tmp_path):
-    target = tmp_path / "saved.pt"
-    torch.save(obj, target)
-    return target
+@pytest.mark.slow
+@parametrize_names
+def test_official_size_batch_matches_one_by_one(name, codec_fixture):
+    """The length masks at the official width (512 channels, GroupNorm of 16-channel groups), random weights."""
+    torch.manual_seed(0)
+    codec = codecs.load(name, random_weights=True)
+    wave = codec_fixture(name).npy("speech_input.npy")[: codec.sample_rate]
+    lengths = [wave.shape[0], wave.shape[0] // 2 + 1]
+    batch = np.stack([wave, np.where(np.arange(wave.shape[0]) < lengths[1], wave, 0)]).astype(np.float32)
+    out, out_lengths = codec.resynthesize(batch, lengths)
+    for i, n in enumerate(lengths):
+        alone = resynthesize_one(codec, wave[:n])
+        assert int(out_lengths[i]) == alone.shape[0]
+        assert rel_l2(out[i, : alone.shape[0]], alone) <= PARITY
