@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from codecfake_hf.metrics import DetCurve  # noqa: E402
 
-_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)  # error rates on the DET axes
+_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # DET axes' rates
 _CLIP = 0.0005  # rates of 0 or 1 have no normal deviate: draw them at the plot's edge
 
 
@@ -40,7 +40,7 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
         axes.plot(_probit(far), _probit(frr), label=f"{name} (EER {100 * eers[name]:.2f} %)", **style)
     ticks = _probit(np.array(_TICKS))
     labels = [f"{100 * t:g}" for t in _TICKS]
-    limit = (_probit(np.array([_CLIP]))[0], _probit(np.array([0.5]))[0])
+    limit = (_probit(np.array([_CLIP]))[0], _probit(np.array([1 - _CLIP]))[0])
     axes.plot(limit, limit, color="grey", linestyle=":", linewidth=0.8)  # FRR = FAR: the EER line
     axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limit, ylim=limit,
              xlabel="False acceptance rate of spoof (%)", ylabel="False rejection rate of bona fide (%)",

@@ -1,0 +1,157 @@
+"""The CodecFake protocols: fine-tune on some codecs, score on every codec, tabulate the EERs.
+
+Usage:
+
+    python -m eval protocol --protocol paper --dataset_name ORG/codecfake \\
+        --model_name_or_path facebook/wav2vec2-base --output_dir runs/paper --num_train_epochs 5
+
+- `paper`: one detector per codec, trained on that codec plus genuine, each scored on every codec: the
+  train × test EER matrix of the CodecFake paper (`matrix.md`, `matrix.json`, heat map `matrix.png`);
+- `all`: one detector trained on every codec, scored on every codec;
+- `leave-one-out`: one detector per codec, trained on all the *other* codecs, so that codec is unseen.
+
+Every run is an ordinary `python -m eval finetune` into `<output_dir>/<run>/` followed by `python -m eval
+score` into `<output_dir>/<run>/<test split>/`, so each run's model has its own card, scores and plots.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from transformers import HfArgumentParser, TrainingArguments
+
+from .data import EvalArgumentError, dataset_codecs, load_split
+from .finetune import TRAINING_DEFAULTS, DataTrainingArguments, ModelArguments, run_finetune
+from .plots import plot_eer_matrix
+from .score import ScoreArguments, run_score
+
+logger = logging.getLogger(__name__)
+
+PROTOCOLS = ("paper", "all", "leave-one-out")
+
+
+@dataclass
+class ProtocolArguments:
+    """Which protocol, over which codecs, tested on which split."""
+
+    protocol: str = field(
+        default="paper",
+        metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
+                          "every codec) or `leave-one-out` (each codec unseen in turn). Default: paper."})
+    protocol_codecs: list[str] | None = field(
+        default=None,
+        metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
+                          "dataset config's training split."})
+    test_split_name: str = field(default="test", metadata={"help": "Split every run is scored on. Default: test."})
+    score_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when scoring. Default: 16."})
+
+
+def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]]]:
+    """(run name, training codecs) of each run of `protocol` over `codecs`."""
+    if protocol == "paper":
+        return [(codec, [codec]) for codec in codecs]
+    if protocol == "all":
+        return [("all", list(codecs))]
+    if protocol == "leave-one-out":
+        if len(codecs) < 2:
+            raise EvalArgumentError(f"`--protocol leave-one-out` needs at least two codecs, got {codecs}")
+        return [(f"without-{codec}", [c for c in codecs if c != codec]) for codec in codecs]
+    raise EvalArgumentError(f"`--protocol {protocol}`: choose one of {list(PROTOCOLS)}")
+
+
+def eer_matrix_markdown(matrix: np.ndarray, runs: list[tuple[str, list[str]]], columns: list[str],
+                        protocol: str) -> str:
+    """The EER matrix (%) as a Markdown table; cells of codecs unseen in training are in italics."""
+    lines = [f"## EER (%), protocol `{protocol}`: rows are training sets, columns test codecs "
+             "(*italics*: codec unseen in training)", "",
+             "| trained on | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for (name, trained), values in zip(runs, matrix, strict=True):
+        cells = []
+        for codec, value in zip(columns, values, strict=True):
+            text = "" if np.isnan(value) else f"{100 * value:.2f}"
+            cells.append(f"*{text}*" if text and codec != "pooled" and codec not in trained else text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, data_args: DataTrainingArguments,
+                 training_args: TrainingArguments) -> dict:
+    """Run every fine-tune + score of the protocol; write matrix.json/.md/.png to the output folder."""
+    # The codecs the protocol runs over
+    if data_args.train_codecs or data_args.eval_codecs:
+        raise EvalArgumentError("`--train_codecs`/`--eval_codecs` are set by `--protocol`; use `--protocol_codecs` "
+                                "to choose the codecs a protocol runs over")
+    train = load_split(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split_name,
+                       split_flag="--train_split_name", cache_dir=model_args.cache_dir, token=model_args.token,
+                       revision=data_args.dataset_revision)
+    available = [codec for codec in dataset_codecs(train, data_args.codec_column_name) if codec != "genuine"]
+    codecs = protocol_args.protocol_codecs or available
+    unknown = [codec for codec in codecs if codec not in available]
+    if unknown:
+        raise EvalArgumentError(f"`--protocol_codecs {' '.join(codecs)}`: {unknown} not in the training split of "
+                                f"{data_args.dataset_name} ({data_args.dataset_config_name}); its codecs are "
+                                f"{available}")
+    runs = protocol_runs(protocol_args.protocol, codecs)
+    root = Path(training_args.output_dir)
+    logger.info("Protocol %s over %s: %d run(s)", protocol_args.protocol, codecs, len(runs))
+
+    # Fine-tune and score each run
+    columns = [*codecs, "pooled"]
+    matrix = np.full((len(runs), len(columns)), np.nan)
+    summary = {}
+    for row, (name, train_codecs) in enumerate(runs):
+        run_dir = root / name
+        run_training = copy.deepcopy(training_args)
+        run_training.output_dir = str(run_dir)
+        if training_args.push_to_hub:
+            run_training.hub_model_id = f"{training_args.hub_model_id or root.resolve().name}-{name}"
+        run_data = copy.deepcopy(data_args)
+        run_data.train_codecs = list(train_codecs)
+        run_finetune(model_args, run_data, run_training)
+        results = run_score(ScoreArguments(
+            model_name_or_path=str(run_dir), dataset_name=data_args.dataset_name,
+            output_dir=str(run_dir / protocol_args.test_split_name),
+            dataset_config_name=data_args.dataset_config_name, dataset_revision=data_args.dataset_revision,
+            split=protocol_args.test_split_name, codecs=list(codecs),
+            audio_column_name=data_args.audio_column_name, label_column_name=data_args.label_column_name,
+            codec_column_name=data_args.codec_column_name, bonafide_label=data_args.bonafide_label,
+            max_length_seconds=data_args.max_length_seconds, batch_size=protocol_args.score_batch_size,
+            device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token))
+        for column, codec in enumerate(columns):
+            values = results["pooled"] if codec == "pooled" else results["per_codec"].get(codec)
+            if values:
+                matrix[row, column] = values["eer"]
+        summary[name] = {"train_codecs": list(train_codecs), "results": str(run_dir / protocol_args.test_split_name)}
+
+    # The matrix: JSON, Markdown, heat map
+    rows = [name for name, _ in runs]
+    report = {"protocol": protocol_args.protocol, "dataset": data_args.dataset_name,
+              "dataset_config": data_args.dataset_config_name, "split": protocol_args.test_split_name,
+              "rows": rows, "columns": columns,
+              "eer": [[None if np.isnan(v) else float(v) for v in line] for line in matrix], "runs": summary}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
+    markdown = eer_matrix_markdown(matrix, runs, columns, protocol_args.protocol)
+    (root / "matrix.md").write_text(markdown)
+    plot_eer_matrix(matrix, rows, columns, root / "matrix.png",
+                    title=f"EER (%) — {protocol_args.protocol}, {protocol_args.test_split_name} split")
+    print(markdown)
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = HfArgumentParser((ProtocolArguments, ModelArguments, DataTrainingArguments, TrainingArguments),
+                              prog="python -m eval protocol", description=__doc__.split("\n\n")[0])
+    parser.set_defaults(**TRAINING_DEFAULTS)
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        args = parser.parse_json_file(json_file=argv[0])
+    else:
+        args = parser.parse_args_into_dataclasses(args=argv)
+    return run_protocol(*args)
