@@ -183,7 +183,7 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """Upstream's decoder block: causal transposed conv, then three residual units. Carried, not run."""
+    """Upstream's decoder block (transposed conv, 3 residual units): carried for strict loading, never run."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, bias: bool, activation: dict):
         super().__init__()
