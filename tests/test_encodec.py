@@ -1,0 +1,140 @@
+"""EnCodec 24 kHz on transformers' EncodecModel at 1.5 kbps, as the CodecFake pipeline ran it.
+
+Tiny random-weight model from `../shared/codec-fixtures/encodec_24khz/` (made with the encodec
+package; transformers reproduces it bit for bit), loaded through `codecs.load` as the official files are.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import rel_l2
+
+from codecfake_hf import codecs
+from codecfake_hf.audio import read_audio, resample
+from codecfake_hf.codecs import encodec
+from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+
+NAME = "encodec_24khz"
+# The manifest expects rel. L2 <= 1e-5 of a faithful float32 implementation (a float64 rerun of the
+# reference differs by 4e-7); measured here: 2e-7 (input.npy) and 3e-7 (speech).
+TOL = 1e-5
+
+
+def tiny(codec_fixture, weights="weights_transformers.safetensors", **options):
+    fx = codec_fixture(NAME)
+    config = json.loads((fx.tiny_dir / "config_transformers.json").read_text())
+    return codecs.load(NAME, config=config, state_dict=fx.weights(weights), **options)
+
+
+def one(wave: np.ndarray):
+    return torch.from_numpy(wave)[None], torch.tensor([wave.shape[0]])
+
+
+@pytest.mark.parametrize("case", [("input", "output", "codes"), ("speech_input", "speech_output", "speech_codes")])
+@pytest.mark.parametrize("weights", ["weights_transformers.safetensors", "weights.safetensors"])
+def test_reproduces_the_reference_output_and_codes(codec_fixture, case, weights):
+    # weights.safetensors holds the same tensors in the encodec package's naming (encodec_24khz-*.th).
+    fx = codec_fixture(NAME)
+    inp, out, codes = case
+    codec = tiny(codec_fixture, weights)
+    wave = fx.npy(f"{inp}.npy")
+    result, lengths = codec.resynthesize(*one(wave))
+    assert int(lengths[0]) == len(wave)
+    assert rel_l2(result[0], fx.npy(f"{out}.npy")) <= TOL
+    assert np.array_equal(codec.encode(*one(wave))[0].numpy(), fx.npy(f"{codes}.npy"))
+
+
+def test_official_config_has_the_hub_checkpoint_keys(codec_fixture):
+    fx = codec_fixture(NAME)
+    codec = codecs.load(NAME, random_weights=True)
+    assert codec.model.config.num_quantizers == 32 and codec.n_codebooks == codecs.spec(NAME).n_codebooks == 2
+    # The manifest lists the encodec package's keys; transformers' conversion renames them one to one
+    # (same tensors, same shapes) into the Hub file's naming, weight norm kept as weight_g/weight_v.
+    expected = {encodec.original_key(k): shape for k, shape in fx.official_shapes().items()}
+    actual = {k: tuple(v.shape) for k, v in codec.model.state_dict().items()}
+    assert actual == expected
+    assert len(actual) == fx.manifest["checkpoint"]["transformers_format"]["state_dict_key_count_transformers_format"]
+    assert any(k.endswith(".weight_g") for k in actual) and not any("parametrizations" in k for k in actual)
+    # the names of the tiny transformers-format file, which was written from a 4.31-style model
+    assert set(fx.weights("weights_transformers.safetensors")) == set(tiny(codec_fixture).model.state_dict())
+
+
+def test_bandwidth_option(codec_fixture):
+    fx = codec_fixture(NAME)
+    wave = fx.npy("input.npy")
+    assert tiny(codec_fixture).encode(*one(wave)).shape == (1, 2, 75)  # 1.5 kbps: 2 codebooks x 75 Hz
+    assert tiny(codec_fixture, bandwidth=6.0).encode(*one(wave)).shape == (1, 8, 75)
+    with pytest.raises(ValueError, match=r"bandwidth=5\.0 kbps .* valid: 1\.5, 3, 6, 12, 24"):
+        tiny(codec_fixture, bandwidth=5.0)
+
+
+def test_padded_batch_gives_each_item_what_it_gets_alone(codec_fixture):
+    fx = codec_fixture(NAME)
+    codec = tiny(codec_fixture)
+    speech, other = fx.npy("speech_input.npy"), fx.npy("input.npy")
+    # Lengths off the 320-sample hop exercise the per-item reflect padding of the strided convs; the
+    # 2000-sample item (7 frames) is run alone; the longest one fixes the batch width.
+    items = [speech[:71999], speech[1000:50001], other[:23777], speech[:2000], speech[5:9000]]
+    waves = np.zeros((len(items), max(map(len, items))), np.float32)
+    for i, item in enumerate(items):
+        waves[i, : len(item)] = item
+    batch, lengths = codec.resynthesize(waves, [len(x) for x in items])
+    assert lengths.tolist() == [len(x) for x in items]
+    assert codec.batch_exact
+    for i, item in enumerate(items):
+        # the CodecFake pipeline's own calls: one utterance, encode/decode with a padding mask of ones
+        audio = torch.from_numpy(item)[None, None]
+        mask = torch.ones_like(audio, dtype=torch.bool)
+        with torch.inference_mode():
+            encoded = codec.model.encode(audio, mask)
+            alone = codec.model.decode(encoded.audio_codes, encoded.audio_scales, mask)[0][0, 0]
+        assert rel_l2(batch[i, : len(item)], alone) <= 1e-4, i
+        assert not batch[i, len(item):].any()
+
+
+def test_release_lengths_on_real_clips(codec_fixture, demo_dir):
+    codec = tiny(codec_fixture)
+    waves, release = [], []
+    for utterance in ("p225_273", "p295_144", "p318_114"):
+        genuine, rate = read_audio(demo_dir / f"genuine+{utterance}.wav")
+        waves.append(resample(genuine, rate, codec.sample_rate))
+        release.append(len(read_audio(demo_dir / f"{NAME}+{utterance}.wav")[0]))
+    batch = np.zeros((3, max(map(len, waves))), np.float32)
+    for i, wave in enumerate(waves):
+        batch[i, : len(wave)] = wave
+    result, lengths = codec.resynthesize(batch, [len(w) for w in waves])
+    assert lengths.tolist() == release == [len(w) for w in waves]
+    assert result.shape[1] == max(release)
+
+
+def test_loads_from_the_hub_cache_offline(codec_fixture, fake_hub):
+    fx = codec_fixture(NAME)
+    with pytest.raises(WeightsUnavailableError, match="facebook/encodec_24khz"):
+        codecs.load(NAME)
+    fake_hub.add("facebook/encodec_24khz", {"config.json": fx.tiny_dir / "config_transformers.json",
+                                            "model.safetensors": fx.tiny_dir / "weights_transformers.safetensors"})
+    codec = codecs.load(NAME)
+    assert not codec.random_weights
+    result, _ = codec.resynthesize(*one(fx.npy("input.npy")))
+    assert rel_l2(result[0], fx.npy("output.npy")) <= TOL
+
+
+def test_falls_back_to_pytorch_model_bin(codec_fixture, fake_hub, tmp_path):
+    # The Hub repository also holds pytorch_model.bin from the same upload.
+    fx = codec_fixture(NAME)
+    torch.save(fx.weights("weights_transformers.safetensors"), tmp_path / "pytorch_model.bin")
+    fake_hub.add("facebook/encodec_24khz", {"config.json": fx.tiny_dir / "config_transformers.json",
+                                            "pytorch_model.bin": tmp_path / "pytorch_model.bin"})
+    result, _ = codecs.load(NAME).resynthesize(*one(fx.npy("input.npy")))
+    assert rel_l2(result[0], fx.npy("output.npy")) <= TOL
+
+
+def test_corrupt_checkpoint_names_the_file(codec_fixture, fake_hub):
+    fx = codec_fixture(NAME)
+    good = (fx.tiny_dir / "weights_transformers.safetensors").read_bytes()
+    fake_hub.add("facebook/encodec_24khz", {"config.json": fx.tiny_dir / "config_transformers.json",
+                                            "model.safetensors": good[:1000]})
+    with pytest.raises(CheckpointError, match=r"encodec_24khz: checkpoint file .*model\.safetensors could not"):
+        codecs.load(NAME)
