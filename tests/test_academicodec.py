@@ -116,7 +116,8 @@ def test_length_rule_on_release_clips(name, demo_dir, tiny):
     for utt in UTTERANCES:
         wave, rate = read_audio(demo_dir / f"genuine+{utt}.wav")
         assert rate == 16000
-        waves.append(resample(wave, rate, codec.sample_rate))  # the 24 kHz config ran on resampled audio
+        # The pipeline fed the 24 kHz config VCTK's 48 kHz files resampled to 24 kHz; the lengths agree.
+        waves.append(resample(wave, rate, codec.sample_rate))
     lengths = [w.shape[0] for w in waves]
     batch = np.zeros((len(waves), max(lengths)), np.float32)
     for i, wave in enumerate(waves):
