@@ -118,13 +118,14 @@ def build(
 
     if options:
         raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; EnCodec takes `bandwidth`.")
-    valid = [float(b) for b in config.get("target_bandwidths", ())]
+    encodec_config = EncodecConfig(**config)
+    valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
-        bandwidth = valid[0]
+        bandwidth = valid[0]  # what transformers' encode() picks without one, and what CodecFake ran
     if float(bandwidth) not in valid:
         raise ValueError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
                          f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
-    model = EncodecModel(EncodecConfig(**config))
+    model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
     if state_dict is not None:
         state_dict = dict(state_dict)
