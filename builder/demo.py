@@ -1,0 +1,90 @@
+"""`python -m builder demo`: a small dataset end to end, with whatever can be reached from this machine.
+
+Preferred: official codec weights (Hub or its cache) and a small public speech set
+(`hf-internal-testing/librispeech_asr_dummy`, 73 LibriSpeech utterances). Where the Hub cannot be
+reached, each codec falls back to its official architecture with random weights, and the input to
+the project's built-in synthetic speech-like utterances; the output and the card say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from codecfake_hf import codecs
+from codecfake_hf.codecs import Codec
+from codecfake_hf.corpus import Corpus, CorpusError, open_source
+from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
+
+from .build import BuildReport, build
+from .dataset import CodecFakeConfig
+from .plan import STATE_DIR
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUT = "demo-output"
+# Two transformers-based codecs, small enough for a 2-core CPU: EnCodec 24 kHz and DAC 16 kHz.
+DEFAULT_CODECS = "encodec_24khz,descript-audio-codec-16khz"
+SPEECH_SET = "hf:hf-internal-testing/librispeech_asr_dummy:clean:validation"
+UTTERANCES_PER_SPLIT = 4
+
+
+@dataclass
+class DemoCodecs:
+    """The demo's codec factory: official weights where reachable, else random weights, remembered."""
+
+    fallbacks: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, name: str, device: torch.device, random_weights: bool) -> Codec:
+        if not random_weights:
+            try:
+                return codecs.load(name, device=device)
+            except WeightsUnavailableError as error:
+                self.fallbacks[name] = str(error).split(". Fix:")[0]
+                logger.warning("%s: official weights unreachable; using random weights", name)
+        return codecs.load(name, random_weights=True, device=device)
+
+
+def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
+    """The public speech set when reachable (with a split file giving each split speakers), else built-in."""
+    try:
+        corpus = open_source(SPEECH_SET)
+    except CorpusError as error:
+        logger.info("demo input: %s", error)
+        return open_source("builtin:demo"), None, (
+            f"Input: the project's built-in synthetic speech-like utterances (not real speech), because the public "
+            f"speech set `{SPEECH_SET[3:]}` could not be reached from this machine."
+        )
+    speakers = sorted({r.speaker_id for r in corpus.records()})
+    split_file = out / STATE_DIR / "demo-split.txt"
+    split_file.parent.mkdir(parents=True, exist_ok=True)
+    # LibriSpeech speakers are not VCTK's: give the first speaker to test, the second to validation.
+    split_file.write_text(f"{speakers[0]} test\n{speakers[1]} validation\n* train\n")
+    return corpus, str(split_file), f"Input: `{SPEECH_SET[3:]}` (LibriSpeech, CC BY 4.0)."
+
+
+def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, device: str = "auto",
+             progress: bool = True) -> tuple[BuildReport, list[str]]:
+    """Build the demo dataset into `out` (rebuilt from scratch); returns the report and what it fell back to."""
+    out = Path(out)
+    if out.exists():
+        if not (out / STATE_DIR).is_dir():
+            raise CodecFakeError(f"`out` {str(out)!r} exists and is not a dataset folder this tool built; "
+                                 "choose another folder for the demo.")
+        shutil.rmtree(out)
+    corpus, split_file, input_note = open_demo_input(out)
+    factory = DemoCodecs()
+    config = CodecFakeConfig(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
+                             limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT,
+                             batch_seconds=20.0)
+    notes = [f"Built by `python -m builder demo`. {input_note}"]
+    report = build(config, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
+    fallbacks = [input_note] if split_file is None else []
+    if factory.fallbacks:
+        fallbacks.append("Codecs: official weights unreachable, so random weights (official architecture) for "
+                         + ", ".join(factory.fallbacks) + ".")
+    return report, fallbacks
