@@ -102,11 +102,12 @@ class SpeechTokenizerCodec(Codec):
     Output length is `ceil(T / 320) * 320`: the encoder pads to whole frames and the pipeline kept the
     decoder's full output (102472 -> 102720 samples).
 
-    Batches are exact without packing whole utterances one by one: the encoder's bidirectional LSTM
-    would otherwise read padding backwards into every item, and its reflect-padded convolutions would
-    reflect the batch's padding instead of the item's own end. The model is given each item's length,
-    so every convolution pads each item at its own end, the BiLSTM runs on packed sequences, and the
-    transposed convolutions ignore frames past an item's end (see `seanet.LengthAware`).
+    Padded batches are exact, so the engine batches this codec. A plain padded batch would not be: the
+    encoder's bidirectional LSTM would read the padding backwards into every item, and the
+    reflect-padded convolutions would reflect the batch's padding instead of each item's own end. So
+    the model is given each item's length: every convolution pads each item at its own end, the
+    BiLSTM runs on packed sequences, and the transposed convolutions ignore frames past an item's end
+    (see `seanet.LengthAware`). A batch of equal lengths takes upstream's plain path.
 
     Args:
         spec (CodecSpec): the registry entry.
