@@ -113,7 +113,8 @@ class LengthAware(nn.Module):
 
 
 def _norm_except_dim0(v: torch.Tensor) -> torch.Tensor:
-    return v.norm(dim=tuple(range(1, v.dim())), keepdim=True)
+    # vector_norm: Tensor.norm over a tuple of dims is a matrix norm, which takes exactly two (1-D convs only).
+    return torch.linalg.vector_norm(v, dim=tuple(range(1, v.dim())), keepdim=True)
 
 
 def _recompute_weight(module: nn.Module, _inputs: Any) -> None:
