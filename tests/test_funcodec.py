@@ -254,6 +254,29 @@ def test_unsupported_or_mismatched_config_is_refused(change, message):
         codecs.load(TIME[0], random_weights=True, bandwidth=1.5)
 
 
+def test_weight_normalised_2d_convs_use_the_legacy_keys(codec_fixture):
+    """FreqCodec's `norm: weight_norm` (upstream's other 2-D norm): `weight_g`/`weight_v`, w = g v / |v|."""
+    config = codec_fixture(FREQ[1]).tiny_config
+
+    def with_norm(norm: str) -> dict:
+        return {**config, **{side: {**config[side], "norm": norm} for side in ("encoder_conf", "decoder_conf")}}
+
+    torch.manual_seed(0)
+    plain, normed = funcodec.build_model(with_norm("none")).eval(), funcodec.build_model(with_norm("weight_norm"))
+    state = {}
+    for key, value in plain.state_dict().items():
+        if key.endswith(("conv.conv.weight", "convtr.convtr.weight")):
+            norm = torch.linalg.vector_norm(value, dim=tuple(range(1, value.dim())), keepdim=True)
+            state[key.removesuffix("weight") + "weight_v"], state[key.removesuffix("weight") + "weight_g"] = value, norm
+        else:
+            state[key] = value
+    assert not any(".norm." in key for key in normed.state_dict())
+    normed.eval().load_state_dict(state, strict=True)  # every conv weight_g/weight_v, the rest as plain
+    wave = torch.from_numpy(codec_fixture(FREQ[1]).npy("input.npy"))[None, None]
+    with torch.inference_mode():
+        assert rel_l2(normed(wave)[0], plain(wave)[0]) <= 1e-5
+
+
 def test_uninitialised_codebooks_are_marked_initialised(codec_fixture, caplog):
     """Upstream would run k-means on the input at inference for a codebook whose `inited` is 0."""
     fixture = codec_fixture(TIME[0])

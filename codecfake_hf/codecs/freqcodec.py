@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .seanet import SLSTM, SConv1d
+from .seanet import SLSTM, SConv1d, weight_norm
 
 # Both ends of FreqCodec clamp the magnitude before the log and the phase division.
 _MAG_FLOOR = 1e-6
@@ -30,12 +30,18 @@ def _groups(channels: int, ratio: int, what: str) -> int:
     return groups
 
 
-def _norm(norm: str, channels: int, num_groups: int) -> nn.Module:
+# `norm` values of the 2-D convs: GroupNorm after the conv (`norm.weight/bias`), a weight-normalised conv
+# (`conv.weight_g/weight_v`, the legacy torch names), or neither.
+NORMS = ("time_group_norm", "weight_norm", "none")
+
+
+def _normed(conv: nn.Module, norm: str, num_groups: int) -> tuple[nn.Module, nn.Module]:
+    """(the conv, weight-normalised if asked, and the module applied after it)."""
     if norm == "time_group_norm":
-        return nn.GroupNorm(num_groups, channels)
-    if norm == "none":
-        return nn.Identity()
-    raise ValueError(f"FreqCodec: norm {norm!r} is not supported; valid: 'time_group_norm', 'none'.")
+        return conv, nn.GroupNorm(num_groups, conv.out_channels)
+    if norm == "weight_norm":
+        return weight_norm(conv), nn.Identity()
+    return conv, nn.Identity()
 
 
 def _pad_time_freq(x: torch.Tensor, time: tuple[int, int], freq: tuple[int, int], mode: str) -> torch.Tensor:
@@ -55,8 +61,7 @@ class _NormConv2d(nn.Module):
 
     def __init__(self, *args, norm: str, num_groups: int, **kwargs):
         super().__init__()
-        self.conv = nn.Conv2d(*args, **kwargs)
-        self.norm = _norm(norm, self.conv.out_channels, num_groups)
+        self.conv, self.norm = _normed(nn.Conv2d(*args, **kwargs), norm, num_groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.conv(x))
@@ -67,8 +72,7 @@ class _NormConvTranspose2d(nn.Module):
 
     def __init__(self, *args, norm: str, num_groups: int, **kwargs):
         super().__init__()
-        self.convtr = nn.ConvTranspose2d(*args, **kwargs)
-        self.norm = _norm(norm, self.convtr.out_channels, num_groups)
+        self.convtr, self.norm = _normed(nn.ConvTranspose2d(*args, **kwargs), norm, num_groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(self.convtr(x))
@@ -88,7 +92,7 @@ class SConv2d(nn.Module):
         stride (int | tuple[int, int]): (freq, time) stride.
         dilation (int | tuple[int, int]): (freq, time) dilation.
         groups (int): conv groups.
-        norm (str): `time_group_norm` (GroupNorm over channels, frequency and time) or `none`.
+        norm (str): `time_group_norm` (GroupNorm over channels, frequency and time), `weight_norm` or `none`.
         num_groups (int): groups of that GroupNorm.
         pad_mode (str): `reflect` or `zero`.
     """
@@ -127,7 +131,7 @@ class SConvTranspose2d(nn.Module):
         kernel_size (int | tuple[int, int]): (freq, time) kernel.
         stride (int | tuple[int, int]): (freq, time) stride.
         groups (int): conv groups.
-        norm (str): `time_group_norm` or `none`.
+        norm (str): one of `NORMS`.
         num_groups (int): groups of that GroupNorm.
         out_padding (int | sequence): samples of the trim to keep, as above (an int: the same everywhere).
     """
@@ -203,7 +207,11 @@ class _UnsqueezeFreq(nn.Module):
 
 def _sconv1d(in_channels: int, out_channels: int, kernel_size: int, norm: str, num_groups: int,
              pad_mode: str) -> SConv1d:
-    """The 1-D conv between the 2-D stages and the latent (EnCodec's `SConv1d`, GroupNorm of one group)."""
+    """The 1-D conv between the 2-D stages and the latent (EnCodec's `SConv1d`, GroupNorm of one group).
+
+    Upstream builds no FreqCodec with other GroupNorm groups: they would have to divide the 3 channels of
+    the decoder's output conv and the latent dimension.
+    """
     if norm == "time_group_norm" and num_groups != 1:
         raise ValueError(f"FunCodec: norm_params num_groups={num_groups} is not supported; valid: 1.")
     return SConv1d(in_channels, out_channels, kernel_size, norm=norm, pad_mode=pad_mode)
@@ -341,8 +349,8 @@ def _check_common(activation: str, activation_params: dict | None, norm: str, no
     num_groups = int(params.pop("num_groups", 1))
     if params:
         raise ValueError(f"FunCodec: norm_params {sorted(params)} are not supported; valid: 'num_groups'.")
-    if norm not in ("time_group_norm", "none"):
-        raise ValueError(f"FunCodec: norm {norm!r} is not supported; valid: 'time_group_norm', 'none'.")
+    if norm not in NORMS:
+        raise ValueError(f"FunCodec: norm {norm!r} is not supported by the 2-D SEANet; valid: {', '.join(NORMS)}.")
     return float((activation_params or {}).get("alpha", 1.0)), num_groups
 
 
