@@ -103,9 +103,9 @@ class DataTrainingArguments:
     dataset_name: str = field(
         metadata={"help": "Dataset: a local folder in Hub layout (what `python -m builder` writes) or a Hub id."})
     dataset_config_name: str | None = field(
-        default="all",
+        default=None,
         metadata={"help": "Dataset config: `all` (every codec) or one codec's config (that codec + genuine). "
-                          "Default: all."})
+                          "Default: the dataset's default config (`all` in a CodecFake dataset)."})
     dataset_revision: str | None = field(
         default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
     train_codecs: list[str] | None = field(
@@ -293,7 +293,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         raise EvalArgumentError("nothing to do: give `--do_train` and/or `--do_eval`")
     label_info = None
     for key, dataset in raw.items():
-        what = f"{data_args.dataset_name} ({data_args.dataset_config_name}, {key} split)"
+        what = f"{data_args.dataset_name} ({dataset.info.config_name or 'default config'}, {key} split)"
         label_info = check_columns(dataset, what=what, **columns)
         codecs = data_args.train_codecs if key == "train" else (data_args.eval_codecs or data_args.train_codecs)
         flag = "--train_codecs" if key == "train" or not data_args.eval_codecs else "--eval_codecs"
@@ -302,6 +302,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         raw[key] = cap_rows(dataset, limit, training_args.seed)
     train_codecs = (dataset_codecs(raw["train"], data_args.codec_column_name) if "train" in raw
                     else list(data_args.train_codecs or []))
+    config_name = next(iter(raw.values())).info.config_name or data_args.dataset_config_name
 
     # Model, feature extractor and labels (label2id/id2label: the Hub shows bonafide/spoof)
     model, feature_extractor = load_model(model_args, label_info)
@@ -328,7 +329,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         "config_name": model_args.config_name,
         "architecture": type(model).__name__,
         "dataset": data_args.dataset_name,
-        "dataset_config": data_args.dataset_config_name,
+        "dataset_config": config_name,
         "train_split": data_args.train_split_name if "train" in raw else None,
         "eval_split": data_args.eval_split_name if "eval" in raw else None,
         "train_codecs": train_codecs,

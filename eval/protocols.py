@@ -95,7 +95,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
     unknown = [codec for codec in codecs if codec not in available]
     if unknown:
         raise EvalArgumentError(f"`--protocol_codecs {' '.join(codecs)}`: {unknown} not in the training split of "
-                                f"{data_args.dataset_name} ({data_args.dataset_config_name}); its codecs are "
+                                f"{data_args.dataset_name} ({train.info.config_name}); its codecs are "
                                 f"{available}")
     runs = protocol_runs(protocol_args.protocol, codecs)
     root = Path(training_args.output_dir)
@@ -132,7 +132,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
     # The matrix: JSON, Markdown, heat map
     rows = [name for name, _ in runs]
     report = {"protocol": protocol_args.protocol, "dataset": data_args.dataset_name,
-              "dataset_config": data_args.dataset_config_name, "split": protocol_args.test_split_name,
+              "dataset_config": train.info.config_name, "split": protocol_args.test_split_name,
               "rows": rows, "columns": columns,
               "eer": [[None if np.isnan(v) else float(v) for v in line] for line in matrix], "runs": summary}
     root.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,8 @@ class ScoreArguments:
     output_dir: str = field(
         metadata={"help": "Folder for scores.txt, results.json, results.md and det.png (created)."})
     dataset_config_name: str | None = field(
-        default="all", metadata={"help": "Dataset config to score (`all` or one codec's). Default: all."})
+        default=None, metadata={"help": "Dataset config to score (`all` or one codec's). Default: the dataset's "
+                                        "default config (`all` in a CodecFake dataset)."})
     dataset_revision: str | None = field(
         default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
     split: str = field(default="test", metadata={"help": "Split to score. Default: test."})
@@ -157,14 +158,15 @@ def run_score(args: ScoreArguments) -> dict:
     """Score, write the report files, update the model card; returns results.json's content."""
     # Load and check the split
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    what = f"{args.dataset_name} ({args.dataset_config_name}, split {args.split})"
     dataset = load_split(args.dataset_name, args.dataset_config_name, args.split, split_flag="--split",
                          cache_dir=args.cache_dir, token=args.token, revision=args.dataset_revision)
+    what = f"{args.dataset_name} ({dataset.info.config_name or 'default config'}, split {args.split})"
     label_info = check_columns(dataset, audio=args.audio_column_name, label=args.label_column_name,
                                codec=args.codec_column_name, bonafide=args.bonafide_label, what=what)
     if args.id_column_name not in dataset.column_names:
         raise EvalArgumentError(f"`--id_column_name {args.id_column_name}` is not a column of {what}; its "
                                 f"columns are {dataset.column_names}")
+    config_name = dataset.info.config_name or args.dataset_config_name
     dataset = select_codecs(dataset, args.codecs, codec_column=args.codec_column_name, flag="--codecs", what=what)
     dataset = cap_rows(dataset, args.max_samples, args.seed)
 
@@ -199,7 +201,7 @@ def run_score(args: ScoreArguments) -> dict:
     results = {
         "model": args.model_name_or_path,
         "dataset": args.dataset_name,
-        "dataset_config": args.dataset_config_name,
+        "dataset_config": config_name,
         "split": args.split,
         "score": "bona fide log-odds (higher = more bona fide)",
         "max_length_seconds": args.max_length_seconds,
@@ -208,7 +210,7 @@ def run_score(args: ScoreArguments) -> dict:
         "pooled": values["pooled"],
     }
     (output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    title = f"{modelcard.dataset_id(args.dataset_name)} / {args.dataset_config_name} / {args.split}"
+    title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     (output / "results.md").write_text(f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n"
                                        f"{modelcard.results_table(results)}\n")
     plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
