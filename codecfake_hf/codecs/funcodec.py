@@ -13,6 +13,7 @@ Everything is built from the checkpoint's own `config.yaml`, with upstream's def
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import math
 import warnings
@@ -284,12 +285,22 @@ def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
     return args
 
 
+def _construct(cls: type[nn.Module], args: dict[str, Any], what: str, **fixed: Any) -> nn.Module:
+    """`cls(**fixed, **args)`, refusing keys `cls` does not take with a message that lists the valid ones."""
+    valid = sorted(set(inspect.signature(cls).parameters) - set(fixed))
+    unknown = sorted(set(args) - set(valid))
+    if unknown:
+        raise ValueError(f"FunCodec {what}: keys {unknown} are not supported; valid: {', '.join(valid)}.")
+    return cls(**fixed, **args)
+
+
 def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
     name, conf = config.get("encoder"), dict(config.get("encoder_conf") or {})
     if name == "encodec_seanet_encoder":
-        return SEANetEncoder(channels=config["input_size"], **_seanet_1d_args(conf, "encoder"))
+        return _construct(SEANetEncoder, _seanet_1d_args(conf, "encoder"), "encoder_conf",
+                          channels=config["input_size"])
     if name == "encodec_seanet_encoder_2d":
-        return SEANetEncoder2d(input_size=config["input_size"], **conf)
+        return _construct(SEANetEncoder2d, conf, "encoder_conf", input_size=config["input_size"])
     raise ValueError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
                      "'encodec_seanet_encoder_2d'.")
 
@@ -297,9 +308,9 @@ def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
 def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
     name, conf = config.get("decoder"), dict(config.get("decoder_conf") or {})
     if name == "encodec_seanet_decoder":
-        return SEANetDecoder(dimension=input_size, **_seanet_1d_args(conf, "decoder"))
+        return _construct(SEANetDecoder, _seanet_1d_args(conf, "decoder"), "decoder_conf", dimension=input_size)
     if name == "encodec_seanet_decoder_2d":
-        return SEANetDecoder2d(input_size=input_size, **conf)
+        return _construct(SEANetDecoder2d, conf, "decoder_conf", input_size=input_size)
     raise ValueError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
                      "'encodec_seanet_decoder_2d'.")
 
