@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
@@ -34,6 +34,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.utils.versions import require_version
 
 from codecfake_hf import metrics, modelcard
 
@@ -51,8 +52,13 @@ from .data import (
     select_codecs,
 )
 
+# datasets >= 4 decodes Audio through torchcodec and loads Hub-layout folders with per-config data_files.
+require_version("datasets>=4.0", "To fix: pip install -e . in the codecfake-hf checkout")
+require_version("transformers>=4.46", "To fix: pip install -e . in the codecfake-hf checkout")
+
 logger = logging.getLogger(__name__)
 
+ARGUMENTS_FILE = "finetune_args.json"  # beside the model: the arguments, a `.json` that reruns this training
 TRAINING_FACTS = "codecfake_training.json"  # beside the model: what the model card says about training
 
 
@@ -304,6 +310,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                     else list(data_args.train_codecs or []))
     config_name = next(iter(raw.values())).info.config_name or data_args.dataset_config_name
 
+    # Save the arguments beside the results: `python -m eval finetune <output_dir>/finetune_args.json` reruns
+    save_arguments(training_args.output_dir, model_args, data_args, training_args)
+
     # Model, feature extractor and labels (label2id/id2label: the Hub shows bonafide/spoof)
     model, feature_extractor = load_model(model_args, label_info)
 
@@ -384,6 +393,18 @@ def write_training_facts(output_dir: str, facts: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(facts, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataTrainingArguments,
+                   training_args: TrainingArguments) -> None:
+    """All three dataclasses as one `.json` that `parse_args` accepts (tokens masked)."""
+    values = {**asdict(model_args), **asdict(data_args), **training_args.to_dict()}
+    values["token"] = "<HUB_TOKEN>" if model_args.token else None
+    path = Path(output_dir) / ARGUMENTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(values, indent=2, default=str) + "\n")
     tmp.replace(path)
 
 
