@@ -308,7 +308,7 @@ def test_hub_layout_loads_offline(name, codec_fixture, fake_hub):
     assert rel_l2(resynthesize_one(codec, wave), fixture.npy("output.npy")) <= PARITY
 
 
-@pytest.mark.parametrize("name", [TIME[0], FREQ[0]])
+@parametrize_names
 def test_empty_cache_names_the_repository(name, fake_hub):
     with pytest.raises(WeightsUnavailableError, match=codecs.spec(name).hub_repo):
         codecs.load(name)
@@ -342,8 +342,8 @@ DEFECTS = ["truncated", "not_a_dict", "missing_key", "unknown_key", "other_width
            "not_a_model_config"]
 
 
-@pytest.mark.parametrize("name", [TIME[0], FREQ[1]])
-@pytest.mark.parametrize("defect", DEFECTS)
+@pytest.mark.parametrize("name, defect", [(name, "truncated") for name in NAMES] + [
+    (name, defect) for name in (TIME[0], FREQ[1]) for defect in DEFECTS if defect != "truncated"])
 def test_bad_download_names_the_file(name, defect, codec_fixture, fake_hub):
     fixture = codec_fixture(name)
     files, named, message = _defective(defect, fixture)
