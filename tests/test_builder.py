@@ -1,0 +1,299 @@
+"""The dataset builder, end to end on VCTK-shaped trees with tiny random-weight EnCodec and DAC codecs.
+
+Checked through `datasets` itself: shards, configs and the card load with `load_dataset(DIR, config)`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+import yaml
+from test_corpus import SPEAKERS, make_vctk_tree
+
+from builder import CodecFakeConfig, Plan, build, import_release
+from builder.__main__ import main
+from codecfake_hf import codecs
+from codecfake_hf.corpus import open_source
+from codecfake_hf.errors import BackendNotBuiltError, CodecFakeError, UnknownCodecError
+from codecfake_hf.splits import SpeakerSplit
+
+ENCODEC = "encodec_24khz"
+DAC = "descript-audio-codec-16khz"
+TEST_SPEAKERS = {"p227", "p228"}
+
+
+class TinyCodecs:
+    """Codec factory of the tests: the real codec modules, built from the fixtures' tiny configs.
+
+    Counts the codecs it builds and the batches each one resynthesises, and can stop a run after
+    `interrupt_after` batches (a KeyboardInterrupt, as a killed run would stop).
+    """
+
+    def __init__(self, codec_fixture, interrupt_after: int | None = None):
+        self.codec_fixture = codec_fixture
+        self.built: list[str] = []
+        self.batches = Counter()
+        self.interrupt_after = interrupt_after
+
+    def __call__(self, name, device, random_weights):
+        config = json.loads((self.codec_fixture(name).tiny_dir / "config_transformers.json").read_text())
+        codec = codecs.load(name, config=config, random_weights=True, device=device)
+        self.built.append(name)
+        original = codec.resynthesize
+
+        def counted(waves, lengths):  # a test double: counts batches, may simulate a kill
+            self.batches[name] += 1
+            if self.interrupt_after is not None and sum(self.batches.values()) > self.interrupt_after:
+                raise KeyboardInterrupt
+            return original(waves, lengths)
+
+        codec.resynthesize = counted
+        return codec
+
+
+def config_for(source: Path, out: Path, codec_names: str, **options) -> CodecFakeConfig:
+    return CodecFakeConfig(source=f"vctk:{source}", codecs=codec_names, out=str(out), device="cpu",
+                           shard_size=options.pop("shard_size", 2), **options)
+
+
+def load(out: Path, config: str, split: str, cache: Path) -> datasets.Dataset:
+    return datasets.load_dataset(str(out), config, split=split, cache_dir=str(cache))
+
+
+def rows_of(out: Path) -> list[dict]:
+    """Every row's metadata (no audio), straight from the Parquet shards."""
+    columns = ["id", "utterance_id", "speaker_id", "codec", "label", "text", "gender", "age", "accent", "region"]
+    return [row for path in sorted(out.glob("data/*/*.parquet"))
+            for row in pq.read_table(path, columns=columns).to_pylist()]
+
+
+def front_matter(out: Path) -> dict:
+    text = (out / "README.md").read_text()
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, demo_dir, codec_fixture):
+    """One build of a VCTK 0.92 tree with EnCodec and DAC, shared by the read-only tests."""
+    root = tmp_path_factory.mktemp("build")
+    source = make_vctk_tree(root / "VCTK-0.92", demo_dir, "0.92")
+    out = root / "out"
+    factory = TinyCodecs(codec_fixture)
+    report = build(config_for(source, out, f"{ENCODEC},{DAC}"), codec_factory=factory, progress=False)
+    return out, report, factory
+
+
+def test_rows_labels_splits_and_transcripts(built):
+    out, report, factory = built
+    assert report.failed == {} and report.skipped == []
+    assert report.complete == ["genuine", ENCODEC, DAC]
+    rows = rows_of(out)
+    utterances = {f"{s}_{n:03d}" for s in SPEAKERS for n in (1, 2)}
+    for part in ("genuine", ENCODEC, DAC):
+        part_rows = [r for r in rows if r["codec"] == part]
+        assert {r["utterance_id"] for r in part_rows} == utterances and len(part_rows) == len(utterances)
+        assert {r["label"] for r in part_rows} == {0 if part == "genuine" else 1}
+        assert all(r["id"] == f"{part}+{r['utterance_id']}" for r in part_rows)
+    assert len({r["id"] for r in rows}) == len(rows)
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[f"{ENCODEC}+p226_001"]["text"] == "Sentence 1 of p226."
+    assert by_id["genuine+p228_002"]["text"] == ""
+    assert (by_id[f"{DAC}+p225_002"]["gender"], by_id[f"{DAC}+p225_002"]["age"]) == ("F", 23)
+    # Splits by speaker, in the Hub layout.
+    expected = {"train": {"p225", "p230"}, "validation": {"p226", "p229"}, "test": TEST_SPEAKERS}
+    for path in out.glob("data/*/*.parquet"):
+        split = path.name.split("-")[0]
+        speakers = set(pq.read_table(path, columns=["speaker_id"]).column(0).to_pylist())
+        assert speakers <= expected[split], path
+    assert sorted(p.name for p in (out / "data" / ENCODEC).iterdir()) == [
+        "test-00000-of-00002.parquet", "test-00001-of-00002.parquet",
+        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet",
+        "validation-00000-of-00002.parquet", "validation-00001-of-00002.parquet"]
+    # datasets' feature metadata is in each shard's schema.
+    schema = pq.read_schema(next(out.glob("data/genuine/*.parquet")))
+    assert b"huggingface" in schema.metadata
+
+
+def test_load_dataset_codec_config_gives_genuine_and_codec_test_rows(built, tmp_path):
+    out, _, _ = built
+    ds = load(out, ENCODEC, "test", tmp_path)
+    assert isinstance(ds.features["label"], datasets.ClassLabel)
+    assert ds.features["label"].names == ["bonafide", "spoof"]
+    assert isinstance(ds.features["audio"], datasets.Audio)
+    assert Counter(ds["codec"]) == {"genuine": 4, ENCODEC: 4}
+    assert set(ds["speaker_id"]) == TEST_SPEAKERS
+    rates = {}
+    for row in ds:
+        samples = row["audio"].get_all_samples()
+        rates[row["codec"]] = samples.sample_rate
+        assert abs(samples.data.shape[-1] / samples.sample_rate - 1.0) < 0.01  # 1 s clips
+    assert rates == {"genuine": 16000, ENCODEC: 24000}
+    everything = load(out, "all", "test", tmp_path)
+    assert Counter(everything["codec"]) == {"genuine": 4, ENCODEC: 4, DAC: 4}
+    default = datasets.load_dataset(str(out), split="validation", cache_dir=str(tmp_path))
+    assert len(default) == 12 and set(default["speaker_id"]) == {"p226", "p229"}
+
+
+def test_card_yaml_configs_info_license_and_codec_table(built):
+    out, _, _ = built
+    meta = front_matter(out)
+    configs = {c["config_name"]: c for c in meta["configs"]}
+    assert set(configs) == {"all", ENCODEC, DAC}
+    assert configs["all"].get("default") is True
+    test_files = {f["split"]: f["path"] for f in configs[ENCODEC]["data_files"]}["test"]
+    assert test_files == ["data/genuine/test-*.parquet", f"data/{ENCODEC}/test-*.parquet"]
+    infos = {i["config_name"]: i for i in meta["dataset_info"]}
+    assert {s["name"]: s["num_examples"] for s in infos[ENCODEC]["splits"]} == {"train": 8, "validation": 8,
+                                                                                "test": 8}
+    assert {s["name"]: s["num_examples"] for s in infos["all"]["splits"]} == {"train": 12, "validation": 12,
+                                                                             "test": 12}
+    assert meta["license"] == "cc-by-4.0"
+    body = (out / "README.md").read_text()
+    assert "CSTR VCTK Corpus" in body and "CC BY 4.0" in body
+    assert "@inproceedings{wu2024codecfake" in body and "@misc{yamagishi2019vctk" in body
+    spec = codecs.spec(ENCODEC)
+    assert f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | [{spec.hub_repo}]" in body
+    assert "**random** (smoke run)" in body  # the tests' codecs have random weights, and the card says so
+    assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
+
+
+def test_resume_after_an_interrupted_run_loses_and_duplicates_nothing(tmp_path, demo_dir, codec_fixture):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80")
+    out = tmp_path / "out"
+    config = config_for(source, out, ENCODEC, shard_size=1, limit=2)
+    killer = TinyCodecs(codec_fixture, interrupt_after=3)  # dies while writing the 4th of 6 EnCodec shards
+    with pytest.raises(KeyboardInterrupt):
+        build(config, codec_factory=killer, progress=False)
+    finished = sorted((out / "data" / ENCODEC).glob("*.parquet"))
+    assert len(finished) == 3 and not (out / "README.md").exists()
+    assert any((out / ".codecfake" / "tmp").rglob("*")), "the partial shard is left in staging, not in data/"
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("data/*/*.parquet")}
+    resumer = TinyCodecs(codec_fixture)
+    report = build(config, codec_factory=resumer, progress=False)
+    assert report.written == 3 and report.kept == 6 + 3
+    assert sum(resumer.batches.values()) == 3  # only the missing shards were computed
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # finished shards kept as they were
+    rows = rows_of(out)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 12  # 6 utterances (2 per split) x (genuine + EnCodec)
+    assert not (out / ".codecfake" / "tmp").exists() or not any((out / ".codecfake" / "tmp").rglob("*.parquet"))
+    assert len(load(out, ENCODEC, "train", tmp_path / "cache")) == 4
+
+
+def test_adding_a_codec_later_computes_only_that_codec(tmp_path, demo_dir, codec_fixture):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", per_speaker=1)
+    out = tmp_path / "out"
+    first = TinyCodecs(codec_fixture)
+    build(config_for(source, out, ENCODEC), codec_factory=first, progress=False)
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("data/*/*.parquet")}
+    second = TinyCodecs(codec_fixture)
+    report = build(config_for(source, out, f"{ENCODEC},{DAC}"), codec_factory=second, progress=False)
+    assert second.built == [DAC]  # EnCodec is not even loaded again
+    assert report.kept == len(stamps) and report.written == len(list((out / "data" / DAC).glob("*.parquet")))
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())
+    assert {c["config_name"] for c in front_matter(out)["configs"]} == {"all", ENCODEC, DAC}
+    assert Counter(r["codec"] for r in rows_of(out)) == {"genuine": 6, ENCODEC: 6, DAC: 6}
+    # Other options on the same folder are refused rather than mixed in.
+    with pytest.raises(CodecFakeError, match=r"holds a build made with other options \(limit: None there, 1 now\)"):
+        build(config_for(source, out, ENCODEC, limit=1), codec_factory=second, progress=False)
+
+
+def test_import_of_the_release_folder(tmp_path, demo_dir):
+    split_file = tmp_path / "split.txt"
+    split_file.write_text("p318 test\np295 validation\n")
+    out = tmp_path / "imported"
+    report = import_release(demo_dir, out, split_file=str(split_file), progress=False)
+    assert report.skipped == []
+    rows = rows_of(out)
+    assert len(rows) == 16 * 3 and len({r["id"] for r in rows}) == 48
+    assert Counter(r["codec"] for r in rows)["genuine"] == 3
+    assert {r["speaker_id"] for r in rows if r["id"].endswith("p318_114")} == {"p318"}
+    ds = load(out, "audiodec_24k_320d", "test", tmp_path / "cache")
+    assert sorted(ds["id"]) == ["audiodec_24k_320d+p318_114", "genuine+p318_114"]
+    audio = {row["codec"]: row["audio"].get_all_samples() for row in ds}
+    assert audio["audiodec_24k_320d"].sample_rate == 24000 and audio["genuine"].sample_rate == 16000
+    # Lossless: the imported samples are the release file's.
+    original, _ = sf.read(demo_dir / "audiodec_24k_320d+p318_114.wav", dtype="float32")
+    assert audio["audiodec_24k_320d"].data.shape[-1] == original.shape[0]
+    assert abs(audio["audiodec_24k_320d"].data.numpy()[0] - original).max() < 1e-6
+    assert "original release files" in (out / "README.md").read_text()
+
+
+def test_corrupt_file_is_reported_and_skipped(tmp_path, demo_dir, codec_fixture):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", per_speaker=1)
+    (source / "wav48_silence_trimmed" / "p227" / "p227_001_mic1.flac").write_bytes(b"not a flac file at all")
+    out = tmp_path / "out"
+    report = build(config_for(source, out, ENCODEC), codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert [s.split(":")[0:2] for s in report.skipped] == [["genuine", " p227_001"], [ENCODEC, " p227_001"]]
+    assert "not readable as audio" in report.skipped[0]
+    ids = {r["id"] for r in rows_of(out)}
+    assert "genuine+p227_001" not in ids and f"{ENCODEC}+p227_001" not in ids and "genuine+p228_001" in ids
+    assert len(load(out, ENCODEC, "test", tmp_path / "cache")) == 2
+
+
+def test_a_codec_whose_family_is_not_built_is_reported_and_the_others_go_on(tmp_path, demo_dir, codec_fixture):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", per_speaker=1)
+    tiny = TinyCodecs(codec_fixture)
+
+    def factory(name, device, random_weights):
+        if name == DAC:
+            raise BackendNotBuiltError(f"Codec {name!r} is registered, but its 'dac' module is not built yet.")
+        return tiny(name, device, random_weights)
+
+    report = build(config_for(source, tmp_path / "out", f"{DAC},{ENCODEC}"), codec_factory=factory, progress=False)
+    assert report.complete == ["genuine", ENCODEC] and list(report.failed) == [DAC]
+    assert "not built yet" in report.failed[DAC]
+
+
+def test_bad_inputs_end_in_one_message_and_exit_status_2(tmp_path, demo_dir, capsys):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", speakers={"p225": SPEAKERS["p225"]},
+                            per_speaker=1)
+    shared = tmp_path / "split.txt"
+    shared.write_text("p225 train\np225 test\n")
+    cases = {
+        "no such folder": ["--source", f"vctk:{tmp_path / 'missing'}"],
+        "is not a VCTK folder: expected `wav48_silence_trimmed/`": ["--source", f"vctk:{tmp_path}"],
+        "Unknown codec 'encodek'. Did you mean 'encodec": ["--source", f"vctk:{source}", "--codecs", "encodek"],
+        "puts speaker 'p225' in both 'train' and 'test'": ["--source", f"vctk:{source}", "--split-file", str(shared)],
+        "`limit` must be a positive number": ["--source", f"vctk:{source}", "--limit", "0"],
+    }
+    for message, flags in cases.items():
+        out = tmp_path / f"out-{len(message)}"
+        assert main(["build", *flags, "--out", str(out), "--random-weights"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and "Traceback" not in err, err
+        assert not (out / "data").exists()  # refused before any work
+    with pytest.raises(UnknownCodecError):
+        build(config_for(source, tmp_path / "o", "nope"), progress=False)
+
+
+def test_cli_help_explains_every_flag(capsys):
+    for command, flags in {
+        "build": ["--source", "--codecs", "--out", "--device", "--split-file", "--limit", "--random-weights"],
+        "push": ["--repo", "--private", "HF_TOKEN"],
+        "import": ["--out", "--split-file"],
+        "demo": ["--out", "--codecs"],
+    }.items():
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        text = capsys.readouterr().out
+        for flag in flags:
+            assert flag in text, (command, flag)
+
+
+def test_limit_takes_utterances_round_robin_over_each_splits_speakers(tmp_path, demo_dir):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", per_speaker=2)
+    records = open_source(f"vctk:{source}").records()
+    by_split = Plan.split_records(records, SpeakerSplit.paper(), limit=3)
+    assert {s: [r.utterance_id for r in rs] for s, rs in by_split.items()} == {
+        "train": ["p225_001", "p225_002", "p230_001"],
+        "validation": ["p226_001", "p226_002", "p229_001"],
+        "test": ["p227_001", "p227_002", "p228_001"],
+    }
