@@ -8,12 +8,17 @@ the project's built-in synthetic speech-like utterances; the output and the card
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import torch
+from huggingface_hub import HfApi, constants
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs import Codec
@@ -31,6 +36,41 @@ DEFAULT_OUT = "demo-output"
 DEFAULT_CODECS = "encodec_24khz,descript-audio-codec-16khz"
 SPEECH_SET = "hf:hf-internal-testing/librispeech_asr_dummy:clean:validation"
 UTTERANCES_PER_SPLIT = 4
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """Whether the Hub answers at all (one metadata request); False at once when HF_HUB_OFFLINE is set."""
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        HfApi().dataset_info(SPEECH_SET[3:].split(":")[0], timeout=timeout)
+    except Exception as error:  # connection refused, DNS failure, timeout, HTTP error: all "not reachable"
+        logger.info("the Hub is not reachable (%s): using the cache only", type(error).__name__)
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def offline_unless_reachable() -> Iterator[bool]:
+    """Offline mode (cache only) for the demo's run when the Hub does not answer.
+
+    Without it every file lookup would go through huggingface_hub's retries with back-off (about 30 s
+    per file), which is most of the demo's time on a machine without internet.
+    """
+    if hub_reachable():
+        yield True
+        return
+    saved = (os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield False
+    finally:
+        if saved[0] is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved[0]
+        constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved[1], saved[2]
 
 
 @dataclass
@@ -76,13 +116,14 @@ def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, d
             raise CodecFakeError(f"`out` {str(out)!r} exists and is not a dataset folder this tool built; "
                                  "choose another folder for the demo.")
         shutil.rmtree(out)
-    corpus, split_file, input_note = open_demo_input(out)
     factory = DemoCodecs()
-    config = CodecFakeConfig(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
-                             limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT,
-                             batch_seconds=20.0)
-    notes = [f"Built by `python -m builder demo`. {input_note}"]
-    report = build(config, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
+    with offline_unless_reachable():
+        corpus, split_file, input_note = open_demo_input(out)
+        config = CodecFakeConfig(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
+                                 limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT,
+                                 batch_seconds=20.0)
+        notes = [f"Built by `python -m builder demo`. {input_note}"]
+        report = build(config, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
     fallbacks = [input_note] if split_file is None else []
     if factory.fallbacks:
         fallbacks.append("Codecs: official weights unreachable, so random weights (official architecture) for "
