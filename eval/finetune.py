@@ -99,7 +99,7 @@ class ModelArguments:
         default="balanced",
         metadata={"help": "Loss weights per class: `balanced` weighs each class by N / (K * N_class), so "
                           "the few bona fide rows count as much as the many spoof rows; `none` is plain cross "
-                          "entropy. Default: balanced."})
+                          "entropy. Default: balanced.", "choices": ["balanced", "none"]})
 
 
 @dataclass

@@ -43,7 +43,8 @@ class ProtocolArguments:
     protocol: str = field(
         default="paper",
         metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
-                          "every codec) or `leave-one-out` (each codec unseen in turn). Default: paper."})
+                          "every codec) or `leave-one-out` (each codec unseen in turn). Default: paper.",
+                  "choices": list(PROTOCOLS)})
     protocol_codecs: list[str] | None = field(
         default=None,
         metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
