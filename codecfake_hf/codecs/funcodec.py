@@ -168,14 +168,14 @@ class FunCodecModel(nn.Module):
             return self.dec_trans_func.output_length(frames * self.decoder.time_stride)
         return int(self.decoder.output_lengths(frames))
 
+    def _offsets(self, length: int) -> range:
+        """Start of each segment of an input of `length` samples (one segment: the whole input)."""
+        return range(0, length, self.segment_stride or length)
+
     def output_length(self, length: int) -> int:
         """Output samples for `length` input samples: what the decoder makes, cut to the input length."""
-        if self.segment_length is None:
-            return min(length, self._frame_output_length(length))
-        offsets = range(0, length, self.segment_stride)
-        last = length - offsets[-1]  # at most one stride, hence within a segment
-        total = self.segment_stride * (len(offsets) - 1) + self._frame_output_length(last)
-        return min(length, total)
+        start = self._offsets(length)[-1]  # the overlap-add ends with the last segment's output
+        return min(length, start + self._frame_output_length(length - start))
 
     # Inference -----------------------------------------------------------------------------------------
     def _scale(self, x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor | None:
@@ -236,11 +236,18 @@ class FunCodecModel(nn.Module):
             frames = None if lengths is None else self.encoder.output_lengths(lengths)
             return self._decode_segment(quantized, scale, frames)[..., :length], codes
         decoded, all_codes = [], []
-        for offset in range(0, length, self.segment_stride):
+        for offset in self._offsets(length):
             quantized, codes, scale = self._encode_segment(x[..., offset: offset + self.segment_length], None, n_q)
             decoded.append(self._decode_segment(quantized, scale, None))
             all_codes.append(codes)
         return _linear_overlap_add(decoded, self.segment_stride)[..., :length], torch.cat(all_codes, dim=-1)
+
+
+    def encode(self, x: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
+        """`[B, 1, T]` -> codes `[n_q, B, frames]`, as `forward` makes them (segments concatenated)."""
+        segment = self.segment_length or x.shape[-1]
+        return torch.cat([self._encode_segment(x[..., offset: offset + segment], None, n_q)[1]
+                          for offset in self._offsets(x.shape[-1])], dim=-1)
 
 
 def _linear_overlap_add(frames: list[torch.Tensor], stride: int) -> torch.Tensor:
@@ -393,7 +400,7 @@ class FunCodec(Codec):
     def encode(self, waves: torch.Tensor, lengths: torch.Tensor) -> list[torch.Tensor]:
         """Codes of each item of a zero-padded batch `waves [B, T]`: a list of `[n_q, frames_i]`."""
         waves = torch.as_tensor(waves, dtype=torch.float32).to(self.device)
-        return [self.model(waves[i: i + 1, None, : int(n)])[1][:, 0] for i, n in enumerate(lengths)]
+        return [self.model.encode(waves[i: i + 1, None, : int(n)])[:, 0] for i, n in enumerate(lengths)]
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if waves.shape[0] > 1 and self.model.length_aware:
