@@ -133,9 +133,11 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
             "`python -m eval finetune` (and `python -m eval score`) with this folder first")
     training = training or {}
     datasets_cited = sorted({dataset_id(d) for d in [training.get("dataset"), *(r["dataset"] for r in runs)] if d})
+    base_model = training.get("base_model")
     data = ModelCardData(
         model_name=model_name,
-        base_model=training.get("base_model") or None,
+        # `base_model` links a Hub model; a local folder is named in the text only
+        base_model=base_model if base_model and not Path(base_model).exists() else None,
         datasets=datasets_cited or None,
         library_name="transformers",
         pipeline_tag="audio-classification",

@@ -265,6 +265,35 @@ def test_paper_protocol_writes_eer_matrix(tiny_codecfake, tiny_wav2vec2, tmp_pat
         assert (tmp_path / "paper" / codec / "test" / "results.json").is_file()
 
 
+def test_finetune_from_a_checkpoint(tiny_codecfake, tiny_wav2vec2, tmp_path):
+    """`--model_name_or_path`: a saved random-weight checkpoint (a local folder in the Hub's layout)."""
+    from transformers import AutoConfig, AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
+
+    checkpoint = tmp_path / "checkpoint"
+    AutoModelForAudioClassification.from_config(AutoConfig.from_pretrained(tiny_wav2vec2)).save_pretrained(checkpoint)
+    Wav2Vec2FeatureExtractor.from_pretrained(tiny_wav2vec2).save_pretrained(checkpoint)
+    flags = trainer_flags(tmp_path / "model", tmp_path / "cache", steps=1)
+    assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--dataset_config_name", "SpeechTokenizer",
+                   "--model_name_or_path", checkpoint, "--no_freeze_feature_encoder", *flags) == 0
+    facts = json.loads((tmp_path / "model" / "finetune_args.json").read_text())
+    assert facts["model_name_or_path"] == str(checkpoint) and facts["freeze_feature_encoder"] is False
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "config: SpeechTokenizer" in card and str(checkpoint) in card
+
+
+@pytest.mark.slow
+def test_leave_one_out_and_all_protocols(tiny_codecfake, tiny_wav2vec2, tmp_path):
+    for protocol, rows in (("leave-one-out", ["without-SpeechTokenizer", "without-encodec_24khz"]),
+                           ("all", ["all"])):
+        flags = trainer_flags(tmp_path / protocol, tmp_path / "cache", steps=1)
+        assert run_cli("protocol", "--protocol", protocol, "--dataset_name", tiny_codecfake,
+                       "--config_name", tiny_wav2vec2, *flags) == 0
+        report = json.loads((tmp_path / protocol / "matrix.json").read_text())
+        assert report["rows"] == rows
+        assert report["runs"][rows[0]]["train_codecs"] == (sorted(FAKE_CODECS) if protocol == "all"
+                                                           else ["encodec_24khz"])
+
+
 def test_protocol_runs():
     from eval.protocols import protocol_runs
 
