@@ -26,8 +26,9 @@ EXIT_USER_ERROR = 2
 def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     defaults = CodecFakeConfig()
     parser.add_argument("--source", required=True,
-                        help="genuine speech: vctk:PATH (VCTK 0.92 or 0.80 folder), folder:PATH (any folder of audio; "
-                             "speaker = first sub-folder), hf:ID[:config][:split] (a Hub audio dataset), or builtin:demo")
+                        help="genuine speech: vctk:PATH (VCTK 0.92 or 0.80 folder), folder:PATH (any folder of "
+                             "audio; speaker = first sub-folder), hf:ID[:config][:split] (a Hub audio dataset), "
+                             "or builtin:demo")
     parser.add_argument("--codecs", default=defaults.codecs,
                         help="`all` or comma-separated codec names/aliases, e.g. encodec_24khz,dac_16khz "
                              f"(default: {defaults.codecs}); a folder already built gets only the missing ones")
@@ -35,10 +36,12 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
                         help="output folder, laid out as the Hub repo (data/<codec>/<split>-NNNNN-of-NNNNN.parquet, "
                              "README.md); an interrupted build resumes when run again with the same options")
     parser.add_argument("--device", default=defaults.device,
-                        help=f"where the codecs run: auto (CUDA when present), cpu, cuda, cuda:N (default: {defaults.device})")
+                        help="where the codecs run: auto (CUDA when present), cpu, cuda, cuda:N "
+                             f"(default: {defaults.device})")
     parser.add_argument("--split-file", default=None,
-                        help="speaker -> split file (`SPEAKER SPLIT` lines, or JSON); default: the CodecFake paper's "
-                             "split (validation p226,p229; test p227,p228; train the rest). Refused if a speaker is in two splits")
+                        help="speaker -> split file (`SPEAKER SPLIT` lines, or JSON); default: the CodecFake "
+                             "paper's split (validation p226,p229; test p227,p228; train the rest). Refused if "
+                             "a speaker is in two splits")
     parser.add_argument("--limit", type=int, default=None,
                         help="at most N utterances per split, round-robin over its speakers (smoke runs; default: all)")
     parser.add_argument("--random-weights", action="store_true",
@@ -46,15 +49,18 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
                              "checkpoint (smoke runs: the rows are not real codec fakes; the card says so)")
     parser.add_argument("--genuine-sample-rate", type=int, default=defaults.genuine_sample_rate,
                         help="rate of the genuine rows and of the codecs' input, in Hz "
-                             f"(default: {defaults.genuine_sample_rate}, the CodecFake release's); 0 keeps each file's rate")
+                             f"(default: {defaults.genuine_sample_rate}, the CodecFake release's); 0 keeps each "
+                             "file's rate")
     parser.add_argument("--shard-size", type=int, default=defaults.shard_size,
                         help=f"utterances per Parquet shard (default: {defaults.shard_size})")
     parser.add_argument("--batch-seconds", type=float, default=defaults.batch_seconds,
-                        help=f"padded seconds of audio per codec batch; lower it if memory runs out (default: {defaults.batch_seconds:g})")
+                        help="padded seconds of audio per codec batch; lower it if memory runs out "
+                             f"(default: {defaults.batch_seconds:g})")
     parser.add_argument("--mic", default=defaults.mic, choices=("mic1", "mic2"),
                         help=f"VCTK 0.92 microphone (default: {defaults.mic})")
     parser.add_argument("--speaker-pattern", default=None,
-                        help="folder: sources; a regex on each file's relative path whose group `speaker` is the speaker")
+                        help="folder: sources; a regex on each file's relative path whose group `speaker` is "
+                             "the speaker")
     parser.add_argument("--audio-column", default=None,
                         help="hf: sources; the audio column (default: the first Audio column)")
     parser.add_argument("--speaker-column", default=None,
@@ -64,7 +70,8 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m builder",
-        description="Build, import and publish CodecFake datasets (genuine speech + codec resyntheses) in the Hub layout.",
+        description="Build, import and publish CodecFake datasets (genuine speech + codec resyntheses) "
+                    "in the Hub layout.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped file and decision (debug)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{build,push,import,demo}")
@@ -81,17 +88,19 @@ def make_parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true", help="create the repository as private")
 
     imp = commands.add_parser("import", help="convert a folder of the original CodecFake release",
-                              description="Convert the original release's `<codec>+<utterance>.wav` files into the same "
-                                          "schema, splits and layout.")
+                              description="Convert the original release's `<codec>+<utterance>.wav` files into the "
+                                          "same schema, splits and layout.")
     imp.add_argument("path", help="folder holding `<codec>+<utterance>.wav` files (searched recursively)")
     imp.add_argument("--out", required=True, help="output folder (Hub layout)")
     imp.add_argument("--split-file", default=None, help="speaker -> split file (default: the CodecFake paper's split)")
     imp.add_argument("--shard-size", type=int, default=1000, help="files per Parquet shard (default: 1000)")
 
     demo = commands.add_parser("demo", help="build a small dataset end to end and show how to load it",
-                               description="Build a small dataset with two codecs: official weights and a public speech "
-                                           "set where reachable, else random weights and built-in synthetic input.")
-    demo.add_argument("--out", default=DEFAULT_OUT, help=f"output folder, rebuilt from scratch (default: {DEFAULT_OUT})")
+                               description="Build a small dataset with two codecs: official weights and a public "
+                                           "speech set where reachable, else random weights and built-in synthetic "
+                                           "input.")
+    demo.add_argument("--out", default=DEFAULT_OUT,
+                      help=f"output folder, rebuilt from scratch (default: {DEFAULT_OUT})")
     demo.add_argument("--codecs", default=DEFAULT_CODECS, help=f"codecs to run (default: {DEFAULT_CODECS})")
     demo.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     return parser

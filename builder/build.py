@@ -71,7 +71,8 @@ def check_config(config: CodecFakeConfig) -> list[str]:
     if config.shard_size < 1:
         raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {config.shard_size}.")
     if config.genuine_sample_rate is not None and config.genuine_sample_rate < 1000:
-        raise CodecFakeError(f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {config.genuine_sample_rate}.")
+        raise CodecFakeError(
+            f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {config.genuine_sample_rate}.")
     if config.batch_seconds <= 0:
         raise CodecFakeError(f"`batch_seconds` must be positive, got {config.batch_seconds}.")
     names = codecs.parse_codec_list(config.codecs)  # UnknownCodecError names the bad one
@@ -83,7 +84,8 @@ def check_device(device: str) -> torch.device:
     try:
         resolved = resolve_device(device)
     except RuntimeError as error:
-        raise CodecFakeError(f"`device` {device!r} is not a device torch knows ({error}); use auto, cpu or cuda.") from None
+        raise CodecFakeError(
+            f"`device` {device!r} is not a device torch knows ({error}); use auto, cpu or cuda.") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise CodecFakeError(f"`device` {device!r}: CUDA is not available on this machine; use auto or cpu.")
     return resolved
@@ -185,7 +187,8 @@ class _locked:
         try:
             self.lock.acquire(timeout=1)
         except Timeout:
-            raise CodecFakeError(f"`out` {str(self.out)!r} is being built by another run; wait for it to end.") from None
+            raise CodecFakeError(
+                f"`out` {str(self.out)!r} is being built by another run; wait for it to end.") from None
         return self
 
     def __exit__(self, *exc):
@@ -288,7 +291,8 @@ def _write_card(plan: Plan, out: Path, report: BuildReport, notes: list[str]) ->
     parts = [GENUINE] if GENUINE in complete else []
     parts += [name for name in codecs.names() if name in complete]
     if not parts:
-        raise CodecFakeError(f"nothing was written to {out}: no part could be built ({'; '.join(report.failed.values())}).")
+        reasons = "; ".join(report.failed.values())
+        raise CodecFakeError(f"nothing was written to {out}: no part could be built ({reasons}).")
     random = [p for p in parts if plan.parts[p].get("random_weights")]
     return hub.write_dataset_card(
         out,
@@ -296,5 +300,6 @@ def _write_card(plan: Plan, out: Path, report: BuildReport, notes: list[str]) ->
             parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
             imported=plan.kind == "import", notes=notes,
             genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
+            paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
         ),
     )

@@ -143,7 +143,8 @@ class Plan:
         """Refuse to continue `other` (on disk) with this plan when their shards would not line up."""
         mine = {"kind": self.kind, **self.identity}
         theirs = {"kind": other.kind, **other.identity}
-        differ = {k: (theirs.get(k), mine.get(k)) for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)}
+        keys = sorted(set(mine) | set(theirs))
+        differ = {k: (theirs.get(k), mine.get(k)) for k in keys if mine.get(k) != theirs.get(k)}
         if differ:
             details = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in differ.items())
             raise PlanMismatchError(

@@ -35,11 +35,10 @@ _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 CODECFAKE_CITATION = """@inproceedings{wu2024codecfake,
   author    = {Wu, Haibin and Tseng, Yuan and Lee, Hung-yi},
-  title     = {{CodecFake}: Enhancing Anti-Spoofing Models Against Deepfake Audios from Codec-Based Speech Synthesis Systems},
+  title     = {{CodecFake}: Enhancing Anti-Spoofing Models Against Deepfake Audios from Codec-Based Speech
+               Synthesis Systems},
   booktitle = {Proc. Interspeech 2024},
-  pages     = {1770--1774},
-  year      = {2024},
-  doi       = {10.21437/Interspeech.2024-2093}
+  year      = {2024}
 }"""
 
 
@@ -59,6 +58,7 @@ class DatasetCardInfo:
         imported (bool): rows come from the original release files, not from a build.
         notes (list[str]): extra lines for the card's Notes section.
         genuine_sample_rate (int | None): the rate of the genuine rows and the codecs' input.
+        paper_split (bool): the splits are the CodecFake paper's (else a user's speaker -> split file).
         pretty_name (str): the card's title.
     """
 
@@ -69,6 +69,7 @@ class DatasetCardInfo:
     imported: bool = False
     notes: list[str] = field(default_factory=list)
     genuine_sample_rate: int | None = None
+    paper_split: bool = True
     pretty_name: str = "CodecFake"
 
 
@@ -225,10 +226,9 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]]) -> str:
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
-    lines += ["## Splits", "",
-              "Speaker-disjoint: every speaker's utterances are in one split. "
-              "The CodecFake paper's split of VCTK is the default (validation p226, p229; test p227, p228; "
-              "train the other speakers).", ""]
+    used = ("the CodecFake paper's split of VCTK (validation p226, p229; test p227, p228; train the other "
+            "speakers)" if info.paper_split else "a speaker -> split file given to the build")
+    lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by {used}.", ""]
     for split, speakers in info.speakers.items():
         shown = ", ".join(speakers[:20]) + (f", … ({len(speakers)} speakers)" if len(speakers) > 20 else "")
         lines.append(f"- `{split}`: {shown}")
@@ -265,7 +265,7 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         elif name in info.random_weight_codecs:
             weights = "**random** (smoke run)"
         else:
-            weights = "official"
+            weights = "official checkpoint"
         rows.append(f"| `{s.name}` | {s.sample_rate} Hz | {s.bitrate_kbps:g} kbps | {s.n_codebooks} | {s.hop_length} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.length_rule} | {s.notes} |")
     return "\n".join(rows)

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 import yaml
-from test_corpus import SPEAKERS, make_vctk_tree
+from test_corpus import SPEAKERS, make_hub_dataset, make_vctk_tree
 
 from builder import CodecFakeConfig, Plan, build, import_release
 from builder.__main__ import main
@@ -297,3 +297,17 @@ def test_limit_takes_utterances_round_robin_over_each_splits_speakers(tmp_path, 
         "validation": ["p226_001", "p226_002", "p229_001"],
         "test": ["p227_001", "p227_002", "p228_001"],
     }
+
+
+def test_build_from_a_hub_dataset_source(tmp_path, demo_dir, codec_fixture):
+    source = make_hub_dataset(tmp_path, demo_dir, seconds=0.5)
+    split_file = tmp_path / "split.txt"
+    split_file.write_text("s2 test\n")
+    out = tmp_path / "out"
+    config = CodecFakeConfig(source=f"hf:{source}", codecs=ENCODEC, out=str(out), device="cpu",
+                             split_file=str(split_file))
+    report = build(config, codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert report.complete == ["genuine", ENCODEC] and report.skipped == []
+    ds = load(out, ENCODEC, "test", tmp_path / "cache")
+    assert sorted(ds["id"]) == [f"{ENCODEC}+z", "genuine+z"] and set(ds["text"]) == {"c"}
+    assert "a speaker -> split file" in (out / "README.md").read_text()

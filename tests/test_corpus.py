@@ -131,21 +131,28 @@ def test_audio_folder_speakers_from_subfolders_or_a_pattern(tmp_path, demo_dir):
     assert isinstance(open_source(str(tmp_path)), AudioFolder)
 
 
-def test_hub_dataset_source_finds_audio_speaker_and_text_columns(tmp_path, demo_dir):
+def make_hub_dataset(root: Path, demo_dir: Path, seconds: float = 0.3) -> Path:
+    """A local dataset folder in the Hub's Parquet layout (what `hf:ID` loads), three rows, two speakers."""
     import datasets
 
-    wave, rate = clip(demo_dir, 1, 0.3)
+    wave, rate = clip(demo_dir, 1, seconds)
     paths = []
     for i in range(3):
-        path = tmp_path / "wav" / f"utt{i}.wav"
-        path.parent.mkdir(exist_ok=True)
+        path = root / "wav" / f"utt{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, wave * (i + 1) / 3, rate)
         paths.append(str(path))
     table = datasets.Dataset.from_dict(
         {"audio": paths, "speaker_id": ["s1", "s1", "s2"], "sentence": ["a", "b", "c"], "id": ["x", "y", "z"]}
     ).cast_column("audio", datasets.Audio())
-    (tmp_path / "hubset" / "data").mkdir(parents=True)
-    table.to_parquet(str(tmp_path / "hubset" / "data" / "train-00000-of-00001.parquet"))
+    (root / "hubset" / "data").mkdir(parents=True)
+    table.to_parquet(str(root / "hubset" / "data" / "train-00000-of-00001.parquet"))
+    return root / "hubset"
+
+
+def test_hub_dataset_source_finds_audio_speaker_and_text_columns(tmp_path, demo_dir):
+    make_hub_dataset(tmp_path, demo_dir)
+    wave, rate = clip(demo_dir, 1, 0.3)
     corpus = open_source(f"hf:{tmp_path / 'hubset'}")
     assert isinstance(corpus, HubDataset) and corpus.audio_column == "audio"
     records = corpus.records()
