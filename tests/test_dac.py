@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.codecs import dac
+from codecfake_hf.codecs import dac, weights
 from codecfake_hf.codecs.loudness import integrated_loudness
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
@@ -124,6 +124,20 @@ def test_dac_package_files_convert_to_the_hub_layout(codec_fixture, name):
         torch.testing.assert_close(converted[key], value, rtol=1e-6, atol=1e-7)
     # build() takes the dac package's kwargs and state dict as they are
     codec = codecs.load(name, config=fx.tiny_config, state_dict=original)
+    result, _ = codec.resynthesize(*one(fx.npy("input_3s.npy")))
+    assert rel_l2(result[0], fx.npy("output_compress.npy")) <= TOL
+
+
+def test_github_release_pth_layout_loads(codec_fixture, tmp_path):
+    # The release .pth nests the weights under `state_dict` beside `metadata.kwargs` (DAC's arguments).
+    name = "descript-audio-codec-24khz"
+    fx = codec_fixture(name)
+    flat = fx.weights("weights.safetensors")
+    path = tmp_path / "weights_24khz.pth"
+    torch.save({"state_dict": {k.removeprefix("state_dict."): v for k, v in flat.items()},
+                "metadata": {"kwargs": fx.tiny_config}}, path)
+    checkpoint = weights.load_checkpoint(path, codec=name)
+    codec = codecs.load(name, config=checkpoint["metadata"]["kwargs"], state_dict=checkpoint)
     result, _ = codec.resynthesize(*one(fx.npy("input_3s.npy")))
     assert rel_l2(result[0], fx.npy("output_compress.npy")) <= TOL
 
