@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -76,8 +77,6 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Fetch `config.json` and `model.safetensors` of the official Hub repository (cache first)."""
-    import json
-
     files = {name: weights.hub_file(spec.hub_repo, name, codec=spec.name) for name in spec.hub_files}
     config_path = files["config.json"]
     try:
@@ -243,7 +242,8 @@ class DacCodec(Codec):
         """Codes `[N, n_codebooks, frames]` -> audio `[N, T']` at `sample_rate` (`quantizer.from_codes`)."""
         return self.model.decoder(self.model.quantizer.from_codes(codes)[0]).squeeze(1)
 
-    def _in_groups(self, fn, items: torch.Tensor) -> torch.Tensor:
+    def _in_groups(self, fn: Callable[[torch.Tensor], torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        # `window_batch` windows per forward pass: bounded memory whatever the batch of utterances.
         return torch.cat([fn(items[i:i + self.window_batch]) for i in range(0, items.shape[0], self.window_batch)])
 
     # -- the dac package's compress()/decompress() -------------------------------------------------------

@@ -178,8 +178,11 @@ class EncodecCodec(Codec):
         """Codes of a padded batch: `waves [B, T]` at 24 kHz -> `[B, n_codebooks, ceil(max length / hop)]`.
 
         Item `i` has `ceil(lengths[i] / hop)` valid frames, the same codes it gets alone; later frames are
-        meaningless.
+        meaningless. Causal, unnormalised, unchunked configs only (the 24 kHz model).
         """
+        if not self.exact_batches:
+            raise ValueError(f"{self.name}: batched `encode` needs a causal, unnormalised, unchunked EnCodec "
+                             "config; call `model.encode` per utterance for this one.")
         waves = waves.to(self.device)
         lengths = torch.as_tensor(lengths).cpu()
         width = int(lengths.max())
@@ -203,6 +206,7 @@ class EncodecCodec(Codec):
     def _strided_conv(self, layer: nn.Module, hidden: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, list[int]]:
         # transformers' EncodecConv1d.forward for a causal conv, with its right "extra padding" (reflect,
         # up to a whole stride) made per item from the item's own valid samples, as it would be alone.
+        # `_pad1d` is EncodecConv1d's own padding helper (reflect, with its zero-extension of short inputs).
         stride = int(layer.stride)
         left = int(layer.padding_total)
         width = hidden.shape[-1]
