@@ -174,13 +174,11 @@ class CodecFakeTrainer(Trainer):
 
     Args:
         class_weights: float tensor [num_labels], or None for plain cross entropy.
-        card_facts: what the model card states about training (written by `create_model_card`).
     """
 
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, card_facts: dict | None = None, **kwargs):
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
-        self.card_facts = card_facts or {}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
@@ -190,9 +188,10 @@ class CodecFakeTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def create_model_card(self, **kwargs):
-        """Trainer's own card drops EER from `model-index`; write ours (also what `push_to_hub` uploads)."""
+        """Trainer's own card drops EER from `model-index`; write ours from the folder's JSON files (this is
+        also what Trainer's `push_to_hub` calls before uploading)."""
         if self.is_world_process_zero():
-            modelcard.write_model_card(self.args.output_dir)
+            modelcard.write_model_card(self.args.output_dir, model_name=kwargs.get("model_name"))
 
 
 def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.Tensor | None:
@@ -360,13 +359,11 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         compute_metrics=eer_metrics(label_info.bonafide_id),
         processing_class=feature_extractor,
         class_weights=weights,
-        card_facts=facts,
     )
 
-    # Train
+    # Train (the best checkpoint by validation EER is loaded at the end)
     if training_args.do_train:
         result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
         trainer.log_metrics("train", result.metrics)
         trainer.save_metrics("train", result.metrics)
         trainer.save_state()
@@ -379,11 +376,13 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         facts["validation"] = {"split": data_args.eval_split_name, "eer": eval_metrics.get("eval_eer"),
                                "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
 
-    # Model card (EER in model-index), then the Hub if asked
+    # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
     write_training_facts(training_args.output_dir, facts)
-    trainer.create_model_card()
     if training_args.push_to_hub:
-        trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")
+        trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")  # saves, writes the card, uploads
+    else:
+        trainer.save_model()
+        trainer.create_model_card()
     return facts
 
 

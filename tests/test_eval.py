@@ -206,6 +206,31 @@ def test_card_command_pushes_folder(chain, monkeypatch):
     assert "checkpoint-*" in calls[1][2]["ignore_patterns"]
 
 
+def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tmp_path, monkeypatch):
+    """`--push_to_hub` goes through Trainer's own push, whose card (no EER) is replaced by ours."""
+    import types
+
+    import transformers.trainer
+
+    uploads = []
+
+    class RecordingApi:
+        def create_repo(self, repo_id, **kwargs):
+            return types.SimpleNamespace(repo_id=f"me/{repo_id}" if "/" not in repo_id else repo_id)
+
+        def upload_folder(self, repo_id, folder_path, **kwargs):
+            uploads.append((repo_id, (Path(folder_path) / "README.md").read_text()))
+            return "https://hub/commit"
+
+    monkeypatch.setattr(transformers.trainer, "hf_api", lambda: RecordingApi())
+    flags = trainer_flags(tmp_path / "pushed", tmp_path / "cache", steps=1)
+    assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--train_codecs", "encodec_24khz",
+                   "--config_name", tiny_wav2vec2, *flags, "--push_to_hub", "--hub_model_id", "me/detector",
+                   "--hub_strategy", "end") == 0
+    assert [repo for repo, _ in uploads] == ["me/detector"]
+    assert "type: eer" in uploads[0][1] and "split: validation" in uploads[0][1]
+
+
 # --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
 
 
