@@ -94,6 +94,9 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", required=True, help="output folder (Hub layout)")
     imp.add_argument("--split-file", default=None, help="speaker -> split file (default: the CodecFake paper's split)")
     imp.add_argument("--shard-size", type=int, default=1000, help="files per Parquet shard (default: 1000)")
+    imp.add_argument("--metadata", default=None,
+                     help="a VCTK copy (vctk:PATH) whose transcripts and speaker metadata fill the rows "
+                          "(default: none; text and speaker metadata stay empty)")
 
     demo = commands.add_parser("demo", help="build a small dataset end to end and show how to load it",
                                description="Build a small dataset with two codecs: official weights and a public "
@@ -143,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
             print_report(report)
             return EXIT_USER_ERROR if report.failed else 0
         if args.command == "import":
-            report = import_release(args.path, args.out, split_file=args.split_file, shard_size=args.shard_size)
+            report = import_release(args.path, args.out, split_file=args.split_file, shard_size=args.shard_size,
+                                    metadata=args.metadata)
             print_report(report)
             return 0
         if args.command == "push":
@@ -161,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     except CodecFakeError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        # Finished shards are final; the one being written is redone by the next run.
+        print("\ninterrupted: finished shards are kept; run the same command again to resume.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

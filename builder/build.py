@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
-from codecfake_hf.corpus import GENUINE, Corpus, open_source, scan_release, vctk
+from codecfake_hf.corpus import GENUINE, Corpus, Record, open_source, scan_release, vctk
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.resynth import resolve_device
 from codecfake_hf.splits import SpeakerSplit
@@ -132,15 +132,28 @@ def build(config: CodecFakeConfig, *, codec_factory: CodecFactory | None = None,
             _write_part(config, plan, out, part, corpus, codec, report, progress)
             del codec
         report.card = _write_card(plan, out, report, card_notes or [])
+        _clean_state(out)
     return report
 
 
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   progress: bool = True) -> BuildReport:
-    """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema."""
+                   metadata: str | None = None, progress: bool = True) -> BuildReport:
+    """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema.
+
+    Args:
+        path (str | Path): the folder of release files (searched recursively).
+        out (str | Path): the output folder.
+        split_file (str | None): speaker -> split file; None: the CodecFake paper's split.
+        shard_size (int): files per shard.
+        metadata (str | None): a VCTK source (`vctk:PATH`) whose transcripts and speaker metadata fill
+            the rows; None: the release's file names only (empty text and speaker metadata).
+        progress (bool): show progress bars.
+    """
     if shard_size < 1:
         raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {shard_size}.")
     parts, skipped = scan_release(path)
+    if metadata is not None:
+        parts = _with_metadata(parts, open_source(metadata))
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = [GENUINE] if GENUINE in parts else []
     ordered += [name for name in codecs.names() if name in parts]
@@ -163,10 +176,30 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         report.card = _write_card(plan, out, report, [
             "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
         ])
+        _clean_state(out)
     return report
 
 
 # Named helpers of build() and import_release()
+
+
+def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, list[Record]]:
+    """Release records with the transcript and speaker metadata of the same utterance in `corpus`."""
+    known = {r.utterance_id: r for r in corpus.records()}
+    missing = {r.utterance_id for records in parts.values() for r in records} - set(known)
+    if missing:
+        logger.warning("metadata: %d utterances are not in %s; their text stays empty", len(missing), corpus.spec)
+    return {
+        part: [replace(known[r.utterance_id], path=r.path, index=None) if r.utterance_id in known else r
+               for r in records]
+        for part, records in parts.items()
+    }
+
+
+def _clean_state(out: Path) -> None:
+    """After a finished run: drop the staging folder and `datasets`' per-shard lock files (the plan stays)."""
+    for name in ("tmp", "cache"):
+        shutil.rmtree(out / STATE_DIR / name, ignore_errors=True)
 
 
 def source_info(corpus: Corpus) -> dict[str, str]:

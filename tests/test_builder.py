@@ -6,6 +6,7 @@ Checked through `datasets` itself: shards, configs and the card load with `load_
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -311,3 +312,26 @@ def test_build_from_a_hub_dataset_source(tmp_path, demo_dir, codec_fixture):
     ds = load(out, ENCODEC, "test", tmp_path / "cache")
     assert sorted(ds["id"]) == [f"{ENCODEC}+z", "genuine+z"] and set(ds["text"]) == {"c"}
     assert "a speaker -> split file" in (out / "README.md").read_text()
+
+
+def test_import_cli_fills_transcripts_and_speakers_from_a_vctk_copy(tmp_path, demo_dir, capsys):
+    release = tmp_path / "release"
+    vctk = tmp_path / "VCTK-Corpus"
+    for utt in ("p225_273", "p295_144"):
+        speaker = utt.split("_")[0]
+        for codec in ("genuine", ENCODEC):
+            (release / codec).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(demo_dir / f"{codec}+{utt}.wav", release / codec / f"{codec}+{utt}.wav")
+        (vctk / "wav48" / speaker).mkdir(parents=True)
+        shutil.copyfile(demo_dir / f"genuine+{utt}.wav", vctk / "wav48" / speaker / f"{utt}.wav")
+        (vctk / "txt" / speaker).mkdir(parents=True)
+        (vctk / "txt" / speaker / f"{utt}.txt").write_text(f"Text of {utt}.")
+    (vctk / "speaker-info.txt").write_text("ID  AGE  GENDER  ACCENTS  REGION\n225  23  F  English  Southern England\n")
+    out = tmp_path / "out"
+    assert main(["import", str(release), "--out", str(out), "--metadata", f"vctk:{vctk}"]) == 0
+    assert "Load it with:" in capsys.readouterr().out
+    rows = {r["id"]: r for r in rows_of(out)}
+    assert set(rows) == {f"{c}+{u}" for c in ("genuine", ENCODEC) for u in ("p225_273", "p295_144")}
+    assert rows[f"{ENCODEC}+p225_273"]["text"] == "Text of p225_273."
+    assert (rows["genuine+p225_273"]["gender"], rows["genuine+p295_144"]["gender"]) == ("F", "")
+    assert not (out / ".codecfake" / "tmp").exists()  # staging cleaned after a finished run
