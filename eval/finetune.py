@@ -315,6 +315,14 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     # Model, feature extractor and labels (label2id/id2label: the Hub shows bonafide/spoof)
     model, feature_extractor = load_model(model_args, label_info)
 
+    # Loss weights for the bona fide/spoof imbalance (labels read before the audio transform is set)
+    weights = None
+    if "train" in raw:
+        labels = np.asarray(raw["train"].select_columns([data_args.label_column_name])[data_args.label_column_name])
+        weights = class_weights(labels, label_info, model_args.class_weighting)
+        if weights is not None:
+            logger.info("Class weights %s", dict(zip(label_info.names, weights.tolist(), strict=True)))
+
     # Resample through the Audio feature, then crop on the fly
     for key, dataset in raw.items():
         dataset = dataset.cast_column(data_args.audio_column_name,
@@ -322,14 +330,6 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         dataset.set_transform(make_transform(feature_extractor, data_args, train=key == "train",
                                              seed=training_args.seed))
         raw[key] = dataset
-
-    # Loss weights for the bona fide/spoof imbalance
-    weights = None
-    if "train" in raw:
-        weights = class_weights(np.asarray(raw["train"].data.column(data_args.label_column_name)),
-                                label_info, model_args.class_weighting)
-        if weights is not None:
-            logger.info("Class weights %s", dict(zip(label_info.names, weights.tolist(), strict=True)))
 
     # What the model card will say, saved beside the model
     facts = {
@@ -345,6 +345,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         "max_length_seconds": data_args.max_length_seconds,
         "sampling_rate": feature_extractor.sampling_rate,
         "class_weighting": model_args.class_weighting,
+        "class_weights": None if weights is None else dict(zip(label_info.names, weights.tolist(), strict=True)),
         "freeze_feature_encoder": model_args.freeze_feature_encoder,
         "hyperparameters": modelcard.training_hyperparameters(training_args),
         "validation": None,

@@ -145,6 +145,7 @@ def test_finetune_writes_model_with_labels_and_best_checkpoint(chain):
     facts = json.loads((model / "codecfake_training.json").read_text())
     assert facts["train_codecs"] == [GENUINE, "encodec_24khz"]
     assert facts["validation"]["rows"] == 4  # validation: genuine + encodec rows of speaker p226
+    assert facts["train_rows"] == 8 and facts["class_weights"] == {"bonafide": 1.0, "spoof": 1.0}  # 4 + 4 rows
 
 
 def test_score_writes_score_file_results_table_and_plot(chain):
@@ -224,11 +225,13 @@ def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tm
 
     monkeypatch.setattr(transformers.trainer, "hf_api", lambda: RecordingApi())
     flags = trainer_flags(tmp_path / "pushed", tmp_path / "cache", steps=1)
-    assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--train_codecs", "encodec_24khz",
-                   "--config_name", tiny_wav2vec2, *flags, "--push_to_hub", "--hub_model_id", "me/detector",
-                   "--hub_strategy", "end") == 0
+    assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--config_name", tiny_wav2vec2, *flags,
+                   "--push_to_hub", "--hub_model_id", "me/detector", "--hub_strategy", "end") == 0
     assert [repo for repo, _ in uploads] == ["me/detector"]
     assert "type: eer" in uploads[0][1] and "split: validation" in uploads[0][1]
+    training = json.loads((tmp_path / "pushed" / "codecfake_training.json").read_text())
+    # every codec: 4 genuine and 8 spoof training rows; balanced weights N / (2 N_class)
+    assert training["class_weights"] == {"bonafide": 1.5, "spoof": 0.75}
 
 
 # --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
@@ -302,6 +305,8 @@ def test_finetune_from_a_checkpoint(tiny_codecfake, tiny_wav2vec2, tmp_path):
                    "--model_name_or_path", checkpoint, "--no_freeze_feature_encoder", *flags) == 0
     facts = json.loads((tmp_path / "model" / "finetune_args.json").read_text())
     assert facts["model_name_or_path"] == str(checkpoint) and facts["freeze_feature_encoder"] is False
+    training = json.loads((tmp_path / "model" / "codecfake_training.json").read_text())
+    assert training["base_model"] == str(checkpoint)
     card = (tmp_path / "model" / "README.md").read_text()
     assert "config: SpeechTokenizer" in card and str(checkpoint) in card
 
