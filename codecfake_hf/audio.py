@@ -52,7 +52,8 @@ def _read_with_ffmpeg(path: Path, sf_error: Exception) -> tuple[np.ndarray, int]
         samples = AudioDecoder(str(path)).get_all_samples()
     except Exception as error:  # torchcodec raises plain RuntimeError/ValueError for bad files
         raise AudioError(
-            f"{path}: not readable as audio (soundfile: {sf_error}; FFmpeg: {error}). "
+            # torchcodec's messages run over several lines (with a "please report" footer): keep the first.
+            f"{path}: not readable as audio (soundfile: {sf_error}; FFmpeg: {str(error).splitlines()[0]}). "
             "The file is corrupt or not audio; remove it or convert it to WAV/FLAC."
         ) from error
     return samples.data.numpy().T.astype(np.float32), int(samples.sample_rate)
