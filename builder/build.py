@@ -27,7 +27,7 @@ from codecfake_hf.resynth import resolve_device
 from codecfake_hf.splits import SpeakerSplit
 
 from .dataset import CodecFakeBuilder, CodecFakeConfig
-from .plan import STATE_DIR, Plan, PlanMismatchError
+from .plan import ALL_PARTS, STATE_DIR, Plan, PlanMismatchError
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def build(config: CodecFakeConfig, *, codec_factory: CodecFactory | None = None,
         kind="build",
         identity={"source": corpus.spec, "split": split.to_dict(), "limit": config.limit,
                   "shard_size": config.shard_size, "genuine_sample_rate": config.genuine_sample_rate},
-        records={"*": Plan.split_records(records, split, config.limit)},
+        records={ALL_PARTS: Plan.split_records(records, split, config.limit)},
         shard_size=config.shard_size,
         source=source_info(corpus),
     )

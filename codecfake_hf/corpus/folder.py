@@ -29,7 +29,7 @@ class AudioFolder(Corpus):
     kind = "folder"
 
     def __init__(self, root: str | Path, speaker_pattern: str | None = None):
-        super().__init__(str(root))
+        super().__init__(str(Path(root).resolve()))  # resolved: a resumed build compares sources
         self.root = Path(root)
         if not self.root.is_dir():
             raise CorpusError(f"`folder:` source {str(self.root)!r}: no such folder.")

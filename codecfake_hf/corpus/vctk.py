@@ -100,7 +100,7 @@ class VCTK(Corpus):
     citation = CITATION
 
     def __init__(self, root: str | Path, mic: str = "mic1"):
-        super().__init__(str(root))
+        super().__init__(str(Path(root).resolve()))  # resolved: a resumed build compares sources
         if mic not in MICS:
             raise CorpusError(f"`mic` must be one of {', '.join(MICS)}, got {mic!r}.")
         self.root = Path(root)
