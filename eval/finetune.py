@@ -59,7 +59,7 @@ require_version("transformers>=4.46", "To fix: pip install -e . in the codecfake
 logger = logging.getLogger(__name__)
 
 ARGUMENTS_FILE = "finetune_args.json"  # beside the model: the arguments, a `.json` that reruns this training
-TRAINING_FACTS = "codecfake_training.json"  # beside the model: what the model card says about training
+TRAINING_FACTS = modelcard.TRAINING_FILE  # beside the model: what the model card says about training
 
 
 @dataclass

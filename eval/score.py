@@ -40,6 +40,7 @@ from .data import (
     mono,
     select_codecs,
 )
+from .finetune import TRAINING_FACTS
 from .plots import plot_det
 
 logger = logging.getLogger(__name__)
@@ -72,10 +73,11 @@ class ScoreArguments:
     bonafide_label: str = field(
         default="bonafide", metadata={"help": "Name of the bona fide class (in the dataset and the model's "
                                               "id2label). Default: bonafide."})
-    max_length_seconds: float = field(
-        default=CODECFAKE_SECONDS,
-        metadata={"help": "Score the first window of this many seconds (shorter clips repeated), as in training. "
-                          "Default: 4.0375 (64,600 samples at 16 kHz). 0 scores whole clips."})
+    max_length_seconds: float | None = field(
+        default=None,
+        metadata={"help": "Score the first window of this many seconds (shorter clips repeated). Default: the "
+                          "window the model was fine-tuned with (its codecfake_training.json), else 4.0375 "
+                          "(64,600 samples at 16 kHz, CodecFake's). 0 scores whole clips."})
     batch_size: int = field(default=16, metadata={"help": "Rows per forward pass. Default: 16."})
     device: str | None = field(
         default=None, metadata={"help": "torch device. Default: cuda if available, else cpu."})
@@ -184,7 +186,11 @@ def run_score(args: ScoreArguments) -> dict:
             f"`--bonafide_label {args.bonafide_label}` is not a label of the model {args.model_name_or_path} "
             f"(its labels: {sorted(model_labels)}); was it fine-tuned with `python -m eval finetune`?")
 
-    # Score every row at the model's sampling rate
+    # Score every row at the model's sampling rate, with the window it was trained on
+    if args.max_length_seconds is None:
+        facts_file = Path(args.model_name_or_path) / TRAINING_FACTS
+        facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
+        args.max_length_seconds = float(facts.get("max_length_seconds") or CODECFAKE_SECONDS)
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
     scores = score_dataset(model, feature_extractor, dataset, args, model_labels[args.bonafide_label])
     meta = dataset.select_columns([args.id_column_name, args.codec_column_name, args.label_column_name])

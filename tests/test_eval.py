@@ -116,8 +116,7 @@ def chain(tiny_codecfake, tiny_wav2vec2, tmp_path_factory):
                    "--train_codecs", "encodec_24khz", "--config_name", tiny_wav2vec2,
                    *trainer_flags(model_dir, cache)) == 0
     assert run_cli("score", "--model_name_or_path", model_dir, "--dataset_name", tiny_codecfake,
-                   "--split", "test", "--output_dir", report_dir, "--cache_dir", cache,
-                   "--max_length_seconds", "0.5", "--device", "cpu") == 0
+                   "--split", "test", "--output_dir", report_dir, "--cache_dir", cache, "--device", "cpu") == 0
     return {"model": model_dir, "report": report_dir, "cache": cache}
 
 
@@ -156,6 +155,7 @@ def test_score_writes_score_file_results_table_and_plot(chain):
     assert utterance.startswith(f"{codec}+") and key in ("bonafide", "spoof")
     float(score)
     results = json.loads((report / "results.json").read_text())
+    assert results["max_length_seconds"] == 0.5  # the training window, from the model's training facts
     assert set(results["per_codec"]) == set(FAKE_CODECS)
     assert results["pooled"]["n_bonafide"] == 4 and results["pooled"]["n_spoof"] == 8
     table = (report / "results.md").read_text()
