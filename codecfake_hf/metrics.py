@@ -101,8 +101,8 @@ def _merge(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     Returns the sorted bona fide scores, the sorted spoof scores, and `is_bonafide` (bool [n]): the class of
     each merged position. Tie rule: within a block of equal scores the bona fide trials come first (they
-    precede every spoof trial in the concatenation), hence `side="left"` for bona fide (spoof trials
-    strictly below) and `side="right"` for spoof (bona fide trials at or below).
+    precede every spoof trial in the concatenation), so the i-th sorted bona fide trial lands at position
+    i + (number of spoof scores strictly below it): `searchsorted(..., side="left")`.
     """
     bona_sorted = np.sort(bonafide)
     spoof_sorted = np.sort(spoof)
