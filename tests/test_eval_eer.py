@@ -62,3 +62,22 @@ def test_bad_input_is_one_clear_error(eer_metric):
         eer_metric.compute(predictions=[0.1, 0.2], references=[0, 0])
     with pytest.raises(CodecFakeError, match="NaN"):
         eer_metric.compute(predictions=[0.1, float("nan")], references=[0, 1])
+
+
+def test_metric_card_examples(eer_metric, monkeypatch):
+    import evaluate
+
+    monkeypatch.chdir(ROOT)
+    result = doctest.testfile(str(ROOT / "eval" / "eer" / "README.md"), module_relative=False,
+                              globs={"evaluate": evaluate}, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4
+    assert result.failed == 0
+
+
+def test_metric_card_has_the_sections_of_evaluate_cards():
+    card = (ROOT / "eval" / "eer" / "README.md").read_text()
+    assert card.startswith("---\n")
+    for section in ("## Metric Description", "## How to Use", "### Inputs", "### Output Values",
+                    "### Values from Popular Papers", "## Examples", "## Limitations and Bias", "## Citation",
+                    "## Further References"):
+        assert section in card
