@@ -33,7 +33,8 @@ PARITY = 1e-4
 # gr1's speech case has a near-tie (codec-fixtures manifest, speech_codes.npy): at frame 0 the two best
 # codewords of quantiser 20 differ by 5e-6 of the distance. Float32 on one thread (conftest) picks the
 # stored 16; float64 picks 12, which changes quantisers 20-31 of frame 0 and output samples 0-2183 (rel.
-# L2 1.2e-3 there, 4.4e-5 after). Where the other codeword wins, the test compares the rest.
+# L2 1.2e-3 over the whole output, 4.4e-5 from sample 2184 on). Where the other codeword wins, the test
+# compares the rest.
 NEAR_TIES = {("funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "speech_"):
              {"quantizer": 20, "frame": 0, "alternative": 12, "first_clean_sample": 2184}}
 
@@ -112,6 +113,18 @@ def _check_codes(codes: np.ndarray, expected: np.ndarray, tie: dict | None) -> b
     rest[tie["quantizer"]:, tie["frame"]] = False
     np.testing.assert_array_equal(codes[rest], expected[rest])
     return True
+
+
+def test_near_tie_check_accepts_only_the_documented_alternative():
+    tie = next(iter(NEAR_TIES.values()))
+    expected = np.arange(32 * 5).reshape(32, 5)
+    assert not _check_codes(expected.copy(), expected, tie)
+    flipped = expected.copy()
+    flipped[20:, 0] = [tie["alternative"]] + list(range(11))  # stage 20 takes 12, later stages follow
+    assert _check_codes(flipped, expected, tie)
+    flipped[3, 2] += 1  # anything else must still match
+    with pytest.raises(AssertionError):
+        _check_codes(flipped, expected, tie)
 
 
 @parametrize_names
