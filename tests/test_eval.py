@@ -26,7 +26,7 @@ FEATURES = datasets.Features({
 
 
 def _wave(rng: np.random.Generator, codec: str, seconds: float) -> np.ndarray:
-    """Half a second of a sine plus noise; fakes get a codec-specific hum, so the classes differ a little."""
+    """A sine plus noise; fakes get a codec-specific hum, so the classes differ a little."""
     rate = RATES[codec]
     t = np.arange(int(seconds * rate)) / rate
     wave = 0.3 * np.sin(2 * np.pi * rng.uniform(120, 300) * t) + 0.05 * rng.standard_normal(t.size)
@@ -35,38 +35,43 @@ def _wave(rng: np.random.Generator, codec: str, seconds: float) -> np.ndarray:
     return wave.astype(np.float32)
 
 
-def write_tiny_codecfake(root: Path, utterances_per_speaker: int = 2, seed: int = 0) -> Path:
+def write_hub_layout(root: Path, rows: list[dict], codecs: list[str], splits: list[str]) -> Path:
     """A CodecFake dataset folder in the builder's Hub layout (DESIGN.md): Parquet shards per codec and split
-    under `data/<codec>/`, and a README whose YAML declares `all` and one config per codec (+ genuine)."""
-    rng = np.random.default_rng(seed)
-    for codec in (GENUINE, *FAKE_CODECS):
-        for split, speakers in SPLITS.items():
-            rows = {name: [] for name in FEATURES}
-            for speaker in speakers:
-                for n in range(utterances_per_speaker):
-                    utterance = f"{speaker}_{n + 1:03d}"
-                    rows["audio"].append({"array": _wave(rng, codec, rng.uniform(0.3, 0.6)),
-                                          "sampling_rate": RATES[codec]})
-                    rows["id"].append(f"{codec}+{utterance}")
-                    rows["utterance_id"].append(utterance)
-                    rows["speaker_id"].append(speaker)
-                    rows["codec"].append(codec)
-                    rows["label"].append(0 if codec == GENUINE else 1)
-                    rows["text"].append("please call stella")
+    under `data/<codec>/` (written by `datasets`, so Audio/ClassLabel survive), and a README whose YAML
+    declares `all` (the default) and one config per fake codec (its rows + the genuine ones)."""
+    for codec in codecs:
+        for split in splits:
+            chosen = [row for row in rows if row["codec"] == codec and row["split"] == split]
+            columns = {name: [row[name] for row in chosen] for name in FEATURES}
             shard = root / "data" / codec / f"{split}-00000-of-00001.parquet"
             shard.parent.mkdir(parents=True, exist_ok=True)
-            datasets.Dataset.from_dict(rows, features=FEATURES).to_parquet(str(shard))
+            datasets.Dataset.from_dict(columns, features=FEATURES).to_parquet(str(shard))
 
-    def config(name: str, codecs: list[str], default: bool = False) -> str:
+    def config(name: str, members: list[str], default: bool = False) -> str:
         files = "".join(
-            f"  - split: {split}\n    path:\n" + "".join(f"    - data/{c}/{split}-*.parquet\n" for c in codecs)
-            for split in SPLITS)
+            f"  - split: {split}\n    path:\n" + "".join(f"    - data/{c}/{split}-*.parquet\n" for c in members)
+            for split in splits)
         return f"- config_name: {name}\n" + ("  default: true\n" if default else "") + "  data_files:\n" + files
 
-    configs = config("all", [GENUINE, *FAKE_CODECS], default=True)
-    configs += "".join(config(codec, [GENUINE, codec]) for codec in FAKE_CODECS)
-    (root / "README.md").write_text(f"---\nconfigs:\n{configs}---\n\n# tiny CodecFake (synthetic audio)\n")
+    fakes = [codec for codec in codecs if codec != GENUINE]
+    configs = config("all", codecs, default=True) + "".join(config(codec, [GENUINE, codec]) for codec in fakes)
+    (root / "README.md").write_text(f"---\nconfigs:\n{configs}---\n\n# tiny CodecFake\n")
     return root
+
+
+def row(codec: str, utterance: str, split: str, wave: np.ndarray, rate: int) -> dict:
+    return {"audio": {"array": wave, "sampling_rate": rate}, "id": f"{codec}+{utterance}", "utterance_id": utterance,
+            "speaker_id": utterance.split("_")[0], "codec": codec, "label": 0 if codec == GENUINE else 1,
+            "text": "please call stella", "split": split}
+
+
+def write_tiny_codecfake(root: Path, utterances_per_speaker: int = 2, seed: int = 0) -> Path:
+    """Synthetic audio (0.3-0.6 s) for genuine and two codecs, two utterances per speaker, paper-like splits."""
+    rng = np.random.default_rng(seed)
+    rows = [row(codec, f"{speaker}_{n + 1:03d}", split, _wave(rng, codec, rng.uniform(0.3, 0.6)), RATES[codec])
+            for codec in (GENUINE, *FAKE_CODECS) for split, speakers in SPLITS.items()
+            for speaker in speakers for n in range(utterances_per_speaker)]
+    return write_hub_layout(root, rows, [GENUINE, *FAKE_CODECS], list(SPLITS))
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +237,29 @@ def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tm
     training = json.loads((tmp_path / "pushed" / "codecfake_training.json").read_text())
     # every codec: 4 genuine and 8 spoof training rows; balanced weights N / (2 N_class)
     assert training["class_weights"] == {"bonafide": 1.5, "spoof": 0.75}
+
+
+@pytest.mark.slow
+def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
+    """The real CodecFake release's clips (16, 24 and 44.1 kHz, 6.4 s) through finetune → score → card."""
+    import soundfile
+
+    codecs = [GENUINE, "encodec_24khz", "descript-audio-codec-44khz"]
+    splits = {"p225_273": "train", "p295_144": "validation", "p318_114": "test"}
+    rows = []
+    for codec in codecs:
+        for utterance, split in splits.items():
+            wave, rate = soundfile.read(demo_dir / f"{codec}+{utterance}.wav", dtype="float32")
+            rows.append(row(codec, utterance, split, wave, rate))
+    dataset = write_hub_layout(tmp_path / "demo", rows, codecs, ["train", "validation", "test"])
+    flags = trainer_flags(tmp_path / "model", tmp_path / "cache", steps=2)
+    flags[flags.index("--max_length_seconds") + 1] = "4.0375"  # CodecFake's 64,600 samples at 16 kHz
+    assert run_cli("finetune", "--dataset_name", dataset, "--config_name", tiny_wav2vec2, *flags) == 0
+    assert run_cli("score", "--model_name_or_path", tmp_path / "model", "--dataset_name", dataset,
+                   "--output_dir", tmp_path / "report", "--cache_dir", tmp_path / "cache") == 0
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert set(results["per_codec"]) == set(codecs[1:]) and results["max_length_seconds"] == 4.0375
+    assert "config: descript-audio-codec-44khz" in (tmp_path / "model" / "README.md").read_text()
 
 
 # --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
