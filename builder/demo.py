@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from huggingface_hub import HfApi, constants
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs import Codec
-from codecfake_hf.corpus import Corpus, CorpusError, open_source
+from codecfake_hf.corpus import Corpus, CorpusError, Record, open_source
 from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
 
 from .build import BuildReport, build
@@ -36,6 +37,8 @@ DEFAULT_OUT = "demo-output"
 DEFAULT_CODECS = "encodec_24khz,descript-audio-codec-16khz"
 SPEECH_SET = "hf:hf-internal-testing/librispeech_asr_dummy:clean:validation"
 UTTERANCES_PER_SPLIT = 4
+# LibriSpeech utterances run to 20 s or more; the demo keeps their first seconds so that it stays short.
+MAX_SECONDS = 4.0
 
 
 def hub_reachable(timeout: float = 5.0) -> bool:
@@ -73,6 +76,29 @@ def offline_unless_reachable() -> Iterator[bool]:
         constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved[1], saved[2]
 
 
+class ClippedCorpus(Corpus):
+    """A corpus whose audio is cut to its first `seconds` (the demo's public speech set).
+
+    Args:
+        corpus (Corpus): the corpus read.
+        seconds (float): the longest audio kept.
+    """
+
+    def __init__(self, corpus: Corpus, seconds: float):
+        super().__init__(corpus.location)
+        self.corpus, self.seconds = corpus, seconds
+        self.kind = corpus.kind
+        self.license, self.attribution, self.citation = corpus.license, corpus.attribution, corpus.citation
+        self.description = f"{corpus.description}, each utterance cut to its first {seconds:g} s"
+
+    def records(self) -> list[Record]:
+        return self.corpus.records()
+
+    def read(self, record: Record) -> tuple[np.ndarray, int]:
+        wave, rate = self.corpus.read(record)
+        return wave[: int(self.seconds * rate)], rate
+
+
 @dataclass
 class DemoCodecs:
     """The demo's codec factory: official weights where reachable, else random weights, remembered."""
@@ -102,9 +128,14 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
     speakers = sorted({r.speaker_id for r in corpus.records()})
     split_file = out / STATE_DIR / "demo-split.txt"
     split_file.parent.mkdir(parents=True, exist_ok=True)
-    # LibriSpeech speakers are not VCTK's: give the first speaker to test, the second to validation.
-    split_file.write_text(f"{speakers[0]} test\n{speakers[1]} validation\n* train\n")
-    return corpus, str(split_file), f"Input: `{SPEECH_SET[3:]}` (LibriSpeech, CC BY 4.0)."
+    # LibriSpeech speakers are not VCTK's: the first speaker to test, the second to validation (when
+    # there are three or more), the others to train.
+    lines = [f"{speakers[0]} test"] + ([f"{speakers[1]} validation"] if len(speakers) > 2 else []) + ["* train"]
+    split_file.write_text("\n".join(lines) + "\n")
+    corpus.license = "cc-by-4.0"
+    corpus.attribution = "LibriSpeech ASR corpus (Panayotov et al., 2015), CC BY 4.0, via " + SPEECH_SET[3:] + "."
+    return ClippedCorpus(corpus, MAX_SECONDS), str(split_file), (
+        f"Input: `{SPEECH_SET[3:]}` (LibriSpeech, CC BY 4.0), first {MAX_SECONDS:g} s of each utterance.")
 
 
 def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, device: str = "auto",
