@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -48,7 +49,13 @@ def load_split(
     token: str | None = None,
     revision: str | None = None,
 ) -> datasets.Dataset:
-    """`load_dataset(dataset_name, config_name, split=split)`, with the usual failures as one clear message."""
+    """`load_dataset(dataset_name, config_name, split=split)`, with the usual failures as one clear message.
+
+    A folder written by `DatasetDict.save_to_disk` (it holds `dataset_dict.json`) is read with
+    `load_from_disk`; it has no configs, so codecs are chosen with `--train_codecs`/`--codecs` instead.
+    """
+    if (Path(dataset_name) / "dataset_dict.json").is_file():
+        return _load_saved_split(dataset_name, config_name, split, split_flag)
     where = f"`--dataset_name {dataset_name}`" + (f" (`--dataset_config_name {config_name}`)" if config_name else "")
     try:
         builder = datasets.load_dataset_builder(
@@ -67,6 +74,19 @@ def load_split(
         dataset_name, config_name, split=split, cache_dir=cache_dir, token=token, revision=revision)
     logger.info("Loaded %s, config %s, split %s: %d rows", dataset_name, config_name, split, len(dataset))
     return dataset
+
+
+def _load_saved_split(folder: str, config_name: str | None, split: str, split_flag: str) -> datasets.Dataset:
+    if config_name not in (None, "all", "default"):
+        raise EvalArgumentError(
+            f"`--dataset_config_name {config_name}`: {folder} is a `save_to_disk` folder, which has no configs; "
+            "leave the config out and choose codecs with `--train_codecs` (finetune) or `--codecs` (score)")
+    saved = datasets.load_from_disk(folder)
+    if split not in saved:
+        raise EvalArgumentError(f"`{split_flag} {split}`: {folder} has no split {split!r}; its splits are "
+                                f"{sorted(saved)}")
+    logger.info("Loaded %s (save_to_disk), split %s: %d rows", folder, split, len(saved[split]))
+    return saved[split]
 
 
 def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: str, bonafide: str,

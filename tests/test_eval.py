@@ -265,6 +265,18 @@ def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
 # --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
 
 
+def test_score_reads_a_save_to_disk_folder(chain, tiny_codecfake, tmp_path, capsys):
+    saved = tmp_path / "saved"
+    datasets.load_dataset(str(tiny_codecfake), "all", cache_dir=str(chain["cache"])).save_to_disk(str(saved))
+    assert run_cli("score", "--model_name_or_path", chain["model"], "--dataset_name", saved, "--split", "test",
+                   "--codecs", "SpeechTokenizer", "--output_dir", tmp_path / "report", "--no_update_model_card") == 0
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert list(results["per_codec"]) == ["SpeechTokenizer"] and results["pooled"]["n_spoof"] == 4
+    assert run_cli("score", "--model_name_or_path", chain["model"], "--dataset_name", saved, "--split", "dev",
+                   "--output_dir", tmp_path / "report") == 2
+    assert "`--split dev`" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--train_codecs", "nocodec"], r"`--train_codecs nocodec`: \['nocodec'\] not in"),
     (["--eval_split_name", "dev"], "`--eval_split_name dev`: .* has no split 'dev'; its splits are"),
