@@ -262,9 +262,6 @@ def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
     assert "config: descript-audio-codec-44khz" in (tmp_path / "model" / "README.md").read_text()
 
 
-# --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
-
-
 def test_score_reads_a_save_to_disk_folder(chain, tiny_codecfake, tmp_path, capsys):
     saved = tmp_path / "saved"
     datasets.load_dataset(str(tiny_codecfake), "all", cache_dir=str(chain["cache"])).save_to_disk(str(saved))
@@ -275,6 +272,9 @@ def test_score_reads_a_save_to_disk_folder(chain, tiny_codecfake, tmp_path, caps
     assert run_cli("score", "--model_name_or_path", chain["model"], "--dataset_name", saved, "--split", "dev",
                    "--output_dir", tmp_path / "report") == 2
     assert "`--split dev`" in capsys.readouterr().err
+
+
+# --- bad arguments: one message naming flag and value, exit code 2, no traceback ----------------------------------
 
 
 @pytest.mark.parametrize(("extra", "message"), [
