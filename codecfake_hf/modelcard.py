@@ -92,8 +92,13 @@ def _key(run: dict) -> tuple[str, str, str]:
 def eval_results(training: dict | None, runs: list[dict]) -> list[EvalResult]:
     """`model-index` entries: EER (%) and minDCF per dataset config and split."""
     entries: list[EvalResult] = []
+    seen: set[tuple] = set()  # one entry per dataset, config and split: e.g. a codec scored in `all` and alone
 
     def add(dataset: str, config: str | None, split: str, values: dict, codecs: str) -> None:
+        key = (dataset_id(dataset), config, split)
+        if key in seen:
+            return
+        seen.add(key)
         common = {"task_type": TASK_TYPE, "task_name": TASK_NAME, "dataset_type": dataset_id(dataset),
                   "dataset_name": f"{dataset_id(dataset)} ({config or 'default'}: {codecs})",
                   "dataset_config": config, "dataset_split": split}

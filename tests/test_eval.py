@@ -398,3 +398,26 @@ def test_class_weights_balance_the_classes():
     assert class_weights(np.array([0, 1]), info, "none") is None
     with pytest.raises(EvalArgumentError, match=r"no \['bonafide'\] rows"):
         class_weights(np.array([1, 1]), info, "balanced")
+
+
+def test_model_card_keeps_one_entry_per_config_and_split(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from codecfake_hf import modelcard
+
+    values = {"eer": 0.1, "threshold": 0.0, "min_dcf": 0.2, "n_bonafide": 4, "n_spoof": 4}
+    modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "all", "split": "test",
+                                     "pooled": values, "per_codec": {"encodec_24khz": values}})
+    # the same codec scored alone, then `all` scored again (replaces the first run)
+    modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "encodec_24khz", "split": "test",
+                                     "pooled": values, "per_codec": {"encodec_24khz": values}})
+    runs = modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "all", "split": "test",
+                                            "pooled": {**values, "eer": 0.3}, "per_codec": {"encodec_24khz": values}})
+    assert len(runs) == 2
+    card = ModelCard.load(modelcard.write_model_card(tmp_path, model_name="det"))
+    eers = [(r.dataset_type, r.dataset_config, r.dataset_split, r.metric_value)
+            for r in card.data.eval_results if r.metric_type == "eer"]
+    assert sorted(eers) == [("org/cf", "all", "test", 30.0), ("org/cf", "encodec_24khz", "test", 10.0)]
+    assert card.data.datasets == ["org/cf"] and card.data.base_model is None
+    with pytest.raises(modelcard.ModelCardError, match="nothing to put on the card"):
+        modelcard.write_model_card(tmp_path / "empty-model")
