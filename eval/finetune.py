@@ -163,10 +163,19 @@ def parse_args(argv: list[str] | None = None):
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments),
                               prog="python -m eval finetune", description=__doc__.split("\n\n")[0])
     parser.set_defaults(**TRAINING_DEFAULTS)
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-    return parser.parse_args_into_dataclasses(args=argv)
+    return parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv)
+
+
+def parse_into_dataclasses(parser: HfArgumentParser, argv: list[str]) -> tuple:
+    """Command line or one `.json`; TrainingArguments' own checks (ValueError) become one clear message."""
+    try:
+        if len(argv) == 1 and argv[0].endswith(".json"):
+            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+        return parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as error:
+        raise EvalArgumentError(
+            f"{error} (this command defaults to {TRAINING_DEFAULTS['eval_strategy']!r} evaluation and saving with "
+            "`--load_best_model_at_end`; without validation pass `--load_best_model_at_end false`)") from None
 
 
 class CodecFakeTrainer(Trainer):

@@ -27,7 +27,13 @@ import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
 from .data import EvalArgumentError, dataset_codecs, load_split
-from .finetune import TRAINING_DEFAULTS, DataTrainingArguments, ModelArguments, run_finetune
+from .finetune import (
+    TRAINING_DEFAULTS,
+    DataTrainingArguments,
+    ModelArguments,
+    parse_into_dataclasses,
+    run_finetune,
+)
 from .plots import plot_eer_matrix
 from .score import ScoreArguments, run_score
 
@@ -150,9 +156,4 @@ def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser((ProtocolArguments, ModelArguments, DataTrainingArguments, TrainingArguments),
                               prog="python -m eval protocol", description=__doc__.split("\n\n")[0])
     parser.set_defaults(**TRAINING_DEFAULTS)
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        args = parser.parse_json_file(json_file=argv[0])
-    else:
-        args = parser.parse_args_into_dataclasses(args=argv)
-    return run_protocol(*args)
+    return run_protocol(*parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv))

@@ -307,6 +307,11 @@ def test_dataset_without_labels_is_refused(tmp_path, capsys, tiny_codecfake):
     assert code == 2 and "`--label_column_name label` is not a column" in err and "without labels" in err
 
 
+def test_inconsistent_training_arguments_are_one_message(capsys, tmp_path):
+    assert run_cli("finetune", "--dataset_name", tmp_path, "--output_dir", tmp_path, "--eval_strategy", "no") == 2
+    assert "pass `--load_best_model_at_end false`" in capsys.readouterr().err
+
+
 def test_unknown_command_and_missing_model(capsys, tiny_codecfake, tmp_path):
     assert run_cli("train") == 2
     assert "unknown command 'train'" in capsys.readouterr().err
