@@ -60,10 +60,11 @@ def load_split(
     try:
         builder = datasets.load_dataset_builder(
             dataset_name, config_name, cache_dir=cache_dir, token=token, revision=revision)
-    except (FileNotFoundError, datasets.exceptions.DatasetNotFoundError) as error:
+    except (FileNotFoundError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as error:
         raise EvalArgumentError(
-            f"cannot find dataset {where}: {error}. Give a local folder in Hub layout (what `python -m builder` "
-            "writes) or a Hub dataset id; offline, a Hub id loads only from the datasets cache") from None
+            f"cannot find dataset {where}: {str(error).rstrip('.')}. Give a local folder in Hub layout (what "
+            "`python -m builder` writes) or a Hub dataset id; offline, a Hub id loads only from the datasets cache"
+        ) from None
     except ValueError as error:  # unknown config: datasets lists the available ones
         raise EvalArgumentError(f"cannot load {where}: {error}") from None
     splits = list(builder.config.data_files or {}) or list((builder.info.splits or {}).keys())
@@ -72,7 +73,8 @@ def load_split(
             f"`{split_flag} {split}`: {where} has no split {split!r}; its splits are {sorted(splits)}")
     dataset = datasets.load_dataset(
         dataset_name, config_name, split=split, cache_dir=cache_dir, token=token, revision=revision)
-    logger.info("Loaded %s, config %s, split %s: %d rows", dataset_name, config_name, split, len(dataset))
+    logger.info("Loaded %s, config %s, split %s: %d rows", dataset_name, dataset.info.config_name, split,
+                len(dataset))
     return dataset
 
 

@@ -178,7 +178,7 @@ def run_score(args: ScoreArguments) -> dict:
             args.model_name_or_path, cache_dir=args.cache_dir, token=args.token)
         feature_extractor = AutoFeatureExtractor.from_pretrained(
             args.model_name_or_path, cache_dir=args.cache_dir, token=args.token)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # missing folder or repo, malformed id (a ValueError), no network
         raise EvalArgumentError(f"cannot load `--model_name_or_path {args.model_name_or_path}`: {error}") from None
     model_labels = {name: int(i) for name, i in model.config.label2id.items()}
     if args.bonafide_label not in model_labels:
