@@ -14,6 +14,7 @@ bona fide/spoof imbalance, and the best checkpoint chosen by validation EER.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -248,26 +249,42 @@ def eer_metrics(bonafide_id: int):
     return compute
 
 
+@contextlib.contextmanager
+def _clear_loading_errors(flag: str, value: str):
+    """A missing folder or repo, a malformed id, no network, or a config no audio classifier fits: one message."""
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        raise EvalArgumentError(f"cannot load `{flag} {value}`: {error}") from None
+
+
 def load_model(model_args: ModelArguments, label_info: LabelInfo):
     """(model, feature_extractor): from a checkpoint, or fresh from a config, with bonafide/spoof labels."""
     if model_args.model_name_or_path is None and model_args.config_name is None:
         raise EvalArgumentError("give `--model_name_or_path` (a checkpoint) or `--config_name` (a fresh model)")
     common = {"cache_dir": model_args.cache_dir, "revision": model_args.model_revision,
               "token": model_args.token, "trust_remote_code": model_args.trust_remote_code}
-    config = AutoConfig.from_pretrained(
-        model_args.config_name or model_args.model_name_or_path, num_labels=len(label_info.names),
-        label2id=label_info.label2id, id2label=label_info.id2label, finetuning_task="audio-classification",
-        **common)
+    config_source = model_args.config_name or model_args.model_name_or_path
+    config_flag = "--config_name" if model_args.config_name else "--model_name_or_path"
     extractor_source = model_args.feature_extractor_name or model_args.model_name_or_path or model_args.config_name
+    extractor_flag = "--feature_extractor_name" if model_args.feature_extractor_name else config_flag
     if extractor_source.endswith(".json") and model_args.feature_extractor_name is None:
         extractor_source = str(Path(extractor_source).parent)
-    feature_extractor = AutoFeatureExtractor.from_pretrained(extractor_source, **common)
+    with _clear_loading_errors(config_flag, config_source):
+        config = AutoConfig.from_pretrained(
+            config_source, num_labels=len(label_info.names), label2id=label_info.label2id,
+            id2label=label_info.id2label, finetuning_task="audio-classification", **common)
+    with _clear_loading_errors(extractor_flag, extractor_source):
+        feature_extractor = AutoFeatureExtractor.from_pretrained(extractor_source, **common)
     if model_args.model_name_or_path is not None:
-        model = AutoModelForAudioClassification.from_pretrained(
-            model_args.model_name_or_path, config=config,
-            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **common)
+        with _clear_loading_errors("--model_name_or_path", model_args.model_name_or_path):
+            model = AutoModelForAudioClassification.from_pretrained(
+                model_args.model_name_or_path, config=config,
+                ignore_mismatched_sizes=model_args.ignore_mismatched_sizes, **common)
     else:
-        model = AutoModelForAudioClassification.from_config(config, trust_remote_code=model_args.trust_remote_code)
+        with _clear_loading_errors(config_flag, config_source):
+            model = AutoModelForAudioClassification.from_config(
+                config, trust_remote_code=model_args.trust_remote_code)
         logger.info("Built a fresh %s with random weights from %s", type(model).__name__, model_args.config_name)
     if model_args.freeze_feature_encoder:
         if hasattr(model, "freeze_feature_encoder"):

@@ -317,6 +317,9 @@ def test_unknown_command_and_missing_model(capsys, tiny_codecfake, tmp_path):
     assert "unknown command 'train'" in capsys.readouterr().err
     code = run_cli("finetune", "--dataset_name", tiny_codecfake, *trainer_flags(tmp_path / "o", tmp_path / "c"))
     assert code == 2 and "give `--model_name_or_path`" in capsys.readouterr().err
+    code = run_cli("finetune", "--dataset_name", tiny_codecfake, "--model_name_or_path", tmp_path / "no-model",
+                   *trainer_flags(tmp_path / "o", tmp_path / "c"))
+    assert code == 2 and f"cannot load `--model_name_or_path {tmp_path / 'no-model'}`" in capsys.readouterr().err
 
 
 # --- protocols ------------------------------------------------------------------------------------------------
