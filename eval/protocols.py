@@ -129,6 +129,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
             audio_column_name=data_args.audio_column_name, label_column_name=data_args.label_column_name,
             codec_column_name=data_args.codec_column_name, bonafide_label=data_args.bonafide_label,
             max_length_seconds=data_args.max_length_seconds, batch_size=protocol_args.score_batch_size,
+            dataloader_num_workers=training_args.dataloader_num_workers,
             device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token))
         for column, codec in enumerate(columns):
             values = results["pooled"] if codec == "pooled" else results["per_codec"].get(codec)

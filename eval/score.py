@@ -79,6 +79,9 @@ class ScoreArguments:
                           "window the model was fine-tuned with (its codecfake_training.json), else 4.0375 "
                           "(64,600 samples at 16 kHz, CodecFake's). 0 scores whole clips."})
     batch_size: int = field(default=16, metadata={"help": "Rows per forward pass. Default: 16."})
+    dataloader_num_workers: int = field(
+        default=0, metadata={"help": "Processes that decode and crop audio while the model runs. Default: 0 "
+                                     "(the main process)."})
     device: str | None = field(
         default=None, metadata={"help": "torch device. Default: cuda if available, else cpu."})
     max_samples: int | None = field(
@@ -107,22 +110,29 @@ class CardArguments:
 
 def score_dataset(model, feature_extractor, dataset: datasets.Dataset, args: ScoreArguments,
                   bonafide_id: int) -> np.ndarray:
-    """The bona fide log-odds of every row (first window of `--max_length_seconds`), in row order."""
+    """The bona fide log-odds of every row (first window of `--max_length_seconds`), in row order.
+
+    Decoding, cropping and feature extraction run in `--dataloader_num_workers` processes (0: this one).
+    """
     rate = feature_extractor.sampling_rate
     length = int(round(args.max_length_seconds * rate))
     input_name = feature_extractor.model_input_names[0]
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(device).eval()
-    audio = dataset.select_columns([args.audio_column_name])
-    scores = []
-    for start in tqdm(range(0, len(audio), args.batch_size), desc="Scoring", unit="batch"):
-        rows = audio[start:start + args.batch_size][args.audio_column_name]
-        waves = [crop_or_pad(mono(row), length, None) for row in rows]
+
+    def collate(rows):
+        waves = [crop_or_pad(mono(row[args.audio_column_name]), length, None) for row in rows]
         inputs = feature_extractor(waves, sampling_rate=rate, padding=True, return_tensors="pt")
-        inputs = {key: value.to(device) for key, value in inputs.items() if key in (input_name, "attention_mask")}
+        return {key: value for key, value in inputs.items() if key in (input_name, "attention_mask")}
+
+    loader = torch.utils.data.DataLoader(dataset.select_columns([args.audio_column_name]),
+                                         batch_size=args.batch_size, num_workers=args.dataloader_num_workers,
+                                         collate_fn=collate, shuffle=False)
+    scores = []
+    for inputs in tqdm(loader, desc="Scoring", unit="batch"):
         with torch.inference_mode():
-            logits = model(**inputs).logits.float().cpu().numpy()
-        scores.append(bonafide_log_odds(logits, bonafide_id))
+            logits = model(**{key: value.to(device) for key, value in inputs.items()}).logits
+        scores.append(bonafide_log_odds(logits.float().cpu().numpy(), bonafide_id))
     return np.concatenate(scores) if scores else np.zeros(0)
 
 

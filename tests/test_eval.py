@@ -266,9 +266,15 @@ def test_score_reads_a_save_to_disk_folder(chain, tiny_codecfake, tmp_path, caps
     saved = tmp_path / "saved"
     datasets.load_dataset(str(tiny_codecfake), "all", cache_dir=str(chain["cache"])).save_to_disk(str(saved))
     assert run_cli("score", "--model_name_or_path", chain["model"], "--dataset_name", saved, "--split", "test",
-                   "--codecs", "SpeechTokenizer", "--output_dir", tmp_path / "report", "--no_update_model_card") == 0
+                   "--codecs", "SpeechTokenizer", "--output_dir", tmp_path / "report", "--no_update_model_card",
+                   "--dataloader_num_workers", "1", "--batch_size", "3") == 0
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     assert list(results["per_codec"]) == ["SpeechTokenizer"] and results["pooled"]["n_spoof"] == 4
+    # same rows, same scores as the chain's in-process scoring (another batch size, a worker process)
+    chain_scores = dict(line.split()[::3] for line in (chain["report"] / "scores.txt").read_text().splitlines())
+    for line in (tmp_path / "report" / "scores.txt").read_text().splitlines():
+        utterance, score = line.split()[::3]
+        assert float(score) == pytest.approx(float(chain_scores[utterance]), abs=2e-6)
     assert run_cli("score", "--model_name_or_path", chain["model"], "--dataset_name", saved, "--split", "dev",
                    "--output_dir", tmp_path / "report") == 2
     assert "`--split dev`" in capsys.readouterr().err
