@@ -112,7 +112,9 @@ class DataTrainingArguments:
     dataset_config_name: str | None = field(
         default=None,
         metadata={"help": "Dataset config: `all` (every codec) or one codec's config (that codec + genuine). "
-                          "Default: the dataset's default config (`all` in a CodecFake dataset)."})
+                          "One config per run: for several codecs use `all` with `--train_codecs` (per-codec "
+                          "configs share their genuine rows). Default: the dataset's default config (`all` in a "
+                          "CodecFake dataset)."})
     dataset_revision: str | None = field(
         default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
     train_codecs: list[str] | None = field(
