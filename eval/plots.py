@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from codecfake_hf.metrics import DetCurve  # noqa: E402
 
-_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # DET axes' rates
+_TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # rates on the DET axes
 _CLIP = 0.0005  # rates of 0 or 1 have no normal deviate: draw them at the plot's edge
 
 
@@ -54,7 +54,7 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
 def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: str | Path,
                     title: str) -> Path:
     """Heat map of EER (%) with training sets as rows and test codecs as columns (NaN cells left blank)."""
-    figure, axes = plt.subplots(figsize=(1.2 + 0.75 * len(columns), 1.0 + 0.55 * len(rows)))
+    figure, axes = plt.subplots(figsize=(3.5 + 0.8 * len(columns), 2.5 + 0.5 * len(rows)))
     shown = np.ma.masked_invalid(100 * matrix)
     image = axes.imshow(shown, cmap="viridis_r", vmin=0, vmax=max(50.0, float(np.nanmax(100 * matrix))))
     for (i, j), value in np.ndenumerate(100 * matrix):
