@@ -216,7 +216,7 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, ti
 
 
 @pytest.mark.parametrize("name", [TIME[0], FREQ[1]])
-def test_time_domain_batch_runs_as_one_on_real_clips(name, demo_dir, tiny):
+def test_batch_of_real_clips_matches_each_clip_alone(name, demo_dir, tiny):
     codec = tiny(name)
     waves = [read_audio(demo_dir / f"genuine+{utt}.wav")[0] for utt in UTTERANCES]
     batch, lengths = padded(waves)
