@@ -43,9 +43,9 @@ def batch_agreement(names: list[str], device: torch.device) -> list[dict]:
 
 
 def finetune_check(device: torch.device, steps: int) -> dict:
-    from datasets import Dataset
     from transformers import TrainingArguments, Wav2Vec2Config, Wav2Vec2ForSequenceClassification
 
+    from codecfake_hf.audio import from_pcm16, resample
     from eval.data import LabelInfo
     from eval.finetune import CodecFakeTrainer, class_weights, eer_metrics
 
@@ -53,13 +53,14 @@ def finetune_check(device: torch.device, steps: int) -> dict:
     genuine = vctk_like_utterances(48, seed=2)
     codec = codecs.load("encodec_24khz", random_weights=True, device=device)
     fakes = [r for r in resynthesize_stream(codec, genuine[:12], progress=False) if isinstance(r, Result)]
-    from codecfake_hf.audio import from_pcm16, resample
-
     waves = [u.wave for u in genuine[12:]] + [resample(from_pcm16(r.pcm), r.sample_rate, rate) for r in fakes] * 3
     labels = [0] * (len(genuine) - 12) + [1] * (len(fakes) * 3)
-    crop = [np.resize(w, length).astype(np.float32) for w in waves]
-    data = Dataset.from_dict({"input_values": crop, "labels": labels}).shuffle(seed=0)
-    split = data.train_test_split(test_size=0.25, seed=0, stratify_by_column=None)
+    # Plain examples, not a `datasets.Dataset`: the Trainer path is what runs on the GPU here.
+    rows = [{"input_values": np.resize(w, length).astype(np.float32), "labels": y}
+            for w, y in zip(waves, labels, strict=True)]
+    order = np.random.default_rng(0).permutation(len(rows))
+    split = {"train": [rows[i] for i in order[: len(rows) * 3 // 4]],
+             "test": [rows[i] for i in order[len(rows) * 3 // 4:]]}
     info = LabelInfo(names=("bonafide", "spoof"), bonafide_id=0)
     config = Wav2Vec2Config(num_labels=2, label2id=info.label2id, id2label=info.id2label)  # base size
     model = Wav2Vec2ForSequenceClassification(config)
@@ -72,7 +73,7 @@ def finetune_check(device: torch.device, steps: int) -> dict:
     trainer = CodecFakeTrainer(
         model=model, args=args, train_dataset=split["train"], eval_dataset=split["test"],
         compute_metrics=eer_metrics(info.bonafide_id),
-        class_weights=class_weights(np.array(split["train"]["labels"]), info, "balanced"))
+        class_weights=class_weights(np.array([r["labels"] for r in split["train"]]), info, "balanced"))
     start = time.perf_counter()
     train = trainer.train()
     seconds = time.perf_counter() - start

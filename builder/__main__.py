@@ -55,7 +55,7 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
                         help=f"utterances per Parquet shard (default: {defaults.shard_size})")
     parser.add_argument("--batch-seconds", type=float, default=defaults.batch_seconds,
                         help="padded seconds of audio per codec batch; lower it if memory runs out "
-                             f"(default: {defaults.batch_seconds:g})")
+                             "(default: 60 on CUDA, 8 on CPU, where big batches run slower)")
     parser.add_argument("--mic", default=defaults.mic, choices=("mic1", "mic2"),
                         help=f"VCTK 0.92 microphone (default: {defaults.mic})")
     parser.add_argument("--speaker-pattern", default=None,

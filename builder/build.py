@@ -73,7 +73,7 @@ def check_config(config: CodecFakeConfig) -> list[str]:
     if config.genuine_sample_rate is not None and config.genuine_sample_rate < 1000:
         raise CodecFakeError(
             f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {config.genuine_sample_rate}.")
-    if config.batch_seconds <= 0:
+    if config.batch_seconds is not None and config.batch_seconds <= 0:
         raise CodecFakeError(f"`batch_seconds` must be positive, got {config.batch_seconds}.")
     names = codecs.parse_codec_list(config.codecs)  # UnknownCodecError names the bad one
     check_device(config.device)

@@ -78,7 +78,8 @@ class CodecFakeConfig(datasets.BuilderConfig):
         genuine_sample_rate (int | None): rate of the genuine rows and of the audio fed to the codecs
             (16000, the rate of the CodecFake release's genuine files); None: each file's own rate.
         shard_size (int): utterances per shard (≈100 MB of FLAC per shard for 16 kHz VCTK at 1000).
-        batch_seconds (float): padded seconds of audio per codec batch.
+        batch_seconds (float | None): padded seconds of audio per codec batch; None: the engine's default
+            for the device (`codecfake_hf.resynth.DEFAULT_BATCH_SECONDS`: 60 on CUDA, 8 on CPU).
         mic (str): VCTK 0.92 microphone, `mic1` or `mic2`.
         speaker_pattern (str | None): `folder:` sources; regex whose group `speaker` names the speaker.
         audio_column (str | None): `hf:` sources; the audio column (None: the first `Audio` column).
@@ -98,7 +99,7 @@ class CodecFakeConfig(datasets.BuilderConfig):
     random_weights: bool = False
     genuine_sample_rate: int | None = 16000
     shard_size: int = 1000
-    batch_seconds: float = 60.0
+    batch_seconds: float | None = None
     mic: str = "mic1"
     speaker_pattern: str | None = None
     audio_column: str | None = None

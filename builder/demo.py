@@ -151,8 +151,7 @@ def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, d
     with offline_unless_reachable():
         corpus, split_file, input_note = open_demo_input(out)
         config = CodecFakeConfig(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
-                                 limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT,
-                                 batch_seconds=20.0)
+                                 limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT)
         notes = [f"Built by `python -m builder demo`. {input_note}"]
         report = build(config, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
     fallbacks = [input_note] if split_file is None else []

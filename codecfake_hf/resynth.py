@@ -19,7 +19,11 @@ logger = logging.getLogger(__name__)
 # A whole window of utterances is read before it is batched: sorting by length inside it keeps
 # padding low, and yielding in input order keeps the output deterministic.
 DEFAULT_WINDOW = 64
-DEFAULT_BATCH_SECONDS = 60.0
+# Padded seconds of audio per batch, by device type. On a GPU batching pays (EnCodec 24 kHz 8.5x the
+# batch-size-1 loop on an H200, bench/results/resynth-cuda.md). On a 2-core CPU the convolutions
+# already keep both cores busy and big batches only add cache misses: EnCodec ran 0.57x the loop at
+# 60 s and about 1.1x at 8 s (bench/results/resynth.md), so the CPU default keeps batches small.
+DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
 # Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
 # (AcademiCodec) divide by it, and a detector would learn nothing from it.
 SILENCE_PEAK = 1e-6
@@ -151,7 +155,7 @@ def resynthesize_stream(
     codec: Codec,
     utterances: Iterable[Utterance],
     *,
-    batch_seconds: float = DEFAULT_BATCH_SECONDS,
+    batch_seconds: float | None = None,
     window: int = DEFAULT_WINDOW,
     progress: bool = True,
     total: int | None = None,
@@ -159,11 +163,14 @@ def resynthesize_stream(
     """Resynthesise `utterances` through `codec`, batched, yielding one `Result` or `Failure` each.
 
     Each utterance is resampled to the codec's rate (soxr), a window of them is sorted by length and
-    cut into batches of at most `batch_seconds` of padded audio, and results come back in input
+    cut into batches of at most `batch_seconds` of padded audio (None: `DEFAULT_BATCH_SECONDS` for the
+    codec's device type), and results come back in input
     order, as int16 clamped to ±0.99. An utterance that cannot be used (corrupt, silent, too short,
     or one that makes the codec fail) becomes a `Failure` with the reason, logged as a warning; the
     run goes on. Codecs whose batches are not exact (`codec.batch_exact`) run one at a time.
     """
+    if batch_seconds is None:
+        batch_seconds = DEFAULT_BATCH_SECONDS.get(codec.device.type, DEFAULT_BATCH_SECONDS["cpu"])
     max_samples = max(1, int(batch_seconds * codec.sample_rate))
     if total is None and hasattr(utterances, "__len__"):
         total = len(utterances)  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -161,11 +160,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     source = f"{spec.name}: checkpoint file {path}"
     state_dict = flatten_checkpoint(weights.load_checkpoint(path, codec=spec.name), source=source)
     config = default_config(spec)
-    with torch.device("meta"):  # names and shapes only: no memory, no initialisation
-        skeleton = HiFiCodec(HiFiCodecConfig.from_json(config))
-    with warnings.catch_warnings():  # loading into meta tensors is the no-op we want here; torch warns of it
-        warnings.filterwarnings("ignore", message=".*to a meta parameter", category=UserWarning)
-        weights.load_strict(skeleton, state_dict, source=source)
+    weights.check_against(lambda: HiFiCodec(HiFiCodecConfig.from_json(config)), state_dict, source=source)
     return config, state_dict
 
 

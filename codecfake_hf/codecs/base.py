@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +12,22 @@ from torch import nn
 
 if TYPE_CHECKING:
     from .registry import CodecSpec
+
+
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """Turn TF32 off for CUDA convolutions and matmuls, and restore the settings after.
+
+    cuDNN's default TF32 keeps 10 mantissa bits, and which kernel runs depends on the batch shape, so
+    the same utterance came out up to ~700 PCM16 steps apart batched and alone on an H200 (see
+    bench/results/device-check.json). Dataset rows must not depend on their batch.
+    """
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 class Codec:
@@ -80,7 +98,8 @@ class Codec:
         # Zero the padding, so that whatever a caller left there cannot leak into the codec.
         mask = torch.arange(waves.shape[1]) < lengths[:, None]
         waves = (waves * mask).to(self.device)
-        out = self._resynthesize(waves, lengths).float().cpu()
+        with full_float32():
+            out = self._resynthesize(waves, lengths).float().cpu()
         out_lengths = torch.tensor([self.output_length(int(n)) for n in lengths], dtype=torch.long)
         width = int(out_lengths.max())
         if out.shape[1] < width:

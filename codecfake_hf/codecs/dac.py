@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import re
@@ -79,12 +78,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Fetch `config.json` and `model.safetensors` of the official Hub repository (cache first)."""
     files = {name: weights.hub_file(spec.hub_repo, name, codec=spec.name) for name in spec.hub_files}
     config_path = files["config.json"]
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as error:
-        raise CheckpointError(
-            f"{spec.name}: {config_path} is not valid JSON ({error}); delete it from the cache and download it again."
-        ) from error
+    config = weights.read_json_config(config_path, codec=spec.name)
     state_dict = weights.load_checkpoint(files["model.safetensors"], codec=spec.name)
     return config, state_dict
 

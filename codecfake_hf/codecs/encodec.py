@@ -14,7 +14,6 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..errors import CheckpointError
 from . import weights
 from .base import Codec
 
@@ -74,12 +73,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     upload is tried (loaded with `weights_only=True`), and the first error is raised if neither works.
     """
     config_path = weights.hub_file(spec.hub_repo, "config.json", codec=spec.name)
-    try:
-        config = json.loads(config_path.read_text())
-    except (OSError, ValueError) as error:
-        raise CheckpointError(
-            f"{spec.name}: {config_path} is not valid JSON ({error}); delete it from the cache and download it again."
-        ) from error
+    config = weights.read_json_config(config_path, codec=spec.name)
     first_error: Exception | None = None
     for filename in _WEIGHT_FILES:
         try:

@@ -16,7 +16,6 @@ import copy
 import inspect
 import logging
 import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -445,11 +444,8 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if not isinstance(checkpoint, Mapping):
         raise CheckpointError(f"{source} holds a {type(checkpoint).__name__}, not a dict of tensors.")
     state_dict = weights.flatten(checkpoint)
-    with torch.device("meta"):  # names and shapes only: no memory, no initialisation
-        skeleton = build_model(config)
-    with warnings.catch_warnings():  # loading into meta tensors is a no-op by design: only the check counts
-        warnings.filterwarnings("ignore", message=".*copying from a non-meta parameter", category=UserWarning)
-        weights.load_strict(skeleton, state_dict, source=source, ignore_prefixes=TRAINING_ONLY_PREFIXES)
+    weights.check_against(lambda: build_model(config), state_dict, source=source,
+                          ignore_prefixes=TRAINING_ONLY_PREFIXES)
     return config, state_dict
 
 

@@ -169,11 +169,16 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """
     config_name, checkpoint_name = spec.hub_files
     config_path = weights.hub_file(spec.hub_repo, config_name, codec=spec.name)
-    config = _read_config(config_path, spec.name)
+    config = weights.read_json_config(config_path, codec=spec.name)
     checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
     state_dict = weights.flatten(weights.load_checkpoint(checkpoint_path, codec=spec.name))
     # Check the file against its config now, while its path is known, so a wrong file is named.
-    _check_state_dict(config, state_dict, source=f"{spec.name}: checkpoint file {checkpoint_path}")
+    try:
+        with torch.device("meta"):  # names and shapes only: nothing is allocated
+            skeleton = SpeechTokenizerModel.from_config(config)
+    except CheckpointError as error:  # the config file itself does not describe a model
+        raise CheckpointError(f"{spec.name}: config file {config_path}: {error}") from None
+    weights.check_state_dict(skeleton, state_dict, source=f"{spec.name}: checkpoint file {checkpoint_path}")
     return config, state_dict
 
 
@@ -194,29 +199,3 @@ def build(
     if state_dict is not None:
         weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
     return SpeechTokenizerCodec(spec, model.eval(), device, n_q=n_q)
-
-
-def _read_config(path, codec: str) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{codec}: config file {path} is not valid JSON ({error}). The file is corrupt "
-                              "or truncated: delete it from the cache and download it again.") from error
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{codec}: config file {path} holds {type(config).__name__}, not a JSON object.")
-    return config
-
-
-def _check_state_dict(config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
-    """Raise `CheckpointError` naming `source` unless `state_dict` has exactly the model's keys and shapes."""
-    try:
-        with torch.device("meta"):  # shapes only: nothing is allocated
-            expected = SpeechTokenizerModel.from_config(config).state_dict()
-    except CheckpointError as error:
-        raise CheckpointError(f"{source}: {error}") from None
-    problems = sorted(set(expected) ^ set(state_dict)) or sorted(
-        k for k in expected if tuple(expected[k].shape) != tuple(state_dict[k].shape))
-    if problems:
-        shown = ", ".join(problems[:5]) + (f", ... ({len(problems)} in all)" if len(problems) > 5 else "")
-        raise CheckpointError(f"{source} does not match the SpeechTokenizer config (keys missing, unexpected "
-                              f"or of the wrong shape: {shown}). It is not this codec's checkpoint.")

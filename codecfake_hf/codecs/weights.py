@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from huggingface_hub import constants, hf_hub_download
@@ -71,6 +73,19 @@ def load_checkpoint(path: str | os.PathLike, *, codec: str) -> dict[str, object]
         ) from error
 
 
+def read_json_config(path: str | os.PathLike, *, codec: str) -> dict[str, Any]:
+    """A checkpoint's JSON config as a dict; a corrupt or truncated file is a `CheckpointError` naming it."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{codec}: config file {path} is not valid JSON ({error}). The file is corrupt "
+                              "or truncated: delete it from the cache and download it again.") from error
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{codec}: config file {path} holds {type(config).__name__}, not a JSON object.")
+    return config
+
+
 def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, torch.Tensor]:
     """Nested sub-dictionaries of tensors -> one flat dict with `sub.key` names (as the fixtures store them)."""
     flat: dict[str, torch.Tensor] = {}
@@ -82,14 +97,15 @@ def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, torch.Ten
     return flat
 
 
-def load_strict(
+def check_state_dict(
     module: nn.Module,
     state_dict: Mapping[str, torch.Tensor],
     *,
     source: str,
     ignore_prefixes: Iterable[str] = (),
-) -> None:
-    """`module.load_state_dict(strict=True)` with a message naming `source` and what is wrong.
+) -> dict[str, torch.Tensor]:
+    """`state_dict` less `ignore_prefixes`, if it has exactly `module`'s keys and shapes; else a
+    `CheckpointError` naming `source` and what is wrong.
 
     Keys starting with one of `ignore_prefixes` (training-only tensors a checkpoint carries, such as a
     discriminator) are dropped first, explicitly; everything else must match in name and shape.
@@ -114,4 +130,30 @@ def load_strict(
             f"{source} does not match the model's architecture ({'; '.join(problems)}). "
             "The file is not the checkpoint this codec config expects, or its config does not match it."
         )
-    module.load_state_dict(dict(given), strict=True)
+    return given
+
+
+def check_against(
+    make_model: Callable[[], nn.Module],
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    ignore_prefixes: Iterable[str] = (),
+) -> None:
+    """`check_state_dict` against the model `make_model()` builds on the meta device: names and shapes
+    only, no memory. Downloads call it while the file's path is known, so a wrong file is named."""
+    with torch.device("meta"):
+        skeleton = make_model()
+    check_state_dict(skeleton, state_dict, source=source, ignore_prefixes=ignore_prefixes)
+
+
+def load_strict(
+    module: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    ignore_prefixes: Iterable[str] = (),
+) -> None:
+    """`module.load_state_dict(strict=True)` after `check_state_dict`, whose message names `source`."""
+    module.load_state_dict(check_state_dict(module, state_dict, source=source, ignore_prefixes=ignore_prefixes),
+                           strict=True)
