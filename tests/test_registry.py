@@ -30,10 +30,13 @@ def test_unknown_codec_names_valid_ones_and_suggests():
     with pytest.raises(UnknownCodecError) as info:
         codecs.spec("encodec_24kh")
     message = str(info.value)
-    assert "Unknown codec 'encodec_24kh'. Did you mean 'encodec_24khz'" in message
+    assert "Unknown codec 'encodec_24kh'. Did you mean 'encodec_24khz'?" in message  # once, not per alias
     assert "descript-audio-codec-16khz" in message and "'all'" in message
     with pytest.raises(UnknownCodecError, match="No codec named"):
         codecs.parse_codec_list(" , ")
+    with pytest.raises(UnknownCodecError, match=r"Did you mean 'encodec_24khz'\?") as info:
+        codecs.spec("encodecc")
+    assert str(info.value).count("'encodec_24khz'") == 1  # suggested once, though two aliases match
 
 
 def test_family_not_built_says_so(monkeypatch):

@@ -185,8 +185,9 @@ def resolve(name: str) -> str:
     """The canonical name of `name` (a release name or an alias, any case)."""
     canonical = _ALIASES.get(str(name).lower())
     if canonical is None:
-        close = difflib.get_close_matches(str(name), list(_ALIASES), n=3)
-        hint = f" Did you mean {', '.join(repr(_ALIASES[c]) for c in close)}?" if close else ""
+        matches = difflib.get_close_matches(str(name).lower(), list(_ALIASES), n=5, cutoff=0.75)
+        close = dict.fromkeys(_ALIASES[m] for m in matches)  # a name and its alias suggest it once
+        hint = f" Did you mean {', '.join(repr(c) for c in list(close)[:3])}?" if close else ""
         raise UnknownCodecError(
             f"Unknown codec {name!r}.{hint} Valid names: {', '.join(names())} (or 'all')."
         )
