@@ -20,7 +20,8 @@ lint: setup
 	$(PY) -m ruff check codecfake_hf builder eval tests bench
 
 bench: setup
-	$(PY) -m bench.resynth
+	$(PY) -m bench.resynth --codecs all --utterances 6
+	$(PY) -m bench.eer
 
 setup: ffmpeg $(STAMP)
 
