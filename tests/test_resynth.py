@@ -98,6 +98,17 @@ def test_an_item_that_breaks_the_codec_does_not_take_its_batch_down():
     assert "toy failed: boom" in out[1].reason
 
 
+def test_resynthesize_checks_its_arguments():
+    codec = ToyCodec()
+    wave = speechlike(0.1, 8000, 0)
+    out, lengths = codec.resynthesize(wave, 800)  # one unbatched item is a batch of one
+    assert out.shape == (1, 800) and lengths.tolist() == [800]
+    with pytest.raises(ValueError, match=r"expected waves \[B, T\] and lengths \[B\], got \(2, 800\) and \(1,\)"):
+        codec.resynthesize(np.stack([wave, wave]), [800])
+    with pytest.raises(ValueError, match=r"lengths must lie in 1..800, got \[801\]"):
+        codec.resynthesize(wave[None], [801])
+
+
 def test_batches_respect_the_padded_budget_and_inexact_codecs_run_alone():
     lengths = [100, 900, 300, 500, 250]
     groups = _batches(lengths, max_samples=1000, exact=True)

@@ -87,7 +87,7 @@ class Codec:
             cut to `output_length(lengths[i])` and zero beyond it.
         """
         waves = torch.as_tensor(np.asarray(waves) if isinstance(waves, list) else waves, dtype=torch.float32)
-        lengths = torch.as_tensor(lengths, dtype=torch.long).cpu()
+        lengths = torch.as_tensor(lengths, dtype=torch.long).cpu().reshape(-1)
         if waves.dim() == 1:
             waves = waves.unsqueeze(0)
         if waves.dim() != 2 or waves.shape[0] != lengths.shape[0]:
@@ -102,7 +102,7 @@ class Codec:
             out = self._resynthesize(waves, lengths).float().cpu()
         out_lengths = torch.tensor([self.output_length(int(n)) for n in lengths], dtype=torch.long)
         width = int(out_lengths.max())
-        if out.shape[1] < width:
+        if out.shape[1] < width:  # a decoder that stops short of its rule (DAC on some inputs ≤ 1 s): zeros
             out = torch.nn.functional.pad(out, (0, width - out.shape[1]))
         out = out[:, :width]
         out = out * (torch.arange(width) < out_lengths[:, None])
