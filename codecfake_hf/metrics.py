@@ -181,8 +181,9 @@ def _eer_asvspoof(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[float, float
     1/N_spoof from FAR), so |FRR − FAR| is smallest where it changes sign. The sign is exact in integers:
     with B(k) bona fide trials among the first k, FRR − FAR >= 0  <=>  B·N_spoof + (k − B)·N_bona >=
     N_bona·N_spoof. Binary search finds the crossing (B(k) itself by binary search over the bona fide
-    trials' merged positions), then `np.argmin` picks among its neighbours with the published floats
-    (first minimum). After the two sorts this costs O(log² n).
+    trials' merged positions, each found with `searchsorted`), then `np.argmin` picks among its neighbours
+    with the published floats (first minimum). After the two sorts this costs O(log³ n): three nested
+    binary searches.
     """
     bona_sorted = np.sort(bonafide)
     spoof_sorted = np.sort(spoof)
