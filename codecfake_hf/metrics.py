@@ -165,12 +165,12 @@ def compute_eer(
     spoof = _as_scores(spoof_scores, "spoof_scores")
     if method == "asvspoof":
         return _eer_asvspoof(bonafide, spoof)
-    if method in ("sweep", "rocch"):
+    if method == "sweep":
         frr, far, thresholds = _sweep_points(bonafide, spoof)
-        if method == "sweep":
-            index = int(np.argmin(np.abs(frr - far)))
-            return float(np.mean((frr[index], far[index]))), float(thresholds[index])
-        return _rocch_eer(frr, far, thresholds)
+        index = int(np.argmin(np.abs(frr - far)))
+        return float(np.mean((frr[index], far[index]))), float(thresholds[index])
+    if method == "rocch":
+        return _rocch_eer(*_sweep_points(bonafide, spoof))
     raise MetricInputError(f"`method` must be 'asvspoof', 'sweep' or 'rocch', got {method!r}")
 
 
