@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import datasets
 import numpy as np
 
-from codecfake_hf.audio import encode_flac, read_audio, resample, to_pcm16
+from codecfake_hf.audio import encode_flac, from_pcm16, read_audio, resample, to_pcm16
 from codecfake_hf.corpus import GENUINE, Corpus, Record
 from codecfake_hf.errors import AudioError
 from codecfake_hf.resynth import Failure, Utterance, resynthesize_stream
@@ -174,45 +174,43 @@ class CodecFakeBuilder(datasets.GeneratorBasedBuilder):
     # Named helpers for `_generate_examples`: rows stored as read, and rows made by a codec.
 
     def _stored_rows(self, records: list[Record], part: str) -> Iterator[dict]:
-        """Genuine rows (at `genuine_sample_rate`), or imported release files (at their own rate)."""
-        rate = self.config.genuine_sample_rate if self.plan.kind == "build" else None
-        for record in records:
-            try:
-                wave, wave_rate = self._read(record)
-            except AudioError as error:
-                self._skip(record, str(error))
-                continue
-            if rate is not None:
-                wave, wave_rate = resample(wave, wave_rate, rate), rate
+        """Genuine rows at `genuine_sample_rate`, or imported release files at their own rate (an
+        import runs with `genuine_sample_rate=None`)."""
+        for record, wave, rate in self._genuine_audio(records):
             self._advance()
-            yield make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), wave_rate)
+            yield make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
 
     def _codec_rows(self, records: list[Record], part: str) -> Iterator[dict]:
         by_id = {record.utterance_id: record for record in records}
         utterances = self._codec_inputs(records)
         for item in resynthesize_stream(self.codec, utterances, batch_seconds=self.config.batch_seconds,
                                         progress=False):
+            self._advance()
             if isinstance(item, Failure):  # the engine has logged it
                 self.skipped.append(f"{item.id}: {item.reason}")
-                self._advance()
                 continue
-            self._advance()
             yield make_row(by_id[item.id], part, item.pcm, item.sample_rate)
 
     def _codec_inputs(self, records: list[Record]) -> Iterator[Utterance]:
         """The codecs' input: the genuine audio as the genuine rows hold it (same rate), read lazily."""
-        rate = self.config.genuine_sample_rate
+        for record, wave, rate in self._genuine_audio(records):
+            if self.config.genuine_sample_rate is not None:
+                # Quantised as the genuine row is, so that a fake is the resynthesis of exactly that row.
+                wave = from_pcm16(to_pcm16(wave, clamp=GENUINE_CLAMP))
+            yield Utterance(record.utterance_id, wave=wave, sample_rate=rate)
+
+    def _genuine_audio(self, records: list[Record]) -> Iterator[tuple[Record, np.ndarray, int]]:
+        """Each record's audio resampled to `genuine_sample_rate` (None: as read); unreadable ones are skipped."""
+        target = self.config.genuine_sample_rate
         for record in records:
             try:
-                wave, wave_rate = self._read(record)
+                wave, rate = self._read(record)
             except AudioError as error:
                 self._skip(record, str(error))
                 continue
-            if rate is not None:
-                # Quantised as the genuine row is, so that a fake is the resynthesis of exactly that row.
-                wave = to_pcm16(resample(wave, wave_rate, rate), clamp=GENUINE_CLAMP).astype(np.float32) / 32768
-                wave_rate = rate
-            yield Utterance(record.utterance_id, wave=wave, sample_rate=wave_rate)
+            if target is not None:
+                wave, rate = resample(wave, rate, target), target
+            yield record, wave, rate
 
     def _read(self, record: Record) -> tuple[np.ndarray, int]:
         # Imported release files have no corpus object: their records point at the files.
