@@ -297,7 +297,7 @@ def _write_shard(config: CodecFakeConfig, plan: Plan, out: Path, part: str, spli
     shard_config = {
         **{k: v for k, v in asdict(config).items() if k not in ("name", "version", "data_dir", "data_files",
                                                                  "description")},
-        "part": part, "split": split, "shard": shard, "num_shards": plan.num_shards(part, split),
+        "part": part, "split": split, "shard": shard,
     }
     builder = CodecFakeBuilder(
         plan=plan, corpus=corpus, codec=codec, progress=bar,

@@ -63,7 +63,7 @@ class CodecFakeConfig(datasets.BuilderConfig):
     """What to build. `python -m builder build` only fills this dataclass.
 
     The first group is the user's request; `builder.build.build()` plans it into shards and runs the
-    builder once per shard, filling the second group (`part`, `split`, `shard`, `num_shards`).
+    builder once per shard, filling the second group (`part`, `split`, `shard`).
 
     Args:
         source (str | None): the genuine speech, `vctk:PATH`, `folder:PATH`, `hf:ID[:config][:split]`,
@@ -87,7 +87,6 @@ class CodecFakeConfig(datasets.BuilderConfig):
         part (str | None): set per run: `genuine` or the codec whose rows this run writes.
         split (str | None): set per run: the split of the shard.
         shard (int | None): set per run: the shard's index within its split.
-        num_shards (int | None): set per run: the split's number of shards.
     """
 
     source: str | None = None
@@ -107,7 +106,6 @@ class CodecFakeConfig(datasets.BuilderConfig):
     part: str | None = None
     split: str | None = None
     shard: int | None = None
-    num_shards: int | None = None
 
 
 def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int) -> dict[str, Any]:
