@@ -61,16 +61,18 @@ def test_unknown_norm_and_pad_mode_list_the_choices():
         SConv1d(1, 1, 3, norm="time_group_norm", causal=True)
 
 
-@pytest.mark.parametrize("norm,causal,pad_mode", [
-    ("weight_norm", False, "reflect"),
-    ("none", True, "constant"),
-    ("time_group_norm", False, "reflect"),
-    ("layer_norm", False, "replicate"),
+@pytest.mark.parametrize("norm,causal,pad_mode,n_residual_layers", [
+    ("weight_norm", False, "reflect", 1),
+    ("none", True, "constant", 1),
+    ("time_group_norm", False, "reflect", 1),
+    ("layer_norm", False, "replicate", 1),
+    # a second residual block per stage has dilation 2: its valid length must stay T for the norm
+    ("time_group_norm", False, "reflect", 2),
 ])
-def test_length_aware_batch_equals_each_item_alone(norm, causal, pad_mode):
+def test_length_aware_batch_equals_each_item_alone(norm, causal, pad_mode, n_residual_layers):
     torch.manual_seed(0)
     kwargs = dict(channels=2, dimension=8, n_filters=4, ratios=(4, 2), norm=norm, causal=causal,
-                  pad_mode=pad_mode, lstm=1)
+                  pad_mode=pad_mode, lstm=1, n_residual_layers=n_residual_layers)
     encoder = SEANetEncoder(**kwargs, bidirectional=True).eval()
     decoder = SEANetDecoder(**kwargs).eval()
     lengths = torch.tensor([203, 8, 1, 64])

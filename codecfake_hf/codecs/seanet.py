@@ -243,8 +243,10 @@ class SConv1d(LengthAware):
                          bias=bias)
         self.conv = NormConv(conv, norm, causal, norm_params or {}, "conv")
         self.causal, self.pad_mode = causal, pad_mode
-        self.kernel_size, self.stride = kernel_size, stride
-        self.padding_total = (kernel_size - 1) * dilation - (stride - 1)
+        # The dilated kernel's span, as EnCodec's length arithmetic uses it: with the raw width, a dilated
+        # stride-1 conv would report `T + (k - 1) * (d - 1)` valid outputs for its `T`.
+        self.kernel_size, self.stride = (kernel_size - 1) * dilation + 1, stride
+        self.padding_total = self.kernel_size - stride
         self.pad_right = 0 if causal else self.padding_total // 2
         self.pad_left = self.padding_total - self.pad_right
 
