@@ -268,10 +268,13 @@ def load_model(model_args: ModelArguments, label_info: LabelInfo):
               "token": model_args.token, "trust_remote_code": model_args.trust_remote_code}
     config_source = model_args.config_name or model_args.model_name_or_path
     config_flag = "--config_name" if model_args.config_name else "--model_name_or_path"
-    extractor_source = model_args.feature_extractor_name or model_args.model_name_or_path or model_args.config_name
-    extractor_flag = "--feature_extractor_name" if model_args.feature_extractor_name else config_flag
-    if extractor_source.endswith(".json") and model_args.feature_extractor_name is None:
-        extractor_source = str(Path(extractor_source).parent)
+    if model_args.feature_extractor_name:
+        extractor_flag, extractor_source = "--feature_extractor_name", model_args.feature_extractor_name
+    else:  # the checkpoint's, else the config's; a config.json file stands for its folder
+        extractor_flag = "--model_name_or_path" if model_args.model_name_or_path else "--config_name"
+        extractor_source = model_args.model_name_or_path or model_args.config_name
+        if extractor_source.endswith(".json"):
+            extractor_source = str(Path(extractor_source).parent)
     with _clear_loading_errors(config_flag, config_source):
         config = AutoConfig.from_pretrained(
             config_source, num_labels=len(label_info.names), label2id=label_info.label2id,

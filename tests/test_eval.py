@@ -328,6 +328,14 @@ def test_unknown_command_and_missing_model(capsys, tiny_codecfake, tmp_path):
     assert code == 2 and f"cannot load `--model_name_or_path {tmp_path / 'no-model'}`" in capsys.readouterr().err
 
 
+def test_feature_extractor_error_names_the_flag_it_came_from(capsys, tiny_codecfake, tiny_wav2vec2, tmp_path):
+    # the config loads from `--config_name`; the feature extractor is the checkpoint's, which is missing
+    missing = tmp_path / "no-model"
+    code = run_cli("finetune", "--dataset_name", tiny_codecfake, "--config_name", tiny_wav2vec2,
+                   "--model_name_or_path", missing, *trainer_flags(tmp_path / "o", tmp_path / "c"))
+    assert code == 2 and f"cannot load `--model_name_or_path {missing}`" in capsys.readouterr().err
+
+
 # --- protocols ------------------------------------------------------------------------------------------------
 
 
