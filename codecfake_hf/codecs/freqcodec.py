@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .seanet import SLSTM, SConv1d, weight_norm
+from .seanet import SLSTM, SConv1d, conv_frames, weight_norm
 
 # Both ends of FreqCodec clamp the magnitude before the log and the phase division.
 _MAG_FLOOR = 1e-6
@@ -35,15 +35,6 @@ def _groups(channels: int, ratio: int, what: str) -> int:
 NORMS = ("time_group_norm", "weight_norm", "none")
 
 
-def _normed(conv: nn.Module, norm: str, num_groups: int) -> tuple[nn.Module, nn.Module]:
-    """(the conv, weight-normalised if asked, and the module applied after it)."""
-    if norm == "time_group_norm":
-        return conv, nn.GroupNorm(num_groups, conv.out_channels)
-    if norm == "weight_norm":
-        return weight_norm(conv), nn.Identity()
-    return conv, nn.Identity()
-
-
 def _pad_time_freq(x: torch.Tensor, time: tuple[int, int], freq: tuple[int, int], mode: str) -> torch.Tensor:
     """`F.pad` on the last two axes `[..., F, T]`; reflect on an axis too short for it zero-extends it first."""
     if mode != "reflect":
@@ -57,25 +48,23 @@ def _pad_time_freq(x: torch.Tensor, time: tuple[int, int], freq: tuple[int, int]
 
 
 class _NormConv2d(nn.Module):
-    """`nn.Conv2d` then its norm, under the key names `conv` and `norm`."""
+    """A 2-D convolution then its norm, under the key names `<attr>` and `norm`.
 
-    def __init__(self, *args, norm: str, num_groups: int, **kwargs):
+    Args:
+        conv (nn.Module): a freshly built `nn.Conv2d` or `nn.ConvTranspose2d`.
+        attr (str): the convolution's attribute name, `conv` or `convtr` (it names the state-dict keys).
+        norm (str): one of `NORMS`.
+        num_groups (int): groups of the GroupNorm of `time_group_norm`.
+    """
+
+    def __init__(self, conv: nn.Module, attr: str, norm: str, num_groups: int):
         super().__init__()
-        self.conv, self.norm = _normed(nn.Conv2d(*args, **kwargs), norm, num_groups)
+        self.attr = attr
+        setattr(self, attr, weight_norm(conv) if norm == "weight_norm" else conv)
+        self.norm = nn.GroupNorm(num_groups, conv.out_channels) if norm == "time_group_norm" else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.conv(x))
-
-
-class _NormConvTranspose2d(nn.Module):
-    """`nn.ConvTranspose2d` then its norm, under the key names `convtr` and `norm`."""
-
-    def __init__(self, *args, norm: str, num_groups: int, **kwargs):
-        super().__init__()
-        self.convtr, self.norm = _normed(nn.ConvTranspose2d(*args, **kwargs), norm, num_groups)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.convtr(x))
+        return self.norm(getattr(self, self.attr)(x))
 
 
 class SConv2d(nn.Module):
@@ -101,21 +90,22 @@ class SConv2d(nn.Module):
                  stride: int | Sequence[int] = 1, dilation: int | Sequence[int] = 1, groups: int = 1,
                  norm: str = "none", num_groups: int = 1, pad_mode: str = "reflect"):
         super().__init__()
-        self.conv = _NormConv2d(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                                dilation=_pair(dilation), groups=groups, norm=norm, num_groups=num_groups)
+        conv = nn.Conv2d(in_channels, out_channels, _pair(kernel_size), _pair(stride), dilation=_pair(dilation),
+                         groups=groups)
+        self.conv = _NormConv2d(conv, "conv", norm, num_groups)
         self.pad_mode = pad_mode
+        (k_f, self.k_t), (s_f, self.s_t), (d_f, d_t) = conv.kernel_size, conv.stride, conv.dilation
+        pad_f = (k_f - 1) * d_f - (s_f - 1)
+        self.pad_t = (self.k_t - 1) * d_t - (self.s_t - 1)
+        self.freq = (pad_f - pad_f // 2, pad_f // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv = self.conv.conv
-        (k_f, k_t), (s_f, s_t), (d_f, d_t) = conv.kernel_size, conv.stride, conv.dilation
-        pad_f = (k_f - 1) * d_f - (s_f - 1)
-        pad_t = (k_t - 1) * d_t - (s_t - 1)
+        """`[B, C_in, F, T]` -> `[B, C_out, F', ceil(T / time stride)]`."""
         length = x.shape[-1]
-        n_frames = (length - k_t + pad_t) / s_t + 1
-        extra_t = (math.ceil(n_frames) - 1) * s_t + (k_t - pad_t) - length
-        time = (pad_t - pad_t // 2 + extra_t, pad_t // 2)
-        freq = (pad_f - pad_f // 2, pad_f // 2)
-        return self.conv(_pad_time_freq(x, time, freq, self.pad_mode))
+        frames = conv_frames(length, self.k_t, self.s_t, self.pad_t)
+        extra_t = (frames - 1) * self.s_t + self.k_t - self.pad_t - length
+        time = (self.pad_t - self.pad_t // 2 + extra_t, self.pad_t // 2)
+        return self.conv(_pad_time_freq(x, time, self.freq, self.pad_mode))
 
 
 class SConvTranspose2d(nn.Module):
@@ -140,8 +130,8 @@ class SConvTranspose2d(nn.Module):
                  stride: int | Sequence[int] = 1, groups: int = 1, norm: str = "none", num_groups: int = 1,
                  out_padding: int | Sequence[Sequence[int]] = 0):
         super().__init__()
-        self.convtr = _NormConvTranspose2d(in_channels, out_channels, _pair(kernel_size), _pair(stride),
-                                           groups=groups, norm=norm, num_groups=num_groups)
+        convtr = nn.ConvTranspose2d(in_channels, out_channels, _pair(kernel_size), _pair(stride), groups=groups)
+        self.convtr = _NormConv2d(convtr, "convtr", norm, num_groups)
         if isinstance(out_padding, int):
             out_padding = ((out_padding, out_padding), (out_padding, out_padding))
         self.out_padding = tuple(_pair(p) for p in out_padding)
