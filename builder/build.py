@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -62,8 +62,8 @@ def default_codec_factory(name: str, device: torch.device, random_weights: bool)
     return codecs.load(name, random_weights=random_weights, device=device)
 
 
-def check_config(config: CodecFakeConfig) -> list[str]:
-    """Check the options before any work; returns the codecs' canonical names."""
+def check_config(config: CodecFakeConfig) -> tuple[list[str], torch.device]:
+    """Check the options before any work; returns the codecs' canonical names and the resolved device."""
     if not config.source:
         raise CodecFakeError("`source` is required, e.g. `--source vctk:/data/VCTK-Corpus-0.92`.")
     if config.limit is not None and config.limit < 1:
@@ -76,8 +76,7 @@ def check_config(config: CodecFakeConfig) -> list[str]:
     if config.batch_seconds is not None and config.batch_seconds <= 0:
         raise CodecFakeError(f"`batch_seconds` must be positive, got {config.batch_seconds}.")
     names = codecs.parse_codec_list(config.codecs)  # UnknownCodecError names the bad one
-    check_device(config.device)
-    return names
+    return names, check_device(config.device)
 
 
 def check_device(device: str) -> torch.device:
@@ -103,8 +102,7 @@ def build(config: CodecFakeConfig, *, codec_factory: CodecFactory | None = None,
         progress (bool): show progress bars.
         card_notes (list[str] | None): extra lines for the card's notes (the demo's fallbacks).
     """
-    codec_names = check_config(config)
-    device = check_device(config.device)
+    codec_names, device = check_config(config)
     split = SpeakerSplit.from_file(config.split_file) if config.split_file else SpeakerSplit.paper()
     corpus = corpus or open_source(config.source, mic=config.mic, speaker_pattern=config.speaker_pattern,
                                    audio_column=config.audio_column, speaker_column=config.speaker_column)
@@ -155,8 +153,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
-    ordered = [GENUINE] if GENUINE in parts else []
-    ordered += [name for name in codecs.names() if name in parts]
+    ordered = _in_registry_order(parts)
     plan = Plan(
         kind="import",
         identity={"source": f"release:{Path(path).resolve()}", "split": split.to_dict(), "shard_size": shard_size},
@@ -194,6 +191,12 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
                for r in records]
         for part, records in parts.items()
     }
+
+
+def _in_registry_order(parts: Iterable[str]) -> list[str]:
+    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table)."""
+    present = set(parts)
+    return [part for part in [GENUINE, *codecs.names()] if part in present]
 
 
 def _clean_state(out: Path) -> None:
@@ -320,9 +323,7 @@ def _write_shard(config: CodecFakeConfig, plan: Plan, out: Path, part: str, spli
 
 
 def _write_card(plan: Plan, out: Path, report: BuildReport, notes: list[str]) -> Path:
-    complete = [p for p in plan.parts if plan.parts[p].get("complete")]
-    parts = [GENUINE] if GENUINE in complete else []
-    parts += [name for name in codecs.names() if name in complete]
+    parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
     if not parts:
         reasons = "; ".join(report.failed.values())
         raise CodecFakeError(f"nothing was written to {out}: no part could be built ({reasons}).")
