@@ -74,6 +74,19 @@ def _write_json(path: Path, value) -> None:
     tmp.replace(path)
 
 
+def write_training_facts(model_dir: str | Path, facts: dict) -> Path:
+    """Save what `python -m eval finetune` says about its training run beside the model; returns the path."""
+    path = Path(model_dir) / TRAINING_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(path, facts)
+    return path
+
+
+def read_training_facts(model_dir: str | Path) -> dict | None:
+    """The training facts of a model folder; None where there are none (a Hub id, a model trained elsewhere)."""
+    return _read_json(Path(model_dir) / TRAINING_FILE, None)
+
+
 def add_results(model_dir: str | Path, results: dict) -> list[dict]:
     """Record one scoring run (`python -m eval score`'s results.json) beside the model, replacing an older
     run on the same dataset, config and split; returns every recorded run."""
@@ -215,7 +228,7 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
 def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Path:
     """Rebuild `README.md` of `model_dir` from its training facts and results; returns its path."""
     model_dir = Path(model_dir)
-    training = _read_json(model_dir / TRAINING_FILE, None)
+    training = read_training_facts(model_dir)
     runs = _read_json(model_dir / RESULTS_FILE, [])
     card = build_model_card(training, runs, model_name or model_dir.resolve().name)
     path = model_dir / "README.md"

@@ -60,7 +60,6 @@ require_version("transformers>=4.46", "To fix: pip install -e . in the codecfake
 logger = logging.getLogger(__name__)
 
 ARGUMENTS_FILE = "finetune_args.json"  # beside the model: the arguments, a `.json` that reruns this training
-TRAINING_FACTS = modelcard.TRAINING_FILE  # beside the model: what the model card says about training
 
 
 @dataclass
@@ -409,22 +408,13 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                                "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
 
     # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
-    write_training_facts(training_args.output_dir, facts)
+    modelcard.write_training_facts(training_args.output_dir, facts)
     if training_args.push_to_hub:
         trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")  # saves, writes the card, uploads
     else:
         trainer.save_model()
         trainer.create_model_card()
     return facts
-
-
-def write_training_facts(output_dir: str, facts: dict) -> None:
-    """Save `facts` as `codecfake_training.json` in `output_dir` (temp name, then rename)."""
-    path = Path(output_dir) / TRAINING_FACTS
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(facts, indent=2, default=str) + "\n")
-    tmp.replace(path)
 
 
 def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataTrainingArguments,

@@ -40,7 +40,6 @@ from .data import (
     mono,
     select_codecs,
 )
-from .finetune import TRAINING_FACTS
 from .plots import plot_det
 
 logger = logging.getLogger(__name__)
@@ -198,8 +197,7 @@ def run_score(args: ScoreArguments) -> dict:
 
     # Score every row at the model's sampling rate, with the window it was trained on
     if args.max_length_seconds is None:
-        facts_file = Path(args.model_name_or_path) / TRAINING_FACTS
-        facts = json.loads(facts_file.read_text()) if facts_file.is_file() else {}
+        facts = modelcard.read_training_facts(args.model_name_or_path) or {}
         args.max_length_seconds = float(facts.get("max_length_seconds") or CODECFAKE_SECONDS)
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
     scores = score_dataset(model, feature_extractor, dataset, args, model_labels[args.bonafide_label])
