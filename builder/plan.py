@@ -70,17 +70,16 @@ class Plan:
 
     # Shards
 
+    def _table(self, part: str) -> dict[str, list[Record]]:
+        """{split: records} of `part`: a build's parts share one table, an import's each have their own."""
+        return self.records.get(ALL_PARTS) or self.records.get(part, {})
+
     def records_of(self, part: str, split: str) -> list[Record]:
-        table = self.records.get(ALL_PARTS) or self.records.get(part, {})
-        return table.get(split, [])
+        return self._table(part).get(split, [])
 
     def splits_of(self, part: str) -> list[str]:
-        table = self.records.get(ALL_PARTS) or self.records.get(part, {})
+        table = self._table(part)
         return [s for s in sorted(table, key=split_sort_key) if table[s]]
-
-    def part_names(self) -> list[str]:
-        """The parts of an import (from its files); a build's parts come from its `codecs` option."""
-        return [p for p in self.records if p != ALL_PARTS]
 
     def num_shards(self, part: str, split: str) -> int:
         return math.ceil(len(self.records_of(part, split)) / self.shard_size)
