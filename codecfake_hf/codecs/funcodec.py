@@ -192,23 +192,14 @@ class FunCodecModel(nn.Module):
         scale = self._scale(x, lengths)
         if scale is not None:
             x = x / scale
-        if self.frequency_domain:
-            latent = self.encoder(self.enc_trans_func(x))
-        elif lengths is None:
-            latent = self.encoder(x)
-        else:
-            latent = self.encoder(x, lengths)
+        # The 2-D encoder takes no lengths (FreqCodec never runs a padded batch as one).
+        latent = self.encoder(self.enc_trans_func(x)) if self.frequency_domain else self.encoder(x, lengths)
         quantized, codes = self.quantizer(latent, n_q)
         return quantized, codes, scale
 
     def _decode_segment(self, quantized: torch.Tensor, scale: torch.Tensor | None,
                         frames: torch.Tensor | None) -> torch.Tensor:
-        if self.frequency_domain:
-            out = self.dec_trans_func(self.decoder(quantized))
-        elif frames is None:
-            out = self.decoder(quantized)
-        else:
-            out = self.decoder(quantized, frames)
+        out = self.dec_trans_func(self.decoder(quantized)) if self.frequency_domain else self.decoder(quantized, frames)
         return out if scale is None else out * scale
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -240,7 +231,6 @@ class FunCodecModel(nn.Module):
             decoded.append(self._decode_segment(quantized, scale, None))
             all_codes.append(codes)
         return _linear_overlap_add(decoded, self.segment_stride)[..., :length], torch.cat(all_codes, dim=-1)
-
 
     def encode(self, x: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """`[B, 1, T]` -> codes `[n_q, B, frames]`, as `forward` makes them (segments concatenated)."""
@@ -284,9 +274,9 @@ def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
     args["lstm"] = int(seq_layer_num) if seq_model == "lstm" else 0
     args.setdefault("norm", "weight_norm")  # upstream's default
     norm_params = dict(args.get("norm_params") or {})
-    if norm_params.pop("num_groups", 1) != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
-        raise ValueError(f"FunCodec {side}: norm_params num_groups={conf['norm_params']['num_groups']} is not "
-                         "supported; valid: 1.")
+    num_groups = norm_params.pop("num_groups", 1)
+    if num_groups != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
+        raise ValueError(f"FunCodec {side}: norm_params num_groups={num_groups} is not supported; valid: 1.")
     args["norm_params"] = norm_params
     return args
 
