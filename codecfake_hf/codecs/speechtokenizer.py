@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .registry import CodecSpec
 
 # speechtokenizer_hubert_avg/config.json of fnlp/SpeechTokenizer, as published (training keys included;
-# the model reads only ARCHITECTURE_KEYS and sample_rate).
+# the model reads only ARCHITECTURE_KEYS).
 OFFICIAL_CONFIG: dict[str, Any] = {
     "resblock": "1", "num_gpus": 3, "batch_size": 60, "learning_rate": 0.0001, "adam_b1": 0.5,
     "adam_b2": 0.9, "lr_decay": 0.98, "seed": 1234, "lambda_distill": 0.15,
@@ -35,6 +35,12 @@ ARCHITECTURE_KEYS = (
     "n_filters", "strides", "dimension", "semantic_dimension", "bidirectional", "dilation_base",
     "residual_kernel_size", "n_residual_layers", "lstm_layers", "activation", "codebook_size", "n_q",
 )
+
+
+def _check_architecture_keys(config: Mapping[str, Any], what: str) -> None:
+    missing = [key for key in ARCHITECTURE_KEYS if key not in config]
+    if missing:
+        raise CheckpointError(f"{what} lacks {', '.join(missing)}: it is not a SpeechTokenizer config.json.")
 
 
 class SpeechTokenizerModel(nn.Module):
@@ -60,10 +66,7 @@ class SpeechTokenizerModel(nn.Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SpeechTokenizerModel:
         """Build from a config in the format of the official `config.json` (randomly initialised)."""
-        missing = [key for key in ARCHITECTURE_KEYS if key not in config]
-        if missing:
-            raise CheckpointError(f"SpeechTokenizer config lacks {', '.join(missing)}: it is not a "
-                                  "SpeechTokenizer config.json.")
+        _check_architecture_keys(config, "SpeechTokenizer config")
         seanet = dict(
             n_filters=config["n_filters"], dimension=config["dimension"], ratios=config["strides"],
             lstm=config["lstm_layers"], dilation_base=config["dilation_base"],
@@ -172,13 +175,10 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     config = weights.read_json_config(config_path, codec=spec.name)
     checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
     state_dict = weights.flatten(weights.load_checkpoint(checkpoint_path, codec=spec.name))
-    # Check the file against its config now, while its path is known, so a wrong file is named.
-    try:
-        with torch.device("meta"):  # names and shapes only: nothing is allocated
-            skeleton = SpeechTokenizerModel.from_config(config)
-    except CheckpointError as error:  # the config file itself does not describe a model
-        raise CheckpointError(f"{spec.name}: config file {config_path}: {error}") from None
-    weights.check_state_dict(skeleton, state_dict, source=f"{spec.name}: checkpoint file {checkpoint_path}")
+    # Check the file against its config now, while both paths are known, so a wrong file is named.
+    _check_architecture_keys(config, f"{spec.name}: config file {config_path}")
+    weights.check_against(lambda: SpeechTokenizerModel.from_config(config), state_dict,
+                          source=f"{spec.name}: checkpoint file {checkpoint_path}")
     return config, state_dict
 
 
@@ -198,4 +198,4 @@ def build(
     model = SpeechTokenizerModel.from_config(config)
     if state_dict is not None:
         weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
-    return SpeechTokenizerCodec(spec, model.eval(), device, n_q=n_q)
+    return SpeechTokenizerCodec(spec, model, device, n_q=n_q)
