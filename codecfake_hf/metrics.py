@@ -75,6 +75,22 @@ class DetCurve:
     far: np.ndarray
     thresholds: np.ndarray
 
+    def min_dcf(
+        self,
+        p_spoof: float = ASVSPOOF5_DCF["p_spoof"],
+        c_miss: float = ASVSPOOF5_DCF["c_miss"],
+        c_fa: float = ASVSPOOF5_DCF["c_fa"],
+    ) -> tuple[float, float]:
+        """`compute_min_dcf` over these points, for a caller that already holds the curve (e.g. to plot it)."""
+        if not 0.0 < p_spoof < 1.0 or c_miss <= 0 or c_fa <= 0:
+            raise MetricInputError(
+                f"minDCF needs 0 < p_spoof < 1 and positive costs, got p_spoof={p_spoof}, c_miss={c_miss}, "
+                f"c_fa={c_fa}")
+        p_target = 1 - p_spoof
+        cost = c_miss * self.frr * p_target + c_fa * self.far * (1 - p_target)
+        index = int(np.argmin(cost))  # first minimum, as the published loop's strict `<`
+        return float(cost[index] / min(c_miss * p_target, c_fa * (1 - p_target))), float(self.thresholds[index])
+
 
 def _as_scores(values, name: str) -> np.ndarray:
     """A 1-D float64 array of finite-or-infinite scores, or a `MetricInputError` naming `name`."""
@@ -270,15 +286,7 @@ def compute_min_dcf(
     Returns:
         `(min_dcf, threshold)`: 0 is perfect, 1 no better than always deciding for the cheaper class.
     """
-    if not 0.0 < p_spoof < 1.0 or c_miss <= 0 or c_fa <= 0:
-        raise MetricInputError(
-            f"minDCF needs 0 < p_spoof < 1 and positive costs, got p_spoof={p_spoof}, c_miss={c_miss}, "
-            f"c_fa={c_fa}")
-    curve = compute_det_curve(bonafide_scores, spoof_scores)
-    p_target = 1 - p_spoof
-    cost = c_miss * curve.frr * p_target + c_fa * curve.far * (1 - p_target)
-    index = int(np.argmin(cost))  # first minimum, as the published loop's strict `<`
-    return float(cost[index] / min(c_miss * p_target, c_fa * (1 - p_target))), float(curve.thresholds[index])
+    return compute_det_curve(bonafide_scores, spoof_scores).min_dcf(p_spoof, c_miss, c_fa)
 
 
 def split_scores(scores, labels, pos_label=0) -> tuple[np.ndarray, np.ndarray]:

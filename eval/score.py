@@ -148,11 +148,11 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
     groups["pooled"] = scores[~is_bonafide]
     values, curves = {}, {}
     for name, spoof in groups.items():
+        curves[name] = metrics.compute_det_curve(bonafide, spoof)
         eer, threshold = metrics.compute_eer(bonafide, spoof)
-        min_dcf, _ = metrics.compute_min_dcf(bonafide, spoof)
+        min_dcf, _ = curves[name].min_dcf()
         values[name] = {"eer": eer, "threshold": threshold, "min_dcf": min_dcf,
                         "n_bonafide": int(bonafide.size), "n_spoof": int(spoof.size)}
-        curves[name] = metrics.compute_det_curve(bonafide, spoof)
     return {"values": values, "curves": curves}
 
 
