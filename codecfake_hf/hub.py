@@ -22,12 +22,12 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from .codecs import registry
+from .corpus import GENUINE
 from .errors import CodecFakeError
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
 
-GENUINE = "genuine"
 ALL_CONFIG = "all"
 # Never uploaded: the build's own state (plan, lock, staging) and the upload's resume cache.
 IGNORE_PATTERNS = [".codecfake/**", ".cache/**"]
@@ -74,10 +74,6 @@ class DatasetCardInfo:
 
 
 # Reading the folder
-
-
-def shards(folder: Path, part: str, split: str) -> list[Path]:
-    return sorted((folder / "data" / part).glob(f"{split}-*.parquet"))
 
 
 def part_splits(folder: Path, part: str) -> list[str]:
