@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .seanet import time_mask
+
 LRELU_SLOPE = 0.1
 # Keys of the JSON config that shape the model: required ones, and upstream constants a config may override.
 _INT_KEYS = ("upsample_initial_channel", "n_code_groups", "n_codes", "sampling_rate")
@@ -106,9 +108,7 @@ class HiFiCodecConfig:
 
 def _mask(lengths: torch.Tensor, width: int) -> torch.Tensor | None:
     """`[B, 1, width]` float mask of the valid steps, or None when every item fills the width."""
-    if bool((lengths >= width).all()):
-        return None
-    return (torch.arange(width, device=lengths.device) < lengths[:, None]).unsqueeze(1).float()
+    return None if bool((lengths >= width).all()) else time_mask(lengths, width)
 
 
 def _masked(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -131,6 +131,8 @@ def _group_norm(norm: nn.GroupNorm, x: torch.Tensor, mask: torch.Tensor | None) 
 
 # --- layers ------------------------------------------------------------------------------------------
 
+# Not seanet.weight_norm, which computes `g * v / |v|`: this keeps `v * (g / |v|)`, the formula of torch's
+# `_weight_norm`. The two round an ulp apart in most weights, so switching would move every output.
 def _weight_norm_params(conv: nn.Module) -> None:
     """Replace `conv.weight` by `weight_g` `[C, 1, 1]` and `weight_v`, as `torch.nn.utils.weight_norm`
     (dim 0) names them in the official checkpoints; the weight is recomputed at each call, as upstream."""
