@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from ..errors import WeightsUnavailableError
 from . import weights
 from .base import Codec
 
@@ -74,16 +75,15 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """
     config_path = weights.hub_file(spec.hub_repo, "config.json", codec=spec.name)
     config = weights.read_json_config(config_path, codec=spec.name)
-    first_error: Exception | None = None
+    errors: list[WeightsUnavailableError] = []
     for filename in _WEIGHT_FILES:
         try:
             path = weights.hub_file(spec.hub_repo, filename, codec=spec.name)
-        except weights.WeightsUnavailableError as error:
-            first_error = first_error or error
+        except WeightsUnavailableError as error:
+            errors.append(error)
             continue
         return config, weights.load_checkpoint(path, codec=spec.name)
-    assert first_error is not None
-    raise first_error
+    raise errors[0]
 
 
 def build(
@@ -180,8 +180,8 @@ class EncodecCodec(Codec):
         waves = waves.to(self.device)
         lengths = torch.as_tensor(lengths).cpu()
         width = int(lengths.max())
-        hidden = (waves[:, :width] * (torch.arange(width, device=waves.device) < lengths.to(waves.device)[:, None]))
-        hidden = hidden[:, None, :]
+        valid = torch.arange(width, device=waves.device) < lengths.to(waves.device)[:, None]
+        hidden = (waves[:, :width] * valid)[:, None, :]
         sizes = [int(n) for n in lengths]
         for layer in self.model.encoder.layers:
             if _is_strided_conv(layer):
@@ -220,21 +220,18 @@ class EncodecCodec(Codec):
         encoded = self.model.encode(audio, mask, bandwidth=self.bandwidth)
         return self.model.decode(encoded.audio_codes, encoded.audio_scales, mask)[0][0, 0]
 
-    @torch.inference_mode()
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
-        frames = torch.div(lengths + self.hop_length - 1, self.hop_length, rounding_mode="floor")
+        frames = -(-lengths // self.hop_length)
         alone = [i for i in range(len(lengths)) if not self.exact_batches or frames[i] < self.min_batch_frames]
         batched = [i for i in range(len(lengths)) if i not in alone]
         for i in alone:
             n = int(lengths[i])
             out[i, :n] = self._alone(waves[i, :n])
         if batched:
-            index = torch.tensor(batched)
-            sub_lengths = lengths[index]
-            codes = self.encode(waves[index.to(waves.device)], sub_lengths)
-            audio = self.decode(codes, sub_lengths)
-            out[index.to(out.device), : audio.shape[-1]] = audio
+            codes = self.encode(waves[batched], lengths[batched])
+            audio = self.decode(codes, lengths[batched])
+            out[batched, : audio.shape[-1]] = audio
         return out
 
 
