@@ -164,9 +164,9 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
         eval_results=eval_results(training, runs) or None,
     )
     body = [f"# {model_name}", ""]
-    base = training.get("base_model") or f"a fresh {training.get('architecture', 'model')} (random weights, "
-    base += "" if training.get("base_model") else f"config {training.get('config_name')})"
     if training:
+        base = base_model or (f"a fresh {training.get('architecture', 'model')} (random weights, "
+                              f"config {training.get('config_name')})")
         body += [
             f"A bona fide vs spoof speech detector fine-tuned from {base} on "
             f"[{dataset_id(training['dataset'])}](https://huggingface.co/datasets/{dataset_id(training['dataset'])})"
