@@ -48,9 +48,12 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
                         help="build each codec's official architecture with random weights instead of downloading its "
                              "checkpoint (smoke runs: the rows are not real codec fakes; the card says so)")
     parser.add_argument("--genuine-sample-rate", type=int, default=defaults.genuine_sample_rate,
-                        help="rate of the genuine rows and of the codecs' input, in Hz "
-                             f"(default: {defaults.genuine_sample_rate}, the CodecFake release's); 0 keeps each "
-                             "file's rate")
+                        help="rate of the genuine rows and of every codec's input, in Hz (default: "
+                             f"{defaults.genuine_sample_rate}, the rate of the CodecFake release's genuine files). "
+                             "Every codec resynthesises this audio, so a 24 or 44.1 kHz codec sees no input above "
+                             f"{defaults.genuine_sample_rate / 2000:g} kHz, whereas the CodecFake pipeline fed those "
+                             "codecs the 48 kHz VCTK originals. 0 keeps each file's own rate (48 kHz for VCTK) for "
+                             "the genuine rows and every codec's input")
     parser.add_argument("--shard-size", type=int, default=defaults.shard_size,
                         help=f"utterances per Parquet shard (default: {defaults.shard_size})")
     parser.add_argument("--batch-seconds", type=float, default=defaults.batch_seconds,

@@ -75,8 +75,10 @@ class CodecFakeConfig(datasets.BuilderConfig):
             None: every utterance.
         device (str): `auto` (CUDA when present), `cpu`, `cuda`, `cuda:1`...
         random_weights (bool): build each codec's official architecture with random weights (smoke runs).
-        genuine_sample_rate (int | None): rate of the genuine rows and of the audio fed to the codecs
-            (16000, the rate of the CodecFake release's genuine files); None: each file's own rate.
+        genuine_sample_rate (int | None): rate of the genuine rows and of the audio fed to every codec
+            (16000, the rate of the CodecFake release's genuine files; the CodecFake pipeline itself fed
+            its 24 and 44.1 kHz codecs the 48 kHz VCTK originals); None: each file's own rate, for the
+            genuine rows and the codecs' input alike.
         shard_size (int): utterances per shard (≈100 MB of FLAC per shard for 16 kHz VCTK at 1000).
         batch_seconds (float | None): padded seconds of audio per codec batch; None: the engine's default
             for the device (`codecfake_hf.resynth.DEFAULT_BATCH_SECONDS`: 60 on CUDA, 8 on CPU).

@@ -272,16 +272,29 @@ def _notes(info: DatasetCardInfo) -> list[str]:
     if info.imported:
         notes.append("- Rows are the original CodecFake release's files, converted losslessly (16-bit PCM → FLAC).")
     else:
-        rate = f"{info.genuine_sample_rate} Hz" if info.genuine_sample_rate else "each file's own rate"
+        notes.append(_rate_note(info.genuine_sample_rate))
         notes += [
-            f"- Genuine rows are stored at {rate} (16-bit); each codec resynthesises exactly that audio "
-            "(resampled to the codec's rate with soxr), so genuine and fake rows share their band limit.",
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
             "and were reported by the build.",
         ]
     notes += [f"- {note}" for note in info.notes]
     return notes
+
+
+def _rate_note(genuine_sample_rate: int | None) -> str:
+    """The genuine rows' rate and what the codecs were fed, beside what the CodecFake pipeline fed them."""
+    if genuine_sample_rate is None:
+        return ("- Genuine rows are stored at each file's own rate (16-bit), and every codec resynthesises that "
+                "audio, resampled to the codec's rate with soxr.")
+    return (
+        f"- Genuine rows are stored at {genuine_sample_rate} Hz (16-bit), and every codec resynthesises exactly "
+        "that audio, resampled to the codec's rate with soxr: no codec saw input above "
+        f"{genuine_sample_rate / 2000:g} kHz. The CodecFake pipeline fed its 24 kHz and 44.1 kHz codecs the "
+        "48 kHz VCTK originals instead (resampled to their rate). To keep each file's own rate (48 kHz for VCTK) "
+        "for the genuine rows and every codec's input, build with `--genuine-sample-rate 0` "
+        "(`genuine_sample_rate=None` in Python)."
+    )
 
 
 # Pushing
