@@ -20,6 +20,7 @@ encoder starts each utterance from zeros, as the pipeline's `tx_encoder.reset_bu
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -573,7 +574,8 @@ _OFFICIAL_CONFIG = {
         },
     },
 }
-_MODEL_TYPES = {"autoencoder": "symAudioDec", "vocoder": "HiFiGAN"}
+PARTS = ("autoencoder", "vocoder")
+_MODEL_TYPES = {part: _OFFICIAL_CONFIG[part]["model_type"] for part in PARTS}
 
 
 def default_config(spec: CodecSpec) -> dict:
@@ -601,12 +603,15 @@ def _generator_params(config: Mapping[str, Any], part: str) -> dict:
                      f"got keys {sorted(config)}.")
 
 
-def _params(cls: type, values: Mapping[str, Any], part: str):
-    known = {f.name for f in fields(cls)}
+def _network(config: Mapping[str, Any], part: str) -> nn.Module:
+    """The generator of `part` (`autoencoder` or `vocoder`), built from its `generator_params` in `config`."""
+    network, params = (SymAudioDec, AutoencoderParams) if part == "autoencoder" else (HiFiGANVocoder, VocoderParams)
+    values = _generator_params(config, part)
+    known = {f.name for f in fields(params)}
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"AudioDec {part}: unknown generator_params {unknown}; known: {sorted(known)}.")
-    return cls(**values)
+    return network(params(**values))
 
 
 def _read_yaml(path: Path, *, codec: str) -> dict:
@@ -646,23 +651,23 @@ def download(spec: CodecSpec) -> tuple[dict, dict]:
     (the trainer's optimizer and scheduler states hold only tensors, numbers, lists and a
     `collections.Counter`, all on torch's allow-list); the configs load with `yaml.safe_load`. The
     vocoder's statistics `.npy` is not read: its mean/scale are buffers of the vocoder checkpoint,
-    which upstream loads over the file's values.
+    which upstream loads over the file's values. Each generator is checked against the architecture of
+    its config here, where the checkpoint's path is known.
 
     Returns:
         `(config, state_dict)`: config `{"autoencoder": …, "vocoder": …}` holds the two config.yml
-        files whole, plus `"sources"` naming each checkpoint; state_dict is
-        `{"autoencoder": {"generator": …}, "vocoder": {"generator": …}}`.
+        files whole; state_dict is `{"autoencoder": {"generator": …}, "vocoder": {"generator": …}}`.
     """
-    config: dict[str, Any] = {"sources": {}}
+    config: dict[str, Any] = {}
     state_dict: dict[str, dict] = {}
-    for part in ("autoencoder", "vocoder"):
-        checkpoint_name = _hub_name(spec, part, ".pkl")
-        config_name = _hub_name(spec, part, "/config.yml")
-        config_path = weights.hub_file(spec.hub_repo, config_name, codec=spec.name)
-        checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
+    for part in PARTS:
+        config_path = weights.hub_file(spec.hub_repo, _hub_name(spec, part, "/config.yml"), codec=spec.name)
+        checkpoint_path = weights.hub_file(spec.hub_repo, _hub_name(spec, part, ".pkl"), codec=spec.name)
         config[part] = _read_yaml(config_path, codec=spec.name)
-        config["sources"][part] = f"{spec.hub_repo}/{checkpoint_name} ({checkpoint_path})"
-        state_dict[part] = {"generator": _generator_state(checkpoint_path, codec=spec.name)}
+        generator = _generator_state(checkpoint_path, codec=spec.name)
+        weights.check_against(functools.partial(_network, config, part), generator,
+                              source=f"{spec.name}: checkpoint file {checkpoint_path}")
+        state_dict[part] = {"generator": generator}
     return config, state_dict
 
 
@@ -675,30 +680,25 @@ def build(spec: CodecSpec, config: dict, state_dict: Mapping[str, Any] | None, *
     as the fixtures store it); None keeps random weights. `decoder_state` is `"primed"` (default: the
     vocoder state right after loading, as the release's first utterance got) or `"zeros"`.
     """
-    autoencoder = SymAudioDec(_params(AutoencoderParams, _generator_params(config, "autoencoder"), "autoencoder"))
-    vocoder = HiFiGANVocoder(_params(VocoderParams, _generator_params(config, "vocoder"), "vocoder"))
-    model = AudioDecModel(autoencoder, vocoder)
+    model = AudioDecModel(_network(config, "autoencoder"), _network(config, "vocoder"))
     if model.hop_length != spec.hop_length:
         raise ValueError(f"{spec.name}: the config's hop is {model.hop_length}, the registry's {spec.hop_length}.")
     if state_dict is not None:
-        _load(model, weights.flatten(state_dict), config, spec.name)
+        _load(model, weights.flatten(state_dict), spec.name)
     return AudioDecCodec(spec, model, device, decoder_state=decoder_state)
 
 
-def _load(model: AudioDecModel, flat: dict[str, torch.Tensor], config: Mapping[str, Any], codec: str) -> None:
-    sources = config.get("sources", {})
-    prefixes = ("autoencoder.generator.", "vocoder.generator.")
+def _load(model: AudioDecModel, flat: dict[str, torch.Tensor], codec: str) -> None:
+    prefixes = tuple(f"{part}.generator." for part in PARTS)
     stray = sorted(k for k in flat if not k.startswith(prefixes))
     if stray:
         shown = ", ".join(stray[:5]) + (f", ... ({len(stray)} in all)" if len(stray) > 5 else "")
         raise CheckpointError(f"{codec}: state dict keys outside {prefixes}: {shown}. Pass "
                               "{'autoencoder': {'generator': ...}, 'vocoder': {'generator': ...}} or flat keys "
                               "with those prefixes.")
-    for part in ("autoencoder", "vocoder"):
-        prefix = f"{part}.generator."
+    for part, prefix in zip(PARTS, prefixes, strict=True):
         part_dict = {k[len(prefix):]: v for k, v in flat.items() if k.startswith(prefix)}
-        source = f"{codec}: {sources.get(part, f'the {part} state dict')}"
-        weights.load_strict(getattr(model, part)["generator"], part_dict, source=source)
+        weights.load_strict(getattr(model, part)["generator"], part_dict, source=f"{codec}: the {part} state dict")
 
 
 __all__ = ["AudioDecCodec", "AudioDecModel", "build", "default_config", "download"]
