@@ -69,6 +69,3 @@ def open_source(
     dataset_id, _, tail = rest.partition(":")
     config, _, split = tail.partition(":")
     return HubDataset(dataset_id, config or None, split or None, audio_column, speaker_column)
-
-
-

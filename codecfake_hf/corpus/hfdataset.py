@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import numpy as np
 
@@ -65,16 +66,13 @@ class HubDataset(Corpus):
     def _audio_column(self, name: str | None) -> str:
         import datasets
 
+        if name is not None:
+            return self._column(name, (), "audio_column")
         audio = [c for c, f in self.dataset.features.items() if isinstance(f, datasets.Audio)]
-        if name is None:
-            if not audio:
-                raise CorpusError(f"`hf:` source {self.location!r} has no Audio column "
-                                  f"(columns: {', '.join(self.dataset.column_names)}).")
-            return audio[0]
-        if name not in self.dataset.column_names:
-            raise CorpusError(f"`audio_column` {name!r} is not a column of {self.location!r} "
-                              f"(columns: {', '.join(self.dataset.column_names)}).")
-        return name
+        if not audio:
+            raise CorpusError(f"`hf:` source {self.location!r} has no Audio column "
+                              f"(columns: {', '.join(self.dataset.column_names)}); name one with `audio_column`.")
+        return audio[0]
 
     def _column(self, name: str | None, candidates: tuple[str, ...], argument: str) -> str | None:
         columns = self.dataset.column_names
@@ -99,7 +97,7 @@ class HubDataset(Corpus):
                 gender=str(row[self.gender_column] or "") if self.gender_column else "",
             ))
         if len({r.utterance_id for r in records}) != len(records):
-            records = [Record(**{**r.to_dict(), "utterance_id": f"{r.utterance_id}_{r.index:06d}"}) for r in records]
+            records = [replace(r, utterance_id=f"{r.utterance_id}_{r.index:06d}") for r in records]
         return records
 
     def read(self, record: Record) -> tuple[np.ndarray, int]:
