@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 import logging
 import math
 import re
@@ -64,7 +64,7 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official transformers `config.json` of `spec` (facebook/encodec_24khz)."""
-    return json.loads(json.dumps(_OFFICIAL[spec.name]))
+    return copy.deepcopy(_OFFICIAL[spec.name])
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

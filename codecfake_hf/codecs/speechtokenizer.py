@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -162,7 +162,7 @@ class SpeechTokenizerCodec(Codec):
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official `config.json` of `spec`'s checkpoint."""
-    return json.loads(json.dumps(OFFICIAL_CONFIG))  # a deep copy
+    return copy.deepcopy(OFFICIAL_CONFIG)
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
