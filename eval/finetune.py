@@ -169,15 +169,18 @@ def parse_args(argv: list[str] | None = None):
 
 
 def parse_into_dataclasses(parser: HfArgumentParser, argv: list[str]) -> tuple:
-    """Command line or one `.json`; TrainingArguments' own checks (ValueError) become one clear message."""
+    """Command line or one `.json`; TrainingArguments' own checks (ValueError) become one clear message, with
+    the way out of this command's defaults where those caused it."""
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
             return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
         return parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:
-        raise EvalArgumentError(
-            f"{error} (this command defaults to {TRAINING_DEFAULTS['eval_strategy']!r} evaluation and saving with "
-            "`--load_best_model_at_end`; without validation pass `--load_best_model_at_end false`)") from None
+        hint = ""
+        if "load_best_model_at_end" in str(error):  # switched on by TRAINING_DEFAULTS, not by the user
+            hint = (f" (this command defaults to {TRAINING_DEFAULTS['eval_strategy']!r} evaluation and saving with "
+                    "`--load_best_model_at_end`; without validation pass `--load_best_model_at_end false`)")
+        raise EvalArgumentError(f"{error}{hint}") from None
 
 
 class CodecFakeTrainer(Trainer):

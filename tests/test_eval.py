@@ -316,6 +316,11 @@ def test_dataset_without_labels_is_refused(tmp_path, capsys, tiny_codecfake):
 def test_inconsistent_training_arguments_are_one_message(capsys, tmp_path):
     assert run_cli("finetune", "--dataset_name", tmp_path, "--output_dir", tmp_path, "--eval_strategy", "no") == 2
     assert "pass `--load_best_model_at_end false`" in capsys.readouterr().err
+    arguments = tmp_path / "args.json"
+    arguments.write_text(json.dumps({"dataset_name": str(tmp_path), "output_dir": str(tmp_path), "bogus": 1}))
+    assert run_cli("finetune", arguments) == 2
+    err = capsys.readouterr().err
+    assert "['bogus']" in err and "load_best_model_at_end" not in err  # no hint about an unrelated default
 
 
 def test_unknown_command_and_missing_model(capsys, tiny_codecfake, tmp_path):
