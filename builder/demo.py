@@ -41,12 +41,17 @@ UTTERANCES_PER_SPLIT = 4
 MAX_SECONDS = 4.0
 
 
+def _speech_set_name() -> str:
+    """`SPEECH_SET` without its `hf:` scheme: `ID:config:split`."""
+    return SPEECH_SET.removeprefix("hf:")
+
+
 def hub_reachable(timeout: float = 5.0) -> bool:
     """Whether the Hub answers at all (one metadata request); False at once when HF_HUB_OFFLINE is set."""
     if constants.HF_HUB_OFFLINE:
         return False
     try:
-        HfApi().dataset_info(SPEECH_SET[3:].split(":")[0], timeout=timeout)
+        HfApi().dataset_info(_speech_set_name().split(":")[0], timeout=timeout)
     except Exception as error:  # connection refused, DNS failure, timeout, HTTP error: all "not reachable"
         logger.info("the Hub is not reachable (%s): using the cache only", type(error).__name__)
         return False
@@ -123,7 +128,7 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
         logger.info("demo input: %s", error)
         return open_source("builtin:demo"), None, (
             f"Input: the project's built-in synthetic speech-like utterances (not real speech), because the public "
-            f"speech set `{SPEECH_SET[3:]}` could not be reached from this machine."
+            f"speech set `{_speech_set_name()}` could not be reached from this machine."
         )
     speakers = sorted({r.speaker_id for r in corpus.records()})
     split_file = out / STATE_DIR / "demo-split.txt"
@@ -133,9 +138,9 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
     lines = [f"{speakers[0]} test"] + ([f"{speakers[1]} validation"] if len(speakers) > 2 else []) + ["* train"]
     split_file.write_text("\n".join(lines) + "\n")
     corpus.license = "cc-by-4.0"
-    corpus.attribution = "LibriSpeech ASR corpus (Panayotov et al., 2015), CC BY 4.0, via " + SPEECH_SET[3:] + "."
+    corpus.attribution = f"LibriSpeech ASR corpus (Panayotov et al., 2015), CC BY 4.0, via {_speech_set_name()}."
     return ClippedCorpus(corpus, MAX_SECONDS), str(split_file), (
-        f"Input: `{SPEECH_SET[3:]}` (LibriSpeech, CC BY 4.0), first {MAX_SECONDS:g} s of each utterance.")
+        f"Input: `{_speech_set_name()}` (LibriSpeech, CC BY 4.0), first {MAX_SECONDS:g} s of each utterance.")
 
 
 def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, device: str = "auto",
