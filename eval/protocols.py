@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
-from .data import EvalArgumentError, dataset_codecs, load_split
+from .data import GENUINE, EvalArgumentError, dataset_codecs, load_split
 from .finetune import (
     TRAINING_DEFAULTS,
     DataTrainingArguments,
@@ -97,7 +97,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
     train = load_split(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split_name,
                        split_flag="--train_split_name", cache_dir=model_args.cache_dir, token=model_args.token,
                        revision=data_args.dataset_revision)
-    available = [codec for codec in dataset_codecs(train, data_args.codec_column_name) if codec != "genuine"]
+    available = [codec for codec in dataset_codecs(train, data_args.codec_column_name) if codec != GENUINE]
     codecs = protocol_args.protocol_codecs or available
     unknown = [codec for codec in codecs if codec not in available]
     if unknown:
