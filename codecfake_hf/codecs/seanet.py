@@ -26,7 +26,10 @@ PAD_MODES = ("reflect", "constant", "replicate")
 
 
 def conv_frames(length, kernel_size: int, stride: int, padding_total: int):
-    """Output frames of an `SConv1d`: the input is padded so that the last window is full (never dropped)."""
+    """Output frames of an `SConv1d`: the input is padded so that the last window is full (never dropped).
+
+    `kernel_size` is the dilated span, `(kernel - 1) * dilation + 1`, as `SConv1d.kernel_size` holds it.
+    """
     return (length - kernel_size + padding_total + stride - 1) // stride + 1
 
 
