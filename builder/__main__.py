@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from codecfake_hf import hub
+from codecfake_hf.corpus import GENUINE
 from codecfake_hf.errors import CodecFakeError
 
 from .build import BuildReport, build, import_release
@@ -131,7 +132,7 @@ def print_report(report: BuildReport) -> None:
             print(f"    {reason}")
     for name, reason in report.failed.items():
         print(f"  NOT BUILT {name}: {reason}")
-    codec = next((p for p in report.complete if p != "genuine"), "all")
+    codec = next((p for p in report.complete if p != GENUINE), hub.ALL_CONFIG)
     print("Load it with:")
     print("    from datasets import load_dataset")
     print(f'    ds = load_dataset("{report.out}", "{codec}", split="test")')
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "push":
             url = hub.push_folder(Path(args.folder), args.repo, private=args.private)
             print(f"Pushed {args.folder} to {url}")
-            print(f'Load it with: load_dataset("{args.repo}", "all", split="test")')
+            print(f'Load it with: load_dataset("{args.repo}", "{hub.ALL_CONFIG}", split="test")')
             return 0
         report, fallbacks = run_demo(args.out, args.codecs, args.device)
         print_report(report)
