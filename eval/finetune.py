@@ -349,12 +349,13 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     model, feature_extractor = load_model(model_args, label_info)
 
     # Loss weights for the bona fide/spoof imbalance (labels read before the audio transform is set)
-    weights = None
+    weights = weights_by_class = None
     if "train" in raw:
         labels = np.asarray(raw["train"].select_columns([data_args.label_column_name])[data_args.label_column_name])
         weights = class_weights(labels, label_info, model_args.class_weighting)
         if weights is not None:
-            logger.info("Class weights %s", dict(zip(label_info.names, weights.tolist(), strict=True)))
+            weights_by_class = dict(zip(label_info.names, weights.tolist(), strict=True))
+            logger.info("Class weights %s", weights_by_class)
 
     # Resample through the Audio feature, then crop on the fly
     for key, dataset in raw.items():
@@ -378,7 +379,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         "max_length_seconds": data_args.max_length_seconds,
         "sampling_rate": feature_extractor.sampling_rate,
         "class_weighting": model_args.class_weighting,
-        "class_weights": None if weights is None else dict(zip(label_info.names, weights.tolist(), strict=True)),
+        "class_weights": weights_by_class,
         "freeze_feature_encoder": model_args.freeze_feature_encoder,
         "hyperparameters": modelcard.training_hyperparameters(training_args),
         "validation": None,
