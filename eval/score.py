@@ -225,13 +225,13 @@ def run_score(args: ScoreArguments) -> dict:
     }
     (output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
-    (output / "results.md").write_text(f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n"
-                                       f"{modelcard.results_table(results)}\n")
+    table = modelcard.results_table(results)
+    (output / "results.md").write_text(f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{table}\n")
     plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
              title=f"DET: {title}")
     logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows); wrote %s", 100 * values["pooled"]["eer"],
                 values["pooled"]["n_bonafide"], values["pooled"]["n_spoof"], output)
-    print(modelcard.results_table(results))
+    print(table)
 
     # The model card, if the model is a local folder
     model_dir = Path(args.model_name_or_path)
