@@ -67,6 +67,7 @@ class AudioDecCodec(Codec):
         return -(-int(length) // self.model.hop_length) * self.model.hop_length
 
     def min_input_length(self) -> int:
+        """One sample: every conv pads itself on the left, so any input makes at least one frame."""
         return 1
 
     @torch.inference_mode()

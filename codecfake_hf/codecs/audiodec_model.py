@@ -70,7 +70,15 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """Upstream's decoder block (transposed conv, 3 residual units): carried for strict loading, never run."""
+    """Upstream's decoder block (transposed conv, 3 residual units): carried for strict loading, never run.
+
+    Args:
+        in_channels (int): input channels.
+        out_channels (int): output channels.
+        stride (int): upsampling factor.
+        bias (bool): whether the transposed conv has a bias.
+        activation (dict): `{"name", "params"}` of the nonlinearity.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, bias: bool, activation: dict):
         super().__init__()
