@@ -27,11 +27,6 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
-# (gain dB, Q, centre frequency Hz) of the two K-weighting stages, as pyloudnorm (and so audiotools)
-# designs them for any sample rate: a +4 dB high shelf (head response) and a 38 Hz high pass (RLB).
-_HIGH_SHELF = (4.0, 1.0 / math.sqrt(2.0), 1500.0)
-_HIGH_PASS = (0.0, 0.5, 38.0)
-
 ABSOLUTE_GATE_LUFS = -70.0
 MIN_LOUDNESS_LUFS = -70.0
 MIN_DURATION_S = 0.5
@@ -42,29 +37,38 @@ GAIN_FACTOR = math.log(10.0) / 20.0
 def k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The two K-weighting biquads `(b, a)` at `rate` Hz, normalised so that `a[0] == 1`.
 
+    They are pyloudnorm's (and so audiotools') RBJ-cookbook designs for any sample rate: a +4 dB high
+    shelf at 1500 Hz (the head's response) and a 38 Hz high pass (RLB).
+
     Args:
         rate: sample rate in Hz.
     """
-    stages = []
-    for kind, (gain_db, q, fc) in (("high_shelf", _HIGH_SHELF), ("high_pass", _HIGH_PASS)):
-        amp = 10.0 ** (gain_db / 40.0)
-        w0 = 2.0 * math.pi * fc / rate
-        cos_w0 = math.cos(w0)
-        alpha = math.sin(w0) / (2.0 * q)
-        if kind == "high_shelf":
-            root = 2.0 * math.sqrt(amp) * alpha
-            b = [amp * ((amp + 1) + (amp - 1) * cos_w0 + root),
-                 -2.0 * amp * ((amp - 1) + (amp + 1) * cos_w0),
-                 amp * ((amp + 1) + (amp - 1) * cos_w0 - root)]
-            a = [(amp + 1) - (amp - 1) * cos_w0 + root,
-                 2.0 * ((amp - 1) - (amp + 1) * cos_w0),
-                 (amp + 1) - (amp - 1) * cos_w0 - root]
-        else:
-            b = [(1 + cos_w0) / 2.0, -(1 + cos_w0), (1 + cos_w0) / 2.0]
-            a = [1 + alpha, -2.0 * cos_w0, 1 - alpha]
-        b_arr, a_arr = np.asarray(b) / a[0], np.asarray(a) / a[0]
-        stages.append((b_arr, a_arr))
-    return stages
+    return [_high_shelf(rate, gain_db=4.0, q=1.0 / math.sqrt(2.0), fc=1500.0), _high_pass(rate, q=0.5, fc=38.0)]
+
+
+def _cos_w0_alpha(rate: int, q: float, fc: float) -> tuple[float, float]:
+    w0 = 2.0 * math.pi * fc / rate
+    return math.cos(w0), math.sin(w0) / (2.0 * q)
+
+
+def _high_shelf(rate: int, gain_db: float, q: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
+    amp = 10.0 ** (gain_db / 40.0)
+    cos_w0, alpha = _cos_w0_alpha(rate, q, fc)
+    root = 2.0 * math.sqrt(amp) * alpha
+    b = [amp * ((amp + 1) + (amp - 1) * cos_w0 + root),
+         -2.0 * amp * ((amp - 1) + (amp + 1) * cos_w0),
+         amp * ((amp + 1) + (amp - 1) * cos_w0 - root)]
+    a = [(amp + 1) - (amp - 1) * cos_w0 + root,
+         2.0 * ((amp - 1) - (amp + 1) * cos_w0),
+         (amp + 1) - (amp - 1) * cos_w0 - root]
+    return np.asarray(b) / a[0], np.asarray(a) / a[0]
+
+
+def _high_pass(rate: int, q: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
+    cos_w0, alpha = _cos_w0_alpha(rate, q, fc)
+    b = [(1 + cos_w0) / 2.0, -(1 + cos_w0), (1 + cos_w0) / 2.0]
+    a = [1 + alpha, -2.0 * cos_w0, 1 - alpha]
+    return np.asarray(b) / a[0], np.asarray(a) / a[0]
 
 
 def integrated_loudness(wave: np.ndarray | torch.Tensor, rate: int, block_size: float = 0.4) -> float:
