@@ -170,6 +170,12 @@ def test_state_dict_is_accepted_nested_or_flat(fixture, tiny):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=wrong)
 
 
+def _bytes_of(obj) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
 def _trainer_checkpoint(generator: dict) -> bytes:
     """A checkpoint as AudioDec's trainer saves it: model, optimizer and scheduler states, steps, epochs."""
     probe = torch.nn.Linear(2, 2)
@@ -185,9 +191,7 @@ def _trainer_checkpoint(generator: dict) -> bytes:
         "epochs": 17,
         "model": {"generator": generator, "discriminator": {"msd.weight": torch.zeros(2, 2)}},
     }
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    return buffer.getvalue()
+    return _bytes_of(checkpoint)
 
 
 def _official_layout(fixture) -> dict[str, bytes]:
@@ -226,12 +230,6 @@ def _without_vocoder_mean(fixture) -> bytes:
     generator = _nested(fixture.weights())["vocoder"]["generator"]
     del generator["mean"]
     return _trainer_checkpoint(generator)
-
-
-def _bytes_of(obj) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
