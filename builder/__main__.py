@@ -19,8 +19,6 @@ from .build import BuildReport, build, import_release
 from .dataset import CodecFakeConfig
 from .demo import DEFAULT_CODECS, DEFAULT_OUT, run_demo
 
-logger = logging.getLogger("builder")
-
 EXIT_USER_ERROR = 2
 
 

@@ -9,7 +9,6 @@ or sharding differ from the plan is refused, since its shards would not line up 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -19,8 +18,6 @@ from typing import Any
 from codecfake_hf.corpus import Record
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.splits import SpeakerSplit, split_sort_key
-
-logger = logging.getLogger(__name__)
 
 STATE_DIR = ".codecfake"  # never uploaded (see codecfake_hf.hub.IGNORE_PATTERNS)
 PLAN_FILE = "plan.json"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -10,8 +9,6 @@ import numpy as np
 
 from ..audio import read_audio
 from ..errors import CodecFakeError
-
-logger = logging.getLogger(__name__)
 
 
 class CorpusError(CodecFakeError):

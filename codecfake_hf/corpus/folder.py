@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
 from .base import Corpus, CorpusError, Record
-
-logger = logging.getLogger(__name__)
 
 # What soundfile (libsndfile) reads, plus what FFmpeg reads through torchcodec (see audio.read_audio).
 # Static on purpose: a folder of mixed files should give the same rows on every machine.

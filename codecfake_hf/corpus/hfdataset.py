@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import replace
 
@@ -10,8 +9,6 @@ import numpy as np
 
 from ..audio import check_waveform
 from .base import Corpus, CorpusError, Record
-
-logger = logging.getLogger(__name__)
 
 # Column names tried, in order, when the caller names none (the common ones of Hub speech sets).
 SPEAKER_COLUMNS = ("speaker_id", "speaker", "client_id", "spk_id", "speaker_name")
