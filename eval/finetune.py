@@ -333,8 +333,10 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     for key, dataset in raw.items():
         what = f"{data_args.dataset_name} ({dataset.info.config_name or 'default config'}, {key} split)"
         label_info = check_columns(dataset, what=what, **columns)
-        codecs = data_args.train_codecs if key == "train" else (data_args.eval_codecs or data_args.train_codecs)
-        flag = "--train_codecs" if key == "train" or not data_args.eval_codecs else "--eval_codecs"
+        if key == "eval" and data_args.eval_codecs:
+            codecs, flag = data_args.eval_codecs, "--eval_codecs"
+        else:  # validation defaults to the training codecs
+            codecs, flag = data_args.train_codecs, "--train_codecs"
         dataset = select_codecs(dataset, codecs, codec_column=data_args.codec_column_name, flag=flag, what=what)
         limit = data_args.max_train_samples if key == "train" else data_args.max_eval_samples
         raw[key] = cap_rows(dataset, limit, training_args.seed)
