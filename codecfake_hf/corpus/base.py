@@ -54,7 +54,7 @@ class Corpus:
     """A source of genuine speech: `records()` lists the utterances, `read()` gives one's audio.
 
     Subclasses set `kind` and `location` and implement `records()`; sources that are not files
-    override `read()`. `description`, `license` and `citation` go into the dataset card.
+    override `read()`. `description`, `license`, `attribution` and `citation` go into the dataset card.
     """
 
     kind: str = "corpus"
