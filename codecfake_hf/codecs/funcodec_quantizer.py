@@ -70,11 +70,10 @@ class ResidualCodebooks(nn.Module):
         residual = x
         codes = []
         for stage in range(n_q):
-            stage_in = residual
-            if stage == 0 and self.q0_ds_ratio > 1:
-                stage_in = F.interpolate(stage_in, size=[frames // 2])
+            downsampled = stage == 0 and self.q0_ds_ratio > 1
+            stage_in = F.interpolate(residual, size=[frames // 2]) if downsampled else residual
             indices, codewords = self._nearest(stage, stage_in)
-            if stage == 0 and self.q0_ds_ratio > 1:
+            if downsampled:
                 codewords = F.interpolate(codewords, size=[frames])
                 indices = F.interpolate(indices.unsqueeze(1).float(), size=[frames]).squeeze(1).long()
             residual = residual - codewords
