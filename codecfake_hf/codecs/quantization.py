@@ -116,16 +116,17 @@ class ResidualVectorQuantizer(nn.Module):
         self.dimension, self.n_q, self.bins = dimension, n_q, bins
         self.vq = ResidualVectorQuantization(n_q, dimension, bins, codebook_dim)
 
-    def _check_n_q(self, n_q: int) -> int:
+    def check_n_q(self, n_q: int) -> int:
+        """`n_q` if this stack has that many quantisers, else a `ValueError` giving the valid range."""
         if not 1 <= n_q <= self.n_q:
             raise ValueError(f"`n_q` must lie in 1..{self.n_q} (the quantisers of this model), got {n_q}.")
         return n_q
 
     def encode(self, x: torch.Tensor, n_q: int | None = None) -> torch.Tensor:
         """Latent `[B, D, T]` -> codes `[B, n_q, T]` (int64), all quantisers by default."""
-        return self.vq.encode(x, self._check_n_q(self.n_q if n_q is None else n_q))
+        return self.vq.encode(x, self.check_n_q(self.n_q if n_q is None else n_q))
 
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes `[B, K, T]` (K ≤ n_q, the first K quantisers) -> quantised latent `[B, D, T]`."""
-        self._check_n_q(codes.shape[1])
+        self.check_n_q(codes.shape[1])
         return self.vq.decode(codes)

@@ -126,7 +126,7 @@ class SpeechTokenizerCodec(Codec):
     def __init__(self, spec: CodecSpec, model: SpeechTokenizerModel, device: str | torch.device = "cpu",
                  n_q: int | None = None):
         super().__init__(spec, model, device)
-        self.n_q = model.quantizer._check_n_q(spec.n_codebooks if n_q is None else int(n_q))
+        self.n_q = model.quantizer.check_n_q(spec.n_codebooks if n_q is None else int(n_q))
 
     def output_length(self, length: int) -> int:
         return int(self.model.decoder.output_lengths(self.model.frame_lengths(int(length))))
