@@ -303,7 +303,7 @@ def split_scores(scores, labels, pos_label=0) -> tuple[np.ndarray, np.ndarray]:
     if not is_bonafide.any():
         raise MetricInputError(
             f"no trial has the bona fide label pos_label={pos_label!r} (labels seen: "
-            f"{sorted(np.unique(labels).tolist())[:10]}); set `pos_label` to the bona fide label")
+            f"{np.unique(labels).tolist()[:10]}); set `pos_label` to the bona fide label")
     if is_bonafide.all():
         raise MetricInputError(f"every trial has the bona fide label pos_label={pos_label!r}: no spoof trials")
     return scores[is_bonafide], scores[~is_bonafide]
