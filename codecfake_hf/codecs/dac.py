@@ -77,8 +77,7 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Fetch `config.json` and `model.safetensors` of the official Hub repository (cache first)."""
     files = {name: weights.hub_file(spec.hub_repo, name, codec=spec.name) for name in spec.hub_files}
-    config_path = files["config.json"]
-    config = weights.read_json_config(config_path, codec=spec.name)
+    config = weights.read_json_config(files["config.json"], codec=spec.name)
     state_dict = weights.load_checkpoint(files["model.safetensors"], codec=spec.name)
     return config, state_dict
 
@@ -181,9 +180,10 @@ class DacCodec(Codec):
         self.path = path
         self.window_batch = max(1, int(window_batch))
         self.hop_length = math.prod(model.config.downsampling_ratios)
-        self.delay = _delay(self._convs())
+        convs = self._convs()
+        self.delay = _delay(convs)
         self.window = math.ceil(int(WIN_DURATION_S * self.sample_rate) / self.hop_length) * self.hop_length
-        self.window_hop = _output_length(self._convs(), self.window)
+        self.window_hop = _output_length(convs, self.window)
         # Frames an unpadded encoder makes of one window (dac: DACFile.chunk_length).
         self.chunk_length = _output_length(_convs_of(model.encoder), self.window)
 
