@@ -76,7 +76,8 @@ class SpeakerSplit:
                 )
             assignments[speaker] = split
         if not assignments:
-            raise SplitError(f"`split_file` {str(path)!r} assigns no speaker.")
+            raise SplitError(f"`split_file` {str(path)!r} assigns no speaker; add `SPEAKER SPLIT` lines "
+                             "(or JSON, `{\"SPLIT\": [\"SPEAKER\", ...]}`).")
         logger.info("split file %s: %d speakers assigned, others -> %s", path, len(assignments), default)
         return cls(assignments, default)
 

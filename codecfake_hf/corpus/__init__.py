@@ -57,7 +57,8 @@ def open_source(
         except CorpusError:
             return AudioFolder(path, speaker_pattern)
     if not rest:
-        raise CorpusError(f"`source` {source!r}: nothing after `{scheme}:`.")
+        raise CorpusError(f"`source` {source!r}: nothing after `{scheme}:`; add the path or id it names, "
+                          "e.g. `vctk:/data/VCTK-Corpus-0.92` or `hf:ORG/NAME`.")
     if scheme == "vctk":
         return VCTK(rest, mic=mic)
     if scheme == "folder":

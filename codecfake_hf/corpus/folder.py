@@ -29,7 +29,8 @@ class AudioFolder(Corpus):
         super().__init__(str(Path(root).resolve()))  # resolved: a resumed build compares sources
         self.root = Path(root)
         if not self.root.is_dir():
-            raise CorpusError(f"`folder:` source {str(self.root)!r}: no such folder.")
+            raise CorpusError(f"`folder:` source {str(self.root)!r}: no such folder. Pass a folder that holds the "
+                              "audio files (in sub-folders per speaker, or with `speaker_pattern`).")
         try:
             self.pattern = re.compile(speaker_pattern) if speaker_pattern else None
         except re.error as error:
