@@ -55,6 +55,19 @@ def test_agrees_with_compute_eer(eer_metric):
         assert flipped["eer"] == compute_eer(-scores[labels == 0], -scores[labels == 1])[0]
 
 
+def test_space_app_loads_the_module_beside_it(monkeypatch):
+    import runpy
+
+    import evaluate.utils
+
+    launched = []
+    monkeypatch.setattr(evaluate.utils, "launch_gradio_widget", launched.append)  # no gradio needed
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(ROOT / "eval" / "eer")  # a Space runs app.py from the repository root
+    runpy.run_path("app.py")
+    assert [module.name for module in launched] == ["eer"]
+
+
 def test_bad_input_is_one_clear_error(eer_metric):
     from codecfake_hf.errors import CodecFakeError
 
