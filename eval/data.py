@@ -143,7 +143,7 @@ def select_codecs(dataset: datasets.Dataset, codecs: Sequence[str] | None, *, co
 
 def cap_rows(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
     """At most `limit` rows, a seeded shuffle rather than the first rows, which may all be one codec (the
-    smoke-test knob). A small `limit` can still miss a class; fine-tuning then stops with a clear message."""
+    smoke-test knob). A small `limit` can still miss a class, which then stops the run with a clear message."""
     if limit is None or limit >= len(dataset):
         return dataset
     return dataset.shuffle(seed=seed).select(range(limit))
