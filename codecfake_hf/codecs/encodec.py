@@ -139,8 +139,8 @@ class EncodecCodec(Codec):
     padded batch it would see the batch padding. `encode` therefore pads each strided convolution's
     input per utterance, as that utterance alone would be padded, and runs everything else batched; the
     decoder (causal, no such padding) runs batched as is. Utterances of under 8 frames (the reflect pads
-    then reach past them) and non-causal or normalising configs run one at a time through transformers'
-    own `encode`/`decode`.
+    then reach past them) and non-causal, group-normed, normalising or chunked configs run one at a time
+    through transformers' own `encode`/`decode`.
 
     Args:
         spec: the registry entry.
@@ -158,12 +158,12 @@ class EncodecCodec(Codec):
         self.hop_length = math.prod(config.upsampling_ratios)
         # Shorter utterances would reach the reflect-padding corner cases of the first/last convolutions.
         self.min_batch_frames = max(config.kernel_size, config.last_kernel_size) + 1
-        self.exact_batches = (config.use_causal_conv and config.norm_type == "weight_norm"
-                              and not config.normalize and config.chunk_length_s is None)
-        if not self.exact_batches:
-            self.batch_exact = False
-            self.batch_note = ("this EnCodec config is non-causal, normalising or chunked: each utterance is run "
-                               "alone through transformers' encode/decode")
+        # `encode` batches exactly only these configs (the 24 kHz model); `_resynthesize` runs others alone.
+        self.batch_exact = (config.use_causal_conv and config.norm_type == "weight_norm"
+                            and not config.normalize and config.chunk_length_s is None)
+        if not self.batch_exact:
+            self.batch_note = ("this EnCodec config is non-causal, group-normed, normalising or chunked: each "
+                               "utterance is run alone through transformers' encode/decode")
 
     # -- codes ------------------------------------------------------------------------------------------
 
@@ -172,11 +172,11 @@ class EncodecCodec(Codec):
         """Codes of a padded batch: `waves [B, T]` at 24 kHz -> `[B, n_codebooks, ceil(max length / hop)]`.
 
         Item `i` has `ceil(lengths[i] / hop)` valid frames, the same codes it gets alone; later frames are
-        meaningless. Causal, unnormalised, unchunked configs only (the 24 kHz model).
+        meaningless. Causal, weight-norm, unnormalised, unchunked configs only (the 24 kHz model).
         """
-        if not self.exact_batches:
-            raise ValueError(f"{self.name}: batched `encode` needs a causal, unnormalised, unchunked EnCodec "
-                             "config; call `model.encode` per utterance for this one.")
+        if not self.batch_exact:
+            raise ValueError(f"{self.name}: batched `encode` needs a causal, weight-norm, unnormalised, unchunked "
+                             "EnCodec config; call `model.encode` per utterance for this one.")
         waves = waves.to(self.device)
         lengths = torch.as_tensor(lengths).cpu()
         width = int(lengths.max())
@@ -223,7 +223,7 @@ class EncodecCodec(Codec):
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
         frames = -(-lengths // self.hop_length)
-        alone = [i for i in range(len(lengths)) if not self.exact_batches or frames[i] < self.min_batch_frames]
+        alone = [i for i in range(len(lengths)) if not self.batch_exact or frames[i] < self.min_batch_frames]
         batched = [i for i in range(len(lengths)) if i not in alone]
         for i in alone:
             n = int(lengths[i])
