@@ -141,10 +141,11 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
     bonafide = scores[is_bonafide]
     if bonafide.size == 0:
         raise EvalArgumentError("the scored rows hold no bona fide (genuine) rows: no EER can be computed; "
-                                "score a split and config that include the genuine rows")
+                                "score a split and config that include the genuine rows, or raise `--max_samples`")
     groups = {codec: scores[(codecs == codec) & ~is_bonafide] for codec in sorted(set(codecs[~is_bonafide]))}
     if not groups:
-        raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed")
+        raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed; score a split and "
+                                "config that include codec rows (a codec's config, or `all`), or raise `--max_samples`")
     groups["pooled"] = scores[~is_bonafide]
     values, curves = {}, {}
     for name, spoof in groups.items():
