@@ -67,7 +67,8 @@ def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]
         return [("all", list(codecs))]
     if protocol == "leave-one-out":
         if len(codecs) < 2:
-            raise EvalArgumentError(f"`--protocol leave-one-out` needs at least two codecs, got {codecs}")
+            raise EvalArgumentError(f"`--protocol leave-one-out` needs at least two codecs, got {codecs}: give "
+                                    "`--protocol_codecs` two or more, or use a dataset config with more codecs")
         return [(f"without-{codec}", [c for c in codecs if c != codec]) for codec in codecs]
     raise EvalArgumentError(f"`--protocol {protocol}`: choose one of {list(PROTOCOLS)}")
 
