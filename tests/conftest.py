@@ -54,6 +54,16 @@ class CodecFixture:
     def tiny_config(self) -> dict:
         return self.manifest["tiny"]["config"]
 
+    @property
+    def tiny_checkpoint_config(self) -> dict:
+        """The tiny config in the format `codecs.load(config=...)` takes: the official checkpoint's.
+
+        For EnCodec and DAC the official checkpoints are in transformers' format, and so is
+        `config_transformers.json`; for the other families it is the manifest's `tiny.config`.
+        """
+        path = self.tiny_dir / "config_transformers.json"
+        return json.loads(path.read_text()) if path.exists() else self.tiny_config
+
     def npy(self, name: str) -> np.ndarray:
         return np.load(self.tiny_dir / name)
 

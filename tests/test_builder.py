@@ -5,7 +5,6 @@ Checked through `datasets` itself: shards, configs and the card load with `load_
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -43,7 +42,7 @@ class TinyCodecs:
         self.interrupt_after = interrupt_after
 
     def __call__(self, name, device, random_weights):
-        config = json.loads((self.codec_fixture(name).tiny_dir / "config_transformers.json").read_text())
+        config = self.codec_fixture(name).tiny_checkpoint_config
         codec = codecs.load(name, config=config, random_weights=True, device=device)
         self.built.append(name)
         original = codec.resynthesize

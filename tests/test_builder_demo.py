@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections import Counter
@@ -27,8 +26,7 @@ def tiny_random_weights(monkeypatch, codec_fixture):
 
     def load(name, **kwargs):
         if kwargs.get("random_weights"):
-            tiny = codec_fixture(codecs.resolve(name)).tiny_dir / "config_transformers.json"
-            kwargs["config"] = json.loads(tiny.read_text())
+            kwargs["config"] = codec_fixture(codecs.resolve(name)).tiny_checkpoint_config
         return real_load(name, **kwargs)
 
     monkeypatch.setattr(codecs, "load", load)

@@ -4,7 +4,6 @@ Tiny random-weight models from `../shared/codec-fixtures/descript-audio-codec-*/
 package, one thread), loaded through `codecs.load` exactly as the official files would be.
 """
 
-import json
 
 import numpy as np
 import pytest
@@ -29,8 +28,8 @@ NEAR_TIE_FRAMES = {("descript-audio-codec-24khz", "speech"): 299}
 
 def tiny(codec_fixture, name, **options):
     fx = codec_fixture(name)
-    config = json.loads((fx.tiny_dir / "config_transformers.json").read_text())
-    return codecs.load(name, config=config, state_dict=fx.weights("weights_transformers.safetensors"), **options)
+    weights = fx.weights("weights_transformers.safetensors")
+    return codecs.load(name, config=fx.tiny_checkpoint_config, state_dict=weights, **options)
 
 
 def one(wave: np.ndarray):

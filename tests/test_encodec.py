@@ -4,7 +4,6 @@ Tiny random-weight model from `../shared/codec-fixtures/encodec_24khz/` (made wi
 package; transformers reproduces it bit for bit), loaded through `codecs.load` as the official files are.
 """
 
-import json
 
 import numpy as np
 import pytest
@@ -24,8 +23,7 @@ TOL = 1e-5
 
 def tiny(codec_fixture, weights="weights_transformers.safetensors", **options):
     fx = codec_fixture(NAME)
-    config = json.loads((fx.tiny_dir / "config_transformers.json").read_text())
-    return codecs.load(NAME, config=config, state_dict=fx.weights(weights), **options)
+    return codecs.load(NAME, config=fx.tiny_checkpoint_config, state_dict=fx.weights(weights), **options)
 
 
 def one(wave: np.ndarray):

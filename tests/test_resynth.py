@@ -118,21 +118,12 @@ def test_batches_respect_the_padded_budget_and_inexact_codecs_run_alone():
     assert all(len(g) == 1 for g in _batches(lengths, max_samples=10_000, exact=False))
 
 
-def _tiny_config(codec_fixture, name):
-    fixture = codec_fixture(name)
-    if fixture.has("config_transformers.json"):
-        import json
-
-        return json.loads((fixture.tiny_dir / "config_transformers.json").read_text())
-    return fixture.tiny_config
-
-
 @pytest.mark.parametrize("name", codecs.names())
 def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_fixture, demo_dir):
     """Tiny random-weight models of every config: output lengths equal the CodecFake release files'."""
     import soundfile as sf
 
-    codec = codecs.load(name, config=_tiny_config(codec_fixture, name), random_weights=True)
+    codec = codecs.load(name, config=codec_fixture(name).tiny_checkpoint_config, random_weights=True)
     utts = []
     for utt in ("p225_273", "p295_144", "p318_114"):
         wave, rate = read_audio(demo_dir / f"genuine+{utt}.wav")
