@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from ..errors import CheckpointError
@@ -152,18 +151,6 @@ def _network(config: Mapping[str, Any], part: str) -> nn.Module:
     return network(params(**values))
 
 
-def _read_yaml(path: Path, *, codec: str) -> dict:
-    try:
-        config = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CheckpointError(f"{codec}: config file {path} could not be read as YAML ({error}). Delete it "
-                              "from the cache and download it again.") from error
-    if not isinstance(config, dict) or not isinstance(config.get("generator_params"), dict):
-        raise CheckpointError(f"{codec}: config file {path} has no `generator_params` mapping; it is not an "
-                              "AudioDec config.yml. Delete it from the cache and download it again.")
-    return config
-
-
 def _generator_state(path: Path, *, codec: str) -> dict[str, torch.Tensor]:
     """`checkpoint['model']['generator']` of an AudioDec trainer checkpoint, loaded without running code."""
     checkpoint = weights.load_checkpoint(path, codec=codec)
@@ -201,7 +188,8 @@ def download(spec: CodecSpec) -> tuple[dict, dict]:
     for part in PARTS:
         config_path = weights.hub_file(spec.hub_repo, _hub_name(spec, part, "/config.yml"), codec=spec.name)
         checkpoint_path = weights.hub_file(spec.hub_repo, _hub_name(spec, part, ".pkl"), codec=spec.name)
-        config[part] = _read_yaml(config_path, codec=spec.name)
+        config[part] = weights.read_config_file(config_path, codec=spec.name, required=("generator_params",),
+                                                what="an AudioDec config.yml")
         generator = _generator_state(checkpoint_path, codec=spec.name)
         weights.check_against(functools.partial(_network, config, part), generator,
                               source=f"{spec.name}: checkpoint file {checkpoint_path}")

@@ -77,7 +77,7 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Fetch `config.json` and `model.safetensors` of the official Hub repository (cache first)."""
     files = {name: weights.hub_file(spec.hub_repo, name, codec=spec.name) for name in spec.hub_files}
-    config = weights.read_json_config(files["config.json"], codec=spec.name)
+    config = weights.read_config_file(files["config.json"], codec=spec.name)
     state_dict = weights.load_checkpoint(files["model.safetensors"], codec=spec.name)
     return config, state_dict
 

@@ -74,7 +74,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     upload is tried (loaded with `weights_only=True`), and the first error is raised if neither works.
     """
     config_path = weights.hub_file(spec.hub_repo, "config.json", codec=spec.name)
-    config = weights.read_json_config(config_path, codec=spec.name)
+    config = weights.read_config_file(config_path, codec=spec.name)
     errors: list[WeightsUnavailableError] = []
     for filename in _WEIGHT_FILES:
         try:

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-import yaml
 from torch import nn
 
 from ..errors import CheckpointError
@@ -255,21 +254,6 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
     return copy.deepcopy(OFFICIAL_CONFIGS[spec.name])
 
 
-def read_config(path, *, codec: str) -> dict[str, Any]:
-    """Parse a FunCodec `config.yaml` (`yaml.safe_load`); a file that is not a YAML mapping raises CheckpointError."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            config = yaml.safe_load(file)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise CheckpointError(f"{codec}: config file {path} could not be read as YAML ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}). Delete it from the cache "
-                              "and download it again.") from error
-    if not isinstance(config, dict) or "encoder" not in config or "decoder" not in config:
-        raise CheckpointError(f"{codec}: config file {path} is not a FunCodec model config (no encoder/decoder "
-                              "sections). Delete it from the cache and download it again.")
-    return config
-
-
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """`config.yaml` and `model.pth` of `spec` through the Hugging Face cache, checked against each other.
 
@@ -277,7 +261,8 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     the architecture of `config.yaml` here, where the file's path is known.
     """
     config_file, model_file = spec.hub_files
-    config = read_config(weights.hub_file(spec.hub_repo, config_file, codec=spec.name), codec=spec.name)
+    config = weights.read_config_file(weights.hub_file(spec.hub_repo, config_file, codec=spec.name), codec=spec.name,
+                                      required=("encoder", "decoder"), what="a FunCodec model config")
     path = weights.hub_file(spec.hub_repo, model_file, codec=spec.name)
     source = f"{spec.name}: checkpoint file {path}"
     checkpoint = weights.load_checkpoint(path, codec=spec.name)

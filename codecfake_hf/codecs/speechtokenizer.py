@@ -172,7 +172,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """
     config_name, checkpoint_name = spec.hub_files
     config_path = weights.hub_file(spec.hub_repo, config_name, codec=spec.name)
-    config = weights.read_json_config(config_path, codec=spec.name)
+    config = weights.read_config_file(config_path, codec=spec.name)
     checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
     state_dict = weights.flatten(weights.load_checkpoint(checkpoint_path, codec=spec.name))
     # Check the file against its config now, while both paths are known, so a wrong file is named.

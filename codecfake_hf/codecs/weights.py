@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from huggingface_hub import constants, hf_hub_download
 from huggingface_hub.errors import (
     GatedRepoError,
@@ -73,16 +74,32 @@ def load_checkpoint(path: str | os.PathLike, *, codec: str) -> dict[str, object]
         ) from error
 
 
-def read_json_config(path: str | os.PathLike, *, codec: str) -> dict[str, Any]:
-    """A checkpoint's JSON config as a dict; a corrupt or truncated file is a `CheckpointError` naming it."""
+def read_config_file(
+    path: str | os.PathLike, *, codec: str, required: Iterable[str] = (), what: str = "config"
+) -> dict[str, Any]:
+    """A checkpoint's config file as a dict: JSON, or YAML (`.yaml`/`.yml`, `yaml.safe_load`).
+
+    A file that does not parse, is not a mapping, or lacks one of the `required` top-level keys is a
+    `CheckpointError` naming the file, what it should be (`what`) and the fix.
+    """
     path = Path(path)
+    is_yaml = path.suffix in (".yaml", ".yml")
     try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{codec}: config file {path} is not valid JSON ({error}). The file is corrupt "
-                              "or truncated: delete it from the cache and download it again.") from error
+        text = path.read_text(encoding="utf-8")
+        config = yaml.safe_load(text) if is_yaml else json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(
+            f"{codec}: config file {path} {'could not be read as YAML' if is_yaml else 'is not valid JSON'} "
+            f"({first_line}). The file is corrupt or truncated: delete it from the cache and download it again."
+        ) from error
     if not isinstance(config, dict):
-        raise CheckpointError(f"{codec}: config file {path} holds {type(config).__name__}, not a JSON object.")
+        raise CheckpointError(f"{codec}: config file {path} holds {type(config).__name__}, not a mapping; "
+                              f"it is not {what}. Delete it from the cache and download it again.")
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise CheckpointError(f"{codec}: config file {path} has no {', '.join(f'`{k}`' for k in missing)}: it is "
+                              f"not {what}. Delete it from the cache and download it again.")
     return config
 
 
