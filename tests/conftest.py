@@ -115,6 +115,21 @@ def rel_l2(actual, expected) -> float:
     return float(np.linalg.norm(actual - expected) / max(np.linalg.norm(expected), 1e-30))
 
 
+def pad_batch(waves: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """Zero-padded float32 `[B, T]` batch of `waves` and their lengths, as `Codec.resynthesize` takes them."""
+    lengths = [wave.shape[0] for wave in waves]
+    batch = np.zeros((len(waves), max(lengths)), np.float32)
+    for row, wave in zip(batch, waves, strict=True):
+        row[: wave.shape[0]] = wave
+    return batch, lengths
+
+
+def resynthesize_one(codec, wave: np.ndarray) -> np.ndarray:
+    """`codec`'s reconstruction of one utterance alone, cut to its output length."""
+    out, lengths = codec.resynthesize(wave[None], [wave.shape[0]])
+    return out[0, : int(lengths[0])].numpy()
+
+
 class FakeHubCache:
     """A Hugging Face cache folder in the Hub's layout, used offline (`HF_HUB_OFFLINE=1`).
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
@@ -43,11 +43,6 @@ def nest(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
         part: {key.removeprefix(f"{part}."): value for key, value in flat.items() if key.startswith(f"{part}.")}
         for part in academicodec.CHECKPOINT_PARTS
     }
-
-
-def resynthesize_one(codec, wave: np.ndarray) -> np.ndarray:
-    out, lengths = codec.resynthesize(wave[None], [wave.shape[0]])
-    return out[0, : int(lengths[0])].numpy()
 
 
 @parametrize_names
@@ -118,10 +113,7 @@ def test_length_rule_on_release_clips(name, demo_dir, tiny):
         assert rate == 16000
         # The pipeline fed the 24 kHz config VCTK's 48 kHz files resampled to 24 kHz; the lengths agree.
         waves.append(resample(wave, rate, codec.sample_rate))
-    lengths = [w.shape[0] for w in waves]
-    batch = np.zeros((len(waves), max(lengths)), np.float32)
-    for i, wave in enumerate(waves):
-        batch[i, : wave.shape[0]] = wave
+    batch, lengths = pad_batch(waves)
     out, out_lengths = codec.resynthesize(batch, lengths)
     release = [sf.info(demo_dir / f"{name}+{utt}.wav") for utt in UTTERANCES]
     assert all(info.samplerate == codec.sample_rate for info in release)

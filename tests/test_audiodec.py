@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
@@ -43,11 +43,6 @@ def _nested(flat: dict) -> dict:
     return nested
 
 
-def _run(codec, wave: np.ndarray) -> np.ndarray:
-    out, lengths = codec.resynthesize(wave[None], [wave.shape[0]])
-    return out[0, : int(lengths[0])].numpy()
-
-
 # --- the official architecture ---------------------------------------------------------------------------
 
 
@@ -76,7 +71,7 @@ def test_default_config_is_the_official_one(fixture):
 def test_tiny_model_reproduces_the_upstream_output_and_codes(tiny, fixture, case):
     wave = fixture.npy(f"{case}input.npy")
     expected = fixture.npy(f"{case}output.npy")
-    out = _run(tiny, wave)
+    out = resynthesize_one(tiny, wave)
     assert out.shape == expected.shape
     # Float32 vs the upstream run: ~5e-7 relative; 1e-4 is the fixtures' bound.
     assert rel_l2(out, expected) <= 1e-4
@@ -90,7 +85,7 @@ def test_zeros_decoder_state_reproduces_the_cleared_state_output(fixture):
     wave = fixture.npy("input.npy")
     codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), decoder_state="zeros")
     zero_state = fixture.npy("output_zero_state.npy")
-    assert rel_l2(_run(codec, wave), zero_state) <= 1e-4
+    assert rel_l2(resynthesize_one(codec, wave), zero_state) <= 1e-4
     # The two states differ (up to 0.17 in the first 0.4 s), so the primed-state parity above is not vacuous.
     assert rel_l2(fixture.npy("output.npy"), zero_state) > 1e-2
 
@@ -98,8 +93,8 @@ def test_zeros_decoder_state_reproduces_the_cleared_state_output(fixture):
 def test_each_utterance_starts_from_the_state_after_loading(tiny, fixture):
     """Upstream carried the vocoder state from one utterance to the next; here order does not matter."""
     first, second = fixture.npy("input.npy"), fixture.npy("speech_input.npy")
-    forward = [_run(tiny, first), _run(tiny, second)]
-    backward = [_run(tiny, second), _run(tiny, first)][::-1]
+    forward = [resynthesize_one(tiny, first), resynthesize_one(tiny, second)]
+    backward = [resynthesize_one(tiny, second), resynthesize_one(tiny, first)][::-1]
     for a, b in zip(forward, backward, strict=True):
         np.testing.assert_array_equal(a, b)
     assert rel_l2(forward[0], fixture.npy("output.npy")) <= 1e-4
@@ -137,14 +132,11 @@ def test_output_length_follows_the_release_files(tiny, demo_dir, utterance):
 def test_padded_batch_gives_each_item_what_it_gets_alone(tiny, fixture):
     speech = fixture.npy("speech_input.npy")
     items = [speech, fixture.npy("input.npy"), speech[:30001], speech[9000:9300], speech[20000:20001]]
-    width = max(len(item) for item in items)
-    batch = np.zeros((len(items), width), np.float32)
-    for i, item in enumerate(items):
-        batch[i, : len(item)] = item
-    out, lengths = tiny.resynthesize(batch, [len(item) for item in items])
+    batch, item_lengths = pad_batch(items)
+    out, lengths = tiny.resynthesize(batch, item_lengths)
     assert tiny.batch_exact
     for i, item in enumerate(items):
-        alone = _run(tiny, item)
+        alone = resynthesize_one(tiny, item)
         n = int(lengths[i])
         assert n == alone.shape[0] == -(-len(item) // 300) * 300
         assert rel_l2(out[i, :n], alone) <= 1e-4
@@ -213,7 +205,7 @@ def test_hub_files_load_offline_through_the_cache(fake_hub, fixture):
     fake_hub.add(REPO, files)
     codec = codecs.load(NAME)
     assert not codec.random_weights
-    assert rel_l2(_run(codec, fixture.npy("input.npy")), fixture.npy("output.npy")) <= 1e-4
+    assert rel_l2(resynthesize_one(codec, fixture.npy("input.npy")), fixture.npy("output.npy")) <= 1e-4
 
 
 def test_empty_cache_offline_names_the_repository(fake_hub):
@@ -270,5 +262,5 @@ def test_official_weights_from_the_cache(demo_dir):
         pytest.skip(f"official weights not in the cache: {error}")
     genuine, rate = read_audio(demo_dir / "genuine+p225_273.wav")
     wave = resample(genuine, rate, codec.sample_rate)
-    out = _run(codec, wave)
+    out = resynthesize_one(codec, wave)
     assert out.shape == (153900,) and np.isfinite(out).all() and np.abs(out).max() <= 1.0

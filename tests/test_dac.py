@@ -8,7 +8,7 @@ package, one thread), loaded through `codecs.load` exactly as the official files
 import numpy as np
 import pytest
 import torch
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2
 from safetensors.torch import save_file
 
 from codecfake_hf import codecs
@@ -148,10 +148,8 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(codec_fixture):
     speech, other = fx.npy("speech_input.npy"), fx.npy("input_3s.npy")
     # over 1 s (windowed, different window counts) and under 1 s (the unchunked path, run alone)
     items = [speech[:40001], other, speech[5000:26333], other[:12345]]
-    waves = np.zeros((len(items), max(map(len, items))), np.float32)
-    for i, item in enumerate(items):
-        waves[i, : len(item)] = item
-    batch, lengths = codec.resynthesize(waves, [len(x) for x in items])
+    waves, item_lengths = pad_batch(items)
+    batch, lengths = codec.resynthesize(waves, item_lengths)
     assert lengths.tolist() == [len(x) for x in items]
     for i, item in enumerate(items):
         alone, _ = codec.resynthesize(*one(item))

@@ -8,7 +8,7 @@ package; transformers reproduces it bit for bit), loaded through `codecs.load` a
 import numpy as np
 import pytest
 import torch
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
@@ -75,10 +75,8 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(codec_fixture):
     # Lengths off the 320-sample hop exercise the per-item reflect padding of the strided convs; the
     # 2000-sample item (7 frames) is run alone; the longest one fixes the batch width.
     items = [speech[:71999], speech[1000:50001], other[:23777], speech[:2000], speech[5:9000]]
-    waves = np.zeros((len(items), max(map(len, items))), np.float32)
-    for i, item in enumerate(items):
-        waves[i, : len(item)] = item
-    batch, lengths = codec.resynthesize(waves, [len(x) for x in items])
+    waves, item_lengths = pad_batch(items)
+    batch, lengths = codec.resynthesize(waves, item_lengths)
     assert lengths.tolist() == [len(x) for x in items]
     assert codec.batch_exact
     for i, item in enumerate(items):

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 import yaml
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio
@@ -53,19 +53,6 @@ def tiny(codec_fixture):
         return cache[name]
 
     return get
-
-
-def resynthesize_one(codec, wave: np.ndarray) -> np.ndarray:
-    out, lengths = codec.resynthesize(wave[None], [wave.shape[0]])
-    return out[0, : int(lengths[0])].numpy()
-
-
-def padded(waves: list[np.ndarray]) -> tuple[np.ndarray, list[int]]:
-    lengths = [w.shape[0] for w in waves]
-    batch = np.zeros((len(waves), max(lengths)), np.float32)
-    for i, wave in enumerate(waves):
-        batch[i, : wave.shape[0]] = wave
-    return batch, lengths
 
 
 def torch_save_bytes(obj) -> bytes:
@@ -167,7 +154,7 @@ def test_length_rule_matches_the_release_on_real_clips(name, demo_dir, tiny):
         wave, rate = read_audio(demo_dir / f"genuine+{utt}.wav")
         assert rate == codec.sample_rate == 16000
         waves.append(wave)
-    batch, lengths = padded(waves)
+    batch, lengths = pad_batch(waves)
     out, out_lengths = codec.resynthesize(batch, lengths)
     release = [sf.info(demo_dir / f"{name}+{utt}.wav") for utt in UTTERANCES]
     assert all(info.samplerate == 16000 for info in release)
@@ -203,7 +190,7 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, ti
     codec = tiny(name)
     assert codec.batch_exact
     wave = codec_fixture(name).npy("speech_input.npy")
-    batch, lengths = padded([wave, wave[:30001], wave[:16161], wave[5000:5700]])
+    batch, lengths = pad_batch([wave, wave[:30001], wave[:16161], wave[5000:5700]])
     out, out_lengths = codec.resynthesize(batch, lengths)
     batch_codes = codec.encode(torch.from_numpy(batch), lengths)
     for i, n in enumerate(lengths):
@@ -219,7 +206,7 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, ti
 def test_batch_of_real_clips_matches_each_clip_alone(name, demo_dir, tiny):
     codec = tiny(name)
     waves = [read_audio(demo_dir / f"genuine+{utt}.wav")[0] for utt in UTTERANCES]
-    batch, lengths = padded(waves)
+    batch, lengths = pad_batch(waves)
     out, out_lengths = codec.resynthesize(batch, lengths)
     assert codec.model.length_aware == (name in TIME)
     for i, wave in enumerate(waves):
@@ -375,7 +362,7 @@ def test_official_size_length_rule_and_batch_on_real_clips(name, demo_dir):
     torch.manual_seed(0)
     codec = codecs.load(name, random_weights=True)
     waves = [read_audio(demo_dir / f"genuine+{utt}.wav")[0] for utt in UTTERANCES]
-    batch, lengths = padded(waves)
+    batch, lengths = pad_batch(waves)
     out, out_lengths = codec.resynthesize(batch, lengths)
     assert out_lengths.tolist() == [sf.info(demo_dir / f"{name}+{utt}.wav").frames for utt in UTTERANCES]
     for i, wave in enumerate(waves):

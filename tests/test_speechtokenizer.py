@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import rel_l2
+from conftest import pad_batch, rel_l2
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs import speechtokenizer
@@ -119,10 +119,7 @@ def test_length_rule_matches_the_release_on_real_clips(tiny, demo_dir):
 def test_padded_batch_gives_each_real_clip_what_it_gets_alone(tiny, demo_dir):
     assert tiny.batch_exact
     waves = [sf.read(demo_dir / f"genuine+{u}.wav", dtype="float32")[0] for u in UTTERANCES]
-    lengths = [w.shape[0] for w in waves]
-    batch = np.zeros((len(waves), max(lengths)), np.float32)
-    for i, wave in enumerate(waves):
-        batch[i, : wave.shape[0]] = wave
+    batch, lengths = pad_batch(waves)
     out, out_lengths = tiny.resynthesize(batch, lengths)
     for i, wave in enumerate(waves):
         alone, alone_length = tiny.resynthesize(wave[None], [wave.shape[0]])
@@ -158,10 +155,7 @@ def test_official_size_batch_equals_each_clip_alone(demo_dir):
     torch.manual_seed(0)
     codec = codecs.load(NAME, random_weights=True)
     waves = [sf.read(demo_dir / f"genuine+{u}.wav", dtype="float32")[0] for u in UTTERANCES]
-    lengths = [w.shape[0] for w in waves]
-    batch = np.zeros((len(waves), max(lengths)), np.float32)
-    for i, wave in enumerate(waves):
-        batch[i, : wave.shape[0]] = wave
+    batch, lengths = pad_batch(waves)
     out, out_lengths = codec.resynthesize(batch, lengths)
     for i, wave in enumerate(waves):
         alone, _ = codec.resynthesize(wave[None], [wave.shape[0]])
