@@ -8,7 +8,6 @@ what it declares is what `load_dataset` finds, on the local folder and on the Hu
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from .codecs import registry
 from .corpus import GENUINE
 from .errors import CodecFakeError
+from .files import write_text_atomic
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
@@ -164,10 +164,7 @@ def write_dataset_card(folder: str | Path, info: DatasetCardInfo) -> Path:
     """Write `folder/README.md` atomically (temp name, then rename) and return its path."""
     folder = Path(folder)
     card = build_card(folder, info)
-    path = folder / "README.md"
-    tmp = folder / "README.md.tmp"
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, path)
+    path = write_text_atomic(folder / "README.md", str(card))
     logger.info("wrote %s", path)
     return path
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 from .errors import CodecFakeError
+from .files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +69,11 @@ def _read_json(path: Path, default):
     return json.loads(path.read_text()) if path.is_file() else default
 
 
-def _write_json(path: Path, value) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, default=str) + "\n")
-    tmp.replace(path)
-
-
 def write_training_facts(model_dir: str | Path, facts: dict) -> Path:
     """Save what `python -m eval finetune` says about its training run beside the model; returns the path."""
     path = Path(model_dir) / TRAINING_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_json(path, facts)
+    write_json_atomic(path, facts)
     return path
 
 
@@ -94,7 +89,7 @@ def add_results(model_dir: str | Path, results: dict) -> list[dict]:
     runs = [run for run in _read_json(path, []) if _key(run) != _key(results)]
     runs.append(results)
     runs.sort(key=_key)
-    _write_json(path, runs)
+    write_json_atomic(path, runs)
     return runs
 
 
@@ -231,10 +226,7 @@ def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Pa
     training = read_training_facts(model_dir)
     runs = _read_json(model_dir / RESULTS_FILE, [])
     card = build_model_card(training, runs, model_name or model_dir.resolve().name)
-    path = model_dir / "README.md"
-    tmp = model_dir / "README.md.tmp"
-    tmp.write_text(str(card))
-    tmp.replace(path)
+    path = write_text_atomic(model_dir / "README.md", str(card))
     logger.info("Wrote the model card %s", path)
     return path
 

@@ -15,7 +15,6 @@ bona fide/spoof imbalance, and the best checkpoint chosen by validation EER.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -38,6 +37,7 @@ from transformers import (
 from transformers.utils.versions import require_version
 
 from codecfake_hf import metrics, modelcard
+from codecfake_hf.files import write_json_atomic
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -428,11 +428,8 @@ def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataT
     """All three dataclasses as one `.json` that `parse_args` accepts (tokens masked)."""
     values = {**asdict(model_args), **asdict(data_args), **training_args.to_dict()}
     values["token"] = "<HUB_TOKEN>" if model_args.token else None
-    path = Path(output_dir) / ARGUMENTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(values, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(output_dir) / ARGUMENTS_FILE, values)
 
 
 def main(argv: list[str] | None = None) -> dict:

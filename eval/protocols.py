@@ -17,7 +17,6 @@ score` into `<output_dir>/<run>/<test split>/`, so each run's model has its own 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
+
+from codecfake_hf.files import write_json_atomic, write_text_atomic
 
 from .data import GENUINE, EvalArgumentError, dataset_codecs, load_split
 from .finetune import (
@@ -145,9 +146,9 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
               "rows": rows, "columns": columns,
               "eer": [[None if np.isnan(v) else float(v) for v in line] for line in matrix], "runs": summary}
     root.mkdir(parents=True, exist_ok=True)
-    (root / "matrix.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(root / "matrix.json", report)
     markdown = eer_matrix_markdown(matrix, runs, columns, protocol_args.protocol)
-    (root / "matrix.md").write_text(markdown)
+    write_text_atomic(root / "matrix.md", markdown)
     plot_eer_matrix(matrix, rows, columns, root / "matrix.png",
                     title=f"EER (%) — {protocol_args.protocol}, {protocol_args.test_split_name} split")
     print(markdown)

@@ -14,7 +14,6 @@ card (`README.md`, EER in `model-index`).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser
 
 from codecfake_hf import metrics, modelcard
+from codecfake_hf.files import write_json_atomic, write_text_atomic
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -224,10 +224,10 @@ def run_score(args: ScoreArguments) -> dict:
         "per_codec": {codec: values[codec] for codec in values if codec != "pooled"},
         "pooled": values["pooled"],
     }
-    (output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json_atomic(output / "results.json", results)
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     table = modelcard.results_table(results)
-    (output / "results.md").write_text(f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{table}\n")
+    write_text_atomic(output / "results.md", f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{table}\n")
     plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
              title=f"DET: {title}")
     logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows); wrote %s", 100 * values["pooled"]["eer"],
@@ -246,7 +246,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser(ScoreArguments, prog="python -m eval score", description=__doc__.split("\n\n")[0])
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
-        (args,) = parser.parse_json_file(json_file=argv[0])
+        try:
+            (args,) = parser.parse_json_file(json_file=argv[0])
+        except (OSError, ValueError) as error:  # a missing file, bad JSON, or keys ScoreArguments lacks
+            raise EvalArgumentError(f"cannot read the arguments file {argv[0]}: {error}") from None
     else:
         (args,) = parser.parse_args_into_dataclasses(args=argv)
     return run_score(args)

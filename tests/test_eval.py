@@ -323,6 +323,17 @@ def test_inconsistent_training_arguments_are_one_message(capsys, tmp_path):
     assert "['bogus']" in err and "load_best_model_at_end" not in err  # no hint about an unrelated default
 
 
+def test_score_arguments_file_errors_are_one_message(capsys, tmp_path):
+    arguments = tmp_path / "score.json"
+    arguments.write_text(json.dumps({"model_name_or_path": str(tmp_path), "dataset_name": str(tmp_path),
+                                     "output_dir": str(tmp_path), "bogus": 1}))
+    assert run_cli("score", arguments) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read the arguments file {arguments}" in err and "bogus" in err and "Traceback" not in err
+    assert run_cli("score", tmp_path / "missing.json") == 2
+    assert f"cannot read the arguments file {tmp_path / 'missing.json'}" in capsys.readouterr().err
+
+
 def test_unknown_command_and_missing_model(capsys, tiny_codecfake, tmp_path):
     assert run_cli("train") == 2
     assert "unknown command 'train'" in capsys.readouterr().err
