@@ -102,6 +102,28 @@ def codec_fixture(shared):
 
 
 @pytest.fixture(scope="session")
+def tiny_codec(codec_fixture):
+    """`tiny_codec(name)` -> the codec built from its fixture's tiny config and weights (once per session).
+
+    The weights are the checkpoint-format ones: `weights_transformers.safetensors` for EnCodec and DAC,
+    whose official checkpoints are transformers', `weights.safetensors` for the other families.
+    """
+    from codecfake_hf import codecs
+
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            fixture = codec_fixture(name)
+            weights = ("weights_transformers.safetensors" if fixture.has("weights_transformers.safetensors")
+                       else "weights.safetensors")
+            cache[name] = codecs.load(name, config=fixture.tiny_checkpoint_config, state_dict=fixture.weights(weights))
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def demo_dir(shared) -> Path:
     """Real VCTK utterances and the CodecFake release's resynthesis of them (`<codec>+<utt>.wav`)."""
     return shared / "data" / "codecfake-demo"

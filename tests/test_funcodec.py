@@ -42,17 +42,9 @@ parametrize_names = pytest.mark.parametrize("name", NAMES)
 
 
 @pytest.fixture(scope="module")
-def tiny(codec_fixture):
-    """`tiny(name)` -> the codec built from the fixture's tiny config and weights (built once per module)."""
-    cache: dict[str, funcodec.FunCodec] = {}
-
-    def get(name: str) -> funcodec.FunCodec:
-        if name not in cache:
-            fixture = codec_fixture(name)
-            cache[name] = codecs.load(name, config=fixture.tiny_config, state_dict=fixture.weights())
-        return cache[name]
-
-    return get
+def tiny(tiny_codec):
+    """`tiny(name)` -> the codec built from the fixture's tiny config and weights."""
+    return tiny_codec
 
 
 def torch_save_bytes(obj) -> bytes:
