@@ -44,9 +44,11 @@ __all__ = [
     "ASVSPOOF5_DCF",
     "DetCurve",
     "MetricInputError",
+    "classification_scores",
     "compute_det_curve",
     "compute_eer",
     "compute_min_dcf",
+    "confusion_matrix",
     "eer_from_labels",
     "split_scores",
 ]
@@ -313,3 +315,35 @@ def eer_from_labels(scores, labels, pos_label=0, method: str = "asvspoof") -> tu
     """`compute_eer` on one score array with labels (`pos_label` = bona fide, higher score = bona fide)."""
     bonafide, spoof = split_scores(scores, labels, pos_label)
     return compute_eer(bonafide, spoof, method=method)
+
+
+def confusion_matrix(true_ids, predicted_ids, num_classes: int) -> np.ndarray:
+    """Counts [num_classes, num_classes]: row = true class, column = predicted class."""
+    true_ids, predicted_ids = np.asarray(true_ids, dtype=np.int64), np.asarray(predicted_ids, dtype=np.int64)
+    if true_ids.shape != predicted_ids.shape:
+        raise MetricInputError(f"true ids {true_ids.shape} and predicted ids {predicted_ids.shape} differ in shape")
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (true_ids, predicted_ids), 1)
+    return matrix
+
+
+def classification_scores(true_ids, predicted_ids, num_classes: int | None = None) -> dict:
+    """Accuracy, macro-F1 and the confusion matrix of a multi-class prediction (source tracing).
+
+    Macro-F1 averages the per-class F1 over the classes that occur as a true or a predicted label (scikit-learn's
+    `f1_score(average="macro")` with its default labels); a class with no true and no predicted rows does not
+    count. Returns `{"accuracy", "macro_f1", "f1" (per class id, NaN where the class does not count),
+    "confusion" (counts, true x predicted)}`.
+    """
+    true_ids, predicted_ids = np.asarray(true_ids, dtype=np.int64), np.asarray(predicted_ids, dtype=np.int64)
+    if true_ids.size == 0:
+        raise MetricInputError("no rows to score")
+    num_classes = num_classes or int(max(true_ids.max(), predicted_ids.max()) + 1)
+    matrix = confusion_matrix(true_ids, predicted_ids, num_classes)
+    hits = np.diag(matrix).astype(np.float64)
+    true_counts, predicted_counts = matrix.sum(axis=1), matrix.sum(axis=0)
+    counted = (true_counts + predicted_counts) > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(counted, 2 * hits / (true_counts + predicted_counts), np.nan)
+    return {"accuracy": float(hits.sum() / true_ids.size), "macro_f1": float(np.nanmean(f1[counted])),
+            "f1": f1, "confusion": matrix}

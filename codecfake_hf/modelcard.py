@@ -31,6 +31,7 @@ TRAINING_FILE = "codecfake_training.json"
 RESULTS_FILE = "codecfake_results.json"
 TASK_TYPE = "audio-classification"
 TASK_NAME = "Audio deepfake detection (bona fide vs codec resynthesis)"
+SOURCE_TRACING_TASK = "Codec source tracing (which codec made this clip)"
 POOLED = "pooled"
 
 # Hyper-parameters worth a line on the card (TrainingArguments' names).
@@ -122,10 +123,37 @@ def eval_results(training: dict | None, runs: list[dict]) -> list[EvalResult]:
         add(training["dataset"], training.get("dataset_config"), validation["split"], validation,
             "training codecs: " + ", ".join(training.get("train_codecs") or []))
     for run in runs:
-        add(run["dataset"], run.get("dataset_config"), run["split"], run["pooled"], "all codecs pooled")
+        tracing = run.get("source_tracing")
+        if tracing:  # accuracy and macro-F1 of "which codec made this?", before any EER entry of the same split
+            common = {"task_type": TASK_TYPE, "task_name": SOURCE_TRACING_TASK,
+                      "dataset_type": dataset_id(run["dataset"]),
+                      "dataset_name": f"{dataset_id(run['dataset'])} ({run.get('dataset_config') or 'default'}: "
+                                      f"{len(tracing['classes'])} classes)",
+                      "dataset_config": run.get("dataset_config"), "dataset_split": run["split"]}
+            entries.append(EvalResult(metric_type="accuracy", metric_name="Accuracy (%)",
+                                      metric_value=round(100 * float(tracing["accuracy"]), 4), **common))
+            entries.append(EvalResult(metric_type="f1", metric_name="Macro-F1 (%)", metric_config="macro",
+                                      metric_value=round(100 * float(tracing["macro_f1"]), 4), **common))
+        if "pooled" in run:
+            add(run["dataset"], run.get("dataset_config"), run["split"], run["pooled"], "all codecs pooled")
         for codec, values in run.get("per_codec", {}).items():
             add(run["dataset"], codec, run["split"], values, f"{codec} vs genuine")
     return entries
+
+
+def confusion_table(tracing: dict) -> str:
+    """A Markdown table of a source-tracing run: counts, rows = true class, columns = predicted class (registry
+    order), then each class's F1; accuracy and macro-F1 above it."""
+    classes, confusion = tracing["classes"], tracing["confusion"]
+    lines = [f"Accuracy {100 * tracing['accuracy']:.2f} %, macro-F1 {100 * tracing['macro_f1']:.2f} % "
+             f"({tracing['rows']} rows; rows: true class, columns: predicted class)", "",
+             "| true \\ predicted | " + " | ".join(classes) + " | F1 (%) |",
+             "|---|" + "---:|" * (len(classes) + 1)]
+    for name, counts in zip(classes, confusion, strict=True):
+        f1 = tracing["f1"].get(name)
+        f1_text = "" if f1 is None else f"{100 * f1:.1f}"
+        lines.append(f"| {name} | " + " | ".join(str(c) for c in counts) + f" | {f1_text} |")
+    return "\n".join(lines)
 
 
 def results_table(run: dict) -> str:
@@ -159,7 +187,15 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
         eval_results=eval_results(training, runs) or None,
     )
     body = [f"# {model_name}", ""]
-    if training:
+    if training.get("trained") is False:
+        body += ["**Not trained**: this folder holds the starting model as it was loaded (`python -m eval finetune` "
+                 "ran without `--do_train`). The results below are those of an untrained model.", ""]
+    if training.get("origin"):
+        body += [f"A bona fide vs spoof speech detector: {training['origin']}. Training data: "
+                 f"{training.get('training_data', 'not stated')}.", "",
+                 f"- Input: {training.get('max_length_seconds')} s windows at {training.get('sampling_rate')} Hz "
+                 "(the first window of each clip; short clips repeated)", ""]
+    elif training:
         base = base_model or (f"a fresh {training.get('architecture', 'model')} (random weights, "
                               f"config {training.get('config_name')})")
         body += [
@@ -189,9 +225,17 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
     if validation:
         body += [f"Validation (split `{validation['split']}`, training codecs, {validation.get('rows')} rows): "
                  f"EER {100 * validation['eer']:.2f} %, minDCF {validation['min_dcf']:.4f}.", ""]
+    if training.get("task") == "source-tracing":
+        body += [f"Source tracing: the classes are the values of `{training.get('label_column')}` "
+                 f"({', '.join(f'`{name}`' for name in training.get('labels') or [])}).", ""]
     for run in runs:
-        body += [f"### {dataset_id(run['dataset'])}, config `{run.get('dataset_config')}`, split `{run['split']}`",
-                 "", results_table(run), ""]
+        body += [f"### {dataset_id(run['dataset'])}, config `{run.get('dataset_config')}`, split `{run['split']}`", ""]
+        if run.get("untrained"):
+            body += ["(scored without training)", ""]
+        if run.get("source_tracing"):
+            body += [confusion_table(run["source_tracing"]), ""]
+        if "pooled" in run:
+            body += [results_table(run), ""]
     if not runs:
         body += ["Not scored on a test split yet (`python -m eval score`).", ""]
     hyper = training.get("hyperparameters") or {}

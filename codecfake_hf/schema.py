@@ -129,4 +129,24 @@ def schema_table(features: datasets.Features | None = None) -> list[str]:
 
 
 __all__ = ["BONAFIDE", "COLUMNS", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "Column", "label_of",
-           "make_row", "row_id", "schema_table", "split_row_id"]
+           "make_row", "part_class_label", "part_order", "row_id", "schema_table", "split_row_id"]
+
+
+def part_order(parts) -> list[str]:
+    """`parts` (genuine and codec names) in the order every table and plot uses: genuine first, then the codec
+    registry's order (the CodecFake paper's table), then names the registry does not know, sorted."""
+    from .codecs import registry  # here, not at import: the registry is the larger module
+
+    known = {name: i for i, name in enumerate(registry.names())}
+    unique = set(parts)
+    ordered = [GENUINE] if GENUINE in unique else []
+    ordered += sorted((p for p in unique if p in known), key=known.__getitem__)
+    return ordered + sorted(p for p in unique if p != GENUINE and p not in known)
+
+
+def part_class_label(parts) -> datasets.ClassLabel:
+    """The `codec` column encoded as classes, for source tracing ("which codec made this?"): one class per part
+    present, in `part_order`. The `codec` column itself stays a string in the stored schema, so datasets built
+    before a codec joined the registry keep loading; the classes are made at load time, and the trained
+    model keeps them in its `id2label`."""
+    return datasets.ClassLabel(names=part_order(parts))

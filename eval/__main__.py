@@ -1,4 +1,5 @@
-"""`python -m eval <command> [arguments]`: finetune, score, protocol, card (each has its own `--help`)."""
+"""`python -m eval <command> [arguments]`: finetune, score, protocol, card, convert-aasist (each has its own
+`--help`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ COMMANDS = {
     "score": "score a trained model on a split: score file, results.json, EER/minDCF table, DET plots",
     "protocol": "run a protocol (paper: train×test EER matrix; all; leave-one-out)",
     "card": "rebuild a model folder's README.md (EER in model-index) and optionally push it",
+    "convert-aasist": "convert an official clovaai/aasist checkpoint (AASIST.pth, AASIST-L.pth) to a model folder",
 }
 
 
 def usage() -> str:
     lines = ["usage: python -m eval <command> [arguments]   (python -m eval <command> --help)", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
+    lines += [f"  {name:<14} {text}" for name, text in COMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -36,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
             from .score import main as run
         elif command == "protocol":
             from .protocols import main as run
+        elif command == "convert-aasist":
+            from .convert import main as run
         else:
             from .score import card_main as run
         run(rest)

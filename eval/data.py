@@ -11,7 +11,7 @@ import datasets
 import numpy as np
 
 from codecfake_hf.errors import CodecFakeError
-from codecfake_hf.schema import GENUINE
+from codecfake_hf.schema import GENUINE, part_order
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +23,27 @@ class EvalArgumentError(CodecFakeError, ValueError):
     """An evaluation argument that does not fit the dataset or model (the message names flag and value)."""
 
 
+DETECTION = "detection"  # bona fide vs spoof: EER and minDCF
+SOURCE_TRACING = "source-tracing"  # which part (genuine or which codec) made this clip: accuracy, macro-F1
+
+
 @dataclass(frozen=True)
 class LabelInfo:
-    """The label column's classes: names by id, and the id of the bona fide class."""
+    """The classes a model learns: names by id, the bona fide class, and the task.
+
+    Args:
+        names: class names by id.
+        bonafide_id: the id of the bona fide class (`bonafide`, or `genuine` in source tracing); None if none.
+        task: `DETECTION` (a ClassLabel with a bona fide class) or `SOURCE_TRACING` (one class per part or
+            taxonomy value).
+        column: the label column; `encoded` means it holds strings (the `codec` column), mapped to ids at load.
+    """
 
     names: tuple[str, ...]
-    bonafide_id: int
+    bonafide_id: int | None
+    task: str = DETECTION
+    column: str = "label"
+    encoded: bool = False
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -37,6 +52,18 @@ class LabelInfo:
     @property
     def id2label(self) -> dict[int, str]:
         return dict(enumerate(self.names))
+
+    def ids(self, values) -> list[int]:
+        """Label ids of a column's values (strings of an encoded column are looked up; ids pass through)."""
+        if not self.encoded:
+            return [int(value) for value in values]
+        lookup = self.label2id
+        unknown = sorted({value for value in values if value not in lookup})
+        if unknown:
+            raise EvalArgumentError(f"`--label_column_name {self.column}`: rows of {unknown} are not among the "
+                                    f"classes {list(self.names)}; choose the codecs with `--train_codecs` / "
+                                    "`--eval_codecs` / `--codecs` so that every split holds the same parts")
+        return [lookup[value] for value in values]
 
 
 def load_split(
@@ -95,8 +122,10 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
                   what: str) -> LabelInfo:
     """Check that `dataset` has the audio, label and codec columns; return its classes.
 
-    The label column must be a `ClassLabel` with a `bonafide` class (DESIGN.md's schema); a dataset
-    without labels (or with plain integers) cannot give an EER, so it is refused here, naming the flag.
+    Detection: the label column is a `ClassLabel` with a `bonafide` class (DESIGN.md's schema). Source
+    tracing: the label column is the codec column itself (strings; one class per part, in the registry's
+    order, encoded at load) or a `ClassLabel` without a bona fide class (a taxonomy column). Anything else
+    (no column, plain integers or strings) is refused here, naming the flag.
     """
     columns = dataset.column_names
     for flag, column in (("--audio_column_name", audio), ("--label_column_name", label),
@@ -109,21 +138,39 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
         raise EvalArgumentError(
             f"`--audio_column_name {audio}` of {what} is {dataset.features[audio]}, not an `Audio` column")
     feature = dataset.features[label]
+    if label == codec and not isinstance(feature, datasets.ClassLabel):
+        # source tracing over the parts: the string `codec` column, classes in the registry's order
+        names = tuple(part_order(dataset.unique(codec)))
+        return LabelInfo(names=names, bonafide_id=names.index(GENUINE) if GENUINE in names else None,
+                         task=SOURCE_TRACING, column=label, encoded=True)
     if not isinstance(feature, datasets.ClassLabel):
         raise EvalArgumentError(
             f"`--label_column_name {label}` of {what} is {feature}, not a `ClassLabel`: the dataset has no "
             f"class names, so which label is `{bonafide}` is unknown (CodecFake datasets use "
-            "ClassLabel(names=['bonafide', 'spoof']))")
+            "ClassLabel(names=['bonafide', 'spoof'])); for source tracing give `--label_column_name "
+            f"{codec}` or a ClassLabel taxonomy column")
     if bonafide not in feature.names:
-        raise EvalArgumentError(
-            f"`--bonafide_label {bonafide}` is not a class of `{label}` in {what}; its classes are {feature.names}")
-    return LabelInfo(names=tuple(feature.names), bonafide_id=feature.names.index(bonafide))
+        if len(feature.names) < 2:
+            raise EvalArgumentError(f"`--label_column_name {label}` of {what} has {len(feature.names)} class(es) "
+                                    f"{feature.names}: nothing to tell apart")
+        # a ClassLabel without a bona fide class (a taxonomy column): source tracing over its classes
+        return LabelInfo(names=tuple(feature.names), bonafide_id=None, task=SOURCE_TRACING, column=label)
+    return LabelInfo(names=tuple(feature.names), bonafide_id=feature.names.index(bonafide), column=label)
+
+
+def merge_label_info(infos: Sequence[LabelInfo], present: Sequence[Sequence[str]]) -> LabelInfo:
+    """One `LabelInfo` for several splits: for an encoded column, the union of the parts `present` in each."""
+    first = infos[0]
+    if not first.encoded:
+        return first
+    names = tuple(part_order({part for parts in present for part in parts}))
+    return LabelInfo(names=names, bonafide_id=names.index(GENUINE) if GENUINE in names else None,
+                     task=first.task, column=first.column, encoded=True)
 
 
 def dataset_codecs(dataset: datasets.Dataset, codec_column: str) -> list[str]:
-    """The codecs present in `dataset` (genuine first, then sorted)."""
-    present = set(dataset.unique(codec_column))
-    return ([GENUINE] if GENUINE in present else []) + sorted(present - {GENUINE})
+    """The codecs present in `dataset`: genuine first, then in the registry's (the paper's) order."""
+    return part_order(dataset.unique(codec_column))
 
 
 def select_codecs(dataset: datasets.Dataset, codecs: Sequence[str] | None, *, codec_column: str, flag: str,

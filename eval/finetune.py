@@ -15,6 +15,7 @@ bona fide/spoof imbalance, and the best checkpoint chosen by validation EER.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -36,11 +37,12 @@ from transformers import (
 )
 from transformers.utils.versions import require_version
 
-from codecfake_hf import metrics, modelcard
+from codecfake_hf import detectors, metrics, modelcard
 from codecfake_hf.files import write_json_atomic
 
 from .data import (
     CODECFAKE_SECONDS,
+    SOURCE_TRACING,
     EvalArgumentError,
     LabelInfo,
     bonafide_log_odds,
@@ -49,6 +51,7 @@ from .data import (
     crop_or_pad,
     dataset_codecs,
     load_split,
+    merge_label_info,
     mono,
     select_codecs,
 )
@@ -95,6 +98,17 @@ class ModelArguments:
         default=False,
         metadata={"help": "Replace a checkpoint's classification head of another size (e.g. AST's 527 "
                           "AudioSet classes) with a new 2-class one. Default: False."})
+    detector: str | None = field(
+        default=None,
+        metadata={"help": "Build a CodecFake detector instead of a stock classifier: `aasist` / `aasist-l` (fresh "
+                          "AASIST or AASIST-L, random weights; for the official weights convert them with "
+                          "`python -m eval convert-aasist` and pass the folder as `--model_name_or_path`), or "
+                          "`w2v2-aasist` (W2V2-AASIST on the wav2vec2-family encoder `--model_name_or_path`, or a "
+                          "fresh one from `--config_name`). These train with the CodecDetect/AASIST recipe "
+                          "unless the flags are given: Adam (L2 weight decay 1e-4, betas 0.9/0.999), learning "
+                          "rate 1e-4 cosine-annealed to 5e-6, batch 24 (an `--optim` other than the default "
+                          "replaces Adam). Default: none.",
+                  "choices": ["aasist", "aasist-l", "w2v2-aasist"]})
     class_weighting: str = field(
         default="balanced",
         metadata={"help": "Loss weights per class: `balanced` weighs each class by N / (K * N_class), so "
@@ -160,6 +174,64 @@ TRAINING_DEFAULTS = {
 }
 
 
+# clovaai/aasist config/AASIST.conf `optim_config` (the CodecDetect recipe trains AASIST with it): Adam with L2
+# weight decay, cosine annealing to lr_min, batch 24. TrainingArguments' names; applied only to flags not given.
+AASIST_RECIPE = {
+    "learning_rate": 1e-4,
+    "weight_decay": 1e-4,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.999,
+    "lr_scheduler_type": "cosine_with_min_lr",
+    "lr_scheduler_kwargs": {"min_lr": 5e-6},
+    "per_device_train_batch_size": 24,
+}
+
+
+def is_detector(model_args: ModelArguments) -> bool:
+    """Whether the model is one of `codecfake_hf.detectors` (a `--detector`, or a local folder/config.json of one)."""
+    if model_args.detector:
+        return True
+    for source in (model_args.config_name, model_args.model_name_or_path):
+        if not source:
+            continue
+        path = Path(source)
+        path = path / "config.json" if path.is_dir() else path
+        if path.is_file() and path.suffix == ".json":
+            try:
+                return json.loads(path.read_text()).get("model_type") in detectors.DETECTOR_TYPES
+            except ValueError:
+                return False
+        return False
+    return False
+
+
+def apply_detector_recipe(model_args: ModelArguments, training_args: TrainingArguments, given: set[str]) -> dict:
+    """Set `AASIST_RECIPE` on `training_args` for a detector, except the flags the user gave; returns what was set."""
+    if not is_detector(model_args):
+        return {}
+    applied = {}
+    for name, value in AASIST_RECIPE.items():
+        if name in given:
+            continue
+        if name == "lr_scheduler_type":
+            value = transformers.SchedulerType(value)
+        setattr(training_args, name, value)
+        applied[name] = AASIST_RECIPE[name]
+    if applied:
+        logger.info("AASIST recipe (clovaai/aasist optim_config) for the flags not given: %s", applied)
+    return applied
+
+
+def given_flags(argv: list[str]) -> set[str]:
+    """The argument names on a command line (`--name value`, `--name=value`) or the keys of a lone `.json`."""
+    if len(argv) == 1 and argv[0].endswith(".json") and Path(argv[0]).is_file():
+        try:
+            return set(json.loads(Path(argv[0]).read_text()))
+        except ValueError:
+            return set()
+    return {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
+
+
 def parse_args(argv: list[str] | None = None):
     """(ModelArguments, DataTrainingArguments, TrainingArguments) from the command line or one `.json`."""
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments),
@@ -173,24 +245,40 @@ def parse_into_dataclasses(parser: HfArgumentParser, argv: list[str]) -> tuple:
     the way out of this command's defaults where those caused it."""
     try:
         if len(argv) == 1 and argv[0].endswith(".json"):
-            return parser.parse_json_file(json_file=os.path.abspath(argv[0]))
-        return parser.parse_args_into_dataclasses(args=argv)
+            parsed = parser.parse_json_file(json_file=os.path.abspath(argv[0]))
+        else:
+            parsed = parser.parse_args_into_dataclasses(args=argv)
     except ValueError as error:
         hint = ""
         if "load_best_model_at_end" in str(error):  # switched on by TRAINING_DEFAULTS, not by the user
             hint = (f" (this command defaults to {TRAINING_DEFAULTS['eval_strategy']!r} evaluation and saving with "
                     "`--load_best_model_at_end`; without validation pass `--load_best_model_at_end false`)")
         raise EvalArgumentError(f"{error}{hint}") from None
+    model_args = next((value for value in parsed if isinstance(value, ModelArguments)), None)
+    training_args = next((value for value in parsed if isinstance(value, TrainingArguments)), None)
+    if model_args is not None and training_args is not None:
+        apply_detector_recipe(model_args, training_args, given_flags(argv))
+    return parsed
 
 
 class CodecFakeTrainer(Trainer):
     """`Trainer` with a class-weighted cross entropy, and a model card that keeps EER in `model-index`.
 
+    `--label_smoothing_factor` is honoured as `Trainer`'s own `LabelSmoother` applies it: (1 - e) * NLL +
+    e * mean over classes of -log p (torch's `label_smoothing`, which also takes the class weights).
+
     Args:
         class_weights: float tensor [num_labels], or None for plain cross entropy.
+        adam_l2: train with `torch.optim.Adam` (weight decay as an L2 term, as clovaai/aasist does) instead of
+            `--optim`'s AdamW; learning rate, betas, epsilon and weight decay come from the arguments.
     """
 
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs):
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, adam_l2: bool = False, **kwargs):
+        if adam_l2:
+            training_args = kwargs["args"]
+            kwargs["optimizer_cls_and_kwargs"] = (torch.optim.Adam, {
+                "lr": training_args.learning_rate, "betas": (training_args.adam_beta1, training_args.adam_beta2),
+                "eps": training_args.adam_epsilon, "amsgrad": False})
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
 
@@ -198,7 +286,8 @@ class CodecFakeTrainer(Trainer):
         labels = inputs["labels"]
         outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
         weight = None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight)
+        loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight,
+                                                 label_smoothing=self.args.label_smoothing_factor)
         return (loss, outputs) if return_outputs else loss
 
     def create_model_card(self, **kwargs):
@@ -224,8 +313,9 @@ def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.
     return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
 
 
-def make_transform(feature_extractor, data_args: DataTrainingArguments, *, train: bool, seed: int):
-    """The `set_transform` function: decode, crop (random for training), extract features, attach labels."""
+def make_transform(feature_extractor, data_args: DataTrainingArguments, label_info: LabelInfo, *, train: bool,
+                   seed: int):
+    """The `set_transform` function: decode, crop (random for training), extract features, attach label ids."""
     input_name = feature_extractor.model_input_names[0]
     rate = feature_extractor.sampling_rate
     length = int(round(data_args.max_length_seconds * rate))
@@ -234,15 +324,25 @@ def make_transform(feature_extractor, data_args: DataTrainingArguments, *, train
     def transform(batch):
         waves = [crop_or_pad(mono(audio), length, rng) for audio in batch[data_args.audio_column_name]]
         inputs = feature_extractor(waves, sampling_rate=rate)
-        return {input_name: inputs[input_name], "labels": list(batch[data_args.label_column_name])}
+        return {input_name: inputs[input_name], "labels": label_info.ids(batch[data_args.label_column_name])}
 
     return transform
 
 
-def eer_metrics(bonafide_id: int):
-    """`compute_metrics` for Trainer: EER and minDCF of the bona fide log-odds on the validation rows."""
+def eer_metrics(bonafide_id: int | None, task: str = "detection"):
+    """`compute_metrics` for Trainer: EER and minDCF of the bona fide log-odds on the validation rows; in source
+    tracing, accuracy and macro-F1 (and the EER of genuine against every codec, where genuine is a class)."""
 
     def compute(prediction) -> dict[str, float]:
+        if task == SOURCE_TRACING:
+            labels = np.asarray(prediction.label_ids)
+            values = metrics.classification_scores(labels, np.argmax(prediction.predictions, axis=1))
+            result = {"accuracy": values["accuracy"], "macro_f1": values["macro_f1"]}
+            if bonafide_id is not None and np.any(labels == bonafide_id) and np.any(labels != bonafide_id):
+                scores = bonafide_log_odds(prediction.predictions, bonafide_id)
+                bonafide, spoof = scores[labels == bonafide_id], scores[labels != bonafide_id]
+                result["eer"] = metrics.compute_eer(bonafide, spoof)[0]
+            return result
         scores = bonafide_log_odds(prediction.predictions, bonafide_id)
         labels = np.asarray(prediction.label_ids)
         bonafide, spoof = metrics.split_scores(scores, labels, pos_label=bonafide_id)
@@ -262,8 +362,42 @@ def _clear_loading_errors(flag: str, value: str):
         raise EvalArgumentError(f"cannot load `{flag} {value}`: {error}") from None
 
 
+def load_detector(model_args: ModelArguments, label_info: LabelInfo):
+    """(model, feature_extractor) of `--detector`: a fresh AASIST / AASIST-L, or W2V2-AASIST on an encoder."""
+    labels = {"id2label": label_info.id2label, "label2id": label_info.label2id}
+    extractor = detectors.AasistFeatureExtractor()
+    if model_args.detector in ("aasist", "aasist-l"):
+        if model_args.model_name_or_path or model_args.config_name:
+            raise EvalArgumentError(
+                f"`--detector {model_args.detector}` builds a fresh model: leave out `--model_name_or_path` and "
+                "`--config_name` (to start from the official weights, convert them with `python -m eval "
+                "convert-aasist` and pass that folder as `--model_name_or_path`, without `--detector`)")
+        config = (detectors.AasistConfig.aasist_l(**labels) if model_args.detector == "aasist-l"
+                  else detectors.AasistConfig(**labels))
+        logger.info("Built a fresh %s with random weights", model_args.detector.upper())
+        return detectors.AasistForAudioClassification(config), extractor
+    if model_args.model_name_or_path:  # W2V2-AASIST on a pretrained encoder
+        with _clear_loading_errors("--model_name_or_path", model_args.model_name_or_path):
+            model = detectors.W2V2AasistForAudioClassification.from_encoder(model_args.model_name_or_path, **labels)
+    elif model_args.config_name:
+        with _clear_loading_errors("--config_name", model_args.config_name):
+            encoder = AutoConfig.from_pretrained(model_args.config_name, cache_dir=model_args.cache_dir,
+                                                 token=model_args.token)
+        model = detectors.W2V2AasistForAudioClassification(
+            detectors.W2V2AasistConfig(encoder_config=encoder.to_dict(), **labels))
+        logger.info("Built a fresh W2V2-AASIST (random weights) on the encoder config %s", model_args.config_name)
+    else:
+        raise EvalArgumentError("`--detector w2v2-aasist` needs its encoder: `--model_name_or_path` (a wav2vec2-family "
+                                "checkpoint, e.g. facebook/wav2vec2-xls-r-300m) or `--config_name` (a fresh one)")
+    if model_args.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    return model, extractor
+
+
 def load_model(model_args: ModelArguments, label_info: LabelInfo):
-    """(model, feature_extractor): from a checkpoint, or fresh from a config, with bonafide/spoof labels."""
+    """(model, feature_extractor): from a checkpoint, or fresh from a config, with the task's labels."""
+    if model_args.detector:
+        return load_detector(model_args, label_info)
     if model_args.model_name_or_path is None and model_args.config_name is None:
         raise EvalArgumentError("give `--model_name_or_path` (a checkpoint) or `--config_name` (a fresh model)")
     common = {"cache_dir": model_args.cache_dir, "revision": model_args.model_revision,
@@ -329,10 +463,10 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                                  split_flag="--eval_split_name", **load)
     if not raw:
         raise EvalArgumentError("nothing to do: give `--do_train` and/or `--do_eval`")
-    label_info = None
+    infos = []
     for key, dataset in raw.items():
         what = f"{data_args.dataset_name} ({dataset.info.config_name or 'default config'}, {key} split)"
-        label_info = check_columns(dataset, what=what, **columns)
+        infos.append(check_columns(dataset, what=what, **columns))
         if key == "eval" and data_args.eval_codecs:
             codecs, flag = data_args.eval_codecs, "--eval_codecs"
         else:  # validation defaults to the training codecs
@@ -340,6 +474,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         dataset = select_codecs(dataset, codecs, codec_column=data_args.codec_column_name, flag=flag, what=what)
         limit = data_args.max_train_samples if key == "train" else data_args.max_eval_samples
         raw[key] = cap_rows(dataset, limit, training_args.seed)
+    label_info = merge_label_info(infos, [dataset_codecs(dataset, data_args.codec_column_name)
+                                          for dataset in raw.values()])
+    if label_info.task == SOURCE_TRACING:
+        logger.info("Source tracing over %s: classes %s", label_info.column, list(label_info.names))
+        if training_args.metric_for_best_model == "eer":  # this command's default: choose by macro-F1 instead
+            training_args.metric_for_best_model, training_args.greater_is_better = "macro_f1", True
     train_codecs = (dataset_codecs(raw["train"], data_args.codec_column_name) if "train" in raw
                     else list(data_args.train_codecs or []))
     config_name = next(iter(raw.values())).info.config_name or data_args.dataset_config_name
@@ -353,7 +493,8 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     # Loss weights for the bona fide/spoof imbalance (labels read before the audio transform is set)
     weights = weights_by_class = None
     if "train" in raw:
-        labels = np.asarray(raw["train"].select_columns([data_args.label_column_name])[data_args.label_column_name])
+        labels = np.asarray(label_info.ids(raw["train"].select_columns([data_args.label_column_name])
+                                           [data_args.label_column_name]))
         weights = class_weights(labels, label_info, model_args.class_weighting)
         if weights is not None:
             weights_by_class = dict(zip(label_info.names, weights.tolist(), strict=True))
@@ -363,7 +504,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     for key, dataset in raw.items():
         dataset = dataset.cast_column(data_args.audio_column_name,
                                       datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
-        dataset.set_transform(make_transform(feature_extractor, data_args, train=key == "train",
+        dataset.set_transform(make_transform(feature_extractor, data_args, label_info, train=key == "train",
                                              seed=training_args.seed))
         raw[key] = dataset
 
@@ -385,7 +526,13 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         "freeze_feature_encoder": model_args.freeze_feature_encoder,
         "hyperparameters": modelcard.training_hyperparameters(training_args),
         "validation": None,
+        "trained": bool(training_args.do_train),
+        "task": label_info.task,
+        "label_column": label_info.column,
+        "labels": list(label_info.names),
     }
+    if training_args.label_smoothing_factor:
+        facts["label_smoothing_factor"] = training_args.label_smoothing_factor
 
     # Trainer
     trainer = CodecFakeTrainer(
@@ -393,9 +540,10 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         args=training_args,
         train_dataset=raw.get("train"),
         eval_dataset=raw.get("eval"),
-        compute_metrics=eer_metrics(label_info.bonafide_id),
+        compute_metrics=eer_metrics(label_info.bonafide_id, label_info.task),
         processing_class=feature_extractor,
         class_weights=weights,
+        adam_l2=is_detector(model_args) and training_args.optim == TrainingArguments.optim,  # no other `--optim`
     )
 
     # Train (the best checkpoint by validation EER is loaded at the end)
@@ -412,6 +560,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         trainer.save_metrics("eval", eval_metrics)
         facts["validation"] = {"split": data_args.eval_split_name, "eer": eval_metrics.get("eval_eer"),
                                "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
+        if label_info.task == SOURCE_TRACING:
+            facts["validation"].update(accuracy=eval_metrics.get("eval_accuracy"),
+                                       macro_f1=eval_metrics.get("eval_macro_f1"))
+    if not training_args.do_train:
+        logger.warning("No `--do_train`: %s is saved as it was loaded, NOT trained by this run (its card says so)",
+                       training_args.output_dir)
 
     # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
     modelcard.write_training_facts(training_args.output_dir, facts)

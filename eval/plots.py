@@ -1,4 +1,6 @@
-"""PNG figures of the evaluation: DET curves (normal-deviate axes) and the train × test EER heat map."""
+"""PNG figures of the evaluation: DET curves (normal-deviate axes), the train × test EER heat map and the
+source-tracing confusion matrix. Codecs appear in the registry's (the paper's) order; with 16+ curves each gets
+a distinct colour and line style and the legend sits outside the axes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from codecfake_hf.metrics import DetCurve  # noqa: E402
+from codecfake_hf.schema import part_order  # noqa: E402
 
 _TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # rates on the DET axes
 _CLIP = 0.0005  # rates of 0 or 1 have no normal deviate: draw them at the plot's edge
@@ -31,12 +34,26 @@ def _thin(curve: DetCurve, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return curve.far[index], curve.frr[index]
 
 
+_LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def curve_styles(count: int) -> list[dict]:
+    """`count` distinct (colour, line style) pairs: tab20's 20 colours, then the same colours dashed, ..."""
+    colours = plt.get_cmap("tab20").colors
+    return [{"color": colours[i % len(colours)], "linestyle": _LINE_STYLES[(i // len(colours)) % len(_LINE_STYLES)]}
+            for i in range(count)]
+
+
 def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: str | Path, title: str) -> Path:
-    """DET curves (FAR of spoof vs FRR of bona fide, normal-deviate scale), one per name, EER in the legend."""
-    figure, axes = plt.subplots(figsize=(6, 6))
-    for name, curve in curves.items():
-        far, frr = _thin(curve)
-        style = {"color": "black", "linewidth": 2.2} if name == "pooled" else {"linewidth": 1.2}
+    """DET curves (FAR of spoof vs FRR of bona fide, normal-deviate scale), one per codec in the registry's order
+    plus `pooled` (black, thick), EER in the legend, which sits outside the axes."""
+    names = [name for name in part_order([n for n in curves if n != "pooled"])] + \
+        (["pooled"] if "pooled" in curves else [])
+    figure, axes = plt.subplots(figsize=(6 + (3.5 if len(names) > 1 else 0), max(6.0, 0.24 * len(names) + 1)))
+    styles = iter(curve_styles(len(names)))
+    for name in names:
+        far, frr = _thin(curves[name])
+        style = {"color": "black", "linewidth": 2.2} if name == "pooled" else {"linewidth": 1.2, **next(styles)}
         axes.plot(_probit(far), _probit(frr), label=f"{name} (EER {100 * eers[name]:.2f} %)", **style)
     ticks = _probit(np.array(_TICKS))
     labels = [f"{100 * t:g}" for t in _TICKS]
@@ -46,7 +63,28 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
              xlabel="False acceptance rate of spoof (%)", ylabel="False rejection rate of bona fide (%)",
              title=title)
     axes.grid(True, linewidth=0.3)
-    axes.legend(fontsize="small", loc="upper right")
+    axes.set_aspect("equal")
+    axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | Path, title: str) -> Path:
+    """Source-tracing confusion matrix, each row normalised to the share of its true class (%), counts printed."""
+    confusion = np.asarray(confusion)
+    totals = confusion.sum(axis=1, keepdims=True)
+    shares = np.divide(100.0 * confusion, totals, out=np.zeros(confusion.shape), where=totals > 0)
+    size = 3.0 + 0.45 * len(classes)
+    figure, axes = plt.subplots(figsize=(size + 1.5, size))
+    image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=100)
+    for (i, j), count in np.ndenumerate(confusion):
+        if count:
+            axes.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                      color="white" if shares[i, j] > 60 else "black")
+    axes.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=7)
+    axes.set_yticks(range(len(classes)), classes, fontsize=7)
+    axes.set(xlabel="predicted", ylabel="true", title=title)
+    figure.colorbar(image, ax=axes, label="share of the true class (%)", fraction=0.046, pad=0.04)
     figure.tight_layout()
     return _save(figure, path)
 

@@ -12,6 +12,12 @@ Usage:
 
 Every run is an ordinary `python -m eval finetune` into `<output_dir>/<run>/` followed by `python -m eval
 score` into `<output_dir>/<run>/<test split>/`, so each run's model has its own card, scores and plots.
+Every run trains (`--do_train` is implied; `--train false` scores the starting model untrained, and the
+matrix, the cards and the output say so).
+
+Cross-dataset: `--test_dataset_name B` (and `--test_dataset_config_name`) trains on `--dataset_name A` and
+scores every run on B's test split instead, every codec B holds; the matrix has the same format, its columns
+B's codecs (e.g. a build of ours against the imported original release).
 """
 
 from __future__ import annotations
@@ -59,6 +65,17 @@ class ProtocolArguments:
                           "dataset config's training split."})
     test_split_name: str = field(default="test", metadata={"help": "Split every run is scored on. Default: test."})
     score_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when scoring. Default: 16."})
+    train: bool = field(
+        default=True,
+        metadata={"help": "Train every run (`--do_train` is implied). `--train false` scores the starting model as "
+                          "it is, untrained, in every run: a baseline, labelled untrained in the matrix, the cards "
+                          "and the output. Default: True."})
+    test_dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Cross-dataset: score every run on this dataset (folder or Hub id) instead of "
+                          "`--dataset_name`, over every codec it holds. Default: the training dataset."})
+    test_dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Config of `--test_dataset_name`. Default: its default config (`all`)."})
 
 
 def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]]]:
@@ -111,8 +128,27 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
     root = Path(training_args.output_dir)
     logger.info("Protocol %s over %s: %d run(s)", protocol_args.protocol, codecs, len(runs))
 
+    # Every run trains unless told otherwise (without this, a run would save and score the untrained model)
+    if protocol_args.train and not training_args.do_train:
+        logger.info("Protocol runs train: `--do_train` set (pass `--train false` for an untrained baseline)")
+    training_args.do_train = protocol_args.train
+    if not protocol_args.train:
+        logger.warning("`--train false`: every run scores the starting model UNTRAINED")
+
+    # The test set: the training dataset's test split, or another dataset's (cross-dataset)
+    cross = protocol_args.test_dataset_name is not None
+    test_name = protocol_args.test_dataset_name or data_args.dataset_name
+    test_config = protocol_args.test_dataset_config_name if cross else data_args.dataset_config_name
+    if cross:
+        test = load_split(test_name, test_config, protocol_args.test_split_name, split_flag="--test_split_name",
+                          cache_dir=model_args.cache_dir, token=model_args.token)
+        test_codecs = [codec for codec in dataset_codecs(test, data_args.codec_column_name) if codec != GENUINE]
+        logger.info("Cross-dataset: trained on %s, tested on %s (%s)", data_args.dataset_name, test_name, test_codecs)
+    else:
+        test_codecs = list(codecs)
+
     # Fine-tune and score each run
-    columns = [*codecs, "pooled"]
+    columns = [*test_codecs, "pooled"]
     matrix = np.full((len(runs), len(columns)), np.nan)
     summary = {}
     for row, (name, train_codecs) in enumerate(runs):
@@ -124,11 +160,13 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
         run_data = copy.deepcopy(data_args)
         run_data.train_codecs = list(train_codecs)
         run_finetune(model_args, run_data, run_training)
+        test_dir = run_dir / (f"{Path(test_name).name}-{protocol_args.test_split_name}" if cross
+                              else protocol_args.test_split_name)
         results = run_score(ScoreArguments(
-            model_name_or_path=str(run_dir), dataset_name=data_args.dataset_name,
-            output_dir=str(run_dir / protocol_args.test_split_name),
-            dataset_config_name=data_args.dataset_config_name, dataset_revision=data_args.dataset_revision,
-            split=protocol_args.test_split_name, codecs=list(codecs),
+            model_name_or_path=str(run_dir), dataset_name=test_name,
+            output_dir=str(test_dir),
+            dataset_config_name=test_config, dataset_revision=None if cross else data_args.dataset_revision,
+            split=protocol_args.test_split_name, codecs=list(test_codecs),
             audio_column_name=data_args.audio_column_name, label_column_name=data_args.label_column_name,
             codec_column_name=data_args.codec_column_name, bonafide_label=data_args.bonafide_label,
             max_length_seconds=data_args.max_length_seconds, batch_size=protocol_args.score_batch_size,
@@ -138,20 +176,29 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
             values = results["pooled"] if codec == "pooled" else results["per_codec"].get(codec)
             if values:
                 matrix[row, column] = values["eer"]
-        summary[name] = {"train_codecs": list(train_codecs), "results": str(run_dir / protocol_args.test_split_name)}
+        summary[name] = {"train_codecs": list(train_codecs), "results": str(test_dir)}
 
     # The matrix: JSON, Markdown, heat map
     rows = [name for name, _ in runs]
     report = {"protocol": protocol_args.protocol, "dataset": data_args.dataset_name,
               "dataset_config": train.info.config_name, "split": protocol_args.test_split_name,
+              "test_dataset": test_name, "test_dataset_config": test_config, "trained": protocol_args.train,
               "rows": rows, "columns": columns,
               "eer": [[None if np.isnan(v) else float(v) for v in line] for line in matrix], "runs": summary}
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / "matrix.json", report)
     markdown = eer_matrix_markdown(matrix, runs, columns, protocol_args.protocol)
+    if cross:
+        markdown = (f"Trained on `{data_args.dataset_name}`, tested on `{test_name}` "
+                    f"(`{test_config or 'default'}`, split `{protocol_args.test_split_name}`).\n\n{markdown}")
+    if not protocol_args.train:
+        markdown = ("**Untrained** (`--train false`): every row is the starting model, not trained on its "
+                    f"codecs.\n\n{markdown}")
     write_text_atomic(root / "matrix.md", markdown)
     plot_eer_matrix(matrix, rows, columns, root / "matrix.png",
-                    title=f"EER (%) — {protocol_args.protocol}, {protocol_args.test_split_name} split")
+                    title=f"EER (%) — {protocol_args.protocol}, {protocol_args.test_split_name} split"
+                          + (f" of {Path(test_name).name}" if cross else "")
+                          + ("" if protocol_args.train else " (UNTRAINED)"))
     print(markdown)
     return report
 

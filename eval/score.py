@@ -10,6 +10,15 @@ higher = more bona fide, the bona fide log-odds), `results.json`, `results.md` (
 and pooled) and `det.png`. Each codec's EER sets that codec's rows against every genuine row of the split;
 pooled sets all spoof rows against them. With a local model folder, the results also go into its model
 card (`README.md`, EER in `model-index`).
+
+A source-tracing model (trained with `--label_column_name codec` or a taxonomy column) is scored with the
+same `--label_column_name`: accuracy, macro-F1 and the confusion matrix (`confusion.md`, `confusion.png`, rows
+and columns in the codec registry's order), plus the EERs of genuine against each codec where genuine is
+one of its classes.
+
+Rows go through `Trainer.predict`, so `--bf16` and several GPUs (`torchrun` / `accelerate launch`) work as
+in training. A model whose classification head is not in its checkpoint (random weights) is refused; one
+saved without training (`finetune` without `--do_train`) is scored with a warning, in the output and the card.
 """
 
 from __future__ import annotations
@@ -22,15 +31,23 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser
+from transformers import (
+    AutoFeatureExtractor,
+    AutoModelForAudioClassification,
+    HfArgumentParser,
+    Trainer,
+    TrainingArguments,
+)
 
-from codecfake_hf import metrics, modelcard
+from codecfake_hf import detectors, metrics, modelcard  # noqa: F401  (detectors: registers AASIST with the Auto classes)
 from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.schema import GENUINE, part_order
 
 from .data import (
     CODECFAKE_SECONDS,
+    SOURCE_TRACING,
     EvalArgumentError,
+    LabelInfo,
     bonafide_log_odds,
     cap_rows,
     check_columns,
@@ -39,7 +56,7 @@ from .data import (
     mono,
     select_codecs,
 )
-from .plots import plot_det
+from .plots import plot_confusion, plot_det
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +98,10 @@ class ScoreArguments:
         default=0, metadata={"help": "Processes that decode and crop audio while the model runs. Default: 0 "
                                      "(the main process)."})
     device: str | None = field(
-        default=None, metadata={"help": "torch device. Default: cuda if available, else cpu."})
+        default=None, metadata={"help": "`cpu` to score on the CPU. Default: Trainer's choice (every visible GPU, "
+                                        "else the CPU); choose GPUs with CUDA_VISIBLE_DEVICES."})
+    bf16: bool = field(default=False, metadata={"help": "Score in bfloat16 (Trainer's `bf16_full_eval`). "
+                                                        "Default: False."})
     max_samples: int | None = field(
         default=None, metadata={"help": "Score at most this many rows (smoke tests). Default: all."})
     cache_dir: str | None = field(default=None, metadata={"help": "Hub cache folder. Default: HF's."})
@@ -106,32 +126,31 @@ class CardArguments:
         default=None, metadata={"help": "Create the repo private. Default: the Hub's default."})
 
 
-def score_dataset(model, feature_extractor, dataset: datasets.Dataset, args: ScoreArguments,
-                  bonafide_id: int) -> np.ndarray:
-    """The bona fide log-odds of every row (first window of `--max_length_seconds`), in row order.
+def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: ScoreArguments) -> np.ndarray:
+    """The logits [rows, classes] of every row (first window of `--max_length_seconds`), in row order.
 
-    Decoding, cropping and feature extraction run in `--dataloader_num_workers` processes (0: this one).
+    Through `Trainer.predict`: the same device placement, several GPUs and bf16 as training. Decoding, cropping
+    and feature extraction run in `--dataloader_num_workers` processes (0: this one).
     """
+    if args.device not in (None, "cpu", "cuda"):
+        raise EvalArgumentError(f"`--device {args.device}`: scoring runs through Trainer, which takes `cpu` or the "
+                                "visible GPUs; choose GPUs with CUDA_VISIBLE_DEVICES")
     rate = feature_extractor.sampling_rate
     length = int(round(args.max_length_seconds * rate))
     input_name = feature_extractor.model_input_names[0]
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model.to(device).eval()
 
     def collate(rows):
         waves = [crop_or_pad(mono(row[args.audio_column_name]), length, None) for row in rows]
         inputs = feature_extractor(waves, sampling_rate=rate, padding=True, return_tensors="pt")
         return {key: value for key, value in inputs.items() if key in (input_name, "attention_mask")}
 
-    loader = torch.utils.data.DataLoader(dataset.select_columns([args.audio_column_name]),
-                                         batch_size=args.batch_size, num_workers=args.dataloader_num_workers,
-                                         collate_fn=collate, shuffle=False)
-    scores = []
-    for inputs in tqdm(loader, desc="Scoring", unit="batch"):
-        with torch.inference_mode():
-            logits = model(**{key: value.to(device) for key, value in inputs.items()}).logits
-        scores.append(bonafide_log_odds(logits.float().cpu().numpy(), bonafide_id))
-    return np.concatenate(scores) if scores else np.zeros(0)
+    trainer = Trainer(model=model, data_collator=collate, args=TrainingArguments(
+        output_dir=args.output_dir, per_device_eval_batch_size=args.batch_size, report_to="none",
+        dataloader_num_workers=args.dataloader_num_workers, remove_unused_columns=False,
+        use_cpu=args.device == "cpu", bf16=args.bf16, bf16_full_eval=args.bf16))
+    logits = trainer.predict(dataset.select_columns([args.audio_column_name])).predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return np.asarray(logits, dtype=np.float32).reshape(len(dataset), -1)
 
 
 def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, dataset_bonafide: int) -> dict:
@@ -165,6 +184,92 @@ def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> No
     tmp.replace(path)
 
 
+def load_scoring_model(args: ScoreArguments):
+    """(model, feature_extractor, training facts), refusing a model whose classification head is not in its
+    checkpoint: its outputs would be random."""
+    try:
+        model, loading = AutoModelForAudioClassification.from_pretrained(
+            args.model_name_or_path, cache_dir=args.cache_dir, token=args.token, output_loading_info=True)
+        feature_extractor = AutoFeatureExtractor.from_pretrained(
+            args.model_name_or_path, cache_dir=args.cache_dir, token=args.token)
+    except (OSError, ValueError) as error:  # missing folder or repo, malformed id (a ValueError), no network
+        raise EvalArgumentError(f"cannot load `--model_name_or_path {args.model_name_or_path}`: {error}") from None
+    missing = list(loading.get("missing_keys") or [])
+    if missing:
+        raise EvalArgumentError(
+            f"`--model_name_or_path {args.model_name_or_path}` is not a trained detector: {len(missing)} of its "
+            f"weights are not in the checkpoint and would be random ({', '.join(sorted(missing)[:4])}...); "
+            "fine-tune it first with `python -m eval finetune --do_train`")
+    facts = modelcard.read_training_facts(args.model_name_or_path) or {}
+    return model, feature_extractor, facts
+
+
+def detection_report(args: ScoreArguments, logits: np.ndarray, meta: dict, label_info: LabelInfo,
+                     bonafide_id: int, output: Path, title: str) -> tuple[dict, str]:
+    """EER/minDCF per codec and pooled: scores.txt, det.png; returns (results fields, Markdown table)."""
+    scores = bonafide_log_odds(logits, bonafide_id)
+    codecs, labels = meta["codecs"], meta["labels"]
+    is_bonafide = (labels == label_info.bonafide_id) if label_info.task != SOURCE_TRACING else (codecs == GENUINE)
+    computed = codec_results(scores, np.where(is_bonafide, 0, 1), codecs, 0)
+    write_score_file(output / "scores.txt", meta["ids"], codecs, np.where(is_bonafide, 0, 1), scores,
+                     ("bonafide", "spoof"))
+    values = computed["values"]
+    fields = {
+        "score": "bona fide log-odds (higher = more bona fide)",
+        "min_dcf_parameters": metrics.ASVSPOOF5_DCF,
+        "per_codec": {codec: values[codec] for codec in values if codec != "pooled"},
+        "pooled": values["pooled"],
+    }
+    plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
+             title=f"DET: {title}")
+    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows)", 100 * values["pooled"]["eer"],
+                values["pooled"]["n_bonafide"], values["pooled"]["n_spoof"])
+    return fields, modelcard.results_table(fields)
+
+
+def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[str], encoded: bool,
+                          output: Path, title: str) -> tuple[dict, str]:
+    """Accuracy, macro-F1 and the confusion matrix (rows: true class, columns: predicted class, both in the
+    registry's order; classes the model does not know appear as rows, always wrong): confusion.md/.png,
+    predictions.txt; returns (results fields, Markdown table)."""
+    true_names = [str(name) for name in meta["classes"]]
+    predicted = [model_classes[i] for i in np.argmax(logits, axis=1)]
+    present = set(model_classes) | set(true_names)
+    classes = part_order(present) if encoded else model_classes + sorted(present - set(model_classes))
+    index = {name: i for i, name in enumerate(classes)}
+    values = metrics.classification_scores([index[n] for n in true_names], [index[n] for n in predicted],
+                                           num_classes=len(classes))
+    confusion = values["confusion"]
+    unknown = sorted(set(true_names) - set(model_classes))
+    fields = {
+        "task": SOURCE_TRACING,
+        "source_tracing": {
+            "classes": classes,
+            "model_classes": model_classes,
+            "accuracy": values["accuracy"],
+            "macro_f1": values["macro_f1"],
+            "f1": {name: (None if np.isnan(f1) else float(f1)) for name, f1 in zip(classes, values["f1"], strict=True)},
+            "confusion": confusion.tolist(),
+            "rows": len(true_names),
+            "classes_unknown_to_model": unknown,
+        },
+    }
+    probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=1).max(dim=1).values.numpy()
+    tmp = output / "predictions.txt.tmp"
+    with tmp.open("w") as file:
+        for utt, true, guess, prob in zip(meta["ids"], true_names, predicted, probabilities, strict=True):
+            file.write(f"{utt} {true} {guess} {prob:.6f}\n")
+    tmp.replace(output / "predictions.txt")
+    table = modelcard.confusion_table(fields["source_tracing"])
+    write_text_atomic(output / "confusion.md", f"## Source tracing: {title}\n\n{table}\n")
+    plot_confusion(confusion, classes, output / "confusion.png",
+                   title=f"Source tracing: {title}\naccuracy {100 * values['accuracy']:.1f} %, "
+                         f"macro-F1 {100 * values['macro_f1']:.1f} %")
+    logger.info("Source tracing: accuracy %.2f %%, macro-F1 %.2f %% over %d rows", 100 * values["accuracy"],
+                100 * values["macro_f1"], len(true_names))
+    return fields, table
+
+
 def run_score(args: ScoreArguments) -> dict:
     """Score, write the report files, update the model card; returns results.json's content."""
     # Load and check the split
@@ -181,57 +286,72 @@ def run_score(args: ScoreArguments) -> dict:
     dataset = select_codecs(dataset, args.codecs, codec_column=args.codec_column_name, flag="--codecs", what=what)
     dataset = cap_rows(dataset, args.max_samples, args.seed)
 
-    # The model, and which of its outputs is bona fide
-    try:
-        model = AutoModelForAudioClassification.from_pretrained(
-            args.model_name_or_path, cache_dir=args.cache_dir, token=args.token)
-        feature_extractor = AutoFeatureExtractor.from_pretrained(
-            args.model_name_or_path, cache_dir=args.cache_dir, token=args.token)
-    except (OSError, ValueError) as error:  # missing folder or repo, malformed id (a ValueError), no network
-        raise EvalArgumentError(f"cannot load `--model_name_or_path {args.model_name_or_path}`: {error}") from None
-    model_labels = {name: int(i) for name, i in model.config.label2id.items()}
-    if args.bonafide_label not in model_labels:
+    # The model, which of its outputs is bona fide, and whether it was trained at all
+    model, feature_extractor, facts = load_scoring_model(args)
+    model_classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if label_info.task == SOURCE_TRACING:
+        bonafide_id = model_classes.index(GENUINE) if GENUINE in model_classes else None
+    elif args.bonafide_label in model_classes:
+        bonafide_id = model_classes.index(args.bonafide_label)
+    else:
+        hint = (f"; it is a source-tracing model: score it with `--label_column_name {facts['label_column']}`"
+                if facts.get("task") == SOURCE_TRACING and facts.get("label_column") else
+                "; was it fine-tuned with `python -m eval finetune`?")
         raise EvalArgumentError(
             f"`--bonafide_label {args.bonafide_label}` is not a label of the model {args.model_name_or_path} "
-            f"(its labels: {sorted(model_labels)}); was it fine-tuned with `python -m eval finetune`?")
+            f"(its labels: {sorted(model_classes)}){hint}")
+    untrained = facts.get("trained") is False
+    if untrained:
+        logger.warning("%s was saved WITHOUT training (finetune without --do_train): these are the results of "
+                       "an untrained model", args.model_name_or_path)
 
     # Score every row at the model's sampling rate, with the window it was trained on
     if args.max_length_seconds is None:
-        facts = modelcard.read_training_facts(args.model_name_or_path) or {}
         args.max_length_seconds = float(facts.get("max_length_seconds") or CODECFAKE_SECONDS)
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
-    scores = score_dataset(model, feature_extractor, dataset, args, model_labels[args.bonafide_label])
-    meta = dataset.select_columns([args.id_column_name, args.codec_column_name, args.label_column_name])
-    ids = meta[args.id_column_name]
-    codecs = np.asarray(meta[args.codec_column_name])
-    labels = np.asarray(meta[args.label_column_name])
-    computed = codec_results(scores, labels, codecs, label_info.bonafide_id)
+    logits = predict_logits(model, feature_extractor, dataset, args)
+    columns = [args.id_column_name, args.codec_column_name, args.label_column_name]
+    meta_rows = dataset.select_columns(list(dict.fromkeys(columns)))
+    meta = {"ids": meta_rows[args.id_column_name], "codecs": np.asarray(meta_rows[args.codec_column_name]),
+            "labels": np.asarray(meta_rows[args.label_column_name])}
+    if label_info.task == SOURCE_TRACING:
+        feature = dataset.features[args.label_column_name]
+        meta["classes"] = (meta["labels"] if label_info.encoded
+                           else [feature.int2str(int(value)) for value in meta["labels"]])
 
-    # Report: score file, results.json, Markdown table, DET plot
+    # Report: score file, results.json, Markdown table, DET plot / confusion matrix
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    write_score_file(output / "scores.txt", ids, codecs, labels, scores, label_info.names)
-    values = computed["values"]
+    title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     results = {
         "model": args.model_name_or_path,
         "dataset": args.dataset_name,
         "dataset_config": config_name,
         "split": args.split,
-        "score": "bona fide log-odds (higher = more bona fide)",
         "max_length_seconds": args.max_length_seconds,
-        "min_dcf_parameters": metrics.ASVSPOOF5_DCF,
-        "per_codec": {codec: values[codec] for codec in values if codec != "pooled"},
-        "pooled": values["pooled"],
+        "task": label_info.task,
     }
+    if untrained:
+        results["untrained"] = True
+    tables = []
+    if label_info.task == SOURCE_TRACING:
+        fields, table = source_tracing_report(logits, meta, model_classes, label_info.encoded, output, title)
+        results.update(fields)
+        tables.append(table)
+    has_genuine = bonafide_id is not None and (label_info.task != SOURCE_TRACING
+                                               or GENUINE in set(meta["codecs"].tolist()))
+    if has_genuine and (label_info.task != SOURCE_TRACING or len(set(meta["codecs"].tolist())) > 1):
+        fields, table = detection_report(args, logits, meta, label_info, bonafide_id, output, title)
+        results.update(fields)
+        tables.append(table)
     write_json_atomic(output / "results.json", results)
-    title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
-    table = modelcard.results_table(results)
-    write_text_atomic(output / "results.md", f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{table}\n")
-    plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
-             title=f"DET: {title}")
-    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows); wrote %s", 100 * values["pooled"]["eer"],
-                values["pooled"]["n_bonafide"], values["pooled"]["n_spoof"], output)
-    print(table)
+    warning = ("**Untrained model**: saved without training (finetune without `--do_train`); these results "
+               "mean nothing about detection.\n\n" if untrained else "")
+    body = "\n\n".join(tables)
+    write_text_atomic(output / "results.md",
+                      f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{warning}{body}\n")
+    logger.info("Wrote %s", output)
+    print(warning + body)
 
     # The model card, if the model is a local folder
     model_dir = Path(args.model_name_or_path)
