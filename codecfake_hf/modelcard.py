@@ -223,8 +223,12 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
     ]
     validation = training.get("validation")
     if validation:
+        shown = [f"{name} {100 * validation[key]:.2f} %" for key, name in
+                 (("accuracy", "accuracy"), ("macro_f1", "macro-F1"), ("eer", "EER")) if validation.get(key) is not None]
+        if validation.get("min_dcf") is not None:
+            shown.append(f"minDCF {validation['min_dcf']:.4f}")
         body += [f"Validation (split `{validation['split']}`, training codecs, {validation.get('rows')} rows): "
-                 f"EER {100 * validation['eer']:.2f} %, minDCF {validation['min_dcf']:.4f}.", ""]
+                 f"{', '.join(shown)}.", ""]
     if training.get("task") == "source-tracing":
         body += [f"Source tracing: the classes are the values of `{training.get('label_column')}` "
                  f"({', '.join(f'`{name}`' for name in training.get('labels') or [])}).", ""]

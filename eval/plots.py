@@ -38,9 +38,11 @@ _LINE_STYLES = ("-", "--", "-.", ":")
 
 
 def curve_styles(count: int) -> list[dict]:
-    """`count` distinct (colour, line style) pairs: tab20's 20 colours, then the same colours dashed, ..."""
+    """`count` distinct (colour, line style) pairs: tab20's ten dark colours solid, then its ten light ones
+    dashed, then both again dash-dotted and dotted; neighbours in the legend never share a hue."""
     colours = plt.get_cmap("tab20").colors
-    return [{"color": colours[i % len(colours)], "linestyle": _LINE_STYLES[(i // len(colours)) % len(_LINE_STYLES)]}
+    ordered = list(colours[0::2]) + list(colours[1::2])
+    return [{"color": ordered[i % 20], "linestyle": _LINE_STYLES[(i // 10) % len(_LINE_STYLES)]}
             for i in range(count)]
 
 
@@ -111,7 +113,7 @@ def _save(figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp, dpi=120)
+    figure.savefig(tmp, dpi=120, bbox_inches="tight")  # keeps a legend placed outside the axes
     plt.close(figure)
     tmp.replace(path)
     return path

@@ -160,7 +160,7 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
     if bonafide.size == 0:
         raise EvalArgumentError("the scored rows hold no bona fide (genuine) rows: no EER can be computed; "
                                 "score a split and config that include the genuine rows, or raise `--max_samples`")
-    groups = {codec: scores[(codecs == codec) & ~is_bonafide] for codec in sorted(set(codecs[~is_bonafide]))}
+    groups = {codec: scores[(codecs == codec) & ~is_bonafide] for codec in part_order(set(codecs[~is_bonafide]))}
     if not groups:
         raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed; score a split and "
                                 "config that include codec rows (a codec's config, or `all`), or raise `--max_samples`")
