@@ -117,6 +117,8 @@ class Codec:
             1e-4). Families that cannot promise it set it False and say why in `batch_note`; the engine
             then runs that codec one utterance at a time.
         random_weights (bool): set by `registry.load` when the weights are random (smoke runs).
+        seed (int | None): with random weights, the `seed` they were drawn from (with the name:
+            `registry.weight_seed`); None for loaded weights.
         precision (str): `fp32` (default, exact), `tf32` or `bf16`; see `precision_mode`.
     """
 
@@ -128,6 +130,7 @@ class Codec:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.random_weights = False
+        self.seed: int | None = None
         self.precision = "fp32"
 
     @property
