@@ -39,12 +39,15 @@ class Utterance:
         wave (np.ndarray | None): float32 mono samples; None to read `path`.
         sample_rate (int | None): rate of `wave` in Hz.
         path (str | None): audio file to read when `wave` is None.
+        resampler (str): how it is brought to the codec's rate: `soxr` (default) or `sinc`
+            (torchaudio's `Resample` defaults, as the CodecFake pipeline did; see `audio.RESAMPLERS`).
     """
 
     id: str
     wave: np.ndarray | None = None
     sample_rate: int | None = None
     path: str | None = None
+    resampler: str = "soxr"
 
 
 @dataclass
@@ -81,7 +84,7 @@ def _prepare(utt: Utterance, codec: Codec) -> np.ndarray:
         if not utt.sample_rate:
             raise AudioError(f"{utt.id}: a waveform without its sample rate")
         wave, rate = check_waveform(utt.wave, utt.id), int(utt.sample_rate)
-    wave = resample(wave, rate, codec.sample_rate)
+    wave = resample(wave, rate, codec.sample_rate, utt.resampler)
     if float(np.abs(wave).max()) < SILENCE_PEAK:
         raise AudioError(f"{utt.id}: the audio is silent (peak below {SILENCE_PEAK:g})")
     if wave.shape[0] < codec.min_input_length():

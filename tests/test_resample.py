@@ -68,3 +68,16 @@ def test_length_rule_kernel_cache_and_refusals():
         sinc_resample(wave, 48000, 16000, resampling_method="sinc_interp_kaiser")
     with pytest.raises(ValueError, match="positive integers"):
         sinc_resample(wave, 48000, 0)
+
+
+def test_audio_resample_offers_it_beside_soxr(fixtures):
+    from codecfake_hf.audio import resample
+
+    root, _ = fixtures
+    wave = np.load(root / "speech_48k.npy")
+    sinc = resample(wave, 48000, 44100, "sinc")
+    assert sinc.dtype == np.float32 and np.abs(sinc - np.load(root / "speech_48k_to_44100.npy")).max() < 1e-5
+    soxr = resample(wave, 48000, 44100)  # the default
+    assert sinc.shape == soxr.shape == (132316,) and 0 < np.abs(sinc - soxr).max()
+    with pytest.raises(ValueError, match="'kaiser' is not one of soxr, sinc"):
+        resample(wave, 48000, 44100, "kaiser")
