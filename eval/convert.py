@@ -22,6 +22,7 @@ from transformers import HfArgumentParser
 
 from codecfake_hf import modelcard
 from codecfake_hf.detectors import AasistFeatureExtractor, AasistForAudioClassification
+from codecfake_hf.results import TrainingFacts
 
 from .data import EvalArgumentError
 
@@ -55,17 +56,15 @@ def run_convert(args: ConvertArguments) -> Path:
     AasistFeatureExtractor(max_length=model.config.nb_samp, sampling_rate=model.config.sampling_rate) \
         .save_pretrained(output)
     name = Path(args.checkpoint).stem
-    modelcard.write_training_facts(output, {
-        "origin": ORIGIN.format(name=name),
-        "architecture": type(model).__name__,
-        "base_model": None,
-        "trained": True,
-        "training_data": "ASVspoof 2019 LA (train), by the clovaai/aasist authors",
-        "license": "mit",
-        "max_length_seconds": model.config.nb_samp / model.config.sampling_rate,
-        "sampling_rate": model.config.sampling_rate,
-        "validation": None,
-    })
+    modelcard.write_training_facts(output, TrainingFacts(
+        dataset="ASVspoof 2019 LA",
+        origin=ORIGIN.format(name=name),
+        training_data="ASVspoof 2019 LA (train), by the clovaai/aasist authors",
+        architecture=type(model).__name__,
+        max_length_seconds=model.config.nb_samp / model.config.sampling_rate,
+        sampling_rate=model.config.sampling_rate,
+        labels=[model.config.id2label[i] for i in range(model.config.num_labels)],
+    ))
     modelcard.write_model_card(output, model_name=output.resolve().name)
     print(f"wrote {output} ({name}: {sum(p.numel() for p in model.parameters())} parameters)")
     return output

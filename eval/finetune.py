@@ -39,6 +39,7 @@ from transformers.utils.versions import require_version
 
 from codecfake_hf import detectors, metrics, modelcard
 from codecfake_hf.files import write_json_atomic
+from codecfake_hf.results import TrainingFacts, ValidationResult
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -436,7 +437,7 @@ def load_model(model_args: ModelArguments, label_info: LabelInfo):
 
 
 def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
-                 training_args: TrainingArguments) -> dict:
+                 training_args: TrainingArguments) -> TrainingFacts:
     """Fine-tune and save the best model to `training_args.output_dir`; returns the training facts."""
     # Logging, as run_audio_classification.py sets it up
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
@@ -509,30 +510,28 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         raw[key] = dataset
 
     # What the model card will say, saved beside the model
-    facts = {
-        "base_model": model_args.model_name_or_path,
-        "config_name": model_args.config_name,
-        "architecture": type(model).__name__,
-        "dataset": data_args.dataset_name,
-        "dataset_config": config_name,
-        "train_split": data_args.train_split_name if "train" in raw else None,
-        "eval_split": data_args.eval_split_name if "eval" in raw else None,
-        "train_codecs": train_codecs,
-        "train_rows": len(raw["train"]) if "train" in raw else 0,
-        "max_length_seconds": data_args.max_length_seconds,
-        "sampling_rate": feature_extractor.sampling_rate,
-        "class_weighting": model_args.class_weighting,
-        "class_weights": weights_by_class,
-        "freeze_feature_encoder": model_args.freeze_feature_encoder,
-        "hyperparameters": modelcard.training_hyperparameters(training_args),
-        "validation": None,
-        "trained": bool(training_args.do_train),
-        "task": label_info.task,
-        "label_column": label_info.column,
-        "labels": list(label_info.names),
-    }
-    if training_args.label_smoothing_factor:
-        facts["label_smoothing_factor"] = training_args.label_smoothing_factor
+    facts = TrainingFacts(
+        base_model=model_args.model_name_or_path,
+        config_name=model_args.config_name,
+        architecture=type(model).__name__,
+        dataset=data_args.dataset_name,
+        dataset_config=config_name,
+        train_split=data_args.train_split_name if "train" in raw else None,
+        eval_split=data_args.eval_split_name if "eval" in raw else None,
+        train_codecs=train_codecs,
+        train_rows=len(raw["train"]) if "train" in raw else 0,
+        max_length_seconds=data_args.max_length_seconds,
+        sampling_rate=feature_extractor.sampling_rate,
+        class_weighting=model_args.class_weighting,
+        class_weights=weights_by_class,
+        freeze_feature_encoder=model_args.freeze_feature_encoder,
+        hyperparameters=modelcard.training_hyperparameters(training_args),
+        trained=bool(training_args.do_train),
+        task=label_info.task,
+        label_column=label_info.column,
+        labels=list(label_info.names),
+        label_smoothing_factor=training_args.label_smoothing_factor,
+    )
 
     # Trainer
     trainer = CodecFakeTrainer(
@@ -558,11 +557,10 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         eval_metrics = trainer.evaluate()
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
-        facts["validation"] = {"split": data_args.eval_split_name, "eer": eval_metrics.get("eval_eer"),
-                               "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
-        if label_info.task == SOURCE_TRACING:
-            facts["validation"].update(accuracy=eval_metrics.get("eval_accuracy"),
-                                       macro_f1=eval_metrics.get("eval_macro_f1"))
+        facts.validation = ValidationResult(split=data_args.eval_split_name, eer=eval_metrics.get("eval_eer"),
+                                            min_dcf=eval_metrics.get("eval_min_dcf"), rows=len(raw["eval"]),
+                                            accuracy=eval_metrics.get("eval_accuracy"),
+                                            macro_f1=eval_metrics.get("eval_macro_f1"))
     if not training_args.do_train:
         logger.warning("No `--do_train`: %s is saved as it was loaded, NOT trained by this run (its card says so)",
                        training_args.output_dir)
@@ -586,7 +584,7 @@ def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataT
     write_json_atomic(Path(output_dir) / ARGUMENTS_FILE, values)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> TrainingFacts:
     model_args, data_args, training_args = parse_args(argv)
     return run_finetune(model_args, data_args, training_args)
 

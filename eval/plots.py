@@ -15,7 +15,9 @@ matplotlib.use("Agg")  # files only: no display on servers and in tests
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
+from codecfake_hf.files import atomic_path  # noqa: E402
 from codecfake_hf.metrics import DetCurve  # noqa: E402
+from codecfake_hf.results import POOLED  # noqa: E402
 from codecfake_hf.schema import part_order  # noqa: E402
 
 _TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # rates on the DET axes
@@ -49,13 +51,13 @@ def curve_styles(count: int) -> list[dict]:
 def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: str | Path, title: str) -> Path:
     """DET curves (FAR of spoof vs FRR of bona fide, normal-deviate scale), one per codec in the registry's order
     plus `pooled` (black, thick), EER in the legend, which sits outside the axes."""
-    names = [name for name in part_order([n for n in curves if n != "pooled"])] + \
-        (["pooled"] if "pooled" in curves else [])
+    names = [name for name in part_order([n for n in curves if n != POOLED])] + \
+        ([POOLED] if POOLED in curves else [])
     figure, axes = plt.subplots(figsize=(6 + (3.5 if len(names) > 1 else 0), max(6.0, 0.24 * len(names) + 1)))
     styles = iter(curve_styles(len(names)))
     for name in names:
         far, frr = _thin(curves[name])
-        style = {"color": "black", "linewidth": 2.2} if name == "pooled" else {"linewidth": 1.2, **next(styles)}
+        style = {"color": "black", "linewidth": 2.2} if name == POOLED else {"linewidth": 1.2, **next(styles)}
         axes.plot(_probit(far), _probit(frr), label=f"{name} (EER {100 * eers[name]:.2f} %)", **style)
     ticks = _probit(np.array(_TICKS))
     labels = [f"{100 * t:g}" for t in _TICKS]
@@ -111,9 +113,9 @@ def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[s
 
 def _save(figure, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp, dpi=120, bbox_inches="tight")  # keeps a legend placed outside the axes
-    plt.close(figure)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:  # bbox_inches="tight" keeps a legend placed outside the axes
+            figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
+    finally:
+        plt.close(figure)
     return path

@@ -32,6 +32,7 @@ import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
 from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.results import POOLED
 from codecfake_hf.schema import GENUINE
 
 from .data import EvalArgumentError, dataset_codecs, load_split
@@ -148,7 +149,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
         test_codecs = list(codecs)
 
     # Fine-tune and score each run
-    columns = [*test_codecs, "pooled"]
+    columns = [*test_codecs, POOLED]
     matrix = np.full((len(runs), len(columns)), np.nan)
     summary = {}
     for row, (name, train_codecs) in enumerate(runs):
@@ -173,9 +174,9 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
             dataloader_num_workers=training_args.dataloader_num_workers,
             device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token))
         for column, codec in enumerate(columns):
-            values = results["pooled"] if codec == "pooled" else results["per_codec"].get(codec)
-            if values:
-                matrix[row, column] = values["eer"]
+            result = results.pooled if codec == POOLED else results.per_codec.get(codec)
+            if result is not None:
+                matrix[row, column] = result.eer
         summary[name] = {"train_codecs": list(train_codecs), "results": str(test_dir)}
 
     # The matrix: JSON, Markdown, heat map

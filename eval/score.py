@@ -40,14 +40,14 @@ from transformers import (
 )
 
 from codecfake_hf import detectors, metrics, modelcard  # noqa: F401  (detectors: registers AASIST with the Auto classes)
-from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.files import atomic_path, write_text_atomic
+from codecfake_hf.results import POOLED, CodecResult, ScoreResults, SourceTracingResult
 from codecfake_hf.schema import GENUINE, part_order
 
 from .data import (
     CODECFAKE_SECONDS,
     SOURCE_TRACING,
     EvalArgumentError,
-    LabelInfo,
     bonafide_log_odds,
     cap_rows,
     check_columns,
@@ -153,8 +153,9 @@ def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: Sc
     return np.asarray(logits, dtype=np.float32).reshape(len(dataset), -1)
 
 
-def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, dataset_bonafide: int) -> dict:
-    """EER, threshold and minDCF per codec (against every genuine row) and pooled; curves for the plot."""
+def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray,
+                  dataset_bonafide: int) -> tuple[dict[str, CodecResult], dict[str, metrics.DetCurve]]:
+    """EER, threshold and minDCF per codec (against every genuine row), then `pooled`; DET curves for the plot."""
     is_bonafide = labels == dataset_bonafide
     bonafide = scores[is_bonafide]
     if bonafide.size == 0:
@@ -164,29 +165,27 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
     if not groups:
         raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed; score a split and "
                                 "config that include codec rows (a codec's config, or `all`), or raise `--max_samples`")
-    groups["pooled"] = scores[~is_bonafide]
+    groups[POOLED] = scores[~is_bonafide]
     values, curves = {}, {}
     for name, spoof in groups.items():
         curves[name] = metrics.compute_det_curve(bonafide, spoof)
         eer, threshold = metrics.compute_eer(bonafide, spoof)
         min_dcf, _ = curves[name].min_dcf()
-        values[name] = {"eer": eer, "threshold": threshold, "min_dcf": min_dcf,
-                        "n_bonafide": int(bonafide.size), "n_spoof": int(spoof.size)}
-    return {"values": values, "curves": curves}
+        values[name] = CodecResult(eer=eer, threshold=threshold, min_dcf=min_dcf, n_bonafide=int(bonafide.size),
+                                   n_spoof=int(spoof.size))
+    return values, curves
 
 
 def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> None:
-    """ASVspoof-style score file: `utterance codec key score` per line (temp name, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as file:
+    """ASVspoof-style score file: `utterance codec key score` per line (written atomically)."""
+    with atomic_path(path) as tmp, tmp.open("w") as file:
         for utt, codec, label, score in zip(ids, codecs, labels, scores, strict=True):
             file.write(f"{utt} {codec} {label_names[label]} {score:.6f}\n")
-    tmp.replace(path)
 
 
 def load_scoring_model(args: ScoreArguments):
-    """(model, feature_extractor, training facts), refusing a model whose classification head is not in its
-    checkpoint: its outputs would be random."""
+    """(model, feature_extractor, training facts or None), refusing a model whose classification head is not in
+    its checkpoint: its outputs would be random."""
     try:
         model, loading = AutoModelForAudioClassification.from_pretrained(
             args.model_name_or_path, cache_dir=args.cache_dir, token=args.token, output_loading_info=True)
@@ -200,38 +199,28 @@ def load_scoring_model(args: ScoreArguments):
             f"`--model_name_or_path {args.model_name_or_path}` is not a trained detector: {len(missing)} of its "
             f"weights are not in the checkpoint and would be random ({', '.join(sorted(missing)[:4])}...); "
             "fine-tune it first with `python -m eval finetune --do_train`")
-    facts = modelcard.read_training_facts(args.model_name_or_path) or {}
-    return model, feature_extractor, facts
+    return model, feature_extractor, modelcard.read_training_facts(args.model_name_or_path)
 
 
-def detection_report(args: ScoreArguments, logits: np.ndarray, meta: dict, label_info: LabelInfo,
-                     bonafide_id: int, output: Path, title: str) -> tuple[dict, str]:
-    """EER/minDCF per codec and pooled: scores.txt, det.png; returns (results fields, Markdown table)."""
+def detection_report(logits: np.ndarray, meta: dict, is_bonafide: np.ndarray, bonafide_id: int, output: Path,
+                     title: str) -> dict[str, CodecResult]:
+    """EER/minDCF per codec and pooled from the bona fide log-odds: scores.txt, det.png; returns the results by
+    codec, then `pooled`."""
     scores = bonafide_log_odds(logits, bonafide_id)
-    codecs, labels = meta["codecs"], meta["labels"]
-    is_bonafide = (labels == label_info.bonafide_id) if label_info.task != SOURCE_TRACING else (codecs == GENUINE)
-    computed = codec_results(scores, np.where(is_bonafide, 0, 1), codecs, 0)
-    write_score_file(output / "scores.txt", meta["ids"], codecs, np.where(is_bonafide, 0, 1), scores,
-                     ("bonafide", "spoof"))
-    values = computed["values"]
-    fields = {
-        "score": "bona fide log-odds (higher = more bona fide)",
-        "min_dcf_parameters": metrics.ASVSPOOF5_DCF,
-        "per_codec": {codec: values[codec] for codec in values if codec != "pooled"},
-        "pooled": values["pooled"],
-    }
-    plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
-             title=f"DET: {title}")
-    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows)", 100 * values["pooled"]["eer"],
-                values["pooled"]["n_bonafide"], values["pooled"]["n_spoof"])
-    return fields, modelcard.results_table(fields)
+    keys = np.where(is_bonafide, 0, 1)
+    values, curves = codec_results(scores, keys, meta["codecs"], 0)
+    write_score_file(output / "scores.txt", meta["ids"], meta["codecs"], keys, scores, ("bonafide", "spoof"))
+    plot_det(curves, {name: value.eer for name, value in values.items()}, output / "det.png", title=f"DET: {title}")
+    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows)", 100 * values[POOLED].eer,
+                values[POOLED].n_bonafide, values[POOLED].n_spoof)
+    return values
 
 
 def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[str], encoded: bool,
-                          output: Path, title: str) -> tuple[dict, str]:
+                          output: Path, title: str) -> SourceTracingResult:
     """Accuracy, macro-F1 and the confusion matrix (rows: true class, columns: predicted class, both in the
-    registry's order; classes the model does not know appear as rows, always wrong): confusion.md/.png,
-    predictions.txt; returns (results fields, Markdown table)."""
+    registry's order; classes the model does not know appear as rows, always wrong): confusion.md/.png and
+    predictions.txt (`utterance true predicted probability`)."""
     true_names = [str(name) for name in meta["classes"]]
     predicted = [model_classes[i] for i in np.argmax(logits, axis=1)]
     present = set(model_classes) | set(true_names)
@@ -239,39 +228,26 @@ def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[st
     index = {name: i for i, name in enumerate(classes)}
     values = metrics.classification_scores([index[n] for n in true_names], [index[n] for n in predicted],
                                            num_classes=len(classes))
-    confusion = values["confusion"]
-    unknown = sorted(set(true_names) - set(model_classes))
-    fields = {
-        "task": SOURCE_TRACING,
-        "source_tracing": {
-            "classes": classes,
-            "model_classes": model_classes,
-            "accuracy": values["accuracy"],
-            "macro_f1": values["macro_f1"],
-            "f1": {name: (None if np.isnan(f1) else float(f1)) for name, f1 in zip(classes, values["f1"], strict=True)},
-            "confusion": confusion.tolist(),
-            "rows": len(true_names),
-            "classes_unknown_to_model": unknown,
-        },
-    }
+    tracing = SourceTracingResult(
+        classes=classes, model_classes=list(model_classes), accuracy=values["accuracy"],
+        macro_f1=values["macro_f1"], confusion=values["confusion"].tolist(), rows=len(true_names),
+        f1={name: (None if np.isnan(f1) else float(f1)) for name, f1 in zip(classes, values["f1"], strict=True)},
+        classes_unknown_to_model=sorted(set(true_names) - set(model_classes)))
     probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=1).max(dim=1).values.numpy()
-    tmp = output / "predictions.txt.tmp"
-    with tmp.open("w") as file:
+    with atomic_path(output / "predictions.txt") as tmp, tmp.open("w") as file:
         for utt, true, guess, prob in zip(meta["ids"], true_names, predicted, probabilities, strict=True):
             file.write(f"{utt} {true} {guess} {prob:.6f}\n")
-    tmp.replace(output / "predictions.txt")
-    table = modelcard.confusion_table(fields["source_tracing"])
-    write_text_atomic(output / "confusion.md", f"## Source tracing: {title}\n\n{table}\n")
-    plot_confusion(confusion, classes, output / "confusion.png",
-                   title=f"Source tracing: {title}\naccuracy {100 * values['accuracy']:.1f} %, "
-                         f"macro-F1 {100 * values['macro_f1']:.1f} %")
-    logger.info("Source tracing: accuracy %.2f %%, macro-F1 %.2f %% over %d rows", 100 * values["accuracy"],
-                100 * values["macro_f1"], len(true_names))
-    return fields, table
+    write_text_atomic(output / "confusion.md", f"## Source tracing: {title}\n\n{modelcard.confusion_table(tracing)}\n")
+    plot_confusion(values["confusion"], classes, output / "confusion.png",
+                   title=f"Source tracing: {title}\naccuracy {100 * tracing.accuracy:.1f} %, "
+                         f"macro-F1 {100 * tracing.macro_f1:.1f} %")
+    logger.info("Source tracing: accuracy %.2f %%, macro-F1 %.2f %% over %d rows", 100 * tracing.accuracy,
+                100 * tracing.macro_f1, tracing.rows)
+    return tracing
 
 
-def run_score(args: ScoreArguments) -> dict:
-    """Score, write the report files, update the model card; returns results.json's content."""
+def run_score(args: ScoreArguments) -> ScoreResults:
+    """Score, write the report files, update the model card; returns what results.json holds."""
     # Load and check the split
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     dataset = load_split(args.dataset_name, args.dataset_config_name, args.split, split_flag="--split",
@@ -289,67 +265,61 @@ def run_score(args: ScoreArguments) -> dict:
     # The model, which of its outputs is bona fide, and whether it was trained at all
     model, feature_extractor, facts = load_scoring_model(args)
     model_classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    tracing_model = facts is not None and facts.task == SOURCE_TRACING
     if label_info.task == SOURCE_TRACING:
         bonafide_id = model_classes.index(GENUINE) if GENUINE in model_classes else None
     elif args.bonafide_label in model_classes:
         bonafide_id = model_classes.index(args.bonafide_label)
     else:
-        hint = (f"; it is a source-tracing model: score it with `--label_column_name {facts['label_column']}`"
-                if facts.get("task") == SOURCE_TRACING and facts.get("label_column") else
-                "; was it fine-tuned with `python -m eval finetune`?")
+        hint = (f"; it is a source-tracing model: score it with `--label_column_name {facts.label_column}`"
+                if tracing_model else "; was it fine-tuned with `python -m eval finetune`?")
         raise EvalArgumentError(
             f"`--bonafide_label {args.bonafide_label}` is not a label of the model {args.model_name_or_path} "
             f"(its labels: {sorted(model_classes)}){hint}")
-    untrained = facts.get("trained") is False
+    untrained = facts is not None and not facts.trained
     if untrained:
         logger.warning("%s was saved WITHOUT training (finetune without --do_train): these are the results of "
                        "an untrained model", args.model_name_or_path)
 
     # Score every row at the model's sampling rate, with the window it was trained on
     if args.max_length_seconds is None:
-        args.max_length_seconds = float(facts.get("max_length_seconds") or CODECFAKE_SECONDS)
+        args.max_length_seconds = float(facts and facts.max_length_seconds or CODECFAKE_SECONDS)
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
     logits = predict_logits(model, feature_extractor, dataset, args)
-    columns = [args.id_column_name, args.codec_column_name, args.label_column_name]
-    meta_rows = dataset.select_columns(list(dict.fromkeys(columns)))
+    meta_rows = dataset.select_columns(list(dict.fromkeys(
+        [args.id_column_name, args.codec_column_name, args.label_column_name])))
     meta = {"ids": meta_rows[args.id_column_name], "codecs": np.asarray(meta_rows[args.codec_column_name]),
             "labels": np.asarray(meta_rows[args.label_column_name])}
+
+    # Report: score file, results.json, Markdown tables, DET plot / confusion matrix
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
+    results = ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
+                           split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task,
+                           untrained=untrained)
     if label_info.task == SOURCE_TRACING:
         feature = dataset.features[args.label_column_name]
         meta["classes"] = (meta["labels"] if label_info.encoded
                            else [feature.int2str(int(value)) for value in meta["labels"]])
-
-    # Report: score file, results.json, Markdown table, DET plot / confusion matrix
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
-    results = {
-        "model": args.model_name_or_path,
-        "dataset": args.dataset_name,
-        "dataset_config": config_name,
-        "split": args.split,
-        "max_length_seconds": args.max_length_seconds,
-        "task": label_info.task,
-    }
-    if untrained:
-        results["untrained"] = True
-    tables = []
-    if label_info.task == SOURCE_TRACING:
-        fields, table = source_tracing_report(logits, meta, model_classes, label_info.encoded, output, title)
-        results.update(fields)
-        tables.append(table)
-    has_genuine = bonafide_id is not None and (label_info.task != SOURCE_TRACING
-                                               or GENUINE in set(meta["codecs"].tolist()))
-    if has_genuine and (label_info.task != SOURCE_TRACING or len(set(meta["codecs"].tolist())) > 1):
-        fields, table = detection_report(args, logits, meta, label_info, bonafide_id, output, title)
-        results.update(fields)
-        tables.append(table)
-    write_json_atomic(output / "results.json", results)
+        results.source_tracing = source_tracing_report(logits, meta, model_classes, label_info.encoded, output,
+                                                       title)
+        is_bonafide = meta["codecs"] == GENUINE  # genuine against the codecs, where genuine is a class
+    else:
+        is_bonafide = meta["labels"] == label_info.bonafide_id
+    if bonafide_id is not None and is_bonafide.any() and not is_bonafide.all():
+        values = detection_report(logits, meta, is_bonafide, bonafide_id, output, title)
+        results.pooled = values[POOLED]
+        results.per_codec = {codec: value for codec, value in values.items() if codec != POOLED}
+    elif label_info.task != SOURCE_TRACING:
+        codec_results(np.zeros(len(is_bonafide)), np.where(is_bonafide, 0, 1), meta["codecs"], 0)  # names the gap
+    results.save(output / "results.json")
     warning = ("**Untrained model**: saved without training (finetune without `--do_train`); these results "
                "mean nothing about detection.\n\n" if untrained else "")
+    tables = ([modelcard.confusion_table(results.source_tracing)] if results.source_tracing else []) + \
+        ([modelcard.results_table(results)] if results.pooled is not None else [])
     body = "\n\n".join(tables)
-    write_text_atomic(output / "results.md",
-                      f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{warning}{body}\n")
+    write_text_atomic(output / "results.md", f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{warning}{body}\n")
     logger.info("Wrote %s", output)
     print(warning + body)
 
@@ -361,7 +331,7 @@ def run_score(args: ScoreArguments) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> ScoreResults:
     parser = HfArgumentParser(ScoreArguments, prog="python -m eval score", description=__doc__.split("\n\n")[0])
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):

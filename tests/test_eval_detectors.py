@@ -240,9 +240,10 @@ def test_cross_dataset_protocol_tests_on_another_dataset(tiny_codecfake, tiny_wa
 
 @pytest.mark.parametrize("factor", [0.0, 0.1])
 def test_label_smoothing_factor_changes_the_loss_as_trainer_does(tmp_path, factor):
-    from eval.finetune import CodecFakeTrainer
     from transformers import PretrainedConfig, Trainer
     from transformers.modeling_outputs import SequenceClassifierOutput
+
+    from eval.finetune import CodecFakeTrainer
 
     class Head(torch.nn.Module):  # logits in, logits out: the loss alone is under test
         config = PretrainedConfig()
