@@ -24,6 +24,7 @@ saved without training (`finetune` without `--do_train`) is scored with a warnin
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -291,7 +292,11 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     meta = {"ids": meta_rows[args.id_column_name], "codecs": np.asarray(meta_rows[args.codec_column_name]),
             "labels": np.asarray(meta_rows[args.label_column_name])}
 
-    # Report: score file, results.json, Markdown tables, DET plot / confusion matrix
+    # Report: score file, results.json, Markdown tables, DET plot / confusion matrix (by one process under torchrun:
+    # Trainer.predict gathered every rank's predictions)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
+                            split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
