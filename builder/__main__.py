@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from codecfake_hf import hub
+from codecfake_hf import hub, redact
 from codecfake_hf.corpus import GENUINE
 from codecfake_hf.errors import CodecFakeError
 
@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    redact.install()  # no Hub token or Authorization header in any log line, at any verbosity
     for noisy in ("httpx", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
