@@ -19,7 +19,8 @@ import threading
 TOKEN = re.compile(r"hf_[A-Za-z0-9]{8,}")
 # An `Authorization` header in any of the shapes a log line shows it: `Authorization: Bearer X`,
 # `'authorization': 'Bearer X'`, httpcore's `(b'Authorization', b'Bearer X')`.
-AUTHORIZATION = re.compile(r"(?i)(authorization[\"']?\s*[:=,]\s*b?[\"']?)(?:(bearer|basic|token)\s+)?[^\s\"',)\]}]+")
+AUTHORIZATION = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=,]\s*(?:b?[\"'])?)(?:(bearer|basic|token)\s+)?[^\s\"',)\]}]+")
 BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',)\]}]+")
 MASK = "***"
 # Libraries whose loggers may carry headers, URLs with credentials or server replies.
