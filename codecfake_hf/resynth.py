@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .audio import check_waveform, read_audio, resample, to_pcm16
+from .audio import SILENCE_PEAK, check_waveform, read_audio, resample, to_pcm16
 from .codecs.base import Codec
 from .errors import AudioError
 
@@ -24,9 +24,6 @@ DEFAULT_WINDOW = 64
 # already keep both cores busy and big batches only add cache misses: EnCodec ran 0.57x the loop at
 # 60 s and about 1.1x at 8 s (bench/results/resynth.md), so the CPU default keeps batches small.
 DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
-# Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
-# (AcademiCodec) divide by it, and a detector would learn nothing from it.
-SILENCE_PEAK = 1e-6
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Corpus, CorpusError, Record
+from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
 from .release import GENUINE, scan_release
@@ -21,7 +21,7 @@ from .vctk import VCTK
 
 __all__ = [
     "GENUINE", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
-    "scan_release",
+    "check_unique_ids", "scan_release",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..codecs import registry
 from ..errors import UnknownCodecError
-from .base import CorpusError, Record
+from .base import CorpusError, Record, check_unique_ids
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ def scan_release(root: str | Path) -> tuple[dict[str, list[Record]], list[str]]:
         parts[codec].append(Record(utterance_id=match["utt"], speaker_id=match["speaker"], path=str(path)))
     for reason in skipped:
         logger.warning("import: skipped %s", reason)
+    for codec, records in parts.items():  # the same file in two folders, or under an alias and its name
+        check_unique_ids(records, f"`import` folder {str(root)!r}, codec {codec}")
     if not parts:
         raise CorpusError(f"`import` folder {str(root)!r} holds no `<codec>+<utterance>.wav` files "
                           f"({len(skipped)} other audio files skipped).")
