@@ -15,13 +15,12 @@ from pathlib import Path
 from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
-from .release import GENUINE, scan_release
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
-    "GENUINE", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
-    "check_unique_ids", "scan_release",
+    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "check_unique_ids",
+    "open_source",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin")
