@@ -27,6 +27,9 @@ MAX_SAMPLE_RATE = 384_000
 # Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
 # (AcademiCodec) divide by it, and a detector would learn nothing from it.
 SILENCE_PEAK = 1e-6
+# A mono mix more than 60 dB below its loudest channel: the channels cancel (one is the other inverted, to
+# within the last bit of 16-bit rounding), and what is left is rounding noise, not speech.
+CANCELLED = 1e-3
 
 PathLike = str | os.PathLike
 
@@ -129,10 +132,11 @@ def _to_mono_checked(data: np.ndarray, name: str) -> np.ndarray:
         raise AudioError(f"{name}: the audio has zero samples; remove the file or re-record it.")
     if not np.isfinite(mixed).all():
         raise AudioError(f"{name}: the audio holds NaN or infinite samples; the file is corrupt.")
-    if float(np.abs(mixed).max()) < SILENCE_PEAK:
-        if channels > 1 and float(np.abs(data).max()) >= SILENCE_PEAK:
-            raise AudioError(f"{name}: silent once mixed to mono: its {channels} channels cancel out (one is the "
-                             "other inverted). Keep one channel of the file (or fix its wiring).")
+    peak = float(np.abs(mixed).max())
+    if channels > 1 and peak < CANCELLED * float(np.abs(data).max()):
+        raise AudioError(f"{name}: silent once mixed to mono: its {channels} channels cancel out (one is the "
+                         "other inverted). Keep one channel of the file (or fix its wiring).")
+    if peak < SILENCE_PEAK:
         raise AudioError(f"{name}: the audio is silent (peak below {SILENCE_PEAK:g}); remove the file.")
     return np.ascontiguousarray(mixed, dtype=np.float32)
 
