@@ -216,7 +216,7 @@ def _hanging_pattern(tmp_path: Path, monkeypatch) -> AudioFolder:
 @pytest.mark.parametrize("case, message", [
     ("split_file_not_utf8", "is not UTF-8 text (byte 5: b'\\xff'); save it as UTF-8"),
     ("state_dict_is_a_path", "`state_dict` is a path ('/tmp/weights.safetensors'), not the weights; load the file"),
-    ("state_dict_value_not_a_tensor", "is a list, not a tensor; pass the checkpoint's tensors only"),
+    ("state_dict_value_not_a_tensor", "`state_dict['decoder.layers.0.conv.bias']` is a list, not a tensor; pass"),
     ("unknown_config_option", "encodec_24khz: cannot build the model from this config/options (TypeError"),
     ("speaker_pattern_backtracks", f"took over 0.05 s on {'c/' + 'a' * 30 + '.wav'!r} (it backtracks without end)"),
 ])
@@ -228,7 +228,7 @@ def test_tracebacks_that_became_one_message(case, message, tmp_path, monkeypatch
         elif case == "state_dict_is_a_path":
             codecs.load("encodec_24khz", config=fixture.tiny_checkpoint_config, state_dict="/tmp/weights.safetensors")
         elif case == "state_dict_value_not_a_tensor":
-            weights = {**fixture.weights("weights_transformers.safetensors"), "extra": [1, 2]}
+            weights = {**fixture.weights("weights_transformers.safetensors"), "decoder.layers.0.conv.bias": [1, 2]}
             codecs.load("encodec_24khz", config=fixture.tiny_checkpoint_config, state_dict=weights)
         elif case == "unknown_config_option":
             codecs.load("encodec_24khz", config=fixture.tiny_checkpoint_config,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendNotBuiltError, CheckpointError, UnknownCodecError
+from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
 
 if TYPE_CHECKING:
     import torch
@@ -266,9 +266,15 @@ def load(
         config = family.default_config(s)
     try:
         codec = family.build(s, dict(config), state_dict, device=device, **options)
-    except (TypeError, ValueError, KeyError) as error:
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        not_tensor = _first_non_tensor(state_dict)
+        if not_tensor is not None:  # a list or a number where the family reads a tensor
+            raise CheckpointError(f"{s.name}: `state_dict[{not_tensor[0]!r}]` is a {type(not_tensor[1]).__name__}, "
+                                  "not a tensor; pass the checkpoint's tensors (as loaded from its file).") from None
+        if isinstance(error, AttributeError):  # not a user's input: a bug, with its traceback
+            raise
         # A config key or option the family does not know, or a value it cannot use: one message, per codec.
-        raise CheckpointError(f"{s.name}: cannot build the model from this config/options "
+        raise CodecConfigError(f"{s.name}: cannot build the model from this config/options "
                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
                               "Check the config against the official one and the options the family takes.") from None
     _check_finite(s.name, codec)
@@ -278,7 +284,6 @@ def load(
 
 def _check_state_dict(name: str, state_dict: Any) -> None:
     """A `state_dict` must be a mapping of names to tensors (a path or a pickled object is refused)."""
-    import torch
 
     if state_dict is None:
         return
@@ -288,10 +293,20 @@ def _check_state_dict(name: str, state_dict: Any) -> None:
     if not isinstance(state_dict, Mapping):
         raise CheckpointError(f"{name}: `state_dict` must map parameter names to tensors, got "
                               f"{type(state_dict).__name__}.")
-    bad = next(((k, v) for k, v in state_dict.items() if not isinstance(v, torch.Tensor)), None)
-    if bad is not None:
-        raise CheckpointError(f"{name}: `state_dict[{bad[0]!r}]` is a {type(bad[1]).__name__}, not a tensor; pass the "
-                              "checkpoint's tensors only.")
+
+
+def _first_non_tensor(state_dict: Any, prefix: str = "") -> tuple[str, Any] | None:
+    """The first leaf of a (nested) state dict that is neither a tensor nor checkpoint metadata (a mapping)."""
+    import torch
+
+    for key, value in (state_dict or {}).items():
+        if isinstance(value, Mapping):
+            found = _first_non_tensor(value, f"{prefix}{key}.")
+            if found is not None:
+                return found
+        elif isinstance(value, (list, tuple)) or (not isinstance(value, torch.Tensor) and not prefix):
+            return f"{prefix}{key}", value
+    return None
 
 
 def _check_finite(name: str, codec: Codec) -> None:
