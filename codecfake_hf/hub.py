@@ -25,14 +25,14 @@ from . import redact
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
-from .schema import GENUINE, LABELS, schema_table
+from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, schema_table
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
 
 ALL_CONFIG = "all"
 # Never uploaded: the build's own state (plan, lock, staging) and the upload's resume cache.
-IGNORE_PATTERNS = [".codecfake/**", ".cache/**", "*.tmp"]
+IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**", "*.tmp"]
 # A model folder also keeps the Trainer's checkpoints and TensorBoard runs local, as Trainer's push does.
 MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
 # The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
@@ -85,7 +85,7 @@ class DatasetCardInfo:
 
 
 def part_splits(folder: Path, part: str) -> list[str]:
-    names = {p.name.split("-", 1)[0] for p in (folder / "data" / part).glob("*.parquet")}
+    names = {p.name.split("-", 1)[0] for p in (folder / DATA_DIR / part).glob("*.parquet")}
     return sorted(names, key=split_sort_key)
 
 
