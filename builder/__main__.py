@@ -1,4 +1,5 @@
-"""`python -m builder build|push|import|demo`: a thin command line over `builder.build` and `codecfake_hf.hub`.
+"""`python -m builder build|push|import|demo` (installed: `codecfake-build`): a thin command line over
+`builder.build` and `codecfake_hf.hub`.
 
 Each command fills `CodecFakeConfig` (or the arguments of `import_release`/`push_folder`) and runs it.
 A user error (`CodecFakeError`) ends in one message on stderr and exit status 2, without a traceback.
@@ -71,7 +72,7 @@ def _add_build_flags(parser: argparse.ArgumentParser) -> None:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m builder",
+        prog="codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder",
         description="Build, import and publish CodecFake datasets (genuine speech + codec resyntheses) "
                     "in the Hub layout.",
     )
