@@ -250,6 +250,8 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         "## How to use",
         "",
         "```python",
+        *(["import codecfake_hf.detectors  # registers AASIST / W2V2-AASIST with transformers' Auto classes"]
+          if training and (training.architecture or "").endswith("AasistForAudioClassification") else []),
         "from transformers import pipeline",
         "",
         f'detector = pipeline("audio-classification", model="{model_name}")',

@@ -27,8 +27,8 @@ from codecfake_hf.results import TrainingFacts
 from .data import EvalArgumentError
 
 ORIGIN = ("the official {name} checkpoint of clovaai/aasist (Jung et al., ICASSP 2022; MIT licence, copyright "
-          "NAVER Corp.), trained by its authors on ASVspoof 2019 LA, converted unchanged by "
-          "`python -m eval convert-aasist`")
+          "NAVER Corp.), trained by its authors on ASVspoof 2019 LA, converted by `python -m eval convert-aasist` "
+          "(the same weights; the output layer's two rows reordered to bonafide, spoof)")
 
 
 @dataclass

@@ -85,6 +85,7 @@ def test_convert_aasist_writes_a_folder_with_its_origin_on_the_card(shared, tmp_
     assert json.loads((converted / "preprocessor_config.json").read_text())["max_length"] == 64600
     card = (converted / "README.md").read_text()
     assert "clovaai/aasist" in card and "ASVspoof 2019 LA" in card and "fine-tuned" not in card
+    assert "import codecfake_hf.detectors" in card  # pipeline() needs the registration
     assert run_cli("convert-aasist", "--checkpoint", aasist / "AASIST-L.pth", "--output_dir", tmp_path / "x") == 2
     assert "does not fit this model_config" in capsys.readouterr().err  # AASIST's config for AASIST-L's weights
     assert run_cli("convert-aasist", "--checkpoint", tmp_path / "none.pth", "--output_dir", tmp_path / "x") == 2
