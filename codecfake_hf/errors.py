@@ -20,6 +20,10 @@ class WeightsUnavailableError(CodecFakeError):
     """Official weights that are neither in the Hugging Face cache nor downloadable."""
 
 
+class CodecConfigError(CodecFakeError, ValueError):
+    """A codec config, option or `codecs.load` argument that the codec cannot use; names codec and source."""
+
+
 class CheckpointError(CodecFakeError):
     """A checkpoint file that is not what it should be (wrong keys or shapes, truncated, unsafe)."""
 

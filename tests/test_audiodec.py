@@ -12,7 +12,7 @@ from conftest import pad_batch, rel_l2, resynthesize_one
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.audiodec import codec as audiodec
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 NAME = "audiodec_24k_320d"
 REPO = "AudioDecBenchmark/AudioDec"
@@ -102,15 +102,15 @@ def test_each_utterance_starts_from_the_state_after_loading(tiny, fixture):
 
 
 def test_bad_options_and_configs_name_the_choices(fixture):
-    with pytest.raises(ValueError, match="primed"):
+    with pytest.raises(CodecConfigError, match="primed"):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), decoder_state="warm")
     config = audiodec.default_config(codecs.spec(NAME))
     config["vocoder"]["generator_params"]["upsampling"] = 2
-    with pytest.raises(ValueError, match="upsampling"):
+    with pytest.raises(CodecConfigError, match="upsampling"):
         codecs.load(NAME, config=config, random_weights=True)
     config = audiodec.default_config(codecs.spec(NAME))
     config["autoencoder"]["generator_params"]["mode"] = "noncausal"
-    with pytest.raises(ValueError, match="noncausal"):
+    with pytest.raises(CodecConfigError, match="noncausal"):
         codecs.load(NAME, config=config, random_weights=True)
 
 

@@ -16,7 +16,7 @@ from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs import weights
 from codecfake_hf.codecs.dac import codec as dac
 from codecfake_hf.codecs.nn.loudness import integrated_loudness
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 DAC = ["descript-audio-codec-16khz", "descript-audio-codec-24khz", "descript-audio-codec-44khz"]
 TOL = 1e-4  # rel. L2, float32 CPU (the fixtures' rule)
@@ -229,7 +229,7 @@ def test_corrupt_or_mismatched_checkpoint_names_the_file(codec_fixture, fake_hub
 
 
 def test_bad_options_are_refused(codec_fixture):
-    with pytest.raises(ValueError, match="path='loud'; valid: 'compress'"):
+    with pytest.raises(CodecConfigError, match="path='loud'; valid: 'compress'"):
         tiny(codec_fixture, "descript-audio-codec-16khz", path="loud")
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(CodecConfigError, match="unknown option"):
         tiny(codec_fixture, "descript-audio-codec-16khz", bandwidth=6.0)

@@ -11,7 +11,7 @@ from conftest import pad_batch, rel_l2
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs.speechtokenizer import codec as speechtokenizer
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 NAME = "SpeechTokenizer"
 REPO = "fnlp/SpeechTokenizer"
@@ -142,7 +142,7 @@ def test_codes_of_a_batch_equal_codes_alone(tiny, fixture):
 
 
 def test_codebook_count_is_checked(fixture):
-    with pytest.raises(ValueError, match=r"`n_q` must lie in 1\.\.8"):
+    with pytest.raises(CodecConfigError, match=r"`n_q` must lie in 1\.\.8"):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=9)
     codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=2)
     codes, _ = codec.encode(torch.from_numpy(fixture.npy("input.npy")))

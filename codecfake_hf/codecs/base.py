@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -192,3 +192,34 @@ class Codec:
     def __repr__(self) -> str:
         weights = "random weights" if self.random_weights else "loaded weights"
         return f"<{type(self).__name__} {self.name} @ {self.sample_rate} Hz on {self.device}, {weights}>"
+
+
+class CodecFamily(Protocol):
+    """What `registry.load` needs of a family: the subpackage `codecs/<family>/` exports these names.
+
+    A family builds every registry entry whose `family` names it; `registry.load` checks the arguments
+    and options, picks the path (official weights, caller's weights, random weights) and calls these.
+
+    Attributes:
+        OPTIONS (Mapping[str, str]): keyword options `build` takes beyond `device`, each with one line
+            of help (valid values, default); `registry.load` refuses any other name.
+    """
+
+    OPTIONS: Mapping[str, str]
+
+    def default_config(self, spec: CodecSpec) -> dict[str, Any]:
+        """The official config of `spec`, in the format of its checkpoint's config file."""
+        ...
+
+    def download(self, spec: CodecSpec) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        """`(config, state_dict)` of the official checkpoint, through the Hub cache (`weights.hub_file`)."""
+        ...
+
+    def build(self, spec: CodecSpec, config: dict[str, Any], state_dict: Mapping[str, Any] | None, *,
+              device: str | torch.device = "cpu", **options: Any) -> Codec:
+        """The codec built from `config`, loaded strictly from `state_dict` (None: random weights).
+
+        Raises `CodecConfigError` for a config it cannot build, `CheckpointError` for weights that do
+        not fit.
+        """
+        ...

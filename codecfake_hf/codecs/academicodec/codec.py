@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..registry import CodecSpec
@@ -118,6 +118,10 @@ class AcademiCodec(Codec):
 
 # --- the family contract (see registry.load) --------------------------------------------------------
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {}
+
+
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official JSON config of `spec` (AcademiCodec's `egs/<model>/config_*.json`), a fresh copy."""
     return copy.deepcopy(OFFICIAL_CONFIGS[spec.name])
@@ -170,15 +174,12 @@ def build(
     state_dict: Mapping[str, Any] | None,
     *,
     device: str | torch.device = "cpu",
-    **options: Any,
 ) -> AcademiCodec:
     """Build `spec` from an AcademiCodec JSON config and a checkpoint (nested or flat; None: random weights)."""
-    if options:
-        raise TypeError(f"{spec.name}: AcademiCodec takes no options, got {', '.join(sorted(options))}")
     cfg = HiFiCodecConfig.from_json(config)
     expected = (spec.sample_rate, spec.hop_length, spec.n_codebooks)
     if (cfg.sampling_rate, cfg.hop_length, cfg.n_codebooks) != expected:
-        raise ValueError(
+        raise CodecConfigError(
             f"{spec.name}: the config describes {cfg.sampling_rate} Hz, a {cfg.hop_length}-sample hop and "
             f"{cfg.n_codebooks} codebooks; this codec runs at {spec.sample_rate} Hz with a "
             f"{spec.hop_length}-sample hop and {spec.n_codebooks} codebooks."

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import CodecConfigError
 from ..nn.seanet import time_mask
 
 LRELU_SLOPE = 0.1
@@ -65,11 +66,11 @@ class HiFiCodecConfig:
     def from_json(cls, config: Mapping[str, Any]) -> HiFiCodecConfig:
         """Read an AcademiCodec JSON config (a dict); keys for the upstream constants are optional."""
         if str(config.get("resblock", "1")) != "1":
-            raise ValueError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
+            raise CodecConfigError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
                              f"got {config['resblock']!r}")
         missing = [key for key in (*_INT_KEYS, *_LIST_KEYS) if key not in config]
         if missing:
-            raise ValueError(f"the AcademiCodec config lacks {', '.join(missing)}")
+            raise CodecConfigError(f"the AcademiCodec config lacks {', '.join(missing)}")
         return cls(
             upsample_rates=tuple(int(u) for u in config["upsample_rates"]),
             upsample_kernel_sizes=tuple(int(k) for k in config["upsample_kernel_sizes"]),
@@ -81,17 +82,18 @@ class HiFiCodecConfig:
     def __post_init__(self):
         n = len(self.upsample_rates)
         if len(self.upsample_kernel_sizes) != n:
-            raise ValueError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
+            raise CodecConfigError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
                              f"{self.upsample_kernel_sizes} must have equal lengths")
         if len(self.resblock_dilation_sizes) != len(self.resblock_kernel_sizes):
-            raise ValueError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and `resblock_dilation_sizes` "
+            raise CodecConfigError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and "
+                                   "`resblock_dilation_sizes` "
                              f"{self.resblock_dilation_sizes} must have equal lengths")
         if self.upsample_initial_channel % 2**n or self.latent_dim % self.n_code_groups:
-            raise ValueError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
+            raise CodecConfigError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
                              f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
                              f"({self.n_code_groups})")
         if 2 * self.encoder_base_channels % self.groupnorm_channels_per_group:  # the first GroupNorm's width
-            raise ValueError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
+            raise CodecConfigError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
                              f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
 
     @property

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ...errors import WeightsUnavailableError
+from ...errors import CodecConfigError, WeightsUnavailableError
 from .. import weights
 from ..base import Codec
 
@@ -62,6 +62,12 @@ _OFFICIAL = {
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "bandwidth": "kbps, one of the config's target_bandwidths (default: the first, 1.5 kbps, as CodecFake ran)",
+}
+
+
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official transformers `config.json` of `spec` (facebook/encodec_24khz)."""
     return copy.deepcopy(_OFFICIAL[spec.name])
@@ -93,7 +99,6 @@ def build(
     *,
     device: str | torch.device = "cpu",
     bandwidth: float | None = None,
-    **options: Any,
 ) -> EncodecCodec:
     """Build `EncodecModel` from a transformers config and load `state_dict` strictly.
 
@@ -110,14 +115,12 @@ def build(
     """
     from transformers import EncodecConfig, EncodecModel
 
-    if options:
-        raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; EnCodec takes `bandwidth`.")
     encodec_config = EncodecConfig(**config)
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
         bandwidth = valid[0]  # what transformers' encode() picks without one, and what CodecFake ran
     if float(bandwidth) not in valid:
-        raise ValueError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
+        raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
                          f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)

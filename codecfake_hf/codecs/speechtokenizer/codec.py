@@ -160,6 +160,10 @@ class SpeechTokenizerCodec(Codec):
 # The family contract (see registry.load).
 
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {"n_q": "codebooks to decode with (default: all 8, as CodecFake did)"}
+
+
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official `config.json` of `spec`'s checkpoint."""
     return copy.deepcopy(OFFICIAL_CONFIG)
