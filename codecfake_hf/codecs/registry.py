@@ -294,6 +294,11 @@ def _family(s: CodecSpec) -> CodecFamily:
         ) from None
 
 
+def options(name: str) -> Mapping[str, str]:
+    """The keyword options `load(name, ...)` accepts for this codec's family, each with one line of help."""
+    return MappingProxyType(dict(_family(spec(name)).OPTIONS))
+
+
 def weight_seed(name: str, seed: int = 0) -> int:
     """The initialisation seed of `name`'s random weights: a SHA-256 of the name and `seed`.
 
@@ -418,7 +423,7 @@ def load(
             codec = family.build(s, dict(config), state_dict, device=device, **options)
     except CodecConfigError as error:
         message = str(error)
-        if not message.startswith(s.name):
+        if not message.startswith(f"{s.name}:"):
             message = f"{s.name}: {message}"
         raise CodecConfigError(f"{message} (config: {source})") from None
     codec.random_weights = state_dict is None

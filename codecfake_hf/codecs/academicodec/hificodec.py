@@ -26,7 +26,7 @@ LRELU_SLOPE = 0.1
 # Keys of the JSON config that shape the model: required ones, and upstream constants a config may override.
 _INT_KEYS = ("upsample_initial_channel", "n_code_groups", "n_codes", "sampling_rate")
 _LIST_KEYS = ("upsample_rates", "upsample_kernel_sizes", "resblock_kernel_sizes", "resblock_dilation_sizes")
-_CONSTANT_KEYS = ("encoder_base_channels", "latent_dim", "groupnorm_channels_per_group")
+CONSTANT_KEYS = ("encoder_base_channels", "latent_dim", "groupnorm_channels_per_group")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class HiFiCodecConfig:
             upsample_kernel_sizes=tuple(int(k) for k in config["upsample_kernel_sizes"]),
             resblock_kernel_sizes=tuple(int(k) for k in config["resblock_kernel_sizes"]),
             resblock_dilation_sizes=tuple(tuple(int(d) for d in ds) for ds in config["resblock_dilation_sizes"]),
-            **{key: int(config[key]) for key in (*_INT_KEYS, *_CONSTANT_KEYS) if key in config},
+            **{key: int(config[key]) for key in (*_INT_KEYS, *CONSTANT_KEYS) if key in config},
         )
 
     def __post_init__(self):

@@ -118,6 +118,9 @@ def build(
     if path not in ("compress", "plain"):
         raise CodecConfigError(f"{spec.name}: path={path!r}; valid: 'compress' (the CodecFake pipeline), 'plain'.")
     config = dict(config)
+    known = {*DacConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *_ORIGINAL_CONFIG_KEYS, "latent_dim",
+             "quantizer_dropout"}
+    weights.refuse_unknown_keys(config, known, what="DAC config")
     if "encoder_dim" in config:
         config = config_from_original(config)
     # DacConfig derives the hop from the strides; a stale stored hop_length (see _COMMON) must not win.

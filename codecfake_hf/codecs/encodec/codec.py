@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import re
 import warnings
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from transformers import EncodecModel
 
     from ..registry import CodecSpec
-
-logger = logging.getLogger(__name__)
 
 # facebook/encodec_24khz config.json (the transformers 4.31 conversion the CodecFake pipeline loaded).
 _OFFICIAL = {
@@ -115,6 +112,8 @@ def build(
     """
     from transformers import EncodecConfig, EncodecModel
 
+    weights.refuse_unknown_keys(config, {*EncodecConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS},
+                                what="EnCodec config")
     encodec_config = EncodecConfig(**config)
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
@@ -161,12 +160,10 @@ class EncodecCodec(Codec):
         self.hop_length = math.prod(config.upsampling_ratios)
         # Shorter utterances would reach the reflect-padding corner cases of the first/last convolutions.
         self.min_batch_frames = max(config.kernel_size, config.last_kernel_size) + 1
-        # `encode` batches exactly only these configs (the 24 kHz model); `_resynthesize` runs others alone.
+        # `encode` batches exactly only these configs (the 24 kHz model); `_resynthesize` runs others alone,
+        # since a non-causal, group-normed, normalising or chunked config sees the padding.
         self.batch_exact = (config.use_causal_conv and config.norm_type == "weight_norm"
                             and not config.normalize and config.chunk_length_s is None)
-        if not self.batch_exact:
-            self.batch_note = ("this EnCodec config is non-causal, group-normed, normalising or chunked: each "
-                               "utterance is run alone through transformers' encode/decode")
 
     # -- codes ------------------------------------------------------------------------------------------
 

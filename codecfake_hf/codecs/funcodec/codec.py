@@ -174,6 +174,8 @@ def _build_quantizer(config: Mapping[str, Any], input_size: int) -> FunCodecQuan
 
 def build_model(config: Mapping[str, Any]) -> FunCodecModel:
     """The inference network of a FunCodec `config.yaml` (as a dict), with random weights."""
+    weights.refuse_unknown_keys(config, {key for official in OFFICIAL_CONFIGS.values() for key in official},
+                                what="FunCodec config.yaml")
     model_name = config.get("model")
     if model_name not in _MODEL_DEFAULTS:
         raise CodecConfigError(f"FunCodec: model {model_name!r} is not supported; valid: {', '.join(_MODEL_DEFAULTS)}.")
@@ -216,13 +218,11 @@ class FunCodec(Codec):
         device (str | torch.device): where the model runs.
     """
 
-    batch_note = (
-        "Exact. FunCodec's GroupNorms and its RMS normalisation take statistics over the whole utterance. "
-        "The time-domain configs run a padded batch as one, with those statistics, the convolutions' edge "
-        "padding and the transposed convolutions taken per item over its valid samples (the LSTMs are "
-        "unidirectional, so padding cannot reach back). The FreqCodec configs (and any config that encodes "
-        "in segments) run the items of a batch one by one inside `resynthesize`."
-    )
+    # Batches: Exact. FunCodec's GroupNorms and its RMS normalisation take statistics over the whole utterance.
+    # The time-domain configs run a padded batch as one, with those statistics, the convolutions' edge padding
+    # and the transposed convolutions taken per item over its valid samples (the LSTMs are unidirectional, so
+    # padding cannot reach back). The FreqCodec configs (and any config that encodes in segments) run the items
+    # of a batch one by one inside `resynthesize`.
 
     def output_length(self, length: int) -> int:
         """The input length, except for FreqCodec, whose inverse STFT can end up to 159 samples short."""
