@@ -67,7 +67,7 @@ class HiFiCodecConfig:
         """Read an AcademiCodec JSON config (a dict); keys for the upstream constants are optional."""
         if str(config.get("resblock", "1")) != "1":
             raise CodecConfigError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
-                             f"got {config['resblock']!r}")
+                                   f"got {config['resblock']!r}")
         missing = [key for key in (*_INT_KEYS, *_LIST_KEYS) if key not in config]
         if missing:
             raise CodecConfigError(f"the AcademiCodec config lacks {', '.join(missing)}")
@@ -83,18 +83,17 @@ class HiFiCodecConfig:
         n = len(self.upsample_rates)
         if len(self.upsample_kernel_sizes) != n:
             raise CodecConfigError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
-                             f"{self.upsample_kernel_sizes} must have equal lengths")
+                                   f"{self.upsample_kernel_sizes} must have equal lengths")
         if len(self.resblock_dilation_sizes) != len(self.resblock_kernel_sizes):
             raise CodecConfigError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and "
-                                   "`resblock_dilation_sizes` "
-                             f"{self.resblock_dilation_sizes} must have equal lengths")
+                                   f"`resblock_dilation_sizes` {self.resblock_dilation_sizes} must have equal lengths")
         if self.upsample_initial_channel % 2**n or self.latent_dim % self.n_code_groups:
             raise CodecConfigError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
-                             f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
-                             f"({self.n_code_groups})")
+                                   f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
+                                   f"({self.n_code_groups})")
         if 2 * self.encoder_base_channels % self.groupnorm_channels_per_group:  # the first GroupNorm's width
             raise CodecConfigError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
-                             f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
+                                   f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
 
     @property
     def hop_length(self) -> int:

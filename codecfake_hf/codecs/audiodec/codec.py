@@ -134,14 +134,14 @@ def _generator_params(config: Mapping[str, Any], part: str) -> dict:
         section = config[part]
         if isinstance(section, Mapping) and section.get("model_type", _MODEL_TYPES[part]) != _MODEL_TYPES[part]:
             raise CodecConfigError(f"AudioDec: the {part} config has model_type {section['model_type']!r}; "
-                             f"only {_MODEL_TYPES[part]!r} is supported.")
+                                   f"only {_MODEL_TYPES[part]!r} is supported.")
         if isinstance(section, Mapping) and isinstance(section.get("generator_params"), Mapping):
             return dict(section["generator_params"])
     elif f"{part}_generator_params" in config:
         return dict(config[f"{part}_generator_params"])
     raise CodecConfigError(f"AudioDec: the config has no {part!r} generator_params (expected "
-                     f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
-                     f"got keys {sorted(config)}.")
+                           f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
+                           f"got keys {sorted(config)}.")
 
 
 def _network(config: Mapping[str, Any], part: str) -> nn.Module:

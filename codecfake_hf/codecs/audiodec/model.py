@@ -123,10 +123,10 @@ class AutoencoderParams:
         for name, value in official.items():
             if getattr(self, name) != value:
                 raise CodecConfigError(f"AudioDec autoencoder: `{name}={getattr(self, name)!r}` is not supported "
-                                 f"(only {value!r}, the official checkpoint's).")
+                                       f"(only {value!r}, the official checkpoint's).")
         if len(self.enc_ratios) != len(self.enc_strides) or len(self.dec_ratios) != len(self.dec_strides):
             raise CodecConfigError("AudioDec autoencoder: `enc_ratios`/`enc_strides` and `dec_ratios`/`dec_strides` "
-                             "must have equal lengths.")
+                                   "must have equal lengths.")
 
 
 class SymAudioDec(nn.Module):
@@ -302,13 +302,13 @@ class VocoderParams:
             self.nonlinear_activation_params = {"negative_slope": 0.1}
         if len(self.resblock_kernel_sizes) != 1 or len(self.resblock_dilations) != 1 or self.groups <= 1:
             raise CodecConfigError("AudioDec vocoder: only the multi-group block (one resblock kernel, groups > 1) "
-                             f"is supported, got resblock_kernel_sizes={self.resblock_kernel_sizes}, "
-                             f"groups={self.groups}.")
+                                   f"is supported, got resblock_kernel_sizes={self.resblock_kernel_sizes}, "
+                                   f"groups={self.groups}.")
         if self.kernel_size % 2 == 0 or self.resblock_kernel_sizes[0] % 2 == 0:
             raise CodecConfigError("AudioDec vocoder: `kernel_size` and `resblock_kernel_sizes` must be odd.")
         if list(self.upsample_kernel_sizes) != [2 * s for s in self.upsample_scales]:
             raise CodecConfigError(f"AudioDec vocoder: `upsample_kernel_sizes` must be twice `upsample_scales`, got "
-                             f"{self.upsample_kernel_sizes} and {self.upsample_scales}.")
+                                   f"{self.upsample_kernel_sizes} and {self.upsample_scales}.")
 
 
 class HiFiGANVocoder(nn.Module):
@@ -365,7 +365,7 @@ class AudioDecModel(nn.Module):
         super().__init__()
         if autoencoder.hop_length != vocoder.hop_length:
             raise CodecConfigError(f"AudioDec: the encoder's hop ({autoencoder.hop_length}) differs from the "
-                             f"vocoder's ({vocoder.hop_length}).")
+                                   f"vocoder's ({vocoder.hop_length}).")
         self.autoencoder = nn.ModuleDict({"generator": autoencoder})
         self.vocoder = nn.ModuleDict({"generator": vocoder})
         self.hop_length = vocoder.hop_length

@@ -442,6 +442,6 @@ def config_from_original(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     derived = kwargs.get("encoder_dim", 64) * 2 ** len(kwargs.get("encoder_rates", [2, 4, 8, 8]))
     if latent is not None and latent != derived:
         raise CodecConfigError(f"DAC latent_dim={latent} differs from encoder_dim * 2**len(encoder_rates) = {derived}; "
-                         "transformers' DacModel cannot build that model.")
+                               "transformers' DacModel cannot build that model.")
     config["quantizer_dropout"] = float(kwargs.get("quantizer_dropout", 0.0) or 0.0)
     return config

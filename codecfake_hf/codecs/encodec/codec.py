@@ -120,7 +120,7 @@ def build(
         bandwidth = valid[0]  # what transformers' encode() picks without one, and what CodecFake ran
     if float(bandwidth) not in valid:
         raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
-                         f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
+                               f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
     if state_dict is not None:

@@ -119,7 +119,7 @@ def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
         unsupported["seq_model"] = seq_model
     if unsupported:
         raise CodecConfigError(f"FunCodec {side}: options {unsupported} are not supported; valid: seq_model 'lstm' or "
-                         f"'none', and {_SEANET_FIXED}.")
+                               f"'none', and {_SEANET_FIXED}.")
     args["lstm"] = int(seq_layer_num) if seq_model == "lstm" else 0
     args.setdefault("norm", "weight_norm")  # upstream's default
     norm_params = dict(args.get("norm_params") or {})
@@ -147,7 +147,7 @@ def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
     if name == "encodec_seanet_encoder_2d":
         return _construct(SEANetEncoder2d, conf, "encoder_conf", input_size=config["input_size"])
     raise CodecConfigError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
-                     "'encodec_seanet_encoder_2d'.")
+                           "'encodec_seanet_encoder_2d'.")
 
 
 def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
@@ -157,18 +157,18 @@ def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
     if name == "encodec_seanet_decoder_2d":
         return _construct(SEANetDecoder2d, conf, "decoder_conf", input_size=input_size)
     raise CodecConfigError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
-                     "'encodec_seanet_decoder_2d'.")
+                           "'encodec_seanet_decoder_2d'.")
 
 
 def _build_quantizer(config: Mapping[str, Any], input_size: int) -> FunCodecQuantizer:
     if config.get("quantizer") != "costume_quantizer":
         raise CodecConfigError(f"FunCodec: quantizer {config.get('quantizer')!r} is not supported; valid: "
-                         "'costume_quantizer'.")
+                               "'costume_quantizer'.")
     conf = dict(config.get("quantizer_conf") or {})
     unknown = sorted(set(conf) - set(_QUANTIZER_KEYS) - set(_QUANTIZER_TRAINING_KEYS))
     if unknown:
         raise CodecConfigError(f"FunCodec: quantizer_conf keys {unknown} are not supported; valid: "
-                         f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
+                               f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
     return FunCodecQuantizer(input_size, **{key: conf[key] for key in _QUANTIZER_KEYS if key in conf})
 
 
@@ -192,7 +192,7 @@ def build_model(config: Mapping[str, Any]) -> FunCodecModel:
     else:
         if list(domain) != ["mag_phase", "mag_phase"]:
             raise CodecConfigError(f"FunCodec: freq_codec codec_domain {domain!r} is not supported; valid: "
-                             "['mag_phase', 'mag_phase'].")
+                                   "['mag_phase', 'mag_phase'].")
         stft = {key: value for key, value in (model_conf["domain_conf"] or {}).items()
                 if key in ("n_fft", "hop_length")}
         analysis, synthesis = MagPhaseAnalysis(**stft), MagPhaseSynthesis(**stft)
@@ -294,7 +294,7 @@ def build(
            else model.encoder.hop_length)
     if (model.sample_rate, hop) != (spec.sample_rate, spec.hop_length):
         raise CodecConfigError(f"{spec.name}: the config describes {model.sample_rate} Hz and a {hop}-sample hop; this "
-                         f"codec runs at {spec.sample_rate} Hz with a {spec.hop_length}-sample hop.")
+                               f"codec runs at {spec.sample_rate} Hz with a {spec.hop_length}-sample hop.")
     if state_dict is not None:
         weights.load_strict(model, state_dict, source=f"{spec.name}: the given state_dict",
                             ignore_prefixes=TRAINING_ONLY_PREFIXES)

@@ -27,7 +27,7 @@ def _groups(channels: int, ratio: int, what: str) -> int:
     groups = channels // 2 // ratio
     if groups < 1:
         raise CodecConfigError(f"FreqCodec {what}: a group ratio of {ratio} needs at least {2 * ratio} channels, "
-                         f"the layer has {channels}; lower the ratio or widen `n_filters`.")
+                               f"the layer has {channels}; lower the ratio or widen `n_filters`.")
     return groups
 
 

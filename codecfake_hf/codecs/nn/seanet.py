@@ -294,7 +294,7 @@ class SConvTranspose1d(LengthAware):
         super().__init__()
         if not 0.0 <= trim_right_ratio <= 1.0 or (not causal and trim_right_ratio != 1.0):
             raise CodecConfigError(f"`trim_right_ratio` must lie in [0, 1], and be 1.0 unless causal; got "
-                             f"{trim_right_ratio} (causal={causal}).")
+                                   f"{trim_right_ratio} (causal={causal}).")
         conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride)
         self.convtr = NormConv(conv, norm, causal, norm_params or {}, "convtr")
         self.kernel_size, self.stride = kernel_size, stride
