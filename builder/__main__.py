@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from codecfake_hf import hub
+from codecfake_hf import hub, redact
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import GENUINE
@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     where = f"[rank {rank}] " if world > 1 else ""  # under torchrun the ranks' logs interleave on one terminal
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format=f"{where}%(levelname)s %(name)s: %(message)s")
+    redact.install()  # no Hub token or Authorization header in any log line, at any verbosity
     for noisy in ("httpx", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
