@@ -20,12 +20,13 @@ class WeightsUnavailableError(CodecFakeError):
     """Official weights that are neither in the Hugging Face cache nor downloadable."""
 
 
-class CodecConfigError(CodecFakeError, ValueError):
-    """A codec config, option or `codecs.load` argument that the codec cannot use; names codec and source."""
-
-
 class CheckpointError(CodecFakeError):
     """A checkpoint file that is not what it should be (wrong keys or shapes, truncated, unsafe)."""
+
+
+class CodecConfigError(CheckpointError, ValueError, TypeError):
+    """A codec config or option that its family cannot build from (an unknown key or option, a value that does
+    not fit). Also a ValueError and a TypeError, what the families raise, so callers catching those still do."""
 
 
 class BackendNotBuiltError(CodecFakeError, NotImplementedError):

@@ -119,7 +119,8 @@ def test_batches_respect_the_padded_budget_and_inexact_codecs_run_alone():
 
 
 @pytest.mark.parametrize("name", codecs.names())
-def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_fixture, demo_dir):
+def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_fixture, demo_dir,
+                                                                     release_lengths):
     """Tiny random-weight models of every config: output lengths equal the CodecFake release files'."""
     import soundfile as sf
 
@@ -139,7 +140,8 @@ def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_
     # samples, so L48 is one of 3 * L16 - 2 .. 3 * L16.
     for utt in ("p225_273", "p295_144", "p318_114"):
         genuine = sf.info(demo_dir / f"genuine+{utt}.wav").frames
-        released = sf.info(demo_dir / f"{name}+{utt}.wav").frames
+        released, released_rate = release_lengths[f"{name}+{utt}.wav"]
+        assert released_rate == codec.sample_rate
         if codec.sample_rate == 16000:
             candidates = [genuine]
         else:
@@ -227,3 +229,31 @@ def test_an_error_in_a_stage_thread_reaches_the_caller_and_closing_early_stops_t
     first = next(stream)
     stream.close()  # the caller stops reading: the feeder, codec and pool threads end
     assert first.id == "u0" and threading.active_count() == before
+
+
+def test_ordered_map_keeps_order_raises_in_turn_and_runs_inline_with_no_workers():
+    import threading
+    import time
+
+    from codecfake_hf.resynth import ordered_map
+
+    def slow_square(i):
+        time.sleep(0.002 * (7 - i % 7))  # later items finish first
+        return i * i, threading.current_thread().name
+
+    threaded = list(ordered_map(slow_square, range(20), workers=3, ahead=5))
+    assert [v for v, _ in threaded] == [i * i for i in range(20)]
+    assert all(name.startswith("ordered-map") for _, name in threaded)
+    inline = list(ordered_map(slow_square, range(3), workers=0))
+    assert {name for _, name in inline} == {threading.current_thread().name}
+
+    def fails_at_3(i):
+        if i == 3:
+            raise ValueError("bad item 3")
+        return i
+
+    seen = []
+    with pytest.raises(ValueError, match="bad item 3"):
+        for value in ordered_map(fails_at_3, range(10), workers=2):
+            seen.append(value)
+    assert seen == [0, 1, 2]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendNotBuiltError, CodecConfigError, UnknownCodecError
+from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
 
 if TYPE_CHECKING:
     import torch
@@ -349,9 +349,9 @@ def _check_state_dict(s: CodecSpec, state_dict: object) -> None:
 
     if isinstance(state_dict, (str, bytes, os.PathLike)):
         raise CodecConfigError(
-            f"{s.name}: `state_dict` is a path ({state_dict!r}), not the weights. Load the file first "
-            "(`safetensors.torch.load_file(path)` or `torch.load(path, map_location='cpu', weights_only=True)`), "
-            "or pass no `state_dict` for the official weights."
+            f"{s.name}: `state_dict` is a path ({str(state_dict)!r}), not the weights; load the file first "
+            "(`safetensors.torch.load_file(path)` or `torch.load(path, map_location='cpu', weights_only=True)`) "
+            "and pass the tensors, or pass no `state_dict` for the official weights."
         )
     if not isinstance(state_dict, Mapping):
         raise CodecConfigError(f"{s.name}: `state_dict` is a {type(state_dict).__name__}; expected a mapping of "
@@ -426,6 +426,42 @@ def load(
         if not message.startswith(f"{s.name}:"):
             message = f"{s.name}: {message}"
         raise CodecConfigError(f"{message} (config: {source})") from None
+    except (TypeError, ValueError, KeyError) as error:
+        not_tensor = _first_non_tensor(state_dict)
+        if not_tensor is not None:  # a list or a number where the family reads a tensor
+            raise CheckpointError(f"{s.name}: `state_dict[{not_tensor[0]!r}]` is a {type(not_tensor[1]).__name__}, "
+                                  "not a tensor; pass the checkpoint's tensors (as loaded from its file).") from None
+        # A value the family could not use and did not name itself: one message, per codec.
+        raise CodecConfigError(f"{s.name}: cannot build the model from this config/options "
+                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
+                               f"config: {source}). Check the config against the official one.") from None
+    _check_finite(s.name, codec)
     codec.random_weights = state_dict is None
     codec.seed = int(seed) if codec.random_weights else None
     return codec
+
+
+def _first_non_tensor(state_dict: Any, prefix: str = "") -> tuple[str, Any] | None:
+    """The first leaf of a (nested) state dict that is neither a tensor nor checkpoint metadata (a mapping)."""
+    import torch
+
+    for key, value in (state_dict or {}).items():
+        if isinstance(value, Mapping):
+            found = _first_non_tensor(value, f"{prefix}{key}.")
+            if found is not None:
+                return found
+        elif isinstance(value, (list, tuple)) or (not isinstance(value, torch.Tensor) and not prefix):
+            return f"{prefix}{key}", value
+    return None
+
+
+def _check_finite(name: str, codec: Codec) -> None:
+    """Refuse weights holding NaN or inf: such a codec turns every utterance into NaN (every row skipped)."""
+    model = getattr(codec, "model", None)
+    if model is None:
+        return
+    bad = [key for key, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not tensor.is_meta and not bool(tensor.isfinite().all())]
+    if bad:
+        raise CheckpointError(f"{name}: {len(bad)} weight tensor(s) hold NaN or inf (first: {bad[0]}); the checkpoint "
+                              "is corrupt. Download it again (delete it from the Hugging Face cache) or fix the file.")
