@@ -26,7 +26,8 @@ from .demo import run_demo
 from .request import BuildRequest, DemoRequest, ImportRequest, PushRequest
 
 EXIT_USER_ERROR = 2
-PROG = "python -m builder"
+# How the user called us: the console script (pyproject.toml) or `python -m builder` from a checkout.
+PROG = "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
 COMMANDS = {
     "build": (BuildRequest, "resynthesise a corpus through codecs and write the dataset folder"),
     "import": (ImportRequest, "convert a folder of the original CodecFake release"),

@@ -1,8 +1,12 @@
-"""`python -m eval <command> [arguments]`: finetune, score, protocol, card (each has its own `--help`)."""
+"""`python -m eval <command> [arguments]` (installed: `codecfake-eval`): finetune, score, protocol, card.
+
+Each command has its own `--help`.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from codecfake_hf.errors import CodecFakeError
 
@@ -14,8 +18,13 @@ COMMANDS = {
 }
 
 
+def prog() -> str:
+    """How the user called us: the console script `codecfake-eval`, or `python -m eval` from a checkout."""
+    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else "python -m eval"
+
+
 def usage() -> str:
-    lines = ["usage: python -m eval <command> [arguments]   (python -m eval <command> --help)", "", "commands:"]
+    lines = [f"usage: {prog()} <command> [arguments]   ({prog()} <command> --help)", "", "commands:"]
     lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
     return "\n".join(lines)
 

@@ -227,7 +227,7 @@ def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tm
 
 
 @pytest.mark.slow
-def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
+def test_chain_on_real_codecfake_clips(release_dir, tiny_wav2vec2, tmp_path):
     """The real CodecFake release's clips (16, 24 and 44.1 kHz, 6.4 s) through finetune → score → card."""
     import soundfile
 
@@ -236,7 +236,7 @@ def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
     rows = []
     for codec in codecs:
         for utterance, split in splits.items():
-            wave, rate = soundfile.read(demo_dir / f"{codec}+{utterance}.wav", dtype="float32")
+            wave, rate = soundfile.read(release_dir / f"{codec}+{utterance}.wav", dtype="float32")
             rows.append(row(codec, utterance, split, wave, rate))
     dataset = write_hub_layout(tmp_path / "demo", rows, codecs, ["train", "validation", "test"])
     flags = trainer_flags(tmp_path / "model", tmp_path / "cache", steps=2)
