@@ -45,14 +45,6 @@ def row_id(part: str, utterance_id: str) -> str:
     return f"{part}{ID_SEPARATOR}{utterance_id}"
 
 
-def split_row_id(value: str) -> tuple[str, str]:
-    """`(part, utterance_id)` of a row id; ValueError when it has no `+`."""
-    part, sep, utterance = value.partition(ID_SEPARATOR)
-    if not sep or not part or not utterance:
-        raise ValueError(f"row id {value!r} is not `<codec>{ID_SEPARATOR}<utterance_id>`")
-    return part, utterance
-
-
 RowValue = Callable[["Record", str], Any]
 
 
@@ -103,10 +95,14 @@ COLUMNS: tuple[Column, ...] = (
 FEATURES = datasets.Features({column.name: column.feature for column in COLUMNS})
 
 
-def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int) -> dict[str, Any]:
-    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`."""
+def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac: bytes | None = None
+             ) -> dict[str, Any]:
+    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`.
+
+    `flac`: `encode_flac(pcm, sample_rate)` when the caller has it already (the engine encodes in its
+    worker threads); None: encoded here."""
     row = {column.name: column.value(record, part) for column in COLUMNS if column.value is not None}
-    row["audio"] = {"bytes": encode_flac(pcm, sample_rate), "path": f"{row['id']}.flac"}
+    row["audio"] = {"bytes": encode_flac(pcm, sample_rate) if flac is None else flac, "path": f"{row['id']}.flac"}
     return {column.name: row[column.name] for column in COLUMNS}  # in the declared column order
 
 
@@ -134,7 +130,7 @@ def schema_table(features: datasets.Features | None = None) -> list[str]:
 
 
 __all__ = ["BONAFIDE", "COLUMNS", "DATA_DIR", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "STATE_DIR",
-           "Column", "label_of", "make_row", "row_id", "schema_table", "split_row_id"]
+           "Column", "label_of", "make_row", "part_class_label", "part_order", "row_id", "schema_table"]
 
 
 def part_order(parts) -> list[str]:
