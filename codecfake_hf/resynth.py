@@ -12,19 +12,24 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .audio import check_waveform, decode_audio_bytes, encode_flac, read_audio, resample, to_pcm16
+from .audio import SILENCE_PEAK, check_waveform, decode_audio_bytes, encode_flac, read_audio, resample, to_pcm16
 from .codecs import Codec
 from .errors import AudioError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # A whole window of utterances is read before it is batched: sorting by length inside it keeps
 # padding low, and yielding in input order keeps the output deterministic.
@@ -35,9 +40,6 @@ DEFAULT_WINDOW = 64
 # 60 s (bench/results/resynth-cpu-60s.md) and 1.18x at 8 s (bench/results/resynth.md), so the CPU
 # default keeps batches small.
 DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
-# Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
-# (AcademiCodec) divide by it, and a detector would learn nothing from it.
-SILENCE_PEAK = 1e-6
 # Background workers for reading/resampling and PCM/FLAC encoding. They wait on I/O or run in C
 # (libsndfile, soxr, numpy) with the GIL released; four keep a GPU fed from a few cores without
 # taking every core from the codec when it runs on the CPU.
@@ -351,3 +353,28 @@ class _Pipeline:
 def _pipelined(codec: Codec, utterances: Iterable[Utterance], max_samples: int, window: int, workers: int,
                flac: bool) -> Iterator[Result | Failure]:
     yield from _Pipeline(codec, max_samples, window, workers, flac).run(utterances)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None = None,
+                ahead: int = 2 * DEFAULT_WINDOW) -> Iterator[R]:
+    """`fn(item)` for each item, in order, computed by `workers` threads (None: `DEFAULT_WORKERS`) at
+    most `ahead` items in advance of the caller; 0 workers computes each in the caller's thread.
+
+    For per-item work that runs in C with the GIL released (reading, resampling, FLAC encoding), such
+    as the genuine rows of a build. An exception of `fn` is raised when its item's turn comes.
+    """
+    workers = DEFAULT_WORKERS if workers is None else workers
+    if not workers:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ordered-map")
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

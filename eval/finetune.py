@@ -36,7 +36,7 @@ from transformers import (
 )
 from transformers.utils.versions import require_version
 
-from codecfake_hf import metrics, modelcard
+from codecfake_hf import hub, metrics, modelcard
 from codecfake_hf.files import write_json_atomic
 from codecfake_hf.results import TrainingFacts, ValidationResult
 
@@ -423,6 +423,11 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         hyperparameters=modelcard.training_hyperparameters(training_args),
     )
 
+    # The Hub token stays out of the Trainer's arguments, which it pickles into training_args.bin (top level and
+    # every checkpoint); the push at the end takes it directly, through the one push path (codecfake_hf.hub.push)
+    hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
+    training_args.hub_token, training_args.push_to_hub = None, False
+
     # Trainer
     trainer = CodecFakeTrainer(
         model=model,
@@ -451,11 +456,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
 
     # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
     modelcard.write_training_facts(training_args.output_dir, facts)
-    if training_args.push_to_hub:
-        trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")  # saves, writes the card, uploads
-    else:
-        trainer.save_model()
-        trainer.create_model_card()
+    trainer.save_model()
+    trainer.create_model_card()
+    if push_to_hub and trainer.is_world_process_zero():
+        repo_id = training_args.hub_model_id or Path(training_args.output_dir).resolve().name
+        hub.push(training_args.output_dir, repo_id, repo_type="model", token=hub_token,
+                 private=training_args.hub_private_repo, commit_message="codecfake-hf fine-tuning")
     return facts
 
 
