@@ -32,6 +32,7 @@ from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import SpeakerSplit
 
+from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
@@ -109,39 +110,60 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         ranks.close()
 
 
+# What each release layout is, for the card (`builder.release_layouts` reads them).
+RELEASES = {
+    "wav": "the original CodecFake release files (codecfake.github.io)",
+    "hf-parquet": "the Hub-hosted CodecFake release (rogertseng/CodecFake, Parquet)",
+    "cors": "CodecFake+'s codec-resynthesised speech (CoRS; Chen et al. 2025, arXiv 2501.08238)",
+}
+
+
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   metadata: str | None = None, progress: bool = True) -> BuildReport:
-    """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema.
+                   metadata: str | None = None, layout: str = "auto", progress: bool = True) -> BuildReport:
+    """Convert a downloaded public release into the same schema, splits and layout.
 
     Args:
-        path (str | Path): the folder of release files (searched recursively).
+        path (str | Path): the release folder (searched recursively): `<codec>+<utterance>.wav` files, the
+            Hub-hosted CodecFake's Parquet shards, or CodecFake+ CoRS audio with `CoRS_labels.txt`.
         out (str | Path): the output folder.
         split_file (str | None): speaker -> split file; None: the CodecFake paper's split.
         shard_size (int): files per shard.
         metadata (str | None): a VCTK source (`vctk:PATH`) whose transcripts and speaker metadata fill
             the rows; None: the release's file names only (empty text and speaker metadata).
+        layout (str): `auto` (from the folder's files), `wav`, `hf-parquet` or `cors`
+            (`builder.release_layouts`).
         progress (bool): show progress bars.
     """
     if shard_size < 1:
         raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {shard_size}.")
-    parts, skipped = scan_release(path)
+    if layout not in release_layouts.LAYOUTS:
+        raise CodecFakeError(f"`layout` must be one of {', '.join(release_layouts.LAYOUTS)}, got {layout!r}.")
+    layout = release_layouts.detect_layout(path) if layout == "auto" else layout
+    reader, taxonomy = None, {}
+    if layout == "hf-parquet":
+        parts, skipped = release_layouts.scan_hf_parquet(path)
+        reader = release_layouts.ParquetAudio(str(Path(path).resolve()))
+    elif layout == "cors":
+        parts, skipped, taxonomy = release_layouts.scan_cors(path)
+    else:
+        parts, skipped = scan_release(path)
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = _in_registry_order(parts)
+    what = RELEASES[layout]
     plan = Plan(
         kind="import",
-        identity={"source": f"release:{Path(path).resolve()}", "split": split.to_dict(), "shard_size": shard_size},
+        identity={"source": f"release:{Path(path).resolve()}", "layout": layout, "split": split.to_dict(),
+                  "shard_size": shard_size},
         records={part: Plan.split_records(parts[part], split, None) for part in ordered},
         shard_size=shard_size,
-        source={"kind": "release", "description": "the original CodecFake release files (codecfake.github.io)",
-                "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION, "citation": vctk.CITATION},
+        source={"kind": "release", "description": what, "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION,
+                "citation": vctk.CITATION, **({"taxonomy": taxonomy} if taxonomy else {})},
     )
-    run = BuildRun(plan, Path(out), progress=progress)
+    run = BuildRun(plan, Path(out), corpus=reader, progress=progress)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
-    return run.run(ordered, notes=[
-        "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
-    ])
+    return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
 
 
 def source_info(corpus: Corpus) -> dict[str, str]:
@@ -342,9 +364,11 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
 
 
 def _in_registry_order(parts: Iterable[str]) -> list[str]:
-    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table)."""
+    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table), then codecs the
+    registry does not know (imported from CodecFake+) by name."""
     present = set(parts)
-    return [part for part in [GENUINE, *codecs.names()] if part in present]
+    known = [part for part in [GENUINE, *codecs.names()] if part in present]
+    return known + sorted(present - set(known))
 
 
 class _FolderLock:

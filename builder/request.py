@@ -87,7 +87,8 @@ class BuildRequest:
 
 @dataclass(kw_only=True)
 class ImportRequest:
-    """Convert the original release's `<codec>+<utterance>.wav` files into the same schema, splits and layout."""
+    """Convert a downloaded public release (the original wav files, the Hub-hosted CodecFake Parquet, or CodecFake+
+    CoRS) into the same schema, splits and layout."""
 
     path: str = field(metadata={"help": (
         "Folder holding `<codec>+<utterance>.wav` files (searched recursively); may also be given first, "
@@ -99,6 +100,9 @@ class ImportRequest:
     metadata: str | None = field(default=None, metadata={"help": (
         "A VCTK copy (vctk:PATH) whose transcripts and speaker metadata fill the rows (default: none; text and "
         "speaker metadata stay empty).")})
+    layout: str = field(default="auto", metadata={"help": (
+        "The release's layout: wav (`<codec>+<utterance>.wav` files), hf-parquet (a local copy of the Hub's "
+        "rogertseng/CodecFake), cors (CodecFake+ CoRS audio + CoRS_labels.txt), or auto (default: from the files).")})
 
 
 @dataclass(kw_only=True)

@@ -250,7 +250,15 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         return "No codec rows yet."
     rows = ["| config | sample rate | bitrate | codebooks | hop | checkpoint | weights | output length | notes |",
             "|---|---:|---:|---:|---:|---|---|---|---|"]
+    taxonomy = info.source.get("taxonomy") or {}
     for name in codec_parts:
+        if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
+            facts = taxonomy.get(name, {})
+            described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
+                                  if key in facts)
+            rows.append(f"| `{name}` | — | — | — | — | — | original release files | — | "
+                        f"{'CodecFake+ taxonomy: ' + described if described else 'not in the registry'} |")
+            continue
         s = registry.spec(name)
         if info.imported:
             weights = "original release files"
