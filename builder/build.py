@@ -30,7 +30,7 @@ from codecfake_hf.corpus import Corpus, Record, open_source, vctk
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
-from codecfake_hf.splits import SpeakerSplit
+from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
 from . import release_layouts
 from .dataset import PartRows, write_shard
@@ -86,7 +86,6 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
-    split = SpeakerSplit.from_file(request.split_file) if request.split_file else SpeakerSplit.paper()
     ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
     try:
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
@@ -94,13 +93,15 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
 
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
+            records = corpus.records()
+            split, rule = choose_split(request, corpus, records)
             return Plan(
                 kind="build",
-                identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
+                identity={"source": corpus.spec, "split": split.to_dict(), "split_rule": rule, "limit": request.limit,
                           "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
-                records={ALL_PARTS: Plan.split_records(corpus.records(), split, request.limit)},
+                records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
                 shard_size=request.shard_size,
-                source=source_info(corpus),
+                source=source_info(corpus, request),
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
@@ -155,20 +156,56 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
     plan = Plan(
         kind="import",
         identity={"source": f"release:{Path(path).resolve()}", "layout": layout, "split": split.to_dict(),
-                  "shard_size": shard_size},
+                  "split_rule": "file" if split_file else "paper", "shard_size": shard_size},
         records={part: Plan.split_records(parts[part], split, None) for part in ordered},
         shard_size=shard_size,
         source={"kind": "release", "description": what, "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION,
-                "citation": vctk.CITATION, **({"taxonomy": taxonomy} if taxonomy else {})},
+                "citation": vctk.CITATION, "language": SOURCE_LANGUAGES["vctk"],  # every release resynthesised VCTK
+                **({"taxonomy": taxonomy} if taxonomy else {})},
     )
     run = BuildRun(plan, Path(out), corpus=reader, progress=progress)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
     return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
 
 
-def source_info(corpus: Corpus) -> dict[str, str]:
-    return {"kind": corpus.kind, "description": corpus.description, "license": corpus.license or "other",
+# Sources whose speakers the CodecFake paper's split names (the built-in demo uses VCTK-like ids for it).
+PAPER_SPLIT_SOURCES = ("vctk", "builtin")
+# What the card says a source's speech is in, where the source itself says so.
+SOURCE_LANGUAGES = {"vctk": ["en"]}
+# The Hub dataset a source is (`source_datasets` of the card).
+SOURCE_DATASETS = {"vctk": "CSTR-Edinburgh/vctk"}
+
+
+def choose_split(request: BuildRequest, corpus: Corpus, records: list[Record]) -> tuple[SpeakerSplit, str]:
+    """The split and how it was chosen (`file`, `paper`, `ratios A,B,C seed N`), for the plan and the card.
+
+    A split file wins; then explicit ratios; then the paper's split for VCTK; any other source gets a seeded
+    ratio split (0.8,0.1,0.1), since the paper's speakers are VCTK's and would leave every row in `train`.
+    """
+    if request.split_file:
+        return SpeakerSplit.from_file(request.split_file), "file"
+    if request.split_ratios is None and corpus.kind in PAPER_SPLIT_SOURCES:
+        return SpeakerSplit.paper(), "paper"
+    ratios = parse_ratios(request.split_ratios) if request.split_ratios else DEFAULT_RATIOS
+    split = SpeakerSplit.by_ratio((r.speaker_id for r in records), ratios, request.split_seed)
+    return split, f"ratios {','.join(f'{r:g}' for r in ratios)} seed {request.split_seed}"
+
+
+def source_info(corpus: Corpus, request: BuildRequest | None = None) -> dict:
+    """What the card says about the source: its own facts, overridden by the request's licence and language."""
+    license = (request and request.license) or corpus.license or "unknown"
+    info = {"kind": corpus.kind, "description": corpus.description, "license": license,
             "attribution": corpus.attribution, "citation": corpus.citation}
+    if request and request.license_name:
+        info["license_name"], info["license_link"] = request.license_name, request.license_link
+    languages = (request and request.languages()) or SOURCE_LANGUAGES.get(corpus.kind)
+    if languages:
+        info["language"] = languages
+    if corpus.kind in SOURCE_DATASETS:
+        info["source_datasets"] = [SOURCE_DATASETS[corpus.kind]]
+    elif corpus.kind == "hf":
+        info["source_datasets"] = [corpus.location.split(":")[0]]
+    return info
 
 
 class BuildRun:
@@ -343,6 +380,8 @@ class BuildRun:
                 imported=plan.kind == "import", notes=notes,
                 genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
+                split_rule=plan.identity.get("split_rule", ""),
+                random_weights_requested=bool(self.request and self.request.random_weights),
             ),
         )
 
