@@ -169,7 +169,8 @@ def test_source_tracing_score_reports_accuracy_macro_f1_and_confusion(tracing):
     assert "| true \\ predicted | genuine | encodec_24khz | SpeechTokenizer | F1 (%) |" in table
     assert (tracing / "report" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     card = (tracing / "model" / "README.md").read_text()
-    assert "metric_type: accuracy" in card.replace("- type: accuracy", "metric_type: accuracy") or "accuracy" in card
+    assert "type: accuracy" in card and "type: f1" in card  # model-index entries
+    assert f"value: {round(100 * traced['accuracy'], 4)}" in card
     assert f"value: {round(100 * traced['macro_f1'], 4)}" in card and "Macro-F1" in card
     assert "| true \\ predicted |" in card
 
