@@ -12,6 +12,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, open_source, vctk
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.recipe import MATCHED, default_recipe
 from codecfake_hf.resynth import resolve_device
 from codecfake_hf.schema import GENUINE
 from codecfake_hf.splits import SpeakerSplit
@@ -60,9 +62,9 @@ class BuildReport:
     card: Path | None = None
 
 
-def default_codec_factory(name: str, device: torch.device, random_weights: bool) -> Codec:
-    """The registry's codec: official weights through the Hub cache, or random weights on request."""
-    return codecs.load(name, random_weights=random_weights, device=device)
+def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
+    """The registry's codec: official weights through the Hub cache, or random weights drawn from `seed`."""
+    return codecs.load(name, random_weights=random_weights, seed=seed, device=device)
 
 
 def check_device(device: str) -> torch.device:
@@ -96,16 +98,19 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
                                    audio_column=request.audio_column, speaker_column=request.speaker_column)
     logger.info("source %s: listing utterances", corpus.spec)
     records = corpus.records()
+    recipe = request.recipe or default_recipe(corpus.kind)
+    logger.info("input recipe %s%s", recipe, "" if request.recipe else f" (the default for {corpus.kind}: sources)")
     plan = Plan(
         kind="build",
         identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
-                  "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
+                  "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate,
+                  "recipe": recipe},
         records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
         shard_size=request.shard_size,
         source=source_info(corpus),
     )
     run = BuildRun(plan, Path(request.out), request=request, corpus=corpus, device=device,
-                   codec_factory=codec_factory or default_codec_factory, progress=progress)
+                   codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed), progress=progress)
     return run.run([GENUINE, *codec_names], notes=card_notes or [])
 
 
@@ -201,22 +206,30 @@ class BuildRun:
                 if not plan.shard_path(self.out, part, split, shard).exists()]
 
     def load_codec(self, name: str) -> Codec | None:
-        """The codec `name`, or None (reported in `report.failed`) when it cannot be loaded or would mix weights."""
-        random_weights = self.request.random_weights
-        recorded = self.plan.parts.get(name, {}).get("random_weights")
-        if recorded is not None and recorded != random_weights:
-            state = "random" if recorded else "official"
-            self.report.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
-                                        f"same weights, or delete data/{name}/ to rebuild it.")
-            return None
+        """The codec `name` at the request's precision, or None (reported in `report.failed`) when it cannot
+        be loaded or would mix weights, seeds or precisions within `data/<name>/`."""
+        request = self.request
         try:
-            codec = self.codec_factory(name, self.device, random_weights)
+            codec = self.codec_factory(name, self.device, request.random_weights)
         except CodecFakeError as error:  # BackendNotBuiltError, WeightsUnavailableError, CheckpointError
             self.report.failed[name] = str(error)
             logger.error("%s: not built: %s", name, error)
             return None
-        self.plan.parts[name] = {"complete": False,
-                                 "random_weights": bool(getattr(codec, "random_weights", random_weights))}
+        codec.precision = request.precision
+        # What the codec is, not what was asked: the demo falls back to random weights where the official
+        # ones are out of reach, and the card must say which rows are smoke data.
+        random_weights = bool(getattr(codec, "random_weights", request.random_weights))
+        made = {"random_weights": random_weights, "precision": request.precision,
+                "seed": getattr(codec, "seed", request.seed) if random_weights else None}
+        recorded = self.plan.parts.get(name, {})
+        differ = [key for key, value in made.items() if key in recorded and recorded[key] != value]
+        if differ:
+            then = ", ".join(f"{key}={recorded[key]!r}" for key in differ)
+            self.report.failed[name] = (f"data/{name}/ holds shards made with {then}; finish it with the same "
+                                        f"options, or delete data/{name}/ to rebuild it.")
+            return None
+        self.plan.parts[name] = {"complete": False, **made}
+        self.plan.save(self.out)  # before any shard: a killed run's successor finds what its shards were made with
         return codec
 
     def write_part(self, part: str, codec: Codec | None) -> None:
@@ -231,6 +244,7 @@ class BuildRun:
             with tqdm(total=utterances, unit="utt", desc=part, disable=not self.progress) as bar:
                 rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
                                 genuine_sample_rate=self.request.genuine_sample_rate if self.request else None,
+                                recipe=plan.identity.get("recipe", MATCHED),
                                 batch_seconds=self.request.batch_seconds if self.request else None)
                 for split, shard in pending:
                     write_shard(rows.rows(plan.shard_records(part, split, shard), part),
@@ -248,12 +262,14 @@ class BuildRun:
             reasons = "; ".join(self.report.failed.values())
             raise CodecFakeError(f"nothing was written to {self.out}: no part could be built ({reasons}).")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
+        precisions = {p: plan.parts[p]["precision"] for p in parts if plan.parts[p].get("precision", "fp32") != "fp32"}
         return hub.write_dataset_card(
             self.out,
             hub.DatasetCardInfo(
                 parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
                 imported=plan.kind == "import", notes=notes,
-                genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
+                genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
+                precisions=precisions, seeds={p: plan.parts[p]["seed"] for p in random if "seed" in plan.parts[p]},
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
             ),
         )

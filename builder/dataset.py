@@ -29,6 +29,7 @@ from codecfake_hf.audio import from_pcm16, read_audio, resample, to_pcm16
 from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError
 from codecfake_hf.files import atomic_path
+from codecfake_hf.recipe import MATCHED, from_source
 from codecfake_hf.resynth import Failure, Utterance, resynthesize_stream
 from codecfake_hf.schema import FEATURES, make_row
 
@@ -57,8 +58,10 @@ class PartRows:
         corpus (Corpus | None): reads the genuine audio; None for imported release files, whose
             records point at the files.
         codec (Codec | None): the loaded codec of a codec part; None for genuine or imported rows.
-        genuine_sample_rate (int | None): rate of the genuine rows and of the codecs' input; None:
-            each file's own rate (an import uses None: release files keep their rate).
+        genuine_sample_rate (int | None): rate of the genuine rows; None: each file's own rate (an
+            import uses None: release files keep their rate).
+        recipe (str): what a codec resynthesises (`codecfake_hf.recipe`): `matched` (default), the
+            genuine row; `paper`, the source as read, sinc-resampled, for codecs at another rate.
         batch_seconds (float | None): padded seconds per codec batch (None: the engine's default).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
 
@@ -67,11 +70,12 @@ class PartRows:
     """
 
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
-                 genuine_sample_rate: int | None = None, batch_seconds: float | None = None,
+                 genuine_sample_rate: int | None = None, recipe: str = MATCHED, batch_seconds: float | None = None,
                  progress: tqdm | None = None):
         self.corpus = corpus
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
+        self.recipe = recipe
         self.batch_seconds = batch_seconds
         self.progress = progress
         self.skipped: list[str] = []
@@ -97,7 +101,17 @@ class PartRows:
             yield make_row(by_id[item.id], part, item.pcm, item.sample_rate)
 
     def _codec_inputs(self, records: list[Record]) -> Iterator[Utterance]:
-        """The codecs' input: the genuine audio as the genuine rows hold it (same rate), read lazily."""
+        """The codec's input, read lazily: the genuine audio as the genuine rows hold it (same rate), or
+        under the `paper` recipe the source as read, for the engine's sinc resampler."""
+        if from_source(self.recipe, self.codec.sample_rate, self.genuine_sample_rate):
+            for record in records:
+                try:
+                    wave, rate = self._read(record)
+                except AudioError as error:
+                    self._skip(record, str(error))
+                    continue
+                yield Utterance(record.utterance_id, wave=wave, sample_rate=rate, resampler="sinc")
+            return
         for record, wave, rate in self._genuine_audio(records):
             if self.genuine_sample_rate is not None:
                 # Quantised as the genuine row is, so that a fake is the resynthesis of exactly that row.
