@@ -69,7 +69,8 @@ def vctk48(tmp_path_factory, demo_dir):
 
 
 def sources(tree) -> dict[str, tuple[np.ndarray, int]]:
-    return {path.name.split("_mic")[0]: read_audio(path) for path in sorted(tree.glob("wav48_silence_trimmed/*/*_mic1.flac"))}
+    files = sorted(tree.glob("wav48_silence_trimmed/*/*_mic1.flac"))
+    return {path.name.split("_mic")[0]: read_audio(path) for path in files}
 
 
 def test_paper_recipe_feeds_24_and_44k_codecs_the_48k_source_and_16k_codecs_the_genuine_rows(
