@@ -15,7 +15,7 @@ from near_ties import check_codes, recording_stages
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio
-from codecfake_hf.codecs import funcodec
+from codecfake_hf.codecs.funcodec import codec as funcodec
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 FREQ = ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
@@ -170,7 +170,7 @@ def test_freqcodec_length_rule_on_the_fixture_probe(name, codec_fixture, tiny):
 def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, tiny):
     """GroupNorm and the RMS take whole-utterance statistics: a batch must not mix items or padding.
 
-    The time-domain configs run the batch as one (per-item statistics and edges in seanet.py); FreqCodec
+    The time-domain configs run the batch as one (per-item statistics and edges in codecs/nn/seanet.py); FreqCodec
     runs its items one by one.
     """
     codec = tiny(name)
@@ -278,7 +278,7 @@ def test_uninitialised_codebooks_are_marked_initialised(codec_fixture, caplog):
     fixture = codec_fixture(TIME[0])
     weights = fixture.weights()
     weights["quantizer.rq.model.inited"] = torch.zeros_like(weights["quantizer.rq.model.inited"])
-    with caplog.at_level(logging.WARNING, logger="codecfake_hf.codecs.funcodec_quantizer"):
+    with caplog.at_level(logging.WARNING, logger="codecfake_hf.codecs.funcodec.quantizer"):
         codec = codecs.load(TIME[0], config=fixture.tiny_config, state_dict=weights)
     assert bool((codec.model.quantizer.codebooks.inited == 1).all())
     assert "not initialised" in caplog.text
