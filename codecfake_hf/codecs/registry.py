@@ -172,6 +172,67 @@ _SPECS = [
     ),
 ]
 
+# Beyond the CodecFake paper: the other official bitrates of EnCodec, and codec families transformers ships.
+_HF = ("config.json", "model.safetensors")
+_ENCODEC_48K_NOTE = (
+    "transformers EncodecModel (facebook/encodec_48khz) at {kbps:g} kbps ({nq} of 16 codebooks). The model is "
+    "stereo: the mono utterance is fed as both channels and the two decoded channels are averaged. Input is "
+    "zero-padded to whole 1 s chunks (1 % overlap) with a padding mask, as EncodecFeatureExtractor does, and each "
+    "chunk is normalised to its RMS and restored, as the model does."
+)
+_MIMI_NOTE = (
+    "transformers MimiModel (kyutai/mimi) with {nq} of 32 codebooks ({what}); input and output cut to the input "
+    "length, as MimiModel.forward does. The config is transformers' MimiConfig defaults (documented as kyutai/mimi's); "
+    "the Hub config.json and the key layout of the Hub file could not be compared offline."
+)
+_XCODEC_NOTE = (
+    "transformers XcodecModel ({repo}, semantic model {semantic}) at {kbps:g} kbps ({nq} of 8 codebooks); input "
+    "zero-padded to a multiple of the 320-sample hop as DacFeatureExtractor(hop_length=320) does, output cut to "
+    "the input length. Config: XcodecConfig defaults with that semantic model, not compared offline with the Hub's "
+    "config.json or preprocessor_config.json."
+)
+_XCODEC_CHECKPOINTS = (
+    ("hubert-librispeech", "HuBERT base (facebook/hubert-base-ls960)"),
+    ("wavlm-mls", "WavLM base+"),
+    ("wavlm-more-data", "WavLM base+"),
+    ("hubert-general", "HuBERT base, general audio"),
+    ("hubert-general-balanced", "HuBERT base, general audio"),
+)
+
+_SPECS += [
+    CodecSpec(
+        name=f"encodec_24khz_{kbps}kbps", family="encodec", sample_rate=24000, hop_length=320,
+        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_24khz",
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",),
+        notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
+    )
+    for kbps, nq in ((3, 4), (6, 8), (12, 16), (24, 32))
+] + [
+    CodecSpec(
+        name=f"encodec_48khz_{kbps}kbps", family="encodec", sample_rate=48000, hop_length=320,
+        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_48khz",
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec48_{kbps}",),
+        notes=_ENCODEC_48K_NOTE.format(kbps=kbps, nq=nq),
+    )
+    for kbps, nq in ((3, 2), (6, 4), (12, 8), (24, 16))
+] + [
+    CodecSpec(
+        name=f"mimi-nq{nq}", family="mimi", sample_rate=24000, hop_length=1920, n_codebooks=nq,
+        codebook_size=2048, bitrate_kbps=nq * 11 * 12.5 / 1000, hub_repo="kyutai/mimi", hub_files=_HF,
+        length_rule=_SAME, aliases=aliases, notes=_MIMI_NOTE.format(nq=nq, what=what),
+    )
+    for nq, aliases, what in ((8, ("mimi", "mimi8"), "Moshi's setting"), (32, ("mimi32",), "all of them"))
+] + [
+    CodecSpec(
+        name=f"xcodec-{ckpt}-nq{nq}", family="xcodec", sample_rate=16000, hop_length=320, n_codebooks=nq,
+        codebook_size=1024, bitrate_kbps=kbps, hub_repo=f"hf-audio/xcodec-{ckpt}", hub_files=_HF,
+        length_rule=_SAME, aliases=(f"xcodec-{ckpt}-{kbps:g}kbps",),
+        notes=_XCODEC_NOTE.format(repo=f"hf-audio/xcodec-{ckpt}", semantic=semantic, kbps=kbps, nq=nq),
+    )
+    for ckpt, semantic in _XCODEC_CHECKPOINTS
+    for nq, kbps in ((1, 0.5), (8, 4.0))
+]
+
 REGISTRY: dict[str, CodecSpec] = {s.name: s for s in _SPECS}
 _ALIASES: dict[str, str] = {alias.lower(): s.name for s in _SPECS for alias in (s.name, *s.aliases)}
 
