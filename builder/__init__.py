@@ -7,9 +7,9 @@ Run from a checkout: `python -m builder build|push|import|demo` (see `--help`). 
 """
 
 from .build import BuildReport, build, import_release
-from .dataset import FEATURES, CodecFakeBuilder, CodecFakeConfig
+from .dataset import CodecFakeBuilder, CodecFakeConfig
 from .demo import run_demo
 from .plan import Plan
 
-__all__ = ["FEATURES", "BuildReport", "CodecFakeBuilder", "CodecFakeConfig", "Plan", "build", "import_release",
+__all__ = ["BuildReport", "CodecFakeBuilder", "CodecFakeConfig", "Plan", "build", "import_release",
            "run_demo"]

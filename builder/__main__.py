@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from codecfake_hf import hub
-from codecfake_hf.corpus import GENUINE
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.schema import GENUINE
 
 from .build import BuildReport, build, import_release
 from .dataset import CodecFakeConfig

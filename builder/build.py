@@ -21,13 +21,15 @@ from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
-from codecfake_hf.corpus import GENUINE, Corpus, Record, open_source, scan_release, vctk
+from codecfake_hf.corpus import Corpus, Record, open_source, vctk
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.resynth import resolve_device
+from codecfake_hf.schema import GENUINE
 from codecfake_hf.splits import SpeakerSplit
 
 from .dataset import CodecFakeBuilder, CodecFakeConfig
 from .plan import ALL_PARTS, STATE_DIR, Plan, PlanMismatchError
+from .release import scan_release
 
 logger = logging.getLogger(__name__)
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import datasets
 import numpy as np
 
-from codecfake_hf.audio import encode_flac, from_pcm16, read_audio, resample, to_pcm16
-from codecfake_hf.corpus import GENUINE, Corpus, Record
+from codecfake_hf.audio import from_pcm16, read_audio, resample, to_pcm16
+from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError
 from codecfake_hf.resynth import Failure, Utterance, resynthesize_stream
+from codecfake_hf.schema import FEATURES, make_row
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -34,22 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LABELS = ["bonafide", "spoof"]
-# DESIGN.md's schema: one row per audio file, every part (genuine or codec) with the same columns so
-# that a config can list several parts' files and the `all` config can list them all.
-FEATURES = datasets.Features({
-    "audio": datasets.Audio(),  # no sampling_rate: each row decodes at its file's own rate
-    "id": datasets.Value("string"),
-    "utterance_id": datasets.Value("string"),
-    "speaker_id": datasets.Value("string"),
-    "codec": datasets.Value("string"),
-    "label": datasets.ClassLabel(names=LABELS),
-    "text": datasets.Value("string"),
-    "gender": datasets.Value("string"),
-    "age": datasets.Value("int32"),
-    "accent": datasets.Value("string"),
-    "region": datasets.Value("string"),
-})
 # Genuine audio is stored as read (16-bit PCM): no ±0.99 clamp, which CodecFake applied to fakes only.
 GENUINE_CLAMP = 1.0
 
@@ -108,24 +93,6 @@ class CodecFakeConfig(datasets.BuilderConfig):
     part: str | None = None
     split: str | None = None
     shard: int | None = None
-
-
-def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int) -> dict[str, Any]:
-    """One dataset row: FLAC audio of int16 `pcm` and the record's metadata; id `<part>+<utterance>`."""
-    row_id = f"{part}+{record.utterance_id}"
-    return {
-        "audio": {"bytes": encode_flac(pcm, sample_rate), "path": f"{row_id}.flac"},
-        "id": row_id,
-        "utterance_id": record.utterance_id,
-        "speaker_id": record.speaker_id,
-        "codec": part,
-        "label": 0 if part == GENUINE else 1,
-        "text": record.text,
-        "gender": record.gender,
-        "age": record.age,
-        "accent": record.accent,
-        "region": record.region,
-    }
 
 
 class CodecFakeBuilder(datasets.GeneratorBasedBuilder):

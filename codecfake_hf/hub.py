@@ -21,9 +21,9 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
 from .codecs import registry
-from .corpus import GENUINE
 from .errors import CodecFakeError
 from .files import write_text_atomic
+from .schema import GENUINE, LABELS, schema_table
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
     )
     metadata.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
-    body = _body(info, counts)
+    body = _body(info, counts, features)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
@@ -176,7 +176,7 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]]) -> str:
+def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features) -> str:
     codec_parts = [p for p in info.parts if p != GENUINE]
     first = codec_parts[0] if codec_parts else ALL_CONFIG
     splits = sorted({s for table in counts.values() for s in table}, key=split_sort_key)
@@ -204,7 +204,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]]) -> str:
         "",
         f'ds = load_dataset("ORG/NAME", "{first}", split="test")   # or a local folder in this layout',
         "row = ds[0]",
-        'row["audio"]  # decoded at the file\'s own rate; row["label"]: 0 = bonafide, 1 = spoof',
+        f'row["audio"]  # decoded at the file\'s own rate; row["label"]: 0 = {LABELS[0]}, 1 = {LABELS[1]}',
         "```",
         "",
         f"Configs: one per codec (that codec's rows plus the genuine rows of the same split; genuine audio is "
@@ -225,16 +225,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]]) -> str:
     for split, speakers in info.speakers.items():
         shown = ", ".join(speakers[:20]) + (f", … ({len(speakers)} speakers)" if len(speakers) > 20 else "")
         lines.append(f"- `{split}`: {shown}")
-    lines += ["", "## Schema", "",
-              "| column | type |", "|---|---|",
-              "| `audio` | `Audio()`, FLAC 16-bit, at the file's own rate |",
-              "| `id` | `<codec>+<utterance_id>`, as in the CodecFake release (`genuine+p225_001`) |",
-              "| `utterance_id`, `speaker_id` | strings |",
-              "| `codec` | the codec config, `genuine` for bona fide |",
-              "| `label` | `ClassLabel(names=[\"bonafide\", \"spoof\"])` |",
-              "| `text` | transcript (empty where the corpus has none) |",
-              "| `gender`, `age`, `accent`, `region` | speaker metadata where the corpus has it |",
-              "", "## Notes", ""]
+    lines += ["", "## Schema", "", *schema_table(features), "", "## Notes", ""]
     lines += _notes(info)
     lines += ["", "## License and attribution", "",
               f"License: {info.source.get('license') or 'other'}. "

@@ -11,10 +11,10 @@ import datasets
 import numpy as np
 
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.schema import GENUINE
 
 logger = logging.getLogger(__name__)
 
-GENUINE = "genuine"  # the `codec` of bona fide rows (DESIGN.md's schema)
 CODECFAKE_SAMPLES = 64_600  # CodecFake's (and the ASVspoof baselines') input: 64,600 samples at 16 kHz
 CODECFAKE_SECONDS = CODECFAKE_SAMPLES / 16_000
 

@@ -26,8 +26,9 @@ import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
 from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.schema import GENUINE
 
-from .data import GENUINE, EvalArgumentError, dataset_codecs, load_split
+from .data import EvalArgumentError, dataset_codecs, load_split
 from .finetune import (
     TRAINING_DEFAULTS,
     DataTrainingArguments,

@@ -30,7 +30,6 @@ from codecfake_hf.files import write_json_atomic, write_text_atomic
 
 from .data import (
     CODECFAKE_SECONDS,
-    GENUINE,
     EvalArgumentError,
     bonafide_log_odds,
     cap_rows,
@@ -271,4 +270,4 @@ def card_main(argv: list[str] | None = None) -> Path:
     return path
 
 
-__all__ = ["GENUINE", "CardArguments", "ScoreArguments", "card_main", "main", "run_score"]
+__all__ = ["CardArguments", "ScoreArguments", "card_main", "main", "run_score"]

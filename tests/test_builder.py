@@ -18,8 +18,9 @@ from test_corpus import SPEAKERS, make_hub_dataset, make_vctk_tree
 
 from builder import CodecFakeConfig, Plan, build, import_release
 from builder.__main__ import main
+from builder.release import scan_release
 from codecfake_hf import codecs
-from codecfake_hf.corpus import open_source
+from codecfake_hf.corpus import CorpusError, open_source
 from codecfake_hf.errors import BackendNotBuiltError, CodecFakeError, UnknownCodecError
 from codecfake_hf.splits import SpeakerSplit
 
@@ -205,6 +206,19 @@ def test_adding_a_codec_later_computes_only_that_codec(tmp_path, demo_dir, codec
     # Other options on the same folder are refused rather than mixed in.
     with pytest.raises(CodecFakeError, match=r"holds a build made with other options \(limit: None there, 1 now\)"):
         build(config_for(source, out, ENCODEC, limit=1), codec_factory=second, progress=False)
+
+
+def test_release_folder_scan(tmp_path, demo_dir):
+    for name in ("genuine+p225_273.wav", "encodec_24khz+p225_273.wav", "dac_16khz+p225_273.wav"):
+        (tmp_path / name).write_bytes((demo_dir / name.replace("dac_16khz", "descript-audio-codec-16khz")).read_bytes())
+    (tmp_path / "mystery_codec+p225_273.wav").write_bytes(b"x")
+    (tmp_path / "README.wav").write_bytes(b"x")
+    parts, skipped = scan_release(tmp_path)
+    assert sorted(parts) == ["descript-audio-codec-16khz", "encodec_24khz", "genuine"]  # aliases resolve
+    assert parts["genuine"][0].speaker_id == "p225" and parts["genuine"][0].utterance_id == "p225_273"
+    assert len(skipped) == 2 and any("Unknown codec 'mystery_codec'" in s for s in skipped)
+    with pytest.raises(CorpusError, match="no such folder"):
+        scan_release(tmp_path / "nope")
 
 
 def test_import_of_the_release_folder(tmp_path, demo_dir):

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.corpus import VCTK, AudioFolder, CorpusError, HubDataset, open_source, scan_release
+from codecfake_hf.corpus import VCTK, AudioFolder, CorpusError, HubDataset, open_source
 from codecfake_hf.splits import PAPER_SPLIT, SpeakerSplit, SplitError
 
 CLIPS = ("p225_273", "p295_144", "p318_114")
@@ -164,19 +164,6 @@ def test_hub_dataset_source_finds_audio_speaker_and_text_columns(tmp_path, demo_
         HubDataset(str(tmp_path / "hubset"), audio_column="sound")
     with pytest.raises(CorpusError, match="could not be loaded"):
         open_source(f"hf:{tmp_path / 'no-such-dataset'}")
-
-
-def test_release_folder_scan(tmp_path, demo_dir):
-    for name in ("genuine+p225_273.wav", "encodec_24khz+p225_273.wav", "dac_16khz+p225_273.wav"):
-        (tmp_path / name).write_bytes((demo_dir / name.replace("dac_16khz", "descript-audio-codec-16khz")).read_bytes())
-    (tmp_path / "mystery_codec+p225_273.wav").write_bytes(b"x")
-    (tmp_path / "README.wav").write_bytes(b"x")
-    parts, skipped = scan_release(tmp_path)
-    assert sorted(parts) == ["descript-audio-codec-16khz", "encodec_24khz", "genuine"]  # aliases resolve
-    assert parts["genuine"][0].speaker_id == "p225" and parts["genuine"][0].utterance_id == "p225_273"
-    assert len(skipped) == 2 and any("Unknown codec 'mystery_codec'" in s for s in skipped)
-    with pytest.raises(CorpusError, match="no such folder"):
-        scan_release(tmp_path / "nope")
 
 
 def test_paper_split_is_the_default():

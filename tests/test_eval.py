@@ -10,19 +10,14 @@ import datasets
 import numpy as np
 import pytest
 
-GENUINE = "genuine"
+from codecfake_hf import hub
+from codecfake_hf.audio import to_pcm16
+from codecfake_hf.corpus import Record
+from codecfake_hf.schema import FEATURES, GENUINE, make_row
+
 FAKE_CODECS = ("encodec_24khz", "SpeechTokenizer")
 SPLITS = {"train": ("p225", "p230"), "validation": ("p226",), "test": ("p227", "p228")}
 RATES = {GENUINE: 16_000, "encodec_24khz": 24_000, "SpeechTokenizer": 16_000}
-FEATURES = datasets.Features({
-    "audio": datasets.Audio(),
-    "id": datasets.Value("string"),
-    "utterance_id": datasets.Value("string"),
-    "speaker_id": datasets.Value("string"),
-    "codec": datasets.Value("string"),
-    "label": datasets.ClassLabel(names=["bonafide", "spoof"]),
-    "text": datasets.Value("string"),
-})
 
 
 def _wave(rng: np.random.Generator, codec: str, seconds: float) -> np.ndarray:
@@ -36,33 +31,25 @@ def _wave(rng: np.random.Generator, codec: str, seconds: float) -> np.ndarray:
 
 
 def write_hub_layout(root: Path, rows: list[dict], codecs: list[str], splits: list[str]) -> Path:
-    """A CodecFake dataset folder in the builder's Hub layout (DESIGN.md): Parquet shards per codec and split
-    under `data/<codec>/` (written by `datasets`, so Audio/ClassLabel survive), and a README whose YAML
-    declares `all` (the default) and one config per fake codec (its rows + the genuine ones)."""
+    """A CodecFake dataset folder as the builder lays it out: the schema's rows (`codecfake_hf.schema`), one
+    Parquet shard per codec and split under `data/<codec>/` (written by `datasets`, so Audio/ClassLabel survive),
+    and the builder's dataset card, whose YAML declares `all` (the default) and one config per fake codec."""
     for codec in codecs:
         for split in splits:
-            chosen = [row for row in rows if row["codec"] == codec and row["split"] == split]
-            columns = {name: [row[name] for row in chosen] for name in FEATURES}
+            chosen = [{name: row[name] for name in FEATURES} for row in rows
+                      if row["codec"] == codec and row["split"] == split]
             shard = root / "data" / codec / f"{split}-00000-of-00001.parquet"
             shard.parent.mkdir(parents=True, exist_ok=True)
-            datasets.Dataset.from_dict(columns, features=FEATURES).to_parquet(str(shard))
-
-    def config(name: str, members: list[str], default: bool = False) -> str:
-        files = "".join(
-            f"  - split: {split}\n    path:\n" + "".join(f"    - data/{c}/{split}-*.parquet\n" for c in members)
-            for split in splits)
-        return f"- config_name: {name}\n" + ("  default: true\n" if default else "") + "  data_files:\n" + files
-
-    fakes = [codec for codec in codecs if codec != GENUINE]
-    configs = config("all", codecs, default=True) + "".join(config(codec, [GENUINE, codec]) for codec in fakes)
-    (root / "README.md").write_text(f"---\nconfigs:\n{configs}---\n\n# tiny CodecFake\n")
+            datasets.Dataset.from_list(chosen, features=FEATURES).to_parquet(str(shard))
+    speakers = {split: sorted({row["speaker_id"] for row in rows if row["split"] == split}) for split in splits}
+    hub.write_dataset_card(root, hub.DatasetCardInfo(parts=codecs, speakers=speakers, source={}))
     return root
 
 
 def row(codec: str, utterance: str, split: str, wave: np.ndarray, rate: int) -> dict:
-    return {"audio": {"array": wave, "sampling_rate": rate}, "id": f"{codec}+{utterance}", "utterance_id": utterance,
-            "speaker_id": utterance.split("_")[0], "codec": codec, "label": 0 if codec == GENUINE else 1,
-            "text": "please call stella", "split": split}
+    """The schema's row (16-bit FLAC) of `wave`, plus the split it goes to."""
+    record = Record(utterance, utterance.split("_")[0], text="please call stella")
+    return {**make_row(record, codec, to_pcm16(wave), rate), "split": split}
 
 
 def write_tiny_codecfake(root: Path, utterances_per_speaker: int = 2, seed: int = 0) -> Path:

@@ -13,9 +13,9 @@ from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 
 from builder.__main__ import main
-from builder.dataset import FEATURES, make_row
 from codecfake_hf import hub
 from codecfake_hf.corpus import Record
+from codecfake_hf.schema import FEATURES, make_row
 
 SECRET = "hf_SECRETtoken0123456789abcdefghijklmnop"
 

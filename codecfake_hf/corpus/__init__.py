@@ -15,13 +15,11 @@ from pathlib import Path
 from .base import Corpus, CorpusError, Record
 from .folder import AudioFolder
 from .hfdataset import HubDataset
-from .release import GENUINE, scan_release
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
-    "GENUINE", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
-    "scan_release",
+    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin")

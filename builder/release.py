@@ -12,13 +12,14 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from ..codecs import registry
-from ..errors import UnknownCodecError
-from .base import CorpusError, Record
+from codecfake_hf.codecs import registry
+from codecfake_hf.corpus import CorpusError, Record
+from codecfake_hf.errors import UnknownCodecError
+from codecfake_hf.schema import GENUINE
 
 logger = logging.getLogger(__name__)
 
-GENUINE = "genuine"
+# `<codec>+<utterance>.wav`: the row id (`codecfake_hf.schema.row_id`) plus an extension.
 FILE_NAME = re.compile(r"^(?P<codec>[^+/]+)\+(?P<utt>(?P<speaker>[A-Za-z]+\d+)_[\w-]+)\.(wav|flac)$")
 
 

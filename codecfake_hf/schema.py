@@ -1,0 +1,132 @@
+"""The dataset schema shared by the builder, the Hub card and the evaluation: labels, columns, row ids, rows.
+
+One row per audio file (DESIGN.md's schema). Every part (genuine or a codec) has the same columns, so
+that a config can list several parts' files and the `all` config can list them all. The columns are
+declared once, in `COLUMNS`: each knows its `datasets` feature, the card's description of it, and how
+to fill it from a corpus `Record` and the part. `FEATURES`, `make_row` and the card's schema table
+are all derived from that list, so a new column is one `Column(...)` entry:
+
+    >>> Column("decoder", datasets.ClassLabel(names=["time", "frequency"]), "the codec's decoder domain",
+    ...        lambda record, part: ...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import datasets
+import numpy as np
+
+from .audio import encode_flac
+
+if TYPE_CHECKING:
+    from .corpus import Record
+
+GENUINE = "genuine"  # the `codec` (and the folder `data/genuine/`) of bona fide rows
+LABELS = ("bonafide", "spoof")  # ClassLabel names: 0 = bona fide, 1 = spoof (ASVspoof's convention)
+BONAFIDE, SPOOF = 0, 1
+ID_SEPARATOR = "+"  # row ids are `<codec>+<utterance_id>`, as the CodecFake release names its files
+
+
+def label_of(part: str) -> int:
+    """The label of a part's rows: `BONAFIDE` for genuine, `SPOOF` for every codec."""
+    return BONAFIDE if part == GENUINE else SPOOF
+
+
+def row_id(part: str, utterance_id: str) -> str:
+    """`<part>+<utterance_id>`, e.g. `encodec_24khz+p225_273` (the release's file stem)."""
+    return f"{part}{ID_SEPARATOR}{utterance_id}"
+
+
+def split_row_id(value: str) -> tuple[str, str]:
+    """`(part, utterance_id)` of a row id; ValueError when it has no `+`."""
+    part, sep, utterance = value.partition(ID_SEPARATOR)
+    if not sep or not part or not utterance:
+        raise ValueError(f"row id {value!r} is not `<codec>{ID_SEPARATOR}<utterance_id>`")
+    return part, utterance
+
+
+RowValue = Callable[["Record", str], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the dataset.
+
+    Args:
+        name (str): the column name.
+        feature (datasets feature): its type (`datasets.Value`, `ClassLabel`, `Audio`...).
+        description (str): what it holds, for the dataset card's schema table (Markdown).
+        value (RowValue | None): `(record, part) -> value` fills it in `make_row`; None only for `audio`,
+            which `make_row` fills from the samples it is given.
+    """
+
+    name: str
+    feature: Any
+    description: str
+    value: RowValue | None = None
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("audio", datasets.Audio(),  # no sampling_rate: each row decodes at its file's own rate
+           "FLAC, 16-bit, at the file's own rate"),
+    Column("id", datasets.Value("string"),
+           f"`<codec>{ID_SEPARATOR}<utterance_id>`, as in the CodecFake release (`{row_id(GENUINE, 'p225_001')}`)",
+           lambda record, part: row_id(part, record.utterance_id)),
+    Column("utterance_id", datasets.Value("string"), "the corpus's utterance id (`p225_001`)",
+           lambda record, part: record.utterance_id),
+    Column("speaker_id", datasets.Value("string"), "the speaker (`p225`); splits are speaker-disjoint",
+           lambda record, part: record.speaker_id),
+    Column("codec", datasets.Value("string"), f"the codec config, `{GENUINE}` for bona fide",
+           lambda record, part: part),
+    Column("label", datasets.ClassLabel(names=list(LABELS)), f"{BONAFIDE} = {LABELS[BONAFIDE]}, "
+           f"{SPOOF} = {LABELS[SPOOF]}", lambda record, part: label_of(part)),
+    Column("text", datasets.Value("string"), "transcript (empty where the corpus has none)",
+           lambda record, part: record.text),
+    Column("gender", datasets.Value("string"), "speaker's gender where the corpus states it (`F`, `M`)",
+           lambda record, part: record.gender),
+    Column("age", datasets.Value("int32"), "speaker's age where the corpus states it",
+           lambda record, part: record.age),
+    Column("accent", datasets.Value("string"), "speaker's accent where the corpus states it",
+           lambda record, part: record.accent),
+    Column("region", datasets.Value("string"), "speaker's region where the corpus states it",
+           lambda record, part: record.region),
+)
+
+FEATURES = datasets.Features({column.name: column.feature for column in COLUMNS})
+
+
+def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int) -> dict[str, Any]:
+    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`."""
+    row = {column.name: column.value(record, part) for column in COLUMNS if column.value is not None}
+    row["audio"] = {"bytes": encode_flac(pcm, sample_rate), "path": f"{row['id']}.flac"}
+    return {column.name: row[column.name] for column in COLUMNS}  # in the declared column order
+
+
+def feature_type(feature: Any) -> str:
+    """A feature as the card shows it: `Audio()`, `ClassLabel(names=[...])`, or a Value's dtype."""
+    if isinstance(feature, datasets.Audio):
+        return "`Audio()`"
+    if isinstance(feature, datasets.ClassLabel):
+        names = ", ".join(f'"{name}"' for name in feature.names)
+        return f"`ClassLabel(names=[{names}])`"
+    if isinstance(feature, datasets.Value):
+        return feature.dtype
+    return f"`{type(feature).__name__}`"
+
+
+def schema_table(features: datasets.Features | None = None) -> list[str]:
+    """The card's schema table (Markdown lines): one row per column of `features` (default `FEATURES`),
+    its type read from the feature itself and its description from `COLUMNS`."""
+    features = FEATURES if features is None else features
+    described = {column.name: column.description for column in COLUMNS}
+    lines = ["| column | type | description |", "|---|---|---|"]
+    for name, feature in features.items():
+        lines.append(f"| `{name}` | {feature_type(feature)} | {described.get(name, '')} |")
+    return lines
+
+
+__all__ = ["BONAFIDE", "COLUMNS", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "Column", "label_of",
+           "make_row", "row_id", "schema_table", "split_row_id"]
