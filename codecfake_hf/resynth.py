@@ -11,7 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .audio import check_waveform, read_audio, resample, to_pcm16
-from .codecs.base import Codec
+from .codecs import Codec
 from .errors import AudioError
 
 logger = logging.getLogger(__name__)

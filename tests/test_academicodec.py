@@ -12,7 +12,7 @@ from conftest import pad_batch, rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.codecs import academicodec
+from codecfake_hf.codecs.academicodec import codec as academicodec
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 NAMES = ["academicodec_hifi_16k_320d", "academicodec_hifi_16k_320d_large_uni", "academicodec_hifi_24k_320d"]

@@ -11,7 +11,7 @@ from conftest import pad_batch, rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.codecs import audiodec
+from codecfake_hf.codecs.audiodec import codec as audiodec
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 NAME = "audiodec_24k_320d"

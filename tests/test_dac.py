@@ -13,8 +13,9 @@ from safetensors.torch import save_file
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.codecs import dac, weights
-from codecfake_hf.codecs.loudness import integrated_loudness
+from codecfake_hf.codecs import weights
+from codecfake_hf.codecs.dac import codec as dac
+from codecfake_hf.codecs.nn.loudness import integrated_loudness
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 DAC = ["descript-audio-codec-16khz", "descript-audio-codec-24khz", "descript-audio-codec-44khz"]

@@ -12,7 +12,7 @@ from conftest import pad_batch, rel_l2
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
-from codecfake_hf.codecs import encodec
+from codecfake_hf.codecs.encodec import codec as encodec
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 NAME = "encodec_24khz"

@@ -9,7 +9,7 @@ import torch
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample, to_pcm16
-from codecfake_hf.codecs.base import Codec
+from codecfake_hf.codecs import Codec
 from codecfake_hf.resynth import Failure, Result, Utterance, _batches, resynthesize_stream
 
 

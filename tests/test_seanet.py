@@ -7,7 +7,7 @@ import torch
 from conftest import rel_l2
 from torch import nn
 
-from codecfake_hf.codecs.seanet import SConv1d, SConvTranspose1d, SEANetDecoder, SEANetEncoder
+from codecfake_hf.codecs.nn.seanet import SConv1d, SConvTranspose1d, SEANetDecoder, SEANetEncoder
 
 FUNCODEC = "funcodec-funcodec_en_libritts-16k-nq32ds320"
 

@@ -10,7 +10,7 @@ import torch
 from conftest import pad_batch, rel_l2
 
 from codecfake_hf import codecs
-from codecfake_hf.codecs import speechtokenizer
+from codecfake_hf.codecs.speechtokenizer import codec as speechtokenizer
 from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
 
 NAME = "SpeechTokenizer"

@@ -5,9 +5,9 @@ The CodecFake pipeline (roger-tseng/AudioDecBenchmark@vctk, `base_codec/funcodec
 (all 32 quantisers). Inside (alibaba-damo-academy/FunCodec@3435d87, `models/codec_basic.py` and
 `codec_freq.py`): the input is divided by its RMS (`audio_normalize`), encoded, residual-vector
 quantised, decoded, multiplied back by the RMS and cut to the input length. The time-domain configs
-(`model: encodec`) run a 1-D SEANet on the waveform (`seanet.py`); the FreqCodec configs
+(`model: encodec`) run a 1-D SEANet on the waveform (`..nn.seanet`); the FreqCodec configs
 (`model: freq_codec`) run a 2-D SEANet over an STFT's magnitude and phase (`freqcodec.py`); the
-model around either is `funcodec_model.py`. Everything is built from the checkpoint's own `config.yaml`,
+model around either is `model.py`. Everything is built from the checkpoint's own `config.yaml`,
 with upstream's defaults for keys it omits.
 """
 
@@ -21,14 +21,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from . import weights
-from .base import Codec
+from ...errors import CheckpointError
+from .. import weights
+from ..base import Codec
+from ..nn.seanet import SEANetDecoder, SEANetEncoder
+from ..registry import CodecSpec
 from .freqcodec import MagPhaseAnalysis, MagPhaseSynthesis, SEANetDecoder2d, SEANetEncoder2d
-from .funcodec_model import FunCodecModel
-from .funcodec_quantizer import FunCodecQuantizer
-from .registry import CodecSpec
-from .seanet import SEANetDecoder, SEANetEncoder
+from .model import FunCodecModel
+from .quantizer import FunCodecQuantizer
 
 # Tensors of model.pth that only training uses: the GAN discriminator, the mel filters of the
 # multi-scale spectral loss, and the context model of the (optional) context loss. Dropped by name;
@@ -102,7 +102,7 @@ _MODEL_DEFAULTS = {
 _QUANTIZER_TRAINING_KEYS = ("ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp",
                             "sampling_rate", "encoder_hop_length")
 _QUANTIZER_KEYS = ("codebook_size", "num_quantizers", "codec_dim", "codec_range", "q0_ds_ratio")
-# FunCodec's 1-D SEANet options that EnCodec's SEANet (seanet.py) fixes at these values (every official
+# FunCodec's 1-D SEANet options that EnCodec's SEANet (nn/seanet.py) fixes at these values (every official
 # config keeps them); its `seq_model`/`seq_layer_num` become seanet's `lstm` layer count.
 _SEANET_FIXED = {"res_seq": True, "double_filters": True, "half_filters": True, "add_snake_activation": False}
 

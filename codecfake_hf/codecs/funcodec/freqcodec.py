@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .seanet import SLSTM, SConv1d, conv_frames, weight_norm
+from ..nn.seanet import SLSTM, SConv1d, conv_frames, weight_norm
 
 # Both ends of FreqCodec clamp the magnitude before the log and the phase division.
 _MAG_FLOOR = 1e-6

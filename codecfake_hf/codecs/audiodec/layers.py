@@ -1,7 +1,7 @@
 """AudioDec's streaming layers: causal convolutions that keep their left context between calls.
 
 Written from facebookresearch/AudioDec (`layers/conv_layer.py`) as a reference; the autoencoder and the
-vocoder of `audiodec_model.py` are built from them. Each layer holds its checkpoint's `pad_buffer`; a
+vocoder of `model.py` are built from them. Each layer holds its checkpoint's `pad_buffer`; a
 `StreamState` passed through a call carries every layer's context instead (see `audiodec.py`).
 """
 
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import seanet
+from ..nn import seanet
 
 # Per layer: its left context, [1 or B, C, pad_length]. A layer missing from the dict reads its
 # `pad_buffer` (the checkpoint's value); `None` instead of a dict means zero context throughout.

@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
-from . import weights
-from .base import Codec
+from ...errors import CheckpointError
+from .. import weights
+from ..base import Codec
+from ..registry import CodecSpec
 from .hificodec import HiFiCodec, HiFiCodecConfig
-from .registry import CodecSpec
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..errors import WeightsUnavailableError
-from . import weights
-from .base import Codec
+from ...errors import WeightsUnavailableError
+from .. import weights
+from ..base import Codec
 
 if TYPE_CHECKING:
     from transformers import EncodecModel
 
-    from .registry import CodecSpec
+    from ..registry import CodecSpec
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """AudioDec (`audiodec_24k_320d`): causal SEANet-style encoder, 8-layer residual VQ, causal HiFi-GAN vocoder.
 
 The official checkpoints of `AudioDecBenchmark/AudioDec` (the autoencoder `symAD_libritts_24000_hop300`
-and the vocoder `AudioDec_v1_..._clean`) load strictly into the networks of `audiodec_model.py`, built
-from the streaming layers of `audiodec_layers.py`. The network runs at 24 kHz with a 300-sample hop (the
+and the vocoder `AudioDec_v1_..._clean`) load strictly into the networks of `model.py`, built
+from the streaming layers of `layers.py`. The network runs at 24 kHz with a 300-sample hop (the
 release name says 320d; the checkpoint's hop is 3*4*5*5 = 300), and the output is padded up to a
 whole number of hops, as upstream's causal convolutions make it.
 
@@ -29,11 +29,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from . import weights
-from .audiodec_model import AudioDecModel, AutoencoderParams, HiFiGANVocoder, SymAudioDec, VocoderParams
-from .base import Codec
-from .registry import CodecSpec
+from ...errors import CheckpointError
+from .. import weights
+from ..base import Codec
+from ..registry import CodecSpec
+from .model import AudioDecModel, AutoencoderParams, HiFiGANVocoder, SymAudioDec, VocoderParams
 
 DECODER_STATES = ("primed", "zeros")
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .freqcodec import MagPhaseAnalysis, MagPhaseSynthesis
-from .funcodec_quantizer import FunCodecQuantizer
+from .quantizer import FunCodecQuantizer
 
 
 class FunCodecModel(nn.Module):

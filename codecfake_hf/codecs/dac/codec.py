@@ -15,15 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError
-from . import weights
-from .base import Codec
-from .loudness import gain_to, integrated_loudness
+from ...errors import CheckpointError
+from .. import weights
+from ..base import Codec
+from ..nn.loudness import gain_to, integrated_loudness
 
 if TYPE_CHECKING:
     from transformers import DacModel
 
-    from .registry import CodecSpec
+    from ..registry import CodecSpec
 
 logger = logging.getLogger(__name__)
 

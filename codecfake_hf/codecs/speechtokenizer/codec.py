@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
-from . import weights
-from .base import Codec
-from .quantization import ResidualVectorQuantizer
-from .seanet import SEANetDecoder, SEANetEncoder
+from ...errors import CheckpointError
+from .. import weights
+from ..base import Codec
+from ..nn.quantization import ResidualVectorQuantizer
+from ..nn.seanet import SEANetDecoder, SEANetEncoder
 
 if TYPE_CHECKING:
-    from .registry import CodecSpec
+    from ..registry import CodecSpec
 
 # speechtokenizer_hubert_avg/config.json of fnlp/SpeechTokenizer, as published (training keys included;
 # the model reads only ARCHITECTURE_KEYS).

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .audiodec_layers import CausalConv1d, CausalConvTranspose1d, StreamState, make_activation, make_conv
+from .layers import CausalConv1d, CausalConvTranspose1d, StreamState, make_activation, make_conv
 
 # Upstream `AudioDec(receptive_length=8192)`: load_receiver primes the vocoder with the codes of
 # this many zero samples (28 frames at hop 300).

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .seanet import time_mask
+from ..nn.seanet import time_mask
 
 LRELU_SLOPE = 0.1
 # Keys of the JSON config that shape the model: required ones, and upstream constants a config may override.

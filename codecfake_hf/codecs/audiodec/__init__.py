@@ -1,0 +1,5 @@
+"""AudioDec: symmetric autoencoder plus HiFi-GAN vocoder, state-dict compatible with the official checkpoints."""
+
+from .codec import build, default_config, download
+
+__all__ = ["build", "default_config", "download"]

@@ -1,0 +1,1 @@
+"""Layers shared by several codec families: SEANet convolutions, residual vector quantisation, loudness."""
