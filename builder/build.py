@@ -1,20 +1,19 @@
-"""Building a dataset folder: plan, write each missing shard through `CodecFakeBuilder`, write the card.
+"""Building a dataset folder: plan, write each missing shard, write the card.
 
 Order of work: the plan (made or reread), then the genuine part, then each codec. A codec is loaded
 only when it has a shard to write, so adding a codec to a folder computes only that codec. A codec
 that cannot be loaded (family not built yet, weights unavailable) is reported and the others go on.
+`build()` and `import_release()` each make a plan and hand it to a `BuildRun`, which does the work.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import datasets
 import torch
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
@@ -27,13 +26,15 @@ from codecfake_hf.resynth import resolve_device
 from codecfake_hf.schema import GENUINE
 from codecfake_hf.splits import SpeakerSplit
 
-from .dataset import CodecFakeBuilder, CodecFakeConfig
+from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, STATE_DIR, Plan, PlanMismatchError
 from .release import scan_release
+from .request import BuildRequest
 
 logger = logging.getLogger(__name__)
 
 CodecFactory = Callable[[str, torch.device, bool], Codec]
+TMP_DIR = "tmp"  # in the state folder: shards being written (unique names), never in data/
 
 
 @dataclass
@@ -64,23 +65,6 @@ def default_codec_factory(name: str, device: torch.device, random_weights: bool)
     return codecs.load(name, random_weights=random_weights, device=device)
 
 
-def check_config(config: CodecFakeConfig) -> tuple[list[str], torch.device]:
-    """Check the options before any work; returns the codecs' canonical names and the resolved device."""
-    if not config.source:
-        raise CodecFakeError("`source` is required, e.g. `--source vctk:/data/VCTK-Corpus-0.92`.")
-    if config.limit is not None and config.limit < 1:
-        raise CodecFakeError(f"`limit` must be a positive number of utterances, got {config.limit}.")
-    if config.shard_size < 1:
-        raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {config.shard_size}.")
-    if config.genuine_sample_rate is not None and config.genuine_sample_rate < 1000:
-        raise CodecFakeError(
-            f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {config.genuine_sample_rate}.")
-    if config.batch_seconds is not None and config.batch_seconds <= 0:
-        raise CodecFakeError(f"`batch_seconds` must be positive, got {config.batch_seconds}.")
-    names = codecs.parse_codec_list(config.codecs)  # UnknownCodecError names the bad one
-    return names, check_device(config.device)
-
-
 def check_device(device: str) -> torch.device:
     try:
         resolved = resolve_device(device)
@@ -92,48 +76,37 @@ def check_device(device: str) -> torch.device:
     return resolved
 
 
-def build(config: CodecFakeConfig, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
+def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
           progress: bool = True, card_notes: list[str] | None = None) -> BuildReport:
-    """Build (or resume, or extend) the dataset folder `config.out` from `config.source` and `config.codecs`.
+    """Build (or resume, or extend) the dataset folder `request.out` from `request.source` and `request.codecs`.
 
     Args:
-        config (CodecFakeConfig): the request.
+        request (BuildRequest): the request.
         codec_factory (CodecFactory | None): `(name, device, random_weights) -> Codec`; None: the
             registry's `codecs.load` (tests pass small random-weight codecs).
-        corpus (Corpus | None): an opened corpus; None: opened from `config.source`.
+        corpus (Corpus | None): an opened corpus; None: opened from `request.source`.
         progress (bool): show progress bars.
         card_notes (list[str] | None): extra lines for the card's notes (the demo's fallbacks).
     """
-    codec_names, device = check_config(config)
-    split = SpeakerSplit.from_file(config.split_file) if config.split_file else SpeakerSplit.paper()
-    corpus = corpus or open_source(config.source, mic=config.mic, speaker_pattern=config.speaker_pattern,
-                                   audio_column=config.audio_column, speaker_column=config.speaker_column)
+    request.check()
+    codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
+    device = check_device(request.device)
+    split = SpeakerSplit.from_file(request.split_file) if request.split_file else SpeakerSplit.paper()
+    corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
+                                   audio_column=request.audio_column, speaker_column=request.speaker_column)
     logger.info("source %s: listing utterances", corpus.spec)
     records = corpus.records()
     plan = Plan(
         kind="build",
-        identity={"source": corpus.spec, "split": split.to_dict(), "limit": config.limit,
-                  "shard_size": config.shard_size, "genuine_sample_rate": config.genuine_sample_rate},
-        records={ALL_PARTS: Plan.split_records(records, split, config.limit)},
-        shard_size=config.shard_size,
+        identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
+                  "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
+        records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
+        shard_size=request.shard_size,
         source=source_info(corpus),
     )
-    out = Path(config.out)
-    with _locked(out):
-        plan = _resume_or_start(plan, out)
-        report = BuildReport(out)
-        factory = codec_factory or default_codec_factory
-        for part in [GENUINE, *codec_names]:
-            codec = None
-            if part != GENUINE and _pending(plan, out, part):
-                codec = _load_codec(factory, part, device, config.random_weights, plan, report)
-                if codec is None:
-                    continue
-            _write_part(config, plan, out, part, corpus, codec, report, progress)
-            del codec
-        report.card = _write_card(plan, out, report, card_notes or [])
-        _clean_state(out)
-    return report
+    run = BuildRun(plan, Path(request.out), request=request, corpus=corpus, device=device,
+                   codec_factory=codec_factory or default_codec_factory, progress=progress)
+    return run.run([GENUINE, *codec_names], notes=card_notes or [])
 
 
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
@@ -164,22 +137,129 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         source={"kind": "release", "description": "the original CodecFake release files (codecfake.github.io)",
                 "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION, "citation": vctk.CITATION},
     )
-    out = Path(out)
-    config = CodecFakeConfig(source=plan.identity["source"], out=str(out), shard_size=shard_size,
-                             genuine_sample_rate=None)
-    with _locked(out):
-        plan = _resume_or_start(plan, out)
-        report = BuildReport(out, skipped=[f"import: {reason}" for reason in skipped])
-        for part in ordered:
-            _write_part(config, plan, out, part, None, None, report, progress)
-        report.card = _write_card(plan, out, report, [
-            "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
-        ])
-        _clean_state(out)
-    return report
+    run = BuildRun(plan, Path(out), progress=progress)
+    run.report.skipped = [f"import: {reason}" for reason in skipped]
+    return run.run(ordered, notes=[
+        "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
+    ])
 
 
-# Named helpers of build() and import_release()
+def source_info(corpus: Corpus) -> dict[str, str]:
+    return {"kind": corpus.kind, "description": corpus.description, "license": corpus.license or "other",
+            "attribution": corpus.attribution, "citation": corpus.citation}
+
+
+class BuildRun:
+    """One run on one output folder: resume or start its plan, write the missing shards part by part, write the card.
+
+    Args:
+        plan (Plan): the plan this run would start (a compatible plan on disk is resumed instead).
+        out (Path): the output folder.
+        request (BuildRequest | None): the build's request; None for an import (no codecs are loaded,
+            release files keep their own rate).
+        corpus (Corpus | None): reads the genuine audio; None for an import.
+        device (torch.device | None): where the codecs run.
+        codec_factory (CodecFactory | None): loads a codec by name.
+        progress (bool): show a progress bar per part.
+
+    Attributes:
+        report (BuildReport): what the run did, filled as it goes.
+    """
+
+    def __init__(self, plan: Plan, out: Path, *, request: BuildRequest | None = None, corpus: Corpus | None = None,
+                 device: torch.device | None = None, codec_factory: CodecFactory | None = None,
+                 progress: bool = True):
+        self.plan = plan
+        self.out = out
+        self.request = request
+        self.corpus = corpus
+        self.device = device
+        self.codec_factory = codec_factory
+        self.progress = progress
+        self.report = BuildReport(out)
+
+    def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
+        """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
+        with _locked(self.out):
+            self.plan = _resume_or_start(self.plan, self.out)
+            for part in parts:
+                codec = None
+                if self.request is not None and part != GENUINE and self.pending(part):
+                    codec = self.load_codec(part)
+                    if codec is None:
+                        continue
+                self.write_part(part, codec)
+                del codec
+            self.report.card = self.write_card(notes)
+            shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
+        return self.report
+
+    def pending(self, part: str) -> list[tuple[str, int]]:
+        """(split, shard) of each shard of `part` not on disk yet."""
+        plan = self.plan
+        return [(split, shard) for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))
+                if not plan.shard_path(self.out, part, split, shard).exists()]
+
+    def load_codec(self, name: str) -> Codec | None:
+        """The codec `name`, or None (reported in `report.failed`) when it cannot be loaded or would mix weights."""
+        random_weights = self.request.random_weights
+        recorded = self.plan.parts.get(name, {}).get("random_weights")
+        if recorded is not None and recorded != random_weights:
+            state = "random" if recorded else "official"
+            self.report.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
+                                        f"same weights, or delete data/{name}/ to rebuild it.")
+            return None
+        try:
+            codec = self.codec_factory(name, self.device, random_weights)
+        except CodecFakeError as error:  # BackendNotBuiltError, WeightsUnavailableError, CheckpointError
+            self.report.failed[name] = str(error)
+            logger.error("%s: not built: %s", name, error)
+            return None
+        self.plan.parts[name] = {"complete": False,
+                                 "random_weights": bool(getattr(codec, "random_weights", random_weights))}
+        return codec
+
+    def write_part(self, part: str, codec: Codec | None) -> None:
+        """Write the missing shards of `part`, then mark it complete in the plan."""
+        plan, report = self.plan, self.report
+        pending = self.pending(part)
+        total = sum(plan.num_shards(part, s) for s in plan.splits_of(part))
+        report.kept += total - len(pending)
+        if pending:
+            utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in pending)
+            logger.info("%s: %d of %d shards to write (%d utterances)", part, len(pending), total, utterances)
+            with tqdm(total=utterances, unit="utt", desc=part, disable=not self.progress) as bar:
+                rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
+                                genuine_sample_rate=self.request.genuine_sample_rate if self.request else None,
+                                batch_seconds=self.request.batch_seconds if self.request else None)
+                for split, shard in pending:
+                    write_shard(rows.rows(plan.shard_records(part, split, shard), part),
+                                plan.shard_path(self.out, part, split, shard), tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                    report.written += 1
+            report.skipped += [f"{part}: {reason}" for reason in rows.skipped]
+        plan.parts.setdefault(part, {"random_weights": False})["complete"] = True
+        plan.save(self.out)
+        report.complete.append(part)
+
+    def write_card(self, notes: list[str]) -> Path:
+        plan = self.plan
+        parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
+        if not parts:
+            reasons = "; ".join(self.report.failed.values())
+            raise CodecFakeError(f"nothing was written to {self.out}: no part could be built ({reasons}).")
+        random = [p for p in parts if plan.parts[p].get("random_weights")]
+        return hub.write_dataset_card(
+            self.out,
+            hub.DatasetCardInfo(
+                parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
+                imported=plan.kind == "import", notes=notes,
+                genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
+                paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
+            ),
+        )
+
+
+# Named helpers of build(), import_release() and BuildRun
 
 
 def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, list[Record]]:
@@ -199,17 +279,6 @@ def _in_registry_order(parts: Iterable[str]) -> list[str]:
     """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table)."""
     present = set(parts)
     return [part for part in [GENUINE, *codecs.names()] if part in present]
-
-
-def _clean_state(out: Path) -> None:
-    """After a finished run: drop the staging folder and `datasets`' per-shard lock files (the plan stays)."""
-    for name in ("tmp", "cache"):
-        shutil.rmtree(out / STATE_DIR / name, ignore_errors=True)
-
-
-def source_info(corpus: Corpus) -> dict[str, str]:
-    return {"kind": corpus.kind, "description": corpus.description, "license": corpus.license or "other",
-            "attribution": corpus.attribution, "citation": corpus.citation}
 
 
 class _locked:
@@ -246,96 +315,7 @@ def _resume_or_start(plan: Plan, out: Path) -> Plan:
         return plan
     plan.check_same(existing, out)
     logger.info("%s: resuming the build on disk", out)
-    # A killed run may have left a half-written shard in the staging folder: it is redone from scratch.
-    shutil.rmtree(out / STATE_DIR / "tmp", ignore_errors=True)
+    # A killed run (SIGKILL, power loss) may have left a temporary shard file: this run holds the folder's
+    # lock, so no other run is writing one, and every shard not in data/ is redone from scratch.
+    shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
     return existing
-
-
-def _pending(plan: Plan, out: Path, part: str) -> list[tuple[str, int]]:
-    return [(split, shard) for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))
-            if not plan.shard_path(out, part, split, shard).exists()]
-
-
-def _load_codec(factory: CodecFactory, name: str, device: torch.device, random_weights: bool, plan: Plan,
-                report: BuildReport) -> Codec | None:
-    recorded = plan.parts.get(name, {}).get("random_weights")
-    if recorded is not None and recorded != random_weights:
-        state = "random" if recorded else "official"
-        report.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the same "
-                               f"weights, or delete data/{name}/ to rebuild it.")
-        return None
-    try:
-        codec = factory(name, device, random_weights)
-    except CodecFakeError as error:  # BackendNotBuiltError, WeightsUnavailableError, CheckpointError
-        report.failed[name] = str(error)
-        logger.error("%s: not built: %s", name, error)
-        return None
-    plan.parts[name] = {"complete": False, "random_weights": bool(getattr(codec, "random_weights", random_weights))}
-    return codec
-
-
-def _write_part(config: CodecFakeConfig, plan: Plan, out: Path, part: str, corpus: Corpus | None,
-                codec: Codec | None, report: BuildReport, progress: bool) -> None:
-    pending = _pending(plan, out, part)
-    total = sum(plan.num_shards(part, s) for s in plan.splits_of(part))
-    report.kept += total - len(pending)
-    if pending:
-        utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in pending)
-        logger.info("%s: %d of %d shards to write (%d utterances)", part, len(pending), total, utterances)
-        with tqdm(total=utterances, unit="utt", desc=part, disable=not progress) as bar:
-            for split, shard in pending:
-                skipped = _write_shard(config, plan, out, part, split, shard, corpus, codec, bar)
-                report.skipped += [f"{part}: {reason}" for reason in skipped]
-                report.written += 1
-    plan.parts.setdefault(part, {"random_weights": False})["complete"] = True
-    plan.save(out)
-    report.complete.append(part)
-
-
-def _write_shard(config: CodecFakeConfig, plan: Plan, out: Path, part: str, split: str, shard: int,
-                 corpus: Corpus | None, codec: Codec | None, bar: tqdm) -> list[str]:
-    """Run the builder for one shard in a staging folder, then rename its Parquet file into place."""
-    final = plan.shard_path(out, part, split, shard)
-    staging = out / STATE_DIR / "tmp" / part / f"{split}-{shard:05d}"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(f"{staging}.incomplete", ignore_errors=True)
-    shard_config = {
-        **{k: v for k, v in asdict(config).items() if k not in ("name", "version", "data_dir", "data_files",
-                                                                 "description")},
-        "part": part, "split": split, "shard": shard,
-    }
-    builder = CodecFakeBuilder(
-        plan=plan, corpus=corpus, codec=codec, progress=bar,
-        cache_dir=str(out / STATE_DIR / "cache"), dataset_name="codecfake",
-        config_name=f"{part}-{split}-{shard:05d}", **shard_config,
-    )
-    datasets.disable_progress_bars()  # our own bar counts utterances across shards
-    try:
-        builder.download_and_prepare(output_dir=str(staging), file_format="parquet", max_shard_size="100GB",
-                                     verification_mode="no_checks")
-    finally:
-        datasets.enable_progress_bars()
-    produced = sorted(staging.glob("*.parquet"))
-    if len(produced) != 1:
-        raise CodecFakeError(f"internal: expected one Parquet file for {final.name} in {staging}, found {produced}")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(produced[0], final)  # atomic: a shard is either absent or complete
-    shutil.rmtree(staging, ignore_errors=True)
-    return builder.skipped
-
-
-def _write_card(plan: Plan, out: Path, report: BuildReport, notes: list[str]) -> Path:
-    parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
-    if not parts:
-        reasons = "; ".join(report.failed.values())
-        raise CodecFakeError(f"nothing was written to {out}: no part could be built ({reasons}).")
-    random = [p for p in parts if plan.parts[p].get("random_weights")]
-    return hub.write_dataset_card(
-        out,
-        hub.DatasetCardInfo(
-            parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
-            imported=plan.kind == "import", notes=notes,
-            genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
-            paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
-        ),
-    )

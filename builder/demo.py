@@ -27,14 +27,11 @@ from codecfake_hf.corpus import Corpus, CorpusError, Record, open_source
 from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
 
 from .build import BuildReport, build
-from .dataset import CodecFakeConfig
 from .plan import STATE_DIR
+from .request import DEMO_CODECS, DEMO_OUT, BuildRequest
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = "demo-output"
-# Two transformers-based codecs, small enough for a 2-core CPU: EnCodec 24 kHz and DAC 16 kHz.
-DEFAULT_CODECS = "encodec_24khz,descript-audio-codec-16khz"
 SPEECH_SET = "hf:hf-internal-testing/librispeech_asr_dummy:clean:validation"
 UTTERANCES_PER_SPLIT = 4
 # LibriSpeech utterances run to 20 s or more; the demo keeps their first seconds so that it stays short.
@@ -143,7 +140,7 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
         f"Input: `{_speech_set_name()}` (LibriSpeech, CC BY 4.0), first {MAX_SECONDS:g} s of each utterance.")
 
 
-def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, device: str = "auto",
+def run_demo(out: str | Path = DEMO_OUT, codec_names: str = DEMO_CODECS, device: str = "auto",
              progress: bool = True) -> tuple[BuildReport, list[str]]:
     """Build the demo dataset into `out` (rebuilt from scratch); returns the report and what it fell back to."""
     out = Path(out)
@@ -155,10 +152,10 @@ def run_demo(out: str | Path = DEFAULT_OUT, codec_names: str = DEFAULT_CODECS, d
     factory = DemoCodecs()
     with offline_unless_reachable():
         corpus, split_file, input_note = open_demo_input(out)
-        config = CodecFakeConfig(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
-                                 limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT)
+        request = BuildRequest(source=corpus.spec, codecs=codec_names, out=str(out), split_file=split_file,
+                               limit=UTTERANCES_PER_SPLIT, device=device, shard_size=UTTERANCES_PER_SPLIT)
         notes = [f"Built by `python -m builder demo`. {input_note}"]
-        report = build(config, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
+        report = build(request, codec_factory=factory, corpus=corpus, progress=progress, card_notes=notes)
     fallbacks = [input_note] if split_file is None else []
     if factory.fallbacks:
         fallbacks.append("Codecs: official weights unreachable, so random weights (official architecture) for "

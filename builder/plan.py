@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codecfake_hf.corpus import Record
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.files import write_json_atomic
 from codecfake_hf.splits import SpeakerSplit, split_sort_key
 
 STATE_DIR = ".codecfake"  # never uploaded (see codecfake_hf.hub.IGNORE_PATTERNS)
@@ -129,11 +129,7 @@ class Plan:
 
     def save(self, out: str | Path) -> None:
         """Write atomically: a temp name, then a rename, so a kill never leaves half a plan."""
-        path = self.path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(self.path(out), self.to_dict(), indent=1)
 
     def check_same(self, other: Plan, out: str | Path) -> None:
         """Refuse to continue `other` (on disk) with this plan when their shards would not line up."""
@@ -145,10 +141,10 @@ class Plan:
             details = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in differ.items())
             raise PlanMismatchError(
                 f"`out` {str(out)!r} holds a build made with other options ({details}). Repeat those options to "
-                "resume or add codecs, or choose another `--out`."
+                "resume or add codecs, or choose another `out`."
             )
         if self.records != other.records:
             raise PlanMismatchError(
                 f"`out` {str(out)!r} was started from the same source, but the source's utterances changed since "
-                f"(files added, removed or renamed). Choose another `--out`, or restore the source."
+                f"(files added, removed or renamed). Choose another `out`, or restore the source."
             )

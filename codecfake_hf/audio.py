@@ -116,3 +116,20 @@ def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
     except sf.LibsndfileError as error:
         raise AudioError(f"<bytes>: not decodable as FLAC ({error})") from error
     return pcm, int(rate)
+
+
+def decode_audio_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
+    """Encoded audio (FLAC, WAV... as soundfile reads them) to a float32 mono waveform and its rate.
+
+    A 16-bit file decodes to `from_pcm16` of its samples exactly (libsndfile scales by 2**15 too), so a
+    genuine row's audio decoded here is, sample for sample, the waveform that was quantised into it.
+
+    Raises:
+        AudioError: `name` is not decodable, empty or holds NaN/inf samples.
+    """
+    try:
+        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        reason = getattr(error, "error_string", str(error))  # without the BytesIO's address
+        raise AudioError(f"{name}: the encoded audio is not decodable ({reason}).") from error
+    return _to_mono_checked(samples, rate, name)

@@ -280,8 +280,8 @@ def _rate_note(genuine_sample_rate: int | None) -> str:
         "that audio, resampled to the codec's rate with soxr: no codec saw input above "
         f"{genuine_sample_rate / 2000:g} kHz. The CodecFake pipeline fed its 24 kHz and 44.1 kHz codecs the "
         "48 kHz VCTK originals instead (resampled to their rate). To keep each file's own rate (48 kHz for VCTK) "
-        "for the genuine rows and every codec's input, build with `--genuine-sample-rate 0` "
-        "(`genuine_sample_rate=None` in Python)."
+        "for the genuine rows and every codec's input, build with `genuine_sample_rate=None` "
+        "(`--genuine_sample_rate 0` on `python -m builder build`)."
     )
 
 

@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # files only: no display on servers and in tests
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
+from codecfake_hf.files import atomic_path  # noqa: E402
 from codecfake_hf.metrics import DetCurve  # noqa: E402
 
 _TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # rates on the DET axes
@@ -71,9 +72,9 @@ def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[s
 
 def _save(figure, path: str | Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp, dpi=120)
-    plt.close(figure)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(figure)
     return path

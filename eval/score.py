@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser
 
 from codecfake_hf import metrics, modelcard
-from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.files import atomic_path, write_json_atomic, write_text_atomic
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -157,12 +157,10 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
 
 
 def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> None:
-    """ASVspoof-style score file: `utterance codec key score` per line (temp name, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w") as file:
+    """ASVspoof-style score file: `utterance codec key score` per line (written atomically)."""
+    with atomic_path(path) as tmp, tmp.open("w") as file:
         for utt, codec, label, score in zip(ids, codecs, labels, scores, strict=True):
             file.write(f"{utt} {codec} {label_names[label]} {score:.6f}\n")
-    tmp.replace(path)
 
 
 def run_score(args: ScoreArguments) -> dict:

@@ -10,18 +10,21 @@ from collections import Counter
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 import yaml
 from test_corpus import SPEAKERS, make_hub_dataset, make_vctk_tree
 
-from builder import CodecFakeConfig, Plan, build, import_release
+from builder import BuildRequest, CodecFakeBuilder, PartRows, Plan, build, import_release, write_shard
 from builder.__main__ import main
+from builder.plan import ALL_PARTS
 from builder.release import scan_release
 from codecfake_hf import codecs
-from codecfake_hf.corpus import CorpusError, open_source
+from codecfake_hf.corpus import CorpusError, Record, open_source
 from codecfake_hf.errors import BackendNotBuiltError, CodecFakeError, UnknownCodecError
+from codecfake_hf.schema import FEATURES, make_row
 from codecfake_hf.splits import SpeakerSplit
 
 ENCODEC = "encodec_24khz"
@@ -58,8 +61,8 @@ class TinyCodecs:
         return codec
 
 
-def config_for(source: Path, out: Path, codec_names: str, **options) -> CodecFakeConfig:
-    return CodecFakeConfig(source=f"vctk:{source}", codecs=codec_names, out=str(out), device="cpu",
+def config_for(source: Path, out: Path, codec_names: str, **options) -> BuildRequest:
+    return BuildRequest(source=f"vctk:{source}", codecs=codec_names, out=str(out), device="cpu",
                            shard_size=options.pop("shard_size", 2), **options)
 
 
@@ -164,7 +167,7 @@ def test_card_yaml_configs_info_license_and_codec_table(built):
     assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
     # The 16 kHz codec input is a choice that differs from the CodecFake pipeline: the card says so and how to undo it.
     assert "Genuine rows are stored at 16000 Hz" in body and "48 kHz VCTK originals" in body
-    assert "`--genuine-sample-rate 0`" in body
+    assert "`genuine_sample_rate=None`" in body and "`--genuine_sample_rate 0`" in body
 
 
 def test_resume_after_an_interrupted_run_loses_and_duplicates_nothing(tmp_path, demo_dir, codec_fixture):
@@ -278,7 +281,8 @@ def test_bad_inputs_end_in_one_message_and_exit_status_2(tmp_path, demo_dir, cap
         "is not a VCTK folder: expected `wav48_silence_trimmed/`": ["--source", f"vctk:{tmp_path}"],
         "Unknown codec 'encodek'. Did you mean 'encodec": ["--source", f"vctk:{source}", "--codecs", "encodek"],
         "puts speaker 'p225' in both 'train' and 'test'": ["--source", f"vctk:{source}", "--split-file", str(shared)],
-        "`limit` must be a positive number": ["--source", f"vctk:{source}", "--limit", "0"],
+        "`--limit` must be a positive number": ["--source", f"vctk:{source}", "--limit", "0"],
+        "`--source` '": ["--source", f"{tmp_path / 'missing'}"],  # the library's `source`, shown as a flag
     }
     for message, flags in cases.items():
         out = tmp_path / f"out-{len(message)}"
@@ -292,7 +296,8 @@ def test_bad_inputs_end_in_one_message_and_exit_status_2(tmp_path, demo_dir, cap
 
 def test_cli_help_explains_every_flag(capsys):
     for command, flags in {
-        "build": ["--source", "--codecs", "--out", "--device", "--split-file", "--limit", "--random-weights",
+        "build": ["--source", "--codecs", "--out", "--device", "--split_file", "--split-file", "--limit",
+                  "--random_weights", "--random-weights",
                   "--genuine-sample-rate", "48 kHz VCTK originals"],
         "push": ["--repo", "--private", "HF_TOKEN"],
         "import": ["--out", "--split-file"],
@@ -322,7 +327,7 @@ def test_build_from_a_hub_dataset_source(tmp_path, demo_dir, codec_fixture):
     split_file = tmp_path / "split.txt"
     split_file.write_text("s2 test\n")
     out = tmp_path / "out"
-    config = CodecFakeConfig(source=f"hf:{source}", codecs=ENCODEC, out=str(out), device="cpu",
+    config = BuildRequest(source=f"hf:{source}", codecs=ENCODEC, out=str(out), device="cpu",
                              split_file=str(split_file))
     report = build(config, codec_factory=TinyCodecs(codec_fixture), progress=False)
     assert report.complete == ["genuine", ENCODEC] and report.skipped == []
@@ -352,3 +357,74 @@ def test_import_cli_fills_transcripts_and_speakers_from_a_vctk_copy(tmp_path, de
     assert rows[f"{ENCODEC}+p225_273"]["text"] == "Text of p225_273."
     assert (rows["genuine+p225_273"]["gender"], rows["genuine+p295_144"]["gender"]) == ("F", "")
     assert not (out / ".codecfake" / "tmp").exists()  # staging cleaned after a finished run
+
+
+
+def test_build_leaves_only_its_plan_and_lock_and_keeps_the_callers_progress_bar_setting(tmp_path, demo_dir,
+                                                                                      codec_fixture):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", per_speaker=1)
+    out = tmp_path / "out"
+    datasets.disable_progress_bars()
+    try:
+        build(config_for(source, out, ENCODEC), codec_factory=TinyCodecs(codec_fixture), progress=False)
+        assert not datasets.utils.logging.is_progress_bar_enabled()  # the build used to turn them back on
+    finally:
+        datasets.enable_progress_bars()
+    # No `datasets` staging (`*.incomplete`), cache or lock files: only the plan and the folder's own lock.
+    assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".codecfake", "README.md", "data"]
+
+
+def test_codecfake_builder_is_the_datasets_face_of_a_shard(tmp_path, demo_dir):
+    """`CodecFakeBuilder(...).download_and_prepare()` gives the rows `build` writes, typed by the schema."""
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", per_speaker=1)
+    corpus = open_source(f"vctk:{source}")
+    plan = Plan(kind="build", identity={}, shard_size=2,
+                records={ALL_PARTS: Plan.split_records(corpus.records(), SpeakerSplit.paper(), None)})
+    builder = CodecFakeBuilder(plan=plan, rows=PartRows(corpus=corpus, genuine_sample_rate=16000),
+                               cache_dir=str(tmp_path / "cache"), config_name="genuine-test-00000",
+                               part="genuine", split="test", shard=0)
+    builder.download_and_prepare(str(tmp_path / "prepared"), file_format="parquet")
+    files = sorted((tmp_path / "prepared").glob("*.parquet"))
+    written = tmp_path / "shard.parquet"
+    assert write_shard(PartRows(corpus=corpus, genuine_sample_rate=16000).rows(
+        plan.shard_records("genuine", "test", 0), "genuine"), written) == 2
+    theirs, ours = pq.read_table(files[0]), pq.read_table(written)
+    assert theirs.schema.metadata[b"huggingface"] == ours.schema.metadata[b"huggingface"]
+    assert theirs.to_pylist() == ours.to_pylist() and ours.column("id").to_pylist() == [
+        "genuine+p227_001", "genuine+p228_001"]
+    assert datasets.Features.from_arrow_schema(ours.schema) == FEATURES
+
+
+def test_write_shard_replaces_atomically_and_leaves_nothing_on_failure(tmp_path):
+    record = Record("p225_001", "p225")
+    pcm = np.zeros(160, dtype=np.int16)
+    path = tmp_path / "data" / "genuine" / "train-00000-of-00001.parquet"
+    staging = tmp_path / "staging"
+
+    def rows(fail: bool):
+        yield make_row(record, "genuine", pcm, 16000)
+        if fail:
+            raise KeyboardInterrupt  # a run stopped mid-shard
+
+    with pytest.raises(KeyboardInterrupt):
+        write_shard(rows(True), path, tmp_dir=staging)
+    assert not path.exists() and list(staging.iterdir()) == []
+    assert write_shard(rows(False), path, tmp_dir=staging) == 1 and list(staging.iterdir()) == []
+    assert pq.read_table(path).column("id").to_pylist() == ["genuine+p225_001"]
+
+
+def test_cli_reads_both_flag_spellings_into_the_request_and_shows_library_arguments_as_flags():
+    from builder.__main__ import as_flags, parse
+
+    underscored = parse("build", ["--source", "vctk:x", "--out", "o", "--split_file", "s.txt", "--random_weights",
+                                  "--genuine_sample_rate", "0", "--mic", "mic2"])
+    dashed = parse("build", ["--source", "vctk:x", "--out", "o", "--split-file", "s.txt", "--random-weights",
+                             "--genuine-sample-rate", "0", "--mic", "mic2"])
+    assert underscored == dashed == BuildRequest(source="vctk:x", out="o", split_file="s.txt", random_weights=True,
+                                                 genuine_sample_rate=None, mic="mic2")
+    assert parse("import", ["release", "--out", "o"]).path == "release"  # `import PATH`, as before
+    assert parse("push", ["folder", "--repo", "a/b"]).folder == "folder"
+    message = "weights unreachable: pass `random_weights=True`, a smaller `limit=2`, or another `out`; `cuda` is off"
+    assert as_flags(message, BuildRequest) == (
+        "weights unreachable: pass `--random_weights`, a smaller `--limit 2`, or another `--out`; `cuda` is off")

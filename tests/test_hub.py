@@ -127,7 +127,7 @@ def test_push_without_a_token_ends_in_a_clear_message(dataset_folder, recorded, 
 def test_push_refusals_name_the_argument(dataset_folder, tmp_path, recorded, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", SECRET)
     assert main(["push", str(dataset_folder), "--repo", "not a repo"]) == 2
-    assert "`repo` 'not a repo' is not a Hub repository id; use ORG/NAME" in capsys.readouterr().err
+    assert "`--repo` 'not a repo' is not a Hub repository id; use ORG/NAME" in capsys.readouterr().err
     assert main(["push", str(tmp_path), "--repo", "me/x"]) == 2
     assert "is not a built dataset folder (README.md and data/ expected)" in capsys.readouterr().err
     assert recorded == []

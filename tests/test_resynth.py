@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from codecfake_hf import codecs
-from codecfake_hf.audio import read_audio, resample, to_pcm16
+from codecfake_hf.audio import decode_audio_bytes, encode_flac, from_pcm16, read_audio, resample, to_pcm16
 from codecfake_hf.codecs import Codec
 from codecfake_hf.resynth import Failure, Result, Utterance, _batches, resynthesize_stream
 
@@ -145,3 +145,85 @@ def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_
         else:
             candidates = [math.ceil(l48 * codec.sample_rate / 48000) for l48 in range(3 * genuine - 2, 3 * genuine + 1)]
         assert released in {codec.output_length(n) for n in candidates}, (utt, candidates, released)
+
+
+# The pipelined engine: background reading and encoding around a codec thread, same bytes as inline.
+
+
+def mixed_utterances(tmp_path) -> list[Utterance]:
+    """Waves at two rates, files, encoded bytes, and failures of each stage, in one stream."""
+    import io
+
+    import soundfile as sf
+
+    path = tmp_path / "u.wav"
+    sf.write(path, speechlike(0.7, 16000, 9), 16000, subtype="PCM_16")
+    buffer = io.BytesIO()
+    sf.write(buffer, speechlike(0.45, 8000, 10), 8000, format="FLAC", subtype="PCM_16")
+    utts = [Utterance(f"w{i}", speechlike(0.2 + 0.09 * i, 8000 if i % 3 else 16000, i), 8000 if i % 3 else 16000)
+            for i in range(11)]
+    utts[2] = Utterance("silent", np.zeros(4000, np.float32), 8000)
+    utts[5] = Utterance("file", path=str(path))
+    utts[7] = Utterance("bytes", data=buffer.getvalue())
+    utts[8] = Utterance("corrupt-bytes", data=b"not audio at all")
+    utts[4].wave[100] = 0.875  # the toy codec fails on this peak
+    return utts
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_pipelined_engine_gives_the_sequential_bytes_in_input_order(tmp_path, workers):
+    utts = mixed_utterances(tmp_path)
+    sequential = list(resynthesize_stream(ToyCodec(fail_on_peak=0.875), utts, window=4, workers=0, flac=True,
+                                          progress=False))
+    pipelined = list(resynthesize_stream(ToyCodec(fail_on_peak=0.875), utts, window=4, workers=workers, flac=True,
+                                         progress=False))
+    assert [r.id for r in pipelined] == [u.id for u in utts]
+    assert [type(r) for r in pipelined] == [type(r) for r in sequential]
+    failures = {r.id: r.reason for r in pipelined if isinstance(r, Failure)}
+    assert set(failures) == {"silent", "corrupt-bytes", "w4"}
+    assert failures["corrupt-bytes"] == "corrupt-bytes: the encoded audio is not decodable (Format not recognised.)."
+    assert failures["w4"] == "toy failed: boom"
+    for p, s in zip(pipelined, sequential, strict=True):
+        if isinstance(p, Result):
+            assert p.pcm.tobytes() == s.pcm.tobytes() and p.flac == s.flac and p.sample_rate == s.sample_rate
+            assert p.flac == encode_flac(p.pcm, 8000)
+        else:
+            assert p == s
+
+
+def test_encoded_bytes_decode_to_the_waveform_that_was_quantised_into_them():
+    import io
+
+    import soundfile as sf
+
+    pcm = to_pcm16(speechlike(0.3, 16000, 1), clamp=1.0)
+    buffer = io.BytesIO()
+    sf.write(buffer, pcm, 16000, format="FLAC", subtype="PCM_16")
+    wave, rate = decode_audio_bytes(buffer.getvalue(), "row")
+    assert rate == 16000 and wave.dtype == np.float32
+    np.testing.assert_array_equal(wave, from_pcm16(pcm))
+
+
+def test_an_error_in_a_stage_thread_reaches_the_caller_and_closing_early_stops_the_threads():
+    import threading
+
+    def broken_inputs():
+        yield Utterance("a", speechlike(0.3, 8000, 1), 8000)
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        list(resynthesize_stream(ToyCodec(), broken_inputs(), window=1, workers=2, progress=False))
+
+    class Interrupting(ToyCodec):
+        def _resynthesize(self, waves, lengths):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(resynthesize_stream(Interrupting(), [Utterance("a", speechlike(0.3, 8000, 1), 8000)], workers=2,
+                                 progress=False))
+    before = threading.active_count()
+    stream = resynthesize_stream(ToyCodec(), (Utterance(f"u{i}", speechlike(0.3, 8000, i), 8000) for i in range(50)),
+                                 window=2, workers=2, progress=False)
+    first = next(stream)
+    stream.close()  # the caller stops reading: the feeder, codec and pool threads end
+    assert first.id == "u0" and threading.active_count() == before

@@ -1,0 +1,128 @@
+"""What the builder's commands take: one dataclass per command, the single source of their flags and help.
+
+`python -m builder <command>` reads these with `transformers.HfArgumentParser`, as `python -m eval`
+reads its own: each field is a flag spelled like the field (`--split_file`; the dashed spelling
+`--split-file` is accepted too), and its `help` is the manual. In Python, fill the dataclass and call
+`builder.build` (or `import_release`, `run_demo`).
+
+To add an option: add a field here with its `help` (it becomes a flag and a Python argument at once),
+check it in `BuildRequest.check`, and read it where it acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from codecfake_hf.errors import CodecFakeError
+
+DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
+
+
+@dataclass(kw_only=True)
+class BuildRequest:
+    """Resynthesise a corpus through codecs; write Parquet/FLAC shards and the dataset card.
+
+    Every field is also a flag of `python -m builder build`; see each field's `help`.
+    """
+
+    source: str = field(metadata={"help": (
+        "Genuine speech: vctk:PATH (VCTK 0.92 or 0.80 folder), folder:PATH (any folder of audio; speaker = first "
+        "sub-folder), hf:ID[:config][:split] (a Hub audio dataset), or builtin:demo.")})
+    codecs: str = field(default="all", metadata={"help": (
+        "`all` or comma-separated codec names/aliases, e.g. encodec_24khz,dac_16khz (default: all); a folder "
+        "already built gets only the missing ones.")})
+    out: str = field(metadata={"help": (
+        "Output folder, laid out as the Hub repo (data/<codec>/<split>-NNNNN-of-NNNNN.parquet, README.md); an "
+        "interrupted build resumes when run again with the same options.")})
+    device: str = field(default="auto", metadata={"help": (
+        "Where the codecs run: auto (CUDA when present), cpu, cuda, cuda:N (default: auto).")})
+    split_file: str | None = field(default=None, metadata={"help": (
+        "Speaker -> split file (`SPEAKER SPLIT` lines, or JSON); default: the CodecFake paper's split (validation "
+        "p226,p229; test p227,p228; train the rest). Refused if a speaker is in two splits.")})
+    limit: int | None = field(default=None, metadata={"help": (
+        "At most N utterances per split, round-robin over its speakers (smoke runs; default: all).")})
+    random_weights: bool = field(default=False, metadata={"help": (
+        "Build each codec's official architecture with random weights instead of downloading its checkpoint "
+        "(smoke runs: the rows are not real codec fakes; the card says so).")})
+    genuine_sample_rate: int | None = field(default=DEFAULT_GENUINE_RATE, metadata={"help": (
+        f"Rate of the genuine rows and of every codec's input, in Hz (default: {DEFAULT_GENUINE_RATE}, the rate "
+        "of the CodecFake release's genuine files). Every codec resynthesises this audio, so a 24 or 44.1 kHz "
+        f"codec sees no input above {DEFAULT_GENUINE_RATE / 2000:g} kHz, whereas the CodecFake pipeline fed "
+        "those codecs the 48 kHz VCTK originals. 0 (None in Python) keeps each file's own rate (48 kHz for "
+        "VCTK) for the genuine rows and every codec's input.")})
+    shard_size: int = field(default=1000, metadata={"help": (
+        "Utterances per Parquet shard (default: 1000, about 100 MB of FLAC for 16 kHz VCTK).")})
+    batch_seconds: float | None = field(default=None, metadata={"help": (
+        "Padded seconds of audio per codec batch; lower it if memory runs out (default: 60 on CUDA, 8 on CPU, "
+        "where big batches run slower).")})
+    mic: Literal["mic1", "mic2"] = field(default="mic1", metadata={"help": "VCTK 0.92 microphone (default: mic1)."})
+    speaker_pattern: str | None = field(default=None, metadata={"help": (
+        "folder: sources; a regex on each file's relative path whose group `speaker` is the speaker.")})
+    audio_column: str | None = field(default=None, metadata={"help": (
+        "hf: sources; the audio column (default: the first Audio column).")})
+    speaker_column: str | None = field(default=None, metadata={"help": (
+        "hf: sources; the speaker column (default: speaker_id, speaker, client_id... if present).")})
+
+    def __post_init__(self):
+        if self.genuine_sample_rate == 0:  # the command line's spelling of None
+            self.genuine_sample_rate = None
+
+    def check(self) -> None:
+        """Refuse impossible values before any work (the codec names and the device are checked by the run)."""
+        if not self.source:
+            raise CodecFakeError("`source` is required, e.g. `source=\"vctk:/data/VCTK-Corpus-0.92\"`.")
+        if not self.out:
+            raise CodecFakeError("`out` is required: the folder to write the dataset into.")
+        if self.limit is not None and self.limit < 1:
+            raise CodecFakeError(f"`limit` must be a positive number of utterances, got {self.limit}.")
+        if self.shard_size < 1:
+            raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {self.shard_size}.")
+        if self.genuine_sample_rate is not None and self.genuine_sample_rate < 1000:
+            raise CodecFakeError(
+                f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {self.genuine_sample_rate}.")
+        if self.batch_seconds is not None and self.batch_seconds <= 0:
+            raise CodecFakeError(f"`batch_seconds` must be positive, got {self.batch_seconds}.")
+
+
+@dataclass(kw_only=True)
+class ImportRequest:
+    """Convert the original release's `<codec>+<utterance>.wav` files into the same schema, splits and layout."""
+
+    path: str = field(metadata={"help": (
+        "Folder holding `<codec>+<utterance>.wav` files (searched recursively); may also be given first, "
+        "without the flag.")})
+    out: str = field(metadata={"help": "Output folder (Hub layout)."})
+    split_file: str | None = field(default=None, metadata={"help": (
+        "Speaker -> split file (default: the CodecFake paper's split).")})
+    shard_size: int = field(default=1000, metadata={"help": "Files per Parquet shard (default: 1000)."})
+    metadata: str | None = field(default=None, metadata={"help": (
+        "A VCTK copy (vctk:PATH) whose transcripts and speaker metadata fill the rows (default: none; text and "
+        "speaker metadata stay empty).")})
+
+
+@dataclass(kw_only=True)
+class PushRequest:
+    """Upload a dataset folder to a Hub dataset repo (resumable). The token comes from HF_TOKEN or the saved
+    login (`hf auth login`) and is never printed."""
+
+    folder: str = field(metadata={"help": (
+        "The dataset folder (made by build, import or demo); may also be given first, without the flag.")})
+    repo: str = field(metadata={"help": "The Hub dataset repository, ORG/NAME (created if missing)."})
+    private: bool = field(default=False, metadata={"help": "Create the repository as private."})
+
+
+DEMO_OUT = "demo-output"
+# Two transformers-based codecs, small enough for a 2-core CPU: EnCodec 24 kHz and DAC 16 kHz.
+DEMO_CODECS = "encodec_24khz,descript-audio-codec-16khz"
+
+
+@dataclass(kw_only=True)
+class DemoRequest:
+    """Build a small dataset with two codecs: official weights and a public speech set where reachable, else
+    random weights and built-in synthetic input."""
+
+    out: str = field(default=DEMO_OUT, metadata={"help": (
+        f"Output folder, rebuilt from scratch (default: {DEMO_OUT}).")})
+    codecs: str = field(default=DEMO_CODECS, metadata={"help": f"Codecs to run (default: {DEMO_CODECS})."})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda (default: auto)."})
