@@ -20,13 +20,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-<<<<<<< HEAD
-from .audio import check_waveform, read_audio, resample, to_pcm16
-from .codecs import Codec
-=======
 from .audio import check_waveform, decode_audio_bytes, encode_flac, read_audio, resample, to_pcm16
-from .codecs.base import Codec
->>>>>>> main
+from .codecs import Codec
 from .errors import AudioError
 
 logger = logging.getLogger(__name__)
