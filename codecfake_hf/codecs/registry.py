@@ -172,6 +172,9 @@ _SPECS = [
     ),
 ]
 
+# The 15 configs of the CodecFake paper and release, in its table's order.
+RELEASE_NAMES: tuple[str, ...] = tuple(s.name for s in _SPECS)
+
 # Beyond the CodecFake paper: the other official bitrates of EnCodec, and codec families transformers ships.
 _HF = ("config.json", "model.safetensors")
 _ENCODEC_48K_NOTE = (
