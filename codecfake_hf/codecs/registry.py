@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# The CodecFake+ taxonomy (Chen et al. 2025, arXiv 2501.08238): each field's values, in the order the dataset's
+# ClassLabel columns list them (after the genuine rows' own value, see `codecfake_hf.schema`).
+TAXONOMY: dict[str, tuple[str, ...]] = {
+    "quantizer": ("multi-codebook", "single-codebook", "scalar"),
+    "auxiliary": ("none", "semantic-distillation", "disentanglement"),
+    "decoder": ("time", "frequency"),
+}
+
+
 @dataclass(frozen=True)
 class CodecSpec:
     """The facts of one codec config, as the CodecFake pipeline used it.
@@ -36,6 +45,10 @@ class CodecSpec:
         length_rule (str): how output length follows input length, in words.
         aliases (tuple[str, ...]): short names accepted by `spec()` and `load()`.
         notes (str): what the dataset card should say about this config.
+        quantizer (str): CodecFake+ taxonomy: `multi-codebook`, `single-codebook` or `scalar`.
+        auxiliary (str): CodecFake+ taxonomy: `none`, `semantic-distillation` or `disentanglement`.
+        decoder (str): CodecFake+ taxonomy: `time` or `frequency` (the decoder's output domain).
+        backend (str): what runs the network: `transformers` (its model class) or `codecfake-hf` (our modules).
     """
 
     name: str
@@ -51,6 +64,15 @@ class CodecSpec:
     aliases: tuple[str, ...] = ()
     notes: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    quantizer: str = "multi-codebook"
+    auxiliary: str = "none"
+    decoder: str = "time"
+    backend: str = "codecfake-hf"
+
+    def __post_init__(self):
+        for key, values in TAXONOMY.items():
+            if getattr(self, key) not in values:
+                raise ValueError(f"{self.name}: {key}={getattr(self, key)!r} is not one of {', '.join(values)}")
 
     @property
     def frame_rate(self) -> float:
@@ -64,25 +86,25 @@ _SPECS = [
     CodecSpec(
         "encodec_24khz", "encodec", 24000, 320, 2, 1024, 1.5,
         "facebook/encodec_24khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("encodec",),
+        aliases=("encodec",), backend="transformers",
         notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
     ),
     CodecSpec(
         "descript-audio-codec-16khz", "dac", 16000, 320, 12, 1024, 6.0,
         "descript/dac_16khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_16khz", "dac16"),
+        aliases=("dac_16khz", "dac16"), backend="transformers",
         notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
     ),
     CodecSpec(
         "descript-audio-codec-24khz", "dac", 24000, 320, 32, 1024, 24.0,
         "descript/dac_24khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_24khz", "dac24"),
+        aliases=("dac_24khz", "dac24"), backend="transformers",
         notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
     ),
     CodecSpec(
         "descript-audio-codec-44khz", "dac", 44100, 512, 9, 1024, 7.752,
         "descript/dac_44khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_44khz", "dac44"),
+        aliases=("dac_44khz", "dac44"), backend="transformers",
         notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
     ),
     CodecSpec(
@@ -90,7 +112,7 @@ _SPECS = [
         "fnlp/SpeechTokenizer",
         ("speechtokenizer_hubert_avg/config.json", "speechtokenizer_hubert_avg/SpeechTokenizer.pt"),
         "padded up to a multiple of the 320-sample hop (not trimmed)",
-        aliases=("speechtokenizer",),
+        aliases=("speechtokenizer",), auxiliary="semantic-distillation",
     ),
     CodecSpec(
         "academicodec_hifi_16k_320d", "academicodec", 16000, 320, 4, 1024, 2.0,
@@ -133,14 +155,16 @@ _SPECS = [
         "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr1nq32ds320-pytorch",
         ("config.yaml", "model.pth"),
         "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
-        aliases=("funcodec_gr1",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 1. " + _FUNCODEC_NOTE,
+        aliases=("funcodec_gr1",), decoder="frequency",
+        notes="FunCodec FreqCodec (magnitude/phase), group ratio 1. " + _FUNCODEC_NOTE,
     ),
     CodecSpec(
         "funcodec-funcodec_en_libritts-16k-gr8nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
         "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr8nq32ds320-pytorch",
         ("config.yaml", "model.pth"),
         "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
-        aliases=("funcodec_gr8",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 8. " + _FUNCODEC_NOTE,
+        aliases=("funcodec_gr8",), decoder="frequency",
+        notes="FunCodec FreqCodec (magnitude/phase), group ratio 8. " + _FUNCODEC_NOTE,
     ),
     CodecSpec(
         "funcodec-funcodec_en_libritts-16k-nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
@@ -206,7 +230,8 @@ _SPECS += [
     CodecSpec(
         name=f"encodec_24khz_{kbps}kbps", family="encodec", sample_rate=24000, hop_length=320,
         n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_24khz",
-        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",),
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",), backend="transformers",
+        quantizer="multi-codebook", auxiliary="none", decoder="time",
         notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
     )
     for kbps, nq in ((3, 4), (6, 8), (12, 16), (24, 32))
@@ -214,7 +239,8 @@ _SPECS += [
     CodecSpec(
         name=f"encodec_48khz_{kbps}kbps", family="encodec", sample_rate=48000, hop_length=320,
         n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_48khz",
-        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec48_{kbps}",),
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec48_{kbps}",), backend="transformers",
+        quantizer="multi-codebook", auxiliary="none", decoder="time",
         notes=_ENCODEC_48K_NOTE.format(kbps=kbps, nq=nq),
     )
     for kbps, nq in ((3, 2), (6, 4), (12, 8), (24, 16))
@@ -222,7 +248,9 @@ _SPECS += [
     CodecSpec(
         name=f"mimi-nq{nq}", family="mimi", sample_rate=24000, hop_length=1920, n_codebooks=nq,
         codebook_size=2048, bitrate_kbps=nq * 11 * 12.5 / 1000, hub_repo="kyutai/mimi", hub_files=_HF,
-        length_rule=_SAME, aliases=aliases, notes=_MIMI_NOTE.format(nq=nq, what=what),
+        length_rule=_SAME, aliases=aliases, notes=_MIMI_NOTE.format(nq=nq, what=what), backend="transformers",
+        # split RVQ whose first codebook is distilled from WavLM (semantic); SEANet + transformer decoder (time)
+        quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
     )
     for nq, aliases, what in ((8, ("mimi", "mimi8"), "Moshi's setting"), (32, ("mimi32",), "all of them"))
 ] + [
@@ -231,6 +259,8 @@ _SPECS += [
         codebook_size=1024, bitrate_kbps=kbps, hub_repo=f"hf-audio/xcodec-{ckpt}", hub_files=_HF,
         length_rule=_SAME, aliases=(f"xcodec-{ckpt}-{kbps:g}kbps",),
         notes=_XCODEC_NOTE.format(repo=f"hf-audio/xcodec-{ckpt}", semantic=semantic, kbps=kbps, nq=nq),
+        # RVQ over acoustic + HuBERT/WavLM features, trained to reconstruct the semantic ones; DAC decoder
+        backend="transformers", quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
     )
     for ckpt, semantic in _XCODEC_CHECKPOINTS
     for nq, kbps in ((1, 0.5), (8, 4.0))
