@@ -81,10 +81,27 @@ def check_waveform(wave: np.ndarray, name: str) -> np.ndarray:
     return _to_mono_checked(wave, 1, name)[0]
 
 
-def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
-    """Resample a float32 waveform with soxr at its highest quality ("VHQ"); a no-op when rates match."""
+# `soxr`: the default, soxr at its highest quality. `sinc`: torchaudio's windowed-sinc `Resample`
+# defaults (codecfake_hf.resample), what the CodecFake pipeline fed its 24 and 44.1 kHz codecs.
+RESAMPLERS = ("soxr", "sinc")
+
+
+def resample(wave: np.ndarray, orig_rate: int, target_rate: int, method: str = "soxr") -> np.ndarray:
+    """Resample a float32 waveform with `method` (see `RESAMPLERS`); a no-op when rates match.
+
+    `soxr` (default) is soxr at "VHQ"; `sinc` is `codecfake_hf.resample.sinc_resample` (torchaudio's
+    `Resample` defaults, output length `ceil(n · target / orig)`), run on the CPU.
+    """
+    if method not in RESAMPLERS:
+        raise ValueError(f"resampler {method!r} is not one of {', '.join(RESAMPLERS)}")
     if orig_rate == target_rate:
         return np.asarray(wave, dtype=np.float32)
+    if method == "sinc":
+        import torch
+
+        from .resample import sinc_resample
+
+        return sinc_resample(torch.from_numpy(np.asarray(wave, dtype=np.float32)), orig_rate, target_rate).numpy()
     return soxr.resample(wave, orig_rate, target_rate, quality="VHQ").astype(np.float32, copy=False)
 
 

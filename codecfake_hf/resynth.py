@@ -55,6 +55,8 @@ class Utterance:
         path (str | None): audio file to read when `wave` and `data` are None.
         data (bytes | None): an encoded file (FLAC, WAV...) to decode when `wave` is None, e.g. the
             audio of a genuine row already written.
+        resampler (str): how it is brought to the codec's rate: `soxr` (default) or `sinc`
+            (torchaudio's `Resample` defaults, as the CodecFake pipeline did; see `audio.RESAMPLERS`).
     """
 
     id: str
@@ -62,6 +64,7 @@ class Utterance:
     sample_rate: int | None = None
     path: str | None = None
     data: bytes | None = None
+    resampler: str = "soxr"
 
 
 @dataclass
@@ -109,7 +112,7 @@ def _prepare(utt: Utterance, codec: Codec) -> np.ndarray | Failure:
     """Stage 1: read, check and resample one utterance to the codec's rate, or say why it cannot be used."""
     try:
         wave, rate = _load(utt)
-        wave = resample(wave, rate, codec.sample_rate)
+        wave = resample(wave, rate, codec.sample_rate, utt.resampler)
         if float(np.abs(wave).max()) < SILENCE_PEAK:
             raise AudioError(f"{utt.id}: the audio is silent (peak below {SILENCE_PEAK:g})")
         if wave.shape[0] < codec.min_input_length():

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from codecfake_hf.codecs import funcodec_quantizer
+from codecfake_hf.codecs.funcodec import quantizer as funcodec_quantizer
 
 # Largest relative distance gap accepted as a near-tie. The encoder itself agrees with upstream to about
 # 1e-5 (relative L2, gr1's grouped convolutions), so at a deep stage the residual can move by that much;

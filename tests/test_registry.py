@@ -66,3 +66,53 @@ def test_random_weights_are_never_silent(codec_fixture, caplog):
     assert codec.random_weights is True
     assert "RANDOM weights" in caplog.text
     assert "random weights" in repr(codec)
+
+
+def _state_digest(codec) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key, value in sorted(codec.model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def test_random_weights_are_seeded_by_name_and_seed_without_touching_the_callers_rng(codec_fixture):
+    import torch
+
+    config = codec_fixture("encodec_24khz").tiny_checkpoint_config
+    torch.manual_seed(1234)
+    expected_next = torch.rand(3)
+    torch.manual_seed(1234)
+    first = codecs.load("encodec_24khz", config=config, random_weights=True)
+    assert torch.equal(torch.rand(3), expected_next)  # the caller's generator did not move
+    second = codecs.load("encodec", config=config, random_weights=True)  # an alias: the same model
+    assert (first.seed, second.seed) == (0, 0)
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(value, second.model.state_dict()[key]), key
+    other_seed = codecs.load("encodec_24khz", config=config, random_weights=True, seed=1)
+    assert other_seed.seed == 1 and _state_digest(other_seed) != _state_digest(first)
+    assert registry.weight_seed("encodec_24khz") != registry.weight_seed("descript-audio-codec-16khz")
+    assert registry.weight_seed("encodec_24khz", 0) == 9150628997676625670  # a fixed number, not hash()
+
+
+@pytest.mark.slow  # a fresh interpreter imports transformers (~25 s on 2 busy cores); the pinned number above
+def test_random_weights_are_the_same_in_another_process(codec_fixture):  # already rules out a salted hash()
+    import json
+    import os
+    import subprocess
+    import sys
+
+    config = codec_fixture("descript-audio-codec-16khz").tiny_checkpoint_config
+    here = _state_digest(codecs.load("descript-audio-codec-16khz", config=config, random_weights=True, seed=7))
+    script = (
+        "import json, sys; sys.path.insert(0, 'tests'); from test_registry import _state_digest; "
+        "from codecfake_hf import codecs; "
+        f"print(_state_digest(codecs.load('dac_16khz', config=json.loads({json.dumps(config)!r}), "
+        "random_weights=True, seed=7)))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # another string-hash salt than this process's
+    there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env,
+                           cwd=registry.__file__.rsplit("/codecfake_hf/", 1)[0])
+    assert there.stdout.strip().splitlines()[-1] == here

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -14,20 +15,91 @@ if TYPE_CHECKING:
     from .registry import CodecSpec
 
 
-@contextlib.contextmanager
-def full_float32() -> Iterator[None]:
-    """Turn TF32 off for CUDA convolutions and matmuls, and restore the settings after.
+# Numeric precision of a codec run. fp32 is exact and batch-independent (the default: dataset rows);
+# tf32 and bf16 trade accuracy for throughput, measured per codec by bench/precision.py.
+PRECISIONS = ("fp32", "tf32", "bf16")
 
-    cuDNN's default TF32 keeps 10 mantissa bits, and which kernel runs depends on the batch shape, so
-    the same utterance came out up to ~700 PCM16 steps apart batched and alone on an H200 (see
-    bench/results/device-check.json). Dataset rows must not depend on their batch.
-    """
+
+@contextlib.contextmanager
+def _tf32(allowed: bool) -> Iterator[None]:
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = allowed
     try:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def check_precision(precision: str) -> str:
+    """`precision` if it is one of `PRECISIONS`, else ValueError listing them."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+# Under `bf16` these layers run their matmuls/convolutions in bfloat16 (torch.autocast around each
+# call) and hand float32 on; everything between them stays float32: activations, norms, quantiser
+# distances, loudness, STFTs and the families' own buffers. Autocast around a whole `_resynthesize`
+# broke six of the fifteen codecs (float32 buffers filled with bfloat16, bfloat16 STFTs and loudness
+# filters that CPUs refuse), and keeping the codebook search in float32 keeps the codes stabler.
+BF16_LAYERS = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.Linear, nn.LSTM, nn.GRU)
+
+
+def _float32(value):
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.dtype == torch.bfloat16 else value
+    if isinstance(value, tuple):
+        return tuple(_float32(v) for v in value)
+    return value
+
+
+def _in_bf16(forward, device_type: str):
+    @functools.wraps(forward)
+    def run(*args, **kwargs):
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+            return _float32(forward(*args, **kwargs))
+
+    return run
+
+
+@contextlib.contextmanager
+def _bf16_layers(model: nn.Module, device_type: str) -> Iterator[None]:
+    """Each `BF16_LAYERS` module of `model` runs under bfloat16 autocast until the block ends."""
+    patched = []
+    for module in model.modules():
+        if isinstance(module, BF16_LAYERS):
+            patched.append((module, module.__dict__.get("forward")))
+            module.forward = _in_bf16(module.forward, device_type)  # shadows the class's forward
+    try:
+        yield
+    finally:
+        for module, previous in patched:
+            if previous is None:
+                del module.forward
+            else:
+                module.forward = previous
+
+
+@contextlib.contextmanager
+def precision_mode(precision: str, model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Run `model` at `precision` on `device`, restoring the global settings and the model after.
+
+    `fp32` (default): float32 throughout, TF32 off. Why off: cuDNN's default TF32 keeps 10 mantissa
+    bits, and which kernel runs depends on the batch shape, so the same utterance came out up to ~700
+    PCM16 steps apart batched and alone on an H200 (bench/results/device-check.json): dataset rows
+    must not depend on their batch. `tf32`: CUDA matmuls and convolutions in TF32 (10-bit mantissa
+    inputs, float32 accumulation); a no-op on CPU, which has no TF32. `bf16`: the model's
+    convolutions, linear and recurrent layers under `torch.autocast` to bfloat16 on the device's type
+    (CUDA or CPU), float32 between them (see `BF16_LAYERS`). Only fp32 keeps rows independent of how
+    they were batched; bench/precision.py measures how far the others are from it, per codec.
+    """
+    check_precision(precision)
+    with _tf32(precision == "tf32"):
+        if precision == "bf16":
+            with _bf16_layers(model, device.type):
+                yield
+        else:
+            yield
 
 
 class Codec:
@@ -45,6 +117,9 @@ class Codec:
             1e-4). Families that cannot promise it set it False and say why in `batch_note`; the engine
             then runs that codec one utterance at a time.
         random_weights (bool): set by `registry.load` when the weights are random (smoke runs).
+        seed (int | None): with random weights, the `seed` they were drawn from (with the name:
+            `registry.weight_seed`); None for loaded weights.
+        precision (str): `fp32` (default, exact), `tf32` or `bf16`; see `precision_mode`.
     """
 
     batch_exact: bool = True
@@ -55,6 +130,8 @@ class Codec:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.random_weights = False
+        self.seed: int | None = None
+        self.precision = "fp32"
 
     @property
     def name(self) -> str:
@@ -98,7 +175,7 @@ class Codec:
         # Zero the padding, so that whatever a caller left there cannot leak into the codec.
         mask = torch.arange(waves.shape[1]) < lengths[:, None]
         waves = (waves * mask).to(self.device)
-        with full_float32():
+        with precision_mode(self.precision, self.model, self.device):
             out = self._resynthesize(waves, lengths).float().cpu()
         out_lengths = torch.tensor([self.output_length(int(n)) for n in lengths], dtype=torch.long)
         width = int(out_lengths.max())

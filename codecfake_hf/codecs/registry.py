@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
 import importlib
 import logging
 from collections.abc import Mapping
@@ -319,12 +321,37 @@ def _family(s: CodecSpec):
         ) from None
 
 
+def weight_seed(name: str, seed: int = 0) -> int:
+    """The initialisation seed of `name`'s random weights: a SHA-256 of the name and `seed`.
+
+    Stable across runs, processes and machines (Python's `hash()` of a string is salted per
+    process), so every rank of a distributed build, and every rerun, builds the same model.
+    """
+    digest = hashlib.sha256(f"codecfake-hf/{name}/{int(seed)}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """The CPU generator seeded with `seed` inside the block, the caller's RNG state restored after.
+
+    Families build their modules on the CPU (`Codec` moves them to the device), so the CPU generator
+    is the only one initialisation draws from; CUDA's is neither used nor touched.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        yield
+
+
 def load(
     name: str,
     *,
     config: Mapping[str, Any] | None = None,
     state_dict: Mapping[str, torch.Tensor] | None = None,
     random_weights: bool = False,
+    seed: int = 0,
     device: str | torch.device = "cpu",
     **options: Any,
 ) -> Codec:
@@ -335,7 +362,9 @@ def load(
     official checkpoint, so tiny test weights and the real files go through the same code; a
     `state_dict` without `config` uses the official config. `random_weights=True` builds the
     architecture (from `config`, or the official one) with random weights, for smoke runs; it logs a
-    warning and sets `codec.random_weights`. `options` go to the family (e.g. `bandwidth=` for EnCodec).
+    warning and sets `codec.random_weights`. Random weights are drawn from `weight_seed(name, seed)`
+    without touching the caller's RNG state: the same name, seed and config give the same model in
+    every run and process. `options` go to the family (e.g. `bandwidth=` for EnCodec).
     """
     s = spec(name)
     if random_weights and state_dict is not None:
@@ -353,6 +382,8 @@ def load(
         config, state_dict = family.download(s)
     elif config is None:
         config = family.default_config(s)
-    codec = family.build(s, dict(config), state_dict, device=device, **options)
+    with _seeded(weight_seed(s.name, seed)) if state_dict is None else contextlib.nullcontext():
+        codec = family.build(s, dict(config), state_dict, device=device, **options)
     codec.random_weights = state_dict is None
+    codec.seed = int(seed) if codec.random_weights else None
     return codec

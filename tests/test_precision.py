@@ -1,0 +1,58 @@
+"""`Codec.precision`: fp32 exact by default, bf16 through autocast, global settings restored after."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import rel_l2, resynthesize_one
+
+from codecfake_hf.codecs.base import PRECISIONS, precision_mode
+
+
+def _wave(rate: int, seconds: float = 0.5) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-t)).astype(np.float32)
+
+
+def test_precisions_differ_as_promised_and_restore_global_state(tiny_codec):
+    codec = tiny_codec("encodec_24khz")
+    wave = _wave(codec.sample_rate)
+    assert codec.precision == "fp32"
+    reference = resynthesize_one(codec, wave)
+    tf32_flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    try:
+        codec.precision = "tf32"  # no TF32 on a CPU: the same numbers
+        np.testing.assert_array_equal(resynthesize_one(codec, wave), reference)
+        codec.precision = "bf16"
+        low = resynthesize_one(codec, wave)
+    finally:
+        codec.precision = "fp32"
+    assert low.shape == reference.shape and low.dtype == np.float32
+    # bfloat16 keeps 8 mantissa bits: close to fp32, but not equal.
+    assert 0 < rel_l2(low, reference) < 0.5
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == tf32_flags
+    np.testing.assert_array_equal(resynthesize_one(codec, wave), reference)
+
+
+def test_precision_mode_sets_and_restores_tf32_layers_and_refuses_unknown():
+    cpu = torch.device("cpu")
+    model = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.ReLU(), torch.nn.Conv1d(4, 1, 3))
+    x = torch.randn(2, 1, 50)
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    with precision_mode("tf32", model, cpu):
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    with precision_mode("fp32", model, cpu):
+        assert not (torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)
+        exact = model(x)
+    with precision_mode("bf16", model, cpu):
+        assert not torch.is_autocast_enabled("cpu")  # only inside each convolution
+        low = model(x)
+    assert low.dtype == torch.float32 and 0 < (low - exact).abs().max() < 0.05
+    assert "forward" not in model[0].__dict__  # the layers are the class's again
+    torch.testing.assert_close(model(x), exact, rtol=0, atol=0)
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == saved
+    assert PRECISIONS == ("fp32", "tf32", "bf16")
+    with pytest.raises(ValueError, match="'fp16' is not one of fp32, tf32, bf16"):
+        with precision_mode("fp16", model, cpu):
+            pass
