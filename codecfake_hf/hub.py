@@ -240,8 +240,9 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
 def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     if not codec_parts:
         return "No codec rows yet."
-    rows = ["| config | sample rate | bitrate | codebooks | hop | checkpoint | weights | output length | notes |",
-            "|---|---:|---:|---:|---:|---|---|---|---|"]
+    rows = ["| config | sample rate | bitrate | codebooks | hop | quantizer | auxiliary | decoder | backend "
+            "| checkpoint | weights | output length | notes |",
+            "|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---|"]
     for name in codec_parts:
         s = registry.spec(name)
         if info.imported:
@@ -251,6 +252,7 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         rows.append(f"| `{s.name}` | {s.sample_rate} Hz | {s.bitrate_kbps:g} kbps | {s.n_codebooks} | {s.hop_length} | "
+                    f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.length_rule} | {s.notes} |")
     return "\n".join(rows)
 
