@@ -16,7 +16,6 @@ config per codec: that codec plus the genuine rows), pooled ones under the confi
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 from .errors import CodecFakeError
 from .files import write_json_atomic, write_text_atomic
+from .results import POOLED, CodecResult, ScoreResults, TrainingFacts, load_json
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,6 @@ TRAINING_FILE = "codecfake_training.json"
 RESULTS_FILE = "codecfake_results.json"
 TASK_TYPE = "audio-classification"
 TASK_NAME = "Audio deepfake detection (bona fide vs codec resynthesis)"
-POOLED = "pooled"
 
 # Hyper-parameters worth a line on the card (TrainingArguments' names).
 _HYPERPARAMETERS = (
@@ -65,44 +64,42 @@ def dataset_id(name: str) -> str:
     return path.name if path.exists() else name
 
 
-def _read_json(path: Path, default):
-    return json.loads(path.read_text()) if path.is_file() else default
-
-
-def write_training_facts(model_dir: str | Path, facts: dict) -> Path:
+def write_training_facts(model_dir: str | Path, facts: TrainingFacts) -> Path:
     """Save what `python -m eval finetune` says about its training run beside the model; returns the path."""
-    path = Path(model_dir) / TRAINING_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, facts)
-    return path
+    return facts.save(Path(model_dir) / TRAINING_FILE)
 
 
-def read_training_facts(model_dir: str | Path) -> dict | None:
+def read_training_facts(model_dir: str | Path) -> TrainingFacts | None:
     """The training facts of a model folder; None where there are none (a Hub id, a model trained elsewhere)."""
-    return _read_json(Path(model_dir) / TRAINING_FILE, None)
+    path = Path(model_dir) / TRAINING_FILE
+    return TrainingFacts.load(path) if path.is_file() else None
 
 
-def add_results(model_dir: str | Path, results: dict) -> list[dict]:
+def read_results(model_dir: str | Path) -> list[ScoreResults]:
+    """Every scoring run recorded beside the model (none where there is no results file)."""
+    path = Path(model_dir) / RESULTS_FILE
+    if not path.is_file():
+        return []
+    return [ScoreResults.from_dict(run, f"{path} (run {i})") for i, run in enumerate(load_json(path))]
+
+
+def add_results(model_dir: str | Path, results: ScoreResults) -> list[ScoreResults]:
     """Record one scoring run (`python -m eval score`'s results.json) beside the model, replacing an older
     run on the same dataset, config and split; returns every recorded run."""
-    path = Path(model_dir) / RESULTS_FILE
-    runs = [run for run in _read_json(path, []) if _key(run) != _key(results)]
+    runs = [run for run in read_results(model_dir) if run.key != results.key]
     runs.append(results)
-    runs.sort(key=_key)
-    write_json_atomic(path, runs)
+    runs.sort(key=lambda run: run.key)
+    write_json_atomic(Path(model_dir) / RESULTS_FILE, [run.to_dict() for run in runs])
     return runs
 
 
-def _key(run: dict) -> tuple[str, str, str]:
-    return (str(run.get("dataset")), str(run.get("dataset_config")), str(run.get("split")))
-
-
-def eval_results(training: dict | None, runs: list[dict]) -> list[EvalResult]:
+def eval_results(training: TrainingFacts | None, runs: list[ScoreResults]) -> list[EvalResult]:
     """`model-index` entries: EER (%) and minDCF per dataset config and split."""
     entries: list[EvalResult] = []
     seen: set[tuple] = set()  # one entry per dataset, config and split: e.g. a codec scored in `all` and alone
 
-    def add(dataset: str, config: str | None, split: str, values: dict, codecs: str) -> None:
+    def add(dataset: str, config: str | None, split: str, eer: float | None, min_dcf: float | None,
+            codecs: str) -> None:
         key = (dataset_id(dataset), config, split)
         if key in seen:
             return
@@ -110,43 +107,42 @@ def eval_results(training: dict | None, runs: list[dict]) -> list[EvalResult]:
         common = {"task_type": TASK_TYPE, "task_name": TASK_NAME, "dataset_type": dataset_id(dataset),
                   "dataset_name": f"{dataset_id(dataset)} ({config or 'default'}: {codecs})",
                   "dataset_config": config, "dataset_split": split}
-        if values.get("eer") is not None:
+        if eer is not None:
             entries.append(EvalResult(metric_type="eer", metric_name="EER (%)",
-                                      metric_value=round(100 * float(values["eer"]), 4), **common))
-        if values.get("min_dcf") is not None:
+                                      metric_value=round(100 * float(eer), 4), **common))
+        if min_dcf is not None:
             entries.append(EvalResult(metric_type="min_dcf", metric_name="minDCF (ASVspoof 5 costs)",
-                                      metric_value=round(float(values["min_dcf"]), 4), **common))
+                                      metric_value=round(float(min_dcf), 4), **common))
 
-    validation = (training or {}).get("validation")
+    validation = training.validation if training is not None else None
     if validation:
-        add(training["dataset"], training.get("dataset_config"), validation["split"], validation,
-            "training codecs: " + ", ".join(training.get("train_codecs") or []))
+        add(training.dataset, training.dataset_config, validation.split, validation.eer, validation.min_dcf,
+            "training codecs: " + ", ".join(training.train_codecs))
     for run in runs:
-        add(run["dataset"], run.get("dataset_config"), run["split"], run["pooled"], "all codecs pooled")
-        for codec, values in run.get("per_codec", {}).items():
-            add(run["dataset"], codec, run["split"], values, f"{codec} vs genuine")
+        add(run.dataset, run.dataset_config, run.split, run.pooled.eer, run.pooled.min_dcf, "all codecs pooled")
+        for codec, result in run.per_codec.items():
+            add(run.dataset, codec, run.split, result.eer, result.min_dcf, f"{codec} vs genuine")
     return entries
 
 
-def results_table(run: dict) -> str:
+def results_table(run: ScoreResults) -> str:
     """A Markdown table of one scoring run: EER and minDCF per codec, then pooled."""
     lines = ["| codec | EER (%) | minDCF | bona fide | spoof |", "|---|---:|---:|---:|---:|"]
-    rows = list(run.get("per_codec", {}).items()) + [(f"**{POOLED}**", run["pooled"])]
-    for codec, values in rows:
-        lines.append(f"| {codec} | {100 * values['eer']:.2f} | {values['min_dcf']:.4f} | "
-                     f"{values['n_bonafide']} | {values['n_spoof']} |")
+    rows: list[tuple[str, CodecResult]] = [*run.per_codec.items(), (f"**{POOLED}**", run.pooled)]
+    for codec, result in rows:
+        lines.append(f"| {codec} | {100 * result.eer:.2f} | {result.min_dcf:.4f} | "
+                     f"{result.n_bonafide} | {result.n_spoof} |")
     return "\n".join(lines)
 
 
-def build_model_card(training: dict | None, runs: list[dict], model_name: str) -> ModelCard:
+def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str) -> ModelCard:
     """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body."""
     if not training and not runs:
         raise ModelCardError(
             f"nothing to put on the card of {model_name}: no {TRAINING_FILE} and no {RESULTS_FILE}; run "
             "`python -m eval finetune` (and `python -m eval score`) with this folder first")
-    training = training or {}
-    datasets_cited = sorted({dataset_id(d) for d in [training.get("dataset"), *(r["dataset"] for r in runs)] if d})
-    base_model = training.get("base_model")
+    datasets_cited = sorted({dataset_id(d) for d in [training and training.dataset, *(r.dataset for r in runs)] if d})
+    base_model = training.base_model if training else None
     data = ModelCardData(
         model_name=model_name,
         # `base_model` links a Hub model; a local folder is named in the text only
@@ -160,20 +156,21 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
     )
     body = [f"# {model_name}", ""]
     if training:
-        base = base_model or (f"a fresh {training.get('architecture', 'model')} (random weights, "
-                              f"config {training.get('config_name')})")
+        base = base_model or (f"a fresh {training.architecture or 'model'} (random weights, "
+                              f"config {training.config_name})")
+        cited = dataset_id(training.dataset)
         body += [
             f"A bona fide vs spoof speech detector fine-tuned from {base} on "
-            f"[{dataset_id(training['dataset'])}](https://huggingface.co/datasets/{dataset_id(training['dataset'])})"
-            f" (config `{training.get('dataset_config')}`), codec-resynthesised speech as in CodecFake "
+            f"[{cited}](https://huggingface.co/datasets/{cited})"
+            f" (config `{training.dataset_config}`), codec-resynthesised speech as in CodecFake "
             "(Wu, Tseng and Lee, Interspeech 2024), with codecfake-hf's `python -m eval finetune`.",
             "",
-            f"- Training codecs: {', '.join(f'`{c}`' for c in training.get('train_codecs') or []) or 'all'}"
-            f" ({training.get('train_rows')} rows of split `{training.get('train_split')}`)",
-            f"- Input: {training.get('max_length_seconds')} s windows at {training.get('sampling_rate')} Hz "
+            f"- Training codecs: {', '.join(f'`{c}`' for c in training.train_codecs) or 'all'}"
+            f" ({training.train_rows} rows of split `{training.train_split}`)",
+            f"- Input: {training.max_length_seconds} s windows at {training.sampling_rate} Hz "
             "(random window in training, the first one in evaluation; short clips repeated)",
-            f"- Loss: cross entropy, class weighting `{training.get('class_weighting')}`; feature encoder "
-            f"{'frozen' if training.get('freeze_feature_encoder') else 'trained'}",
+            f"- Loss: cross entropy, class weighting `{training.class_weighting}`; feature encoder "
+            f"{'frozen' if training.freeze_feature_encoder else 'trained'}",
             "",
         ]
     body += [
@@ -185,16 +182,16 @@ def build_model_card(training: dict | None, runs: list[dict], model_name: str) -
         "## Results",
         "",
     ]
-    validation = training.get("validation")
-    if validation:
-        body += [f"Validation (split `{validation['split']}`, training codecs, {validation.get('rows')} rows): "
-                 f"EER {100 * validation['eer']:.2f} %, minDCF {validation['min_dcf']:.4f}.", ""]
+    validation = training.validation if training else None
+    if validation and validation.eer is not None and validation.min_dcf is not None:
+        body += [f"Validation (split `{validation.split}`, training codecs, {validation.rows} rows): "
+                 f"EER {100 * validation.eer:.2f} %, minDCF {validation.min_dcf:.4f}.", ""]
     for run in runs:
-        body += [f"### {dataset_id(run['dataset'])}, config `{run.get('dataset_config')}`, split `{run['split']}`",
+        body += [f"### {dataset_id(run.dataset)}, config `{run.dataset_config}`, split `{run.split}`",
                  "", results_table(run), ""]
     if not runs:
         body += ["Not scored on a test split yet (`python -m eval score`).", ""]
-    hyper = training.get("hyperparameters") or {}
+    hyper = training.hyperparameters if training else {}
     if hyper:
         body += ["## Training hyper-parameters", "", "| name | value |", "|---|---|"]
         body += [f"| {name} | {value} |" for name, value in hyper.items()] + [""]
@@ -224,7 +221,7 @@ def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Pa
     """Rebuild `README.md` of `model_dir` from its training facts and results; returns its path."""
     model_dir = Path(model_dir)
     training = read_training_facts(model_dir)
-    runs = _read_json(model_dir / RESULTS_FILE, [])
+    runs = read_results(model_dir)
     card = build_model_card(training, runs, model_name or model_dir.resolve().name)
     path = write_text_atomic(model_dir / "README.md", str(card))
     logger.info("Wrote the model card %s", path)

@@ -38,6 +38,7 @@ from transformers.utils.versions import require_version
 
 from codecfake_hf import metrics, modelcard
 from codecfake_hf.files import write_json_atomic
+from codecfake_hf.results import TrainingFacts, ValidationResult
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -302,7 +303,7 @@ def load_model(model_args: ModelArguments, label_info: LabelInfo):
 
 
 def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
-                 training_args: TrainingArguments) -> dict:
+                 training_args: TrainingArguments) -> TrainingFacts:
     """Fine-tune and save the best model to `training_args.output_dir`; returns the training facts."""
     # Logging, as run_audio_classification.py sets it up
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
@@ -368,24 +369,23 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         raw[key] = dataset
 
     # What the model card will say, saved beside the model
-    facts = {
-        "base_model": model_args.model_name_or_path,
-        "config_name": model_args.config_name,
-        "architecture": type(model).__name__,
-        "dataset": data_args.dataset_name,
-        "dataset_config": config_name,
-        "train_split": data_args.train_split_name if "train" in raw else None,
-        "eval_split": data_args.eval_split_name if "eval" in raw else None,
-        "train_codecs": train_codecs,
-        "train_rows": len(raw["train"]) if "train" in raw else 0,
-        "max_length_seconds": data_args.max_length_seconds,
-        "sampling_rate": feature_extractor.sampling_rate,
-        "class_weighting": model_args.class_weighting,
-        "class_weights": weights_by_class,
-        "freeze_feature_encoder": model_args.freeze_feature_encoder,
-        "hyperparameters": modelcard.training_hyperparameters(training_args),
-        "validation": None,
-    }
+    facts = TrainingFacts(
+        base_model=model_args.model_name_or_path,
+        config_name=model_args.config_name,
+        architecture=type(model).__name__,
+        dataset=data_args.dataset_name,
+        dataset_config=config_name,
+        train_split=data_args.train_split_name if "train" in raw else None,
+        eval_split=data_args.eval_split_name if "eval" in raw else None,
+        train_codecs=train_codecs,
+        train_rows=len(raw["train"]) if "train" in raw else 0,
+        max_length_seconds=data_args.max_length_seconds,
+        sampling_rate=feature_extractor.sampling_rate,
+        class_weighting=model_args.class_weighting,
+        class_weights=weights_by_class,
+        freeze_feature_encoder=model_args.freeze_feature_encoder,
+        hyperparameters=modelcard.training_hyperparameters(training_args),
+    )
 
     # Trainer
     trainer = CodecFakeTrainer(
@@ -410,8 +410,8 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         eval_metrics = trainer.evaluate()
         trainer.log_metrics("eval", eval_metrics)
         trainer.save_metrics("eval", eval_metrics)
-        facts["validation"] = {"split": data_args.eval_split_name, "eer": eval_metrics.get("eval_eer"),
-                               "min_dcf": eval_metrics.get("eval_min_dcf"), "rows": len(raw["eval"])}
+        facts.validation = ValidationResult(split=data_args.eval_split_name, eer=eval_metrics.get("eval_eer"),
+                                            min_dcf=eval_metrics.get("eval_min_dcf"), rows=len(raw["eval"]))
 
     # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
     modelcard.write_training_facts(training_args.output_dir, facts)
@@ -432,7 +432,7 @@ def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataT
     write_json_atomic(Path(output_dir) / ARGUMENTS_FILE, values)
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> TrainingFacts:
     model_args, data_args, training_args = parse_args(argv)
     return run_finetune(model_args, data_args, training_args)
 

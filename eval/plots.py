@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from codecfake_hf.files import atomic_path  # noqa: E402
 from codecfake_hf.metrics import DetCurve  # noqa: E402
+from codecfake_hf.results import POOLED  # noqa: E402
 
 _TICKS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99)  # rates on the DET axes
 _CLIP = 0.0005  # rates of 0 or 1 have no normal deviate: draw them at the plot's edge
@@ -37,7 +38,7 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
     figure, axes = plt.subplots(figsize=(6, 6))
     for name, curve in curves.items():
         far, frr = _thin(curve)
-        style = {"color": "black", "linewidth": 2.2} if name == "pooled" else {"linewidth": 1.2}
+        style = {"color": "black", "linewidth": 2.2} if name == POOLED else {"linewidth": 1.2}
         axes.plot(_probit(far), _probit(frr), label=f"{name} (EER {100 * eers[name]:.2f} %)", **style)
     ticks = _probit(np.array(_TICKS))
     labels = [f"{100 * t:g}" for t in _TICKS]

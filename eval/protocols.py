@@ -26,6 +26,7 @@ import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
 from codecfake_hf.files import write_json_atomic, write_text_atomic
+from codecfake_hf.results import POOLED
 from codecfake_hf.schema import GENUINE
 
 from .data import EvalArgumentError, dataset_codecs, load_split
@@ -112,7 +113,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
     logger.info("Protocol %s over %s: %d run(s)", protocol_args.protocol, codecs, len(runs))
 
     # Fine-tune and score each run
-    columns = [*codecs, "pooled"]
+    columns = [*codecs, POOLED]
     matrix = np.full((len(runs), len(columns)), np.nan)
     summary = {}
     for row, (name, train_codecs) in enumerate(runs):
@@ -135,9 +136,9 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
             dataloader_num_workers=training_args.dataloader_num_workers,
             device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token))
         for column, codec in enumerate(columns):
-            values = results["pooled"] if codec == "pooled" else results["per_codec"].get(codec)
-            if values:
-                matrix[row, column] = values["eer"]
+            result = results.pooled if codec == POOLED else results.per_codec.get(codec)
+            if result is not None:
+                matrix[row, column] = result.eer
         summary[name] = {"train_codecs": list(train_codecs), "results": str(run_dir / protocol_args.test_split_name)}
 
     # The matrix: JSON, Markdown, heat map

@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification, HfArgumentParser
 
 from codecfake_hf import metrics, modelcard
-from codecfake_hf.files import atomic_path, write_json_atomic, write_text_atomic
+from codecfake_hf.files import atomic_path, write_text_atomic
+from codecfake_hf.results import POOLED, CodecResult, ScoreResults
 
 from .data import (
     CODECFAKE_SECONDS,
@@ -134,8 +135,9 @@ def score_dataset(model, feature_extractor, dataset: datasets.Dataset, args: Sco
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, dataset_bonafide: int) -> dict:
-    """EER, threshold and minDCF per codec (against every genuine row) and pooled; curves for the plot."""
+def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray,
+                  dataset_bonafide: int) -> tuple[dict[str, CodecResult], dict[str, metrics.DetCurve]]:
+    """EER, threshold and minDCF per codec (against every genuine row), then `pooled`; DET curves for the plot."""
     is_bonafide = labels == dataset_bonafide
     bonafide = scores[is_bonafide]
     if bonafide.size == 0:
@@ -145,15 +147,15 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
     if not groups:
         raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed; score a split and "
                                 "config that include codec rows (a codec's config, or `all`), or raise `--max_samples`")
-    groups["pooled"] = scores[~is_bonafide]
+    groups[POOLED] = scores[~is_bonafide]
     values, curves = {}, {}
     for name, spoof in groups.items():
         curves[name] = metrics.compute_det_curve(bonafide, spoof)
         eer, threshold = metrics.compute_eer(bonafide, spoof)
         min_dcf, _ = curves[name].min_dcf()
-        values[name] = {"eer": eer, "threshold": threshold, "min_dcf": min_dcf,
-                        "n_bonafide": int(bonafide.size), "n_spoof": int(spoof.size)}
-    return {"values": values, "curves": curves}
+        values[name] = CodecResult(eer=eer, threshold=threshold, min_dcf=min_dcf, n_bonafide=int(bonafide.size),
+                                   n_spoof=int(spoof.size))
+    return values, curves
 
 
 def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> None:
@@ -163,8 +165,8 @@ def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> No
             file.write(f"{utt} {codec} {label_names[label]} {score:.6f}\n")
 
 
-def run_score(args: ScoreArguments) -> dict:
-    """Score, write the report files, update the model card; returns results.json's content."""
+def run_score(args: ScoreArguments) -> ScoreResults:
+    """Score, write the report files, update the model card; returns what results.json holds."""
     # Load and check the split
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     dataset = load_split(args.dataset_name, args.dataset_config_name, args.split, split_flag="--split",
@@ -195,40 +197,31 @@ def run_score(args: ScoreArguments) -> dict:
 
     # Score every row at the model's sampling rate, with the window it was trained on
     if args.max_length_seconds is None:
-        facts = modelcard.read_training_facts(args.model_name_or_path) or {}
-        args.max_length_seconds = float(facts.get("max_length_seconds") or CODECFAKE_SECONDS)
+        facts = modelcard.read_training_facts(args.model_name_or_path)
+        args.max_length_seconds = float(facts and facts.max_length_seconds or CODECFAKE_SECONDS)
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
     scores = score_dataset(model, feature_extractor, dataset, args, model_labels[args.bonafide_label])
     meta = dataset.select_columns([args.id_column_name, args.codec_column_name, args.label_column_name])
     ids = meta[args.id_column_name]
     codecs = np.asarray(meta[args.codec_column_name])
     labels = np.asarray(meta[args.label_column_name])
-    computed = codec_results(scores, labels, codecs, label_info.bonafide_id)
+    values, curves = codec_results(scores, labels, codecs, label_info.bonafide_id)
 
     # Report: score file, results.json, Markdown table, DET plot
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     write_score_file(output / "scores.txt", ids, codecs, labels, scores, label_info.names)
-    values = computed["values"]
-    results = {
-        "model": args.model_name_or_path,
-        "dataset": args.dataset_name,
-        "dataset_config": config_name,
-        "split": args.split,
-        "score": "bona fide log-odds (higher = more bona fide)",
-        "max_length_seconds": args.max_length_seconds,
-        "min_dcf_parameters": metrics.ASVSPOOF5_DCF,
-        "per_codec": {codec: values[codec] for codec in values if codec != "pooled"},
-        "pooled": values["pooled"],
-    }
-    write_json_atomic(output / "results.json", results)
+    results = ScoreResults(
+        model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name, split=args.split,
+        max_length_seconds=args.max_length_seconds, pooled=values[POOLED],
+        per_codec={codec: value for codec, value in values.items() if codec != POOLED})
+    results.save(output / "results.json")
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     table = modelcard.results_table(results)
     write_text_atomic(output / "results.md", f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{table}\n")
-    plot_det(computed["curves"], {name: v["eer"] for name, v in values.items()}, output / "det.png",
-             title=f"DET: {title}")
-    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows); wrote %s", 100 * values["pooled"]["eer"],
-                values["pooled"]["n_bonafide"], values["pooled"]["n_spoof"], output)
+    plot_det(curves, {name: value.eer for name, value in values.items()}, output / "det.png", title=f"DET: {title}")
+    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows); wrote %s", 100 * results.pooled.eer,
+                results.pooled.n_bonafide, results.pooled.n_spoof, output)
     print(table)
 
     # The model card, if the model is a local folder
@@ -239,7 +232,7 @@ def run_score(args: ScoreArguments) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> ScoreResults:
     parser = HfArgumentParser(ScoreArguments, prog="python -m eval score", description=__doc__.split("\n\n")[0])
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):

@@ -429,15 +429,18 @@ def test_model_card_keeps_one_entry_per_config_and_split(tmp_path):
     from huggingface_hub import ModelCard
 
     from codecfake_hf import modelcard
+    from codecfake_hf.results import CodecResult, ScoreResults
 
-    values = {"eer": 0.1, "threshold": 0.0, "min_dcf": 0.2, "n_bonafide": 4, "n_spoof": 4}
-    modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "all", "split": "test",
-                                     "pooled": values, "per_codec": {"encodec_24khz": values}})
+    values = CodecResult(eer=0.1, threshold=0.0, min_dcf=0.2, n_bonafide=4, n_spoof=4)
+
+    def run(config: str, pooled: CodecResult = values) -> ScoreResults:
+        return ScoreResults(model="m", dataset="org/cf", dataset_config=config, split="test", max_length_seconds=4.0,
+                            pooled=pooled, per_codec={"encodec_24khz": values})
+
+    modelcard.add_results(tmp_path, run("all"))
     # the same codec scored alone, then `all` scored again (replaces the first run)
-    modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "encodec_24khz", "split": "test",
-                                     "pooled": values, "per_codec": {"encodec_24khz": values}})
-    runs = modelcard.add_results(tmp_path, {"dataset": "org/cf", "dataset_config": "all", "split": "test",
-                                            "pooled": {**values, "eer": 0.3}, "per_codec": {"encodec_24khz": values}})
+    modelcard.add_results(tmp_path, run("encodec_24khz"))
+    runs = modelcard.add_results(tmp_path, run("all", CodecResult(0.3, 0.0, 0.2, 4, 4)))
     assert len(runs) == 2
     card = ModelCard.load(modelcard.write_model_card(tmp_path, model_name="det"))
     eers = [(r.dataset_type, r.dataset_config, r.dataset_split, r.metric_value)

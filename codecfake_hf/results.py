@@ -1,0 +1,227 @@
+"""Typed results shared by the evaluation and the model cards, with their JSON round trips.
+
+- `CodecResult`: EER, threshold, minDCF and class counts of one codec's spoof rows against the genuine
+  rows (or of every spoof row, pooled).
+- `ScoreResults`: one scoring run (`python -m eval score`'s `results.json`): model, dataset, config,
+  split, window, per-codec results and the pooled one.
+- `TrainingFacts` (with `ValidationResult`): what a fine-tuning run says about itself
+  (`codecfake_training.json` beside the model).
+
+Each has `to_dict()`/`from_dict()` and `save(path)`/`load(path)`; the JSON files keep the keys they
+always had. `from_dict` takes the keys it knows and ignores others (a file written by a newer
+version); a missing key takes its field's default, and a missing required one is a `ResultsFileError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import CodecFakeError
+from .files import write_json_atomic
+from .metrics import ASVSPOOF5_DCF
+
+POOLED = "pooled"  # the name of the all-codecs row in tables and plots
+SCORE_DESCRIPTION = "bona fide log-odds (higher = more bona fide)"
+
+
+class ResultsFileError(CodecFakeError):
+    """A results or training-facts file that cannot be read back (bad JSON, a required key missing)."""
+
+
+T = TypeVar("T")
+
+
+def _from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
+    if not isinstance(data, dict):
+        raise ResultsFileError(f"{what}: expected a JSON object, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    missing = [name for name, f in known.items()
+               if name not in data and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise ResultsFileError(f"{what}: missing {', '.join(missing)}; rewrite it with the command that made it")
+    return cls(**{name: value for name, value in data.items() if name in known})
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResultsFileError(f"cannot read {path}: {error}") from None
+
+
+@dataclass
+class CodecResult:
+    """Detection results of one set of spoof rows against the genuine rows.
+
+    Args:
+        eer (float): equal error rate, 0..1.
+        threshold (float): the score at the EER.
+        min_dcf (float): normalised minimum detection cost (ASVspoof 5 costs).
+        n_bonafide (int): genuine rows scored.
+        n_spoof (int): spoof rows scored.
+    """
+
+    eer: float
+    threshold: float
+    min_dcf: float
+    n_bonafide: int
+    n_spoof: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "codec result") -> CodecResult:
+        return _from_dict(cls, data, what)
+
+
+@dataclass
+class ScoreResults:
+    """One scoring run of a detector on a dataset split.
+
+    Args:
+        model (str): the model scored (folder or Hub id).
+        dataset (str): the dataset (folder or Hub id).
+        dataset_config (str | None): its config (`all`, or one codec's).
+        split (str): the split scored.
+        max_length_seconds (float): the scoring window (0: whole clips).
+        per_codec (dict[str, CodecResult]): codec -> its spoof rows against every genuine row.
+        pooled (CodecResult): every spoof row against every genuine row.
+        score (str): what the score is.
+        min_dcf_parameters (dict[str, float]): the minDCF costs.
+    """
+
+    model: str
+    dataset: str
+    dataset_config: str | None
+    split: str
+    max_length_seconds: float
+    per_codec: dict[str, CodecResult]
+    pooled: CodecResult
+    score: str = SCORE_DESCRIPTION
+    min_dcf_parameters: dict[str, float] = field(default_factory=lambda: dict(ASVSPOOF5_DCF))
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(dataset, config, split): a model keeps one run per key."""
+        return (str(self.dataset), str(self.dataset_config), str(self.split))
+
+    def rows(self) -> list[tuple[str, CodecResult]]:
+        """(name, result) of each codec, then `pooled`."""
+        return [*self.per_codec.items(), (POOLED, self.pooled)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "dataset": self.dataset, "dataset_config": self.dataset_config,
+                "split": self.split, "score": self.score, "max_length_seconds": self.max_length_seconds,
+                "min_dcf_parameters": dict(self.min_dcf_parameters),
+                "per_codec": {codec: result.to_dict() for codec, result in self.per_codec.items()},
+                "pooled": self.pooled.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "results") -> ScoreResults:
+        results = _from_dict(cls, data, what)
+        results.per_codec = {codec: CodecResult.from_dict(value, f"{what}: per_codec {codec}")
+                             for codec, value in dict(results.per_codec).items()}
+        results.pooled = CodecResult.from_dict(results.pooled, f"{what}: pooled")
+        return results
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScoreResults:
+        return cls.from_dict(load_json(path), str(path))
+
+
+@dataclass
+class ValidationResult:
+    """The validation split's results at the end of fine-tuning (the training codecs only).
+
+    Args:
+        split (str): the validation split.
+        eer (float | None): its EER, 0..1 (None when not computed).
+        min_dcf (float | None): its minDCF.
+        rows (int): rows evaluated.
+    """
+
+    split: str
+    eer: float | None = None
+    min_dcf: float | None = None
+    rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "validation") -> ValidationResult:
+        return _from_dict(cls, data, what)
+
+
+@dataclass
+class TrainingFacts:
+    """What a fine-tuning run says about itself, for the model card and for scoring with its window.
+
+    Args:
+        dataset (str): the training dataset (folder or Hub id).
+        base_model (str | None): the checkpoint fine-tuned; None: a fresh model from `config_name`.
+        config_name (str | None): the config a fresh model was built from.
+        architecture (str | None): the model class.
+        dataset_config (str | None): the dataset config trained on.
+        train_split (str | None): the training split (None: no training, evaluation only).
+        eval_split (str | None): the validation split.
+        train_codecs (list[str]): codecs of the training rows (genuine included).
+        train_rows (int): training rows.
+        max_length_seconds (float | None): the training window.
+        sampling_rate (int | None): the model's input rate.
+        class_weighting (str | None): how the loss weighed the classes.
+        class_weights (dict[str, float] | None): the weight of each class.
+        freeze_feature_encoder (bool): whether the feature encoder was frozen.
+        hyperparameters (dict[str, Any]): the card's hyper-parameters (`modelcard.training_hyperparameters`).
+        validation (ValidationResult | None): results on the validation split.
+    """
+
+    dataset: str
+    base_model: str | None = None
+    config_name: str | None = None
+    architecture: str | None = None
+    dataset_config: str | None = None
+    train_split: str | None = None
+    eval_split: str | None = None
+    train_codecs: list[str] = field(default_factory=list)
+    train_rows: int = 0
+    max_length_seconds: float | None = None
+    sampling_rate: int | None = None
+    class_weighting: str | None = None
+    class_weights: dict[str, float] | None = None
+    freeze_feature_encoder: bool = False
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    validation: ValidationResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["validation"] = self.validation.to_dict() if self.validation is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str = "training facts") -> TrainingFacts:
+        facts = _from_dict(cls, data, what)
+        if isinstance(facts.validation, dict):
+            facts.validation = ValidationResult.from_dict(facts.validation, f"{what}: validation")
+        facts.train_codecs = list(facts.train_codecs or [])
+        facts.hyperparameters = dict(facts.hyperparameters or {})
+        return facts
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> TrainingFacts:
+        return cls.from_dict(load_json(path), str(path))
+
+
+__all__ = ["POOLED", "SCORE_DESCRIPTION", "CodecResult", "ResultsFileError", "ScoreResults",
+           "TrainingFacts", "ValidationResult", "load_json"]
