@@ -203,3 +203,20 @@ def test_a_checkpoint_with_a_missing_tensor_is_named(fake_hub, tmp_path):
 def test_missing_weights_offline_name_the_repo_and_the_fix(fake_hub):
     with pytest.raises(WeightsUnavailableError, match=r"hf-audio/xcodec-hubert-general/config\.json.*hf download"):
         codecs.load("xcodec-hubert-general-nq1")
+
+
+def test_weight_norm_in_either_naming_loads_and_folds():
+    # HuBERT's positional convolution is weight-normed: files name it weight_g/weight_v (legacy) or
+    # parametrizations.weight.original0/1; a file that weight-norms a convolution the model keeps plain is folded.
+    name = "xcodec-hubert-librispeech-nq8"
+    reference = tiny(name, seed=5)
+    state = transformers_weights.to_checkpoint(reference.model)
+    assert "semantic_model.encoder.pos_conv_embed.conv.parametrizations.weight.original0" in state
+    legacy = {k.replace("parametrizations.weight.original0", "weight_g")
+              .replace("parametrizations.weight.original1", "weight_v"): v for k, v in state.items()}
+    weight = legacy.pop("acoustic_encoder.conv1.weight")
+    legacy["acoustic_encoder.conv1.weight_g"] = weight.norm(dim=(1, 2), keepdim=True)
+    legacy["acoustic_encoder.conv1.weight_v"] = weight
+    codec = codecs.load(name, config=tiny_config(name), state_dict=legacy)
+    wave = speechlike(2000, 6)
+    assert rel_l2(codec.resynthesize(wave[None], [2000])[0], reference.resynthesize(wave[None], [2000])[0]) <= 1e-6
