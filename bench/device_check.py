@@ -5,7 +5,8 @@
 2. Batch agreement on CUDA: each codec's batched PCM against one-by-one PCM (in 16-bit steps).
 3. Fine-tuning on CUDA through `eval.finetune`'s `CodecFakeTrainer` (class-weighted loss, EER
    metric) with a wav2vec2-base-sized classifier from a config, on genuine vs EnCodec-resynthesised
-   speech-like audio made here -> `finetune-cuda.md`. Audio decoding through `datasets`/torchcodec is
+   speech-like audio made here. Checks 2 and 3 -> `device-check.json` (recorded as
+   `bench/results/device-check-cuda.json`). Audio decoding through `datasets`/torchcodec is
    not exercised (the machine has no FFmpeg); the arrays go to the Trainer directly.
 
     python -m bench.device_check --out bench/results

@@ -23,11 +23,11 @@ from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, open_source, vctk
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.resynth import resolve_device
-from codecfake_hf.schema import GENUINE
+from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import SpeakerSplit
 
 from .dataset import PartRows, write_shard
-from .plan import ALL_PARTS, STATE_DIR, Plan, PlanMismatchError
+from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
 from .request import BuildRequest
 
@@ -306,7 +306,7 @@ def _resume_or_start(plan: Plan, out: Path) -> Plan:
     """The plan on disk when compatible (it keeps the parts' state); refuse a folder of something else."""
     existing = Plan.load(out)
     if existing is None:
-        if (out / "data").exists():
+        if (out / DATA_DIR).exists():
             raise PlanMismatchError(f"`out` {str(out)!r} holds a `data/` folder but no build plan "
                                     f"({STATE_DIR}/plan.json); choose an empty or new folder.")
         plan.save(out)

@@ -25,9 +25,9 @@ from codecfake_hf import codecs
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, CorpusError, Record, open_source
 from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
+from codecfake_hf.schema import STATE_DIR
 
 from .build import BuildReport, build
-from .plan import STATE_DIR
 from .request import DEMO_CODECS, DEMO_OUT, BuildRequest
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from typing import Any
 from codecfake_hf.corpus import Record
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.files import write_json_atomic
+from codecfake_hf.schema import DATA_DIR, STATE_DIR
 from codecfake_hf.splits import SpeakerSplit, split_sort_key
 
-STATE_DIR = ".codecfake"  # never uploaded (see codecfake_hf.hub.IGNORE_PATTERNS)
 PLAN_FILE = "plan.json"
 PLAN_VERSION = 1
 ALL_PARTS = "*"  # a build's parts all share the corpus's records
@@ -87,7 +87,7 @@ class Plan:
 
     def shard_path(self, out: Path, part: str, split: str, shard: int) -> Path:
         """`data/<part>/<split>-NNNNN-of-NNNNN.parquet`: the Hub layout of DESIGN.md."""
-        return Path(out) / "data" / part / f"{split}-{shard:05d}-of-{self.num_shards(part, split):05d}.parquet"
+        return Path(out) / DATA_DIR / part / f"{split}-{shard:05d}-of-{self.num_shards(part, split):05d}.parquet"
 
     def speakers(self) -> dict[str, list[str]]:
         """{split: sorted speakers} over every part."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
 from pathlib import Path
 
@@ -12,8 +11,6 @@ import soundfile as sf
 import soxr
 
 from .errors import AudioError
-
-logger = logging.getLogger(__name__)
 
 # The CodecFake pipeline's save_audio() clamped every resynthesised waveform to ±0.99 and wrote
 # 16-bit PCM through torchaudio, whose float -> int16 conversion scales by 2**15 and rounds.

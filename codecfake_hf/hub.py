@@ -23,14 +23,14 @@ from huggingface_hub.errors import HfHubHTTPError
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
-from .schema import GENUINE, LABELS, schema_table
+from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, schema_table
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
 
 ALL_CONFIG = "all"
 # Never uploaded: the build's own state (plan, lock, staging) and the upload's resume cache.
-IGNORE_PATTERNS = [".codecfake/**", ".cache/**"]
+IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**"]
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 CODECFAKE_CITATION = """@inproceedings{wu2024codecfake,
@@ -77,7 +77,7 @@ class DatasetCardInfo:
 
 
 def part_splits(folder: Path, part: str) -> list[str]:
-    names = {p.name.split("-", 1)[0] for p in (folder / "data" / part).glob("*.parquet")}
+    names = {p.name.split("-", 1)[0] for p in (folder / DATA_DIR / part).glob("*.parquet")}
     return sorted(names, key=split_sort_key)
 
 

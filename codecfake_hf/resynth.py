@@ -31,8 +31,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = 64
 # Padded seconds of audio per batch, by device type. On a GPU batching pays (EnCodec 24 kHz 8.5x the
 # batch-size-1 loop on an H200, bench/results/resynth-cuda.md). On a 2-core CPU the convolutions
-# already keep both cores busy and big batches only add cache misses: EnCodec ran 0.57x the loop at
-# 60 s and about 1.1x at 8 s (bench/results/resynth.md), so the CPU default keeps batches small.
+# already keep both cores busy and big batches only add cache misses: EnCodec ran 0.6x the loop at
+# 60 s (bench/results/resynth-cpu-60s.md) and 1.18x at 8 s (bench/results/resynth.md), so the CPU
+# default keeps batches small.
 DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
 # Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
 # (AcademiCodec) divide by it, and a detector would learn nothing from it.

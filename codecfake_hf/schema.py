@@ -31,6 +31,11 @@ LABELS = ("bonafide", "spoof")  # ClassLabel names: 0 = bona fide, 1 = spoof (AS
 BONAFIDE, SPOOF = 0, 1
 ID_SEPARATOR = "+"  # row ids are `<codec>+<utterance_id>`, as the CodecFake release names its files
 
+# A dataset folder: `data/<part>/<split>-NNNNN-of-NNNNN.parquet`, `README.md` (the card), and the state of
+# the run that writes it (plan, lock, temporary shards) in `STATE_DIR`, which is never uploaded.
+DATA_DIR = "data"
+STATE_DIR = ".codecfake"
+
 
 def label_of(part: str) -> int:
     """The label of a part's rows: `BONAFIDE` for genuine, `SPOOF` for every codec."""
@@ -155,5 +160,5 @@ def schema_table(features: datasets.Features | None = None) -> list[str]:
     return lines
 
 
-__all__ = ["BONAFIDE", "COLUMNS", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "Column", "label_of",
-           "make_row", "row_id", "schema_table", "split_row_id"]
+__all__ = ["BONAFIDE", "COLUMNS", "DATA_DIR", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "STATE_DIR",
+           "Column", "label_of", "make_row", "row_id", "schema_table", "split_row_id"]

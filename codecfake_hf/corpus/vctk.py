@@ -53,7 +53,8 @@ def detect_layout(root: Path) -> str:
     """`0.92` or `0.80`, from the audio folder present in `root`; CorpusError naming what was expected."""
     if not root.is_dir():
         raise CorpusError(f"`vctk:` source {str(root)!r}: no such folder. Pass the folder that holds "
-                          "`wav48_silence_trimmed/` (VCTK 0.92) or `wav48/` (VCTK 0.80).")
+                          "`wav48_silence_trimmed/` (VCTK 0.92) or `wav48/` (VCTK 0.80); VCTK is downloaded from "
+                          f"{URL_092} (0.92) or {URL_080} (0.80).")
     for layout, (folder, _) in LAYOUTS.items():
         if (root / folder).is_dir():
             return layout
