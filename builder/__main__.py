@@ -17,7 +17,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from codecfake_hf import hub
+from codecfake_hf import hub, redact
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import GENUINE
 
@@ -26,7 +26,8 @@ from .demo import run_demo
 from .request import BuildRequest, DemoRequest, ImportRequest, PushRequest
 
 EXIT_USER_ERROR = 2
-PROG = "python -m builder"
+# How the user called us: the console script (pyproject.toml) or `python -m builder` from a checkout.
+PROG = "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
 COMMANDS = {
     "build": (BuildRequest, "resynthesise a corpus through codecs and write the dataset folder"),
     "import": (ImportRequest, "convert a folder of the original CodecFake release"),
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     request = parse(command, rest)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    redact.install()  # no Hub token or Authorization header in any log line, at any verbosity
     for noisy in ("httpx", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from codecfake_hf.codecs import registry
-from codecfake_hf.corpus import CorpusError, Record
+from codecfake_hf.corpus import CorpusError, Record, check_unique_ids
 from codecfake_hf.errors import UnknownCodecError
 from codecfake_hf.schema import GENUINE
 
@@ -51,6 +51,8 @@ def scan_release(root: str | Path) -> tuple[dict[str, list[Record]], list[str]]:
         parts[codec].append(Record(utterance_id=match["utt"], speaker_id=match["speaker"], path=str(path)))
     for reason in skipped:
         logger.warning("import: skipped %s", reason)
+    for codec, records in parts.items():  # the same file in two folders, or under an alias and its name
+        check_unique_ids(records, f"`import` folder {str(root)!r}, codec {codec}")
     if not parts:
         raise CorpusError(f"`import` folder {str(root)!r} holds no `<codec>+<utterance>.wav` files "
                           f"({len(skipped)} other audio files skipped).")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,16 @@ from .errors import AudioError
 CLAMP = 0.99
 PCM16_SCALE = 32768.0
 
+# Sample rates a file may state: outside these bounds the header is wrong or the file is not audio.
+MIN_SAMPLE_RATE = 4_000
+MAX_SAMPLE_RATE = 384_000
+# Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
+# (AcademiCodec) divide by it, and a detector would learn nothing from it.
+SILENCE_PEAK = 1e-6
+# A mono mix more than 60 dB below its loudest channel: the channels cancel (one is the other inverted, to
+# within the last bit of 16-bit rounding), and what is left is rounding noise, not speech.
+CANCELLED = 1e-3
+
 PathLike = str | os.PathLike
 
 
@@ -28,18 +39,71 @@ def read_audio(path: PathLike) -> tuple[np.ndarray, int]:
     MP3; anything else goes through FFmpeg by way of torchcodec.
 
     Raises:
-        AudioError: the file is missing, unreadable, empty, zero-length or holds NaN/inf samples.
+        AudioError: the file is missing, unreadable, empty, truncated (fewer samples than its header
+            declares), zero-length, silent (also when its channels cancel out in the mix), holds
+            NaN/inf samples, or states a sample rate outside `MIN_SAMPLE_RATE`..`MAX_SAMPLE_RATE`.
     """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file. Check the path (and the corpus folder you passed).")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: the file is empty (0 bytes); remove it or replace it with the real audio.")
+    _check_wav_length(path)
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as sf_error:
         data, rate = _read_with_ffmpeg(path, sf_error)
-    return _to_mono_checked(data, rate, str(path))
+    declared = _declared_frames(path)
+    if declared is not None and data.shape[0] < declared:
+        raise AudioError(f"{path}: truncated: its header declares {declared} samples, the file holds "
+                         f"{data.shape[0]}. Replace it with a complete copy (or remove it).")
+    check_rate(rate, str(path))
+    return _to_mono_checked(data, str(path)), int(rate)
+
+
+def check_rate(rate: int, name: str) -> int:
+    """`rate` when it is a plausible audio rate (`MIN_SAMPLE_RATE`..`MAX_SAMPLE_RATE` Hz), else `AudioError`.
+
+    A file's header can state any rate: 1 Hz made a 100 s row of 100 samples, 2 GHz a resampling
+    that ran out of memory. Real speech audio lies within these bounds.
+    """
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{name}: sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz; "
+                         "the header is wrong or this is not audio. Fix the file's rate (or remove the file).")
+    return int(rate)
+
+
+def _check_wav_length(path: Path) -> None:
+    """A WAV whose `data` chunk declares more bytes than the file holds is truncated (libsndfile reads
+    what is there without a word, which would make a short row)."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        size = os.fstat(file.fileno()).st_size
+        position = 12
+        while position + 8 <= size:
+            file.seek(position)
+            chunk, length = struct.unpack("<4sI", file.read(8))
+            if chunk == b"data":
+                available = size - position - 8
+                # 0 and 0xFFFFFFFF: a streaming writer that never went back to fill in the size
+                if length not in (0, 0xFFFFFFFF) and length > available:
+                    raise AudioError(f"{path}: truncated: its header declares {length} bytes of audio, the file "
+                                     f"holds {available}. Replace it with a complete copy (or remove it).")
+                return
+            position += 8 + length + (length & 1)
+
+
+def _declared_frames(path: Path) -> int | None:
+    """The sample count a FLAC header declares (None when unknown: other formats, or 0 in the header)."""
+    if path.suffix.lower() != ".flac":
+        return None
+    try:
+        frames = sf.info(str(path)).frames
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    return int(frames) if 0 < frames < 2**62 else None
 
 
 def _read_with_ffmpeg(path: Path, sf_error: Exception) -> tuple[np.ndarray, int]:
@@ -56,26 +120,35 @@ def _read_with_ffmpeg(path: Path, sf_error: Exception) -> tuple[np.ndarray, int]
     return samples.data.numpy().T.astype(np.float32), int(samples.sample_rate)
 
 
-def _to_mono_checked(data: np.ndarray, rate: int, name: str) -> tuple[np.ndarray, int]:
+def _to_mono_checked(data: np.ndarray, name: str) -> np.ndarray:
+    channels = data.shape[1] if data.ndim == 2 else 1
+    mixed = data
     if data.ndim == 2:
-        data = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-    if data.size == 0:
+        mixed = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+    if mixed.size == 0:
         raise AudioError(f"{name}: the audio has zero samples; remove the file or re-record it.")
-    if not np.isfinite(data).all():
+    if not np.isfinite(mixed).all():
         raise AudioError(f"{name}: the audio holds NaN or infinite samples; the file is corrupt.")
-    if rate <= 0:
-        raise AudioError(f"{name}: invalid sample rate {rate}.")
-    return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+    peak = float(np.abs(mixed).max())
+    if channels > 1 and peak < CANCELLED * float(np.abs(data).max()):
+        raise AudioError(f"{name}: silent once mixed to mono: its {channels} channels cancel out (one is the "
+                         "other inverted). Keep one channel of the file (or fix its wiring).")
+    if peak < SILENCE_PEAK:
+        raise AudioError(f"{name}: the audio is silent (peak below {SILENCE_PEAK:g}); remove the file.")
+    return np.ascontiguousarray(mixed, dtype=np.float32)
 
 
 def check_waveform(wave: np.ndarray, name: str) -> np.ndarray:
-    """Return `wave` as float32 mono, or raise `AudioError` naming `name` if it is empty or non-finite."""
+    """Return `wave` as float32 mono, or raise `AudioError` naming `name` if it is empty, silent or non-finite."""
     wave = np.asarray(wave, dtype=np.float32)
-    if wave.ndim == 2:  # (samples, channels)
-        wave = wave.mean(axis=1, dtype=np.float32)
-    if wave.ndim != 1:
+    if wave.ndim not in (1, 2):
         raise AudioError(f"{name}: expected a 1-D waveform (or samples x channels), got shape {wave.shape}.")
-    return _to_mono_checked(wave, 1, name)[0]
+    return _to_mono_checked(wave, name)
+
+
+def clipped_samples(wave: np.ndarray, clamp: float = 1.0) -> int:
+    """How many samples of `wave` lie beyond ±`clamp` (what `to_pcm16(wave, clamp)` will clip)."""
+    return int(np.count_nonzero(np.abs(wave) > clamp))
 
 
 # `soxr`: the default, soxr at its highest quality. `sinc`: torchaudio's windowed-sinc `Resample`
@@ -139,11 +212,11 @@ def decode_audio_bytes(data: bytes, name: str) -> tuple[np.ndarray, int]:
     genuine row's audio decoded here is, sample for sample, the waveform that was quantised into it.
 
     Raises:
-        AudioError: `name` is not decodable, empty or holds NaN/inf samples.
+        AudioError: `name` is not decodable, empty, silent, holds NaN/inf samples or states an absurd rate.
     """
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as error:
         reason = getattr(error, "error_string", str(error))  # without the BytesIO's address
         raise AudioError(f"{name}: the encoded audio is not decodable ({reason}).") from error
-    return _to_mono_checked(samples, rate, name)
+    return _to_mono_checked(samples, name), check_rate(rate, name)

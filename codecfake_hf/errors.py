@@ -24,5 +24,10 @@ class CheckpointError(CodecFakeError):
     """A checkpoint file that is not what it should be (wrong keys or shapes, truncated, unsafe)."""
 
 
+class CodecConfigError(CheckpointError, ValueError, TypeError):
+    """A codec config or option that its family cannot build from (an unknown key or option, a value that does
+    not fit). Also a ValueError and a TypeError, what the families raise, so callers catching those still do."""
+
+
 class BackendNotBuiltError(CodecFakeError, NotImplementedError):
     """A registered codec config whose inference module is not written yet."""

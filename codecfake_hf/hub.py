@@ -7,6 +7,7 @@ what it declares is what `load_dataset` finds, on the local folder and on the Hu
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
 from collections.abc import Sequence
@@ -17,9 +18,10 @@ import datasets
 import pyarrow.parquet as pq
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCard, DatasetCardData, HfApi, get_token
+from huggingface_hub import DatasetCard, DatasetCardData, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
+from . import redact
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
@@ -30,8 +32,14 @@ logger = logging.getLogger(__name__)
 
 ALL_CONFIG = "all"
 # Never uploaded: the build's own state (plan, lock, staging) and the upload's resume cache.
-IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**"]
+IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**", "*.tmp"]
+# A model folder also keeps the Trainer's checkpoints and TensorBoard runs local, as Trainer's push does.
+MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
+# The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
+TRAINING_ARGS_FILE = "training_args.bin"
+SCAN_BYTES = 64 * 1024 * 1024  # files up to this size are searched for tokens before a push
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_MODEL_REPO_ID = re.compile(r"^([\w.-]+/)?[\w.-]+$")
 
 CODECFAKE_CITATION = """@inproceedings{wu2024codecfake,
   author    = {Wu, Haibin and Tseng, Yuan and Lee, Hung-yi},
@@ -287,7 +295,7 @@ def _rate_note(genuine_sample_rate: int | None) -> str:
     )
 
 
-# Pushing
+# Pushing: the one path for datasets (builder push) and models (eval finetune/card/protocol)
 
 
 def resolve_token(token: str | None = None) -> str:
@@ -296,36 +304,120 @@ def resolve_token(token: str | None = None) -> str:
     if not token:
         raise PushError("No Hugging Face token found. Set the HF_TOKEN environment variable, or log in once with "
                         "`hf auth login`; then push again. (The token is read only; it is never printed or written.)")
+    redact.add_secret(token)
     return token
 
 
-def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
-    """Upload a built dataset folder to the Hub dataset repository `repo_id`; returns its URL.
+def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", private: bool | None = None,
+         token: str | None = None, commit_message: str | None = None, endpoint: str | None = None) -> str:
+    """Upload `folder` to the Hub repository `repo_id` (a dataset or a model); returns the repository's URL.
 
-    Uses `HfApi.upload_large_folder` (resumable, multi-commit) where this `huggingface_hub` has it;
-    from `huggingface_hub` 2.x on, `upload_folder` itself is the streamed, resumable multi-commit upload.
+    Never uploaded: the build's state (`.codecfake/`), upload caches, temp files, and for models the
+    Trainer's checkpoint folders and `training_args.bin` unless it is proven token-free (the Trainer
+    pickles its arguments, `hub_token` included). A file of the folder that holds the token, or any
+    `hf_...` token, is refused before anything is sent. The token is redacted from every log line and
+    message; a refusal (401, 403, 404) or an unreachable endpoint ends in one `PushError` naming the
+    cause and the fix.
+
+    Args:
+        folder (str | Path): the folder to upload (a built dataset folder, or a model folder).
+        repo_id (str): `ORG/NAME` (a model may be `NAME`: the token's user namespace).
+        repo_type (str): `dataset` or `model`.
+        private (bool | None): create the repository private; None: the Hub's default.
+        token (str | None): the token; None: `HF_TOKEN` or the saved login.
+        commit_message (str | None): the commit's message.
+        endpoint (str | None): the Hub's URL; None: `HF_ENDPOINT` or huggingface.co.
     """
+    redact.install()
     folder = Path(folder)
-    if not _REPO_ID.match(repo_id or ""):
+    if repo_type not in ("dataset", "model"):
+        raise PushError(f"`repo_type` {repo_type!r}: choose `dataset` or `model`.")
+    pattern = _REPO_ID if repo_type == "dataset" else _MODEL_REPO_ID
+    if not pattern.match(repo_id or ""):
         raise PushError(f"`repo` {repo_id!r} is not a Hub repository id; use ORG/NAME (e.g. my-org/codecfake).")
-    if not (folder / "README.md").is_file() or not (folder / "data").is_dir():
+    if repo_type == "dataset" and (not (folder / "README.md").is_file() or not (folder / "data").is_dir()):
         raise PushError(f"`folder` {str(folder)!r} is not a built dataset folder (README.md and data/ expected); "
                         "build it first with `python -m builder build`.")
+    if not folder.is_dir():
+        raise PushError(f"`folder` {str(folder)!r} is not a folder; pass the model folder that finetune wrote.")
     token = resolve_token(token)
-    api = HfApi(token=token)
+    ignore = [*IGNORE_PATTERNS, *(MODEL_IGNORE_PATTERNS if repo_type == "model" else [])]
+    ignore += _unsafe_files(folder, token, ignore)
+    api = HfApi(endpoint=endpoint, token=token)
+    where = endpoint or constants.ENDPOINT
+    message = commit_message or f"Upload CodecFake {repo_type}"
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        repo_id = getattr(created, "repo_id", None) or repo_id
         upload_large_folder = getattr(api, "upload_large_folder", None)
-        if upload_large_folder is not None:
-            upload_large_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset", private=private,
-                                ignore_patterns=IGNORE_PATTERNS)
+        if repo_type == "dataset" and upload_large_folder is not None:
+            upload_large_folder(repo_id=repo_id, folder_path=str(folder), repo_type=repo_type, private=private,
+                                ignore_patterns=ignore)
         else:
-            api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type="dataset",
-                              ignore_patterns=IGNORE_PATTERNS, commit_message="Upload CodecFake dataset")
-    except (HfHubHTTPError, OSError, ValueError) as error:
-        message = str(error).replace(token, "***")  # never echo the token, even inside a server message
-        raise PushError(f"push of {folder} to {repo_id} failed: {message.splitlines()[0] if message else error!r}. "
-                        "Run the same command again to resume.") from None
-    url = f"https://huggingface.co/datasets/{repo_id}"
+            api.upload_folder(repo_id=repo_id, folder_path=str(folder), repo_type=repo_type,
+                              ignore_patterns=ignore, commit_message=message)
+    except Exception as error:  # HTTP refusals, httpx/requests network errors, OSError: one message each
+        raise PushError(push_error_message(error, folder, repo_id, repo_type, where)) from None
+    url = f"{where.rstrip('/')}/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+    if where.rstrip("/") == constants.ENDPOINT.rstrip("/"):
+        url = f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
     logger.info("pushed %s to %s", folder, url)
     return url
+
+
+def push_folder(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """Upload a built dataset folder to the Hub dataset repository `repo_id` (see `push`); returns its URL."""
+    return push(folder, repo_id, repo_type="dataset", private=private, token=token,
+                commit_message="Upload CodecFake dataset")
+
+
+def push_error_message(error: BaseException, folder: Path, repo_id: str, repo_type: str, endpoint: str) -> str:
+    """One line naming the cause (401, 403, 404, network, other) and the fix; tokens redacted."""
+    status = getattr(getattr(error, "response", None), "status_code", None)
+    what = f"push of {folder} to the {repo_type} repository {repo_id}"
+    if isinstance(error, HfHubHTTPError) and status == 401:
+        text = (f"{what} failed: the Hub refused the token (401 Unauthorized: invalid or expired). Log in again "
+                "with `hf auth login` or set HF_TOKEN to a valid token, then run the same command.")
+    elif isinstance(error, HfHubHTTPError) and status == 403:
+        text = (f"{what} failed: the token may not write there (403 Forbidden). Use a token with write access "
+                f"to {repo_id.split('/')[0]!r}, or push to your own namespace.")
+    elif isinstance(error, HfHubHTTPError) and status == 404:
+        text = (f"{what} failed: not found (404) at {endpoint}. Check the repository id and the endpoint "
+                "(HF_ENDPOINT).")
+    elif isinstance(error, HfHubHTTPError):
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        text = f"{what} failed: the Hub answered HTTP {status} ({first}). Run the same command again to resume."
+    elif _is_network_error(error):
+        text = (f"{what} failed: the Hub at {endpoint} cannot be reached ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else 'no answer'}). Check the network and HF_ENDPOINT, "
+                "then run the same command again to resume.")
+    else:
+        first = str(error).splitlines()[0] if str(error) else ""
+        text = f"{what} failed: {type(error).__name__}: {first}. Run the same command again to resume."
+    return redact.redact(text)
+
+
+def _is_network_error(error: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"TransportError", "NetworkError", "ConnectError", "ConnectionError", "TimeoutException",
+                         "OfflineModeIsEnabled"}) or isinstance(error, (ConnectionError, TimeoutError))
+
+
+def _unsafe_files(folder: Path, token: str, ignore: Sequence[str]) -> list[str]:
+    """Files that would be uploaded but hold a token: `training_args.bin` is left out (with a warning);
+    any other such file stops the push. Only files up to `SCAN_BYTES` are read (shards are not)."""
+    left_out = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder).as_posix()
+        if (any(fnmatch.fnmatch(relative, pattern) for pattern in ignore) or path.suffix == ".parquet"
+                or path.stat().st_size > SCAN_BYTES):
+            continue  # shards hold audio and the corpus's metadata, written by the builder itself
+        if not redact.contains_secret(path.read_bytes(), token):
+            continue
+        if path.name == TRAINING_ARGS_FILE:
+            logger.warning("%s holds a Hub token: not uploaded", relative)
+            left_out.append(relative)
+            continue
+        raise PushError(f"{path} holds a Hub token (`hf_...`); nothing was uploaded. Remove the token from the file "
+                        "(or the file from the folder), then push again.")
+    return left_out

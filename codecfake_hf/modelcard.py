@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .errors import CodecFakeError
 from .files import write_json_atomic, write_text_atomic
+from .hub import push
 from .results import POOLED, CodecResult, ScoreResults, TrainingFacts, load_json
 
 logger = logging.getLogger(__name__)
@@ -230,13 +231,10 @@ def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Pa
 
 def push_model_folder(model_dir: str | Path, repo_id: str, *, token: str | None = None, private: bool | None = None,
                       commit_message: str = "Upload CodecFake detector", endpoint: str | None = None) -> str:
-    """Create the model repo if needed and upload `model_dir` (weights, card, results); returns the commit URL.
+    """Upload `model_dir` (weights, card, results) to the model repo `repo_id` through `hub.push`; returns its URL.
 
-    Checkpoint folders and temp files stay local, as Trainer's `push_to_hub` leaves them.
+    Checkpoint folders and temp files stay local, as Trainer's `push_to_hub` leaves them, and so does a
+    `training_args.bin` that holds a token.
     """
-    api = HfApi(endpoint=endpoint, token=token)
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, repo_type="model", folder_path=str(model_dir),
-                             commit_message=commit_message,
-                             ignore_patterns=["checkpoint-*", "checkpoint-*/**", "*.tmp", "runs/**"])
-    return str(getattr(info, "commit_url", info))
+    return push(model_dir, repo_id, repo_type="model", private=private, token=token, commit_message=commit_message,
+                endpoint=endpoint)

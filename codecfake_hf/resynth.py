@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .audio import check_waveform, decode_audio_bytes, encode_flac, read_audio, resample, to_pcm16
+from .audio import SILENCE_PEAK, check_waveform, decode_audio_bytes, encode_flac, read_audio, resample, to_pcm16
 from .codecs import Codec
 from .errors import AudioError
 
@@ -35,9 +35,6 @@ DEFAULT_WINDOW = 64
 # 60 s (bench/results/resynth-cpu-60s.md) and 1.18x at 8 s (bench/results/resynth.md), so the CPU
 # default keeps batches small.
 DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
-# Below this peak an utterance is silence: loudness normalisation (DAC) and peak normalisation
-# (AcademiCodec) divide by it, and a detector would learn nothing from it.
-SILENCE_PEAK = 1e-6
 # Background workers for reading/resampling and PCM/FLAC encoding. They wait on I/O or run in C
 # (libsndfile, soxr, numpy) with the GIL released; four keep a GPU fed from a few cores without
 # taking every core from the codec when it runs on the CPU.

@@ -61,7 +61,13 @@ class SpeakerSplit:
         path = Path(path)
         if not path.is_file():
             raise SplitError(f"`split_file` {str(path)!r}: no such file.")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise SplitError(f"`split_file` {str(path)!r} is not UTF-8 text (byte {error.start}: "
+                             f"{error.object[error.start:error.start + 1]!r}); save it as UTF-8.") from None
+        except OSError as error:
+            raise SplitError(f"`split_file` {str(path)!r} cannot be read ({error.strerror}).") from None
         pairs = list(_json_pairs(text, path) if text.lstrip().startswith("{") else _text_pairs(text, path))
         assignments: dict[str, str] = {}
         default = DEFAULT_SPLIT
@@ -80,6 +86,20 @@ class SpeakerSplit:
                              "(or JSON, `{\"SPLIT\": [\"SPEAKER\", ...]}`).")
         logger.info("split file %s: %d speakers assigned, others -> %s", path, len(assignments), default)
         return cls(assignments, default)
+
+    def check_speakers(self, speakers: Iterable[str], what: str) -> list[str]:
+        """The split's speakers that are not among `speakers` (logged); `SplitError` when none of them is,
+        since then every utterance would silently go to the default split."""
+        present = set(speakers)
+        unknown = sorted(set(self.assignments) - present)
+        if self.assignments and len(unknown) == len(self.assignments):
+            shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise SplitError(f"the split file names only speakers that are not in {what} ({shown}); every "
+                             f"utterance would go to {self.default!r}. Use the speaker ids of this source "
+                             f"(e.g. {', '.join(sorted(present)[:3])}).")
+        if unknown:
+            logger.warning("split file: %d speaker(s) not in %s: %s", len(unknown), what, ", ".join(unknown[:10]))
+        return unknown
 
     def split_of(self, speaker: str) -> str:
         return self.assignments.get(speaker, self.default)

@@ -1,9 +1,14 @@
-"""`python -m eval <command> [arguments]`: finetune, score, protocol, card (each has its own `--help`)."""
+"""`python -m eval <command> [arguments]` (installed: `codecfake-eval`): finetune, score, protocol, card.
+
+Each command has its own `--help`.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from codecfake_hf import redact
 from codecfake_hf.errors import CodecFakeError
 
 COMMANDS = {
@@ -14,8 +19,13 @@ COMMANDS = {
 }
 
 
+def prog() -> str:
+    """How the user called us: the console script `codecfake-eval`, or `python -m eval` from a checkout."""
+    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else "python -m eval"
+
+
 def usage() -> str:
-    lines = ["usage: python -m eval <command> [arguments]   (python -m eval <command> --help)", "", "commands:"]
+    lines = [f"usage: {prog()} <command> [arguments]   ({prog()} <command> --help)", "", "commands:"]
     lines += [f"  {name:<10} {text}" for name, text in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -25,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
+    redact.install()  # no Hub token in any log line, at any verbosity
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +72,22 @@ def load_split(
     if splits and split not in splits:
         raise EvalArgumentError(
             f"`{split_flag} {split}`: {where} has no split {split!r}; its splits are {sorted(splits)}")
-    dataset = datasets.load_dataset(
-        dataset_name, config_name, split=split, cache_dir=cache_dir, token=token, revision=revision)
+    try:
+        dataset = datasets.load_dataset(
+            dataset_name, config_name, split=split, cache_dir=cache_dir, token=token, revision=revision)
+    except datasets.exceptions.SplitsVerificationError as error:  # the card's counts and the files disagree
+        counts = re.findall(r"num_examples=(\d+)", str(error))
+        found = f"{counts[1]} rows where its card declares {counts[0]}" if len(counts) >= 2 else str(error)
+        raise EvalArgumentError(
+            f"cannot read {where}, split {split!r}: its files hold {found}; a shard "
+            "is missing or was changed since. Rebuild or re-download the dataset (a build folder: run the same "
+            "`python -m builder build` again, which redoes missing shards)") from None
+    except (OSError, datasets.exceptions.DatasetGenerationError) as error:  # a shard truncated or unreadable
+        cause = error.__cause__ or error
+        raise EvalArgumentError(
+            f"cannot read {where}, split {split!r}: a data file is missing or damaged ({type(cause).__name__}: "
+            f"{str(cause).splitlines()[0] if str(cause) else ''}). Rebuild or re-download the dataset (a build "
+            "folder: run the same `python -m builder build` again, which redoes missing shards)") from None
     logger.info("Loaded %s, config %s, split %s: %d rows", dataset_name, dataset.info.config_name, split,
                 len(dataset))
     return dataset
@@ -117,6 +132,11 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
     if bonafide not in feature.names:
         raise EvalArgumentError(
             f"`--bonafide_label {bonafide}` is not a class of `{label}` in {what}; its classes are {feature.names}")
+    outside = [v for v in dataset.unique(label) if v is None or not 0 <= v < len(feature.names)]
+    if outside:
+        raise EvalArgumentError(
+            f"`--label_column_name {label}` of {what} holds values {outside[:5]} outside its classes "
+            f"0..{len(feature.names) - 1} ({feature.names}); fix or drop those rows")
     return LabelInfo(names=tuple(feature.names), bonafide_id=feature.names.index(bonafide))
 
 

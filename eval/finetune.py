@@ -36,7 +36,7 @@ from transformers import (
 )
 from transformers.utils.versions import require_version
 
-from codecfake_hf import metrics, modelcard
+from codecfake_hf import hub, metrics, modelcard
 from codecfake_hf.files import write_json_atomic
 from codecfake_hf.results import TrainingFacts, ValidationResult
 
@@ -184,6 +184,41 @@ def parse_into_dataclasses(parser: HfArgumentParser, argv: list[str]) -> tuple:
         raise EvalArgumentError(f"{error}{hint}") from None
 
 
+# `--report_to` names whose package is missing end in a traceback deep inside Trainer; this names the install.
+# transformers' name -> (its availability check in transformers.integrations, the package to install).
+TRACKERS = {
+    "tensorboard": ("is_tensorboard_available", "tensorboard"),
+    "wandb": ("is_wandb_available", "wandb"),
+    "mlflow": ("is_mlflow_available", "mlflow"),
+    "trackio": ("is_trackio_available", "trackio"),
+    "comet_ml": ("is_comet_available", "comet_ml"),
+    "neptune": ("is_neptune_available", "neptune"),
+    "clearml": ("is_clearml_available", "clearml"),
+    "dvclive": ("is_dvclive_available", "dvclive"),
+    "swanlab": ("is_swanlab_available", "swanlab"),
+    "azure_ml": ("is_azureml_available", "azureml-core"),
+    "codecarbon": ("is_codecarbon_available", "codecarbon"),
+    "dagshub": ("is_dagshub_available", "dagshub"),
+}
+EXTRAS = ("tensorboard", "wandb", "mlflow")  # pyproject.toml's tracker extras
+
+
+def check_trackers(report_to) -> None:
+    """Refuse `--report_to` trackers that are not installed, naming what to install (one message, no traceback)."""
+    import transformers.integrations as integrations
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    missing = [name for name in names if name in TRACKERS
+               and not getattr(integrations, TRACKERS[name][0], lambda: True)()]
+    if missing:
+        installs = " ".join(TRACKERS[name][1] for name in missing)
+        extras = ",".join(name for name in missing if name in EXTRAS)
+        extra_hint = f" (or `pip install 'codecfake-hf[{extras}]'`)" if extras else ""
+        raise EvalArgumentError(
+            f"`--report_to {' '.join(names)}`: {', '.join(missing)} is not installed; `pip install {installs}`"
+            f"{extra_hint}, or leave `--report_to` at its default `none`")
+
+
 class CodecFakeTrainer(Trainer):
     """`Trainer` with a class-weighted cross entropy, and a model card that keeps EER in `model-index`.
 
@@ -305,6 +340,7 @@ def load_model(model_args: ModelArguments, label_info: LabelInfo):
 def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                  training_args: TrainingArguments) -> TrainingFacts:
     """Fine-tune and save the best model to `training_args.output_dir`; returns the training facts."""
+    check_trackers(training_args.report_to)
     # Logging, as run_audio_classification.py sets it up
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
                         datefmt="%m/%d/%Y %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
@@ -387,6 +423,11 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         hyperparameters=modelcard.training_hyperparameters(training_args),
     )
 
+    # The Hub token stays out of the Trainer's arguments, which it pickles into training_args.bin (top level and
+    # every checkpoint); the push at the end takes it directly, through the one push path (codecfake_hf.hub.push)
+    hub_token, push_to_hub = training_args.hub_token, training_args.push_to_hub
+    training_args.hub_token, training_args.push_to_hub = None, False
+
     # Trainer
     trainer = CodecFakeTrainer(
         model=model,
@@ -415,11 +456,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
 
     # Save the model with its card (EER in model-index); `--push_to_hub` uploads both, once, as Trainer does
     modelcard.write_training_facts(training_args.output_dir, facts)
-    if training_args.push_to_hub:
-        trainer.push_to_hub(commit_message="codecfake-hf fine-tuning")  # saves, writes the card, uploads
-    else:
-        trainer.save_model()
-        trainer.create_model_card()
+    trainer.save_model()
+    trainer.create_model_card()
+    if push_to_hub and trainer.is_world_process_zero():
+        repo_id = training_args.hub_model_id or Path(training_args.output_dir).resolve().name
+        hub.push(training_args.output_dir, repo_id, repo_type="model", token=hub_token,
+                 private=training_args.hub_private_repo, commit_message="codecfake-hf fine-tuning")
     return facts
 
 

@@ -19,28 +19,50 @@ ROOT = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
 
 
+SHARED = Path(os.environ.get("CODECFAKE_SHARED", ROOT.parent / "shared"))
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # shipped: manifests, genuine clips (make_fixtures.py)
+# Every skip for want of ../shared carries this tag, so the end of the run can sum them up in one line.
+SHARED_TAG = "[needs ../shared]"
+HOW_TO_GET_SHARED = ("put the shared fixtures folder beside the checkout as ../shared or set CODECFAKE_SHARED "
+                     "to it (codec-fixtures/, data/codecfake-demo/, detector-fixtures/, resample-fixtures/)")
+
+
+def has_shared() -> bool:
+    return (SHARED / "codec-fixtures").is_dir()
+
+
+def need_shared(what: str) -> None:
+    """Skip a test that needs `what` from ../shared, which a user's clone does not have.
+
+    CI sets `CODECFAKE_REQUIRE_SHARED=1` (in `.ci/run`), which turns that skip into a failure.
+    """
+    if has_shared():
+        return
+    reason = f"{SHARED_TAG} {what}: {SHARED} is not here; {HOW_TO_GET_SHARED}"
+    if os.environ.get("CODECFAKE_REQUIRE_SHARED"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    """`../shared` beside the checkout (or `$CODECFAKE_SHARED`): codec fixtures and real CodecFake clips.
-
-    A user's clone has no `../shared`: tests that need it skip with this reason. CI sets
-    `CODECFAKE_REQUIRE_SHARED=1` (in `.ci/run`), which turns that skip into a failure.
-    """
-    path = Path(os.environ.get("CODECFAKE_SHARED", ROOT.parent / "shared"))
-    if not (path / "codec-fixtures").is_dir():
-        reason = (f"{path} (codec fixtures and CodecFake demo clips) is not here; "
-                  "set CODECFAKE_SHARED to its location to run these tests")
-        if os.environ.get("CODECFAKE_REQUIRE_SHARED"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
+    """`../shared` beside the checkout (or `$CODECFAKE_SHARED`): the parity data (tiny weights, upstream outputs),
+    the release's codec clips, the detector and resampler fixtures. Skips where it is missing (see need_shared)."""
+    need_shared("the shared fixtures")
+    return SHARED
 
 
 @dataclass
 class CodecFixture:
-    """One folder of `../shared/codec-fixtures/<name>/`: the manifest and the tiny model's files."""
+    """One codec config's fixture: the manifest's facts, and the tiny model's files where ../shared has them.
+
+    `root` holds `manifest.json` (and `tiny/config_transformers.json` for EnCodec and DAC): `../shared/codec-fixtures/
+    <name>/`, or on a clone without ../shared the copy shipped in `tests/fixtures/codecs/<name>/`. `parity` is the
+    ../shared folder with the tiny weights, inputs and upstream outputs, or None; reading those skips without it.
+    """
 
     root: Path
+    parity: Path | None = None
 
     @cached_property
     def manifest(self) -> dict:
@@ -48,7 +70,9 @@ class CodecFixture:
 
     @property
     def tiny_dir(self) -> Path:
-        return self.root / "tiny"
+        if self.parity is None:
+            need_shared(f"the tiny weights and upstream outputs of {self.root.name}")
+        return self.parity / "tiny"
 
     @property
     def tiny_config(self) -> dict:
@@ -61,7 +85,7 @@ class CodecFixture:
         For EnCodec and DAC the official checkpoints are in transformers' format, and so is
         `config_transformers.json`; for the other families it is the manifest's `tiny.config`.
         """
-        path = self.tiny_dir / "config_transformers.json"
+        path = self.root / "tiny" / "config_transformers.json"
         return json.loads(path.read_text()) if path.exists() else self.tiny_config
 
     def npy(self, name: str) -> np.ndarray:
@@ -88,17 +112,22 @@ class CodecFixture:
         return dict(walk(self.manifest["state_dict"], ""))
 
 
+def load_codec_fixture(name: str) -> CodecFixture:
+    """The `CodecFixture` of a codec config: ../shared's when present, else the facts shipped in tests/fixtures."""
+    parity = SHARED / "codec-fixtures" / name
+    if parity.is_dir():
+        return CodecFixture(parity, parity)
+    shipped = FIXTURES / "codecs" / name
+    if not shipped.is_dir():
+        pytest.fail(f"no codec fixture for {name!r} in {shipped.parent} (regenerate with tests/fixtures/"
+                    "make_fixtures.py)" + ("" if has_shared() else f" nor in {SHARED}"))
+    return CodecFixture(shipped)
+
+
 @pytest.fixture(scope="session")
-def codec_fixture(shared):
-    """`codec_fixture(name)` -> the `CodecFixture` of a codec config."""
-
-    def get(name: str) -> CodecFixture:
-        root = shared / "codec-fixtures" / name
-        if not root.is_dir():
-            pytest.fail(f"no codec fixture for {name!r} in {root.parent}")
-        return CodecFixture(root)
-
-    return get
+def codec_fixture():
+    """`codec_fixture(name)` -> the `CodecFixture` of a codec config (facts always; parity data from ../shared)."""
+    return load_codec_fixture
 
 
 @pytest.fixture(scope="session")
@@ -124,9 +153,34 @@ def tiny_codec(codec_fixture):
 
 
 @pytest.fixture(scope="session")
-def demo_dir(shared) -> Path:
-    """Real VCTK utterances and the CodecFake release's resynthesis of them (`<codec>+<utt>.wav`)."""
+def demo_dir() -> Path:
+    """Real VCTK utterances (`genuine+<utt>.wav`, 16 kHz), from ../shared/data/codecfake-demo/ or, without it, the
+    copies shipped in tests/fixtures/clips/. Only ../shared also holds the release's codec clips (`release_dir`)."""
+    path = SHARED / "data" / "codecfake-demo"
+    return path if path.is_dir() else FIXTURES / "clips"
+
+
+@pytest.fixture(scope="session")
+def release_dir(shared) -> Path:
+    """The CodecFake release's clips: `genuine+<utt>.wav` and what each of the 15 codecs made of them."""
     return shared / "data" / "codecfake-demo"
+
+
+@pytest.fixture(scope="session")
+def release_lengths() -> dict[str, tuple[int, int]]:
+    """`{"<codec>+<utt>.wav": (frames, sample_rate)}` of the release's codec clips (shipped; no audio needed)."""
+    table = json.loads((FIXTURES / "clips" / "release-lengths.json").read_text())
+    return {name: (entry["frames"], entry["sample_rate"]) for name, entry in table.items()}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line at the end of the run: how many tests ../shared would add, and how to get it."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    missing = sum(1 for report in skipped if SHARED_TAG in str(report.longrepr))
+    if missing:
+        terminalreporter.write_line(
+            f"{missing} test(s) skipped for want of the parity data (tiny codec weights, upstream outputs, the "
+            f"release's codec clips, detector and resampler fixtures; ~55 MB): {HOW_TO_GET_SHARED}", yellow=True)
 
 
 def rel_l2(actual, expected) -> float:

@@ -212,9 +212,10 @@ def test_adding_a_codec_later_computes_only_that_codec(tmp_path, demo_dir, codec
         build(config_for(source, out, ENCODEC, limit=1), codec_factory=second, progress=False)
 
 
-def test_release_folder_scan(tmp_path, demo_dir):
+def test_release_folder_scan(tmp_path, release_dir):
     for name in ("genuine+p225_273.wav", "encodec_24khz+p225_273.wav", "dac_16khz+p225_273.wav"):
-        (tmp_path / name).write_bytes((demo_dir / name.replace("dac_16khz", "descript-audio-codec-16khz")).read_bytes())
+        release_name = name.replace("dac_16khz", "descript-audio-codec-16khz")
+        (tmp_path / name).write_bytes((release_dir / release_name).read_bytes())
     (tmp_path / "mystery_codec+p225_273.wav").write_bytes(b"x")
     (tmp_path / "README.wav").write_bytes(b"x")
     parts, skipped = scan_release(tmp_path)
@@ -225,11 +226,11 @@ def test_release_folder_scan(tmp_path, demo_dir):
         scan_release(tmp_path / "nope")
 
 
-def test_import_of_the_release_folder(tmp_path, demo_dir):
+def test_import_of_the_release_folder(tmp_path, release_dir):
     split_file = tmp_path / "split.txt"
     split_file.write_text("p318 test\np295 validation\n")
     out = tmp_path / "imported"
-    report = import_release(demo_dir, out, split_file=str(split_file), progress=False)
+    report = import_release(release_dir, out, split_file=str(split_file), progress=False)
     assert report.skipped == []
     rows = rows_of(out)
     assert len(rows) == 16 * 3 and len({r["id"] for r in rows}) == 48
@@ -240,7 +241,7 @@ def test_import_of_the_release_folder(tmp_path, demo_dir):
     audio = {row["codec"]: row["audio"].get_all_samples() for row in ds}
     assert audio["audiodec_24k_320d"].sample_rate == 24000 and audio["genuine"].sample_rate == 16000
     # Lossless: the imported samples are the release file's.
-    original, _ = sf.read(demo_dir / "audiodec_24k_320d+p318_114.wav", dtype="float32")
+    original, _ = sf.read(release_dir / "audiodec_24k_320d+p318_114.wav", dtype="float32")
     assert audio["audiodec_24k_320d"].data.shape[-1] == original.shape[0]
     assert abs(audio["audiodec_24k_320d"].data.numpy()[0] - original).max() < 1e-6
     assert "original release files" in (out / "README.md").read_text()
@@ -337,16 +338,16 @@ def test_build_from_a_hub_dataset_source(tmp_path, demo_dir, codec_fixture):
     assert "a speaker -> split file" in (out / "README.md").read_text()
 
 
-def test_import_cli_fills_transcripts_and_speakers_from_a_vctk_copy(tmp_path, demo_dir, capsys):
+def test_import_cli_fills_transcripts_and_speakers_from_a_vctk_copy(tmp_path, release_dir, capsys):
     release = tmp_path / "release"
     vctk = tmp_path / "VCTK-Corpus"
     for utt in ("p225_273", "p295_144"):
         speaker = utt.split("_")[0]
         for codec in ("genuine", ENCODEC):
             (release / codec).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(demo_dir / f"{codec}+{utt}.wav", release / codec / f"{codec}+{utt}.wav")
+            shutil.copyfile(release_dir / f"{codec}+{utt}.wav", release / codec / f"{codec}+{utt}.wav")
         (vctk / "wav48" / speaker).mkdir(parents=True)
-        shutil.copyfile(demo_dir / f"genuine+{utt}.wav", vctk / "wav48" / speaker / f"{utt}.wav")
+        shutil.copyfile(release_dir / f"genuine+{utt}.wav", vctk / "wav48" / speaker / f"{utt}.wav")
         (vctk / "txt" / speaker).mkdir(parents=True)
         (vctk / "txt" / speaker / f"{utt}.txt").write_text(f"Text of {utt}.")
     (vctk / "speaker-info.txt").write_text("ID  AGE  GENDER  ACCENTS  REGION\n225  23  F  English  Southern England\n")

@@ -190,6 +190,7 @@ def test_card_command_pushes_folder(chain, monkeypatch):
     from huggingface_hub import HfApi
 
     calls = []
+    monkeypatch.setenv("HF_TOKEN", "hf_CardCommandToken0123456789abcdef")
     monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: calls.append(("create", repo_id, kw)))
     monkeypatch.setattr(HfApi, "upload_folder",
                         lambda self, **kw: calls.append(("upload", kw["repo_id"], kw)) or "https://hub/commit")
@@ -200,34 +201,36 @@ def test_card_command_pushes_folder(chain, monkeypatch):
 
 
 def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tmp_path, monkeypatch):
-    """`--push_to_hub` goes through Trainer's own push, whose card (no EER) is replaced by ours."""
-    import types
-
-    import transformers.trainer
+    """`--push_to_hub` goes through the one push path (`hub.push`), once, with our card (EER in model-index)."""
+    from huggingface_hub import HfApi
 
     uploads = []
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, repo_id, **kw: None)
 
-    class RecordingApi:
-        def create_repo(self, repo_id, **kwargs):
-            return types.SimpleNamespace(repo_id=f"me/{repo_id}" if "/" not in repo_id else repo_id)
+    def upload_folder(self, repo_id, folder_path, **kwargs):
+        uploads.append((repo_id, (Path(folder_path) / "README.md").read_text(), self.token, kwargs))
+        return "https://hub/commit"
 
-        def upload_folder(self, repo_id, folder_path, **kwargs):
-            uploads.append((repo_id, (Path(folder_path) / "README.md").read_text()))
-            return "https://hub/commit"
-
-    monkeypatch.setattr(transformers.trainer, "hf_api", lambda: RecordingApi())
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
     flags = trainer_flags(tmp_path / "pushed", tmp_path / "cache", steps=1)
+    secret = "hf_FinetuneSecret0123456789abcdefghij"
     assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--config_name", tiny_wav2vec2, *flags,
-                   "--push_to_hub", "--hub_model_id", "me/detector", "--hub_strategy", "end") == 0
-    assert [repo for repo, _ in uploads] == ["me/detector"]
+                   "--push_to_hub", "--hub_model_id", "me/detector", "--hub_strategy", "end",
+                   "--hub_token", secret) == 0
+    assert [repo for repo, *_ in uploads] == ["me/detector"]
     assert "type: eer" in uploads[0][1] and "split: validation" in uploads[0][1]
+    assert uploads[0][2] == secret and "checkpoint-*" in uploads[0][3]["ignore_patterns"]
     training = json.loads((tmp_path / "pushed" / "codecfake_training.json").read_text())
     # every codec: 4 genuine and 8 spoof training rows; balanced weights N / (2 N_class)
     assert training["class_weights"] == {"bonafide": 1.5, "spoof": 0.75}
+    # the token reached no file of the output folder (training_args.bin pickles the Trainer's arguments)
+    written = [p for p in (tmp_path / "pushed").rglob("*") if p.is_file()]
+    assert any(p.name == "training_args.bin" for p in written)
+    assert not [p for p in written if secret.encode() in p.read_bytes()]
 
 
 @pytest.mark.slow
-def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
+def test_chain_on_real_codecfake_clips(release_dir, tiny_wav2vec2, tmp_path):
     """The real CodecFake release's clips (16, 24 and 44.1 kHz, 6.4 s) through finetune → score → card."""
     import soundfile
 
@@ -236,7 +239,7 @@ def test_chain_on_real_codecfake_clips(demo_dir, tiny_wav2vec2, tmp_path):
     rows = []
     for codec in codecs:
         for utterance, split in splits.items():
-            wave, rate = soundfile.read(demo_dir / f"{codec}+{utterance}.wav", dtype="float32")
+            wave, rate = soundfile.read(release_dir / f"{codec}+{utterance}.wav", dtype="float32")
             rows.append(row(codec, utterance, split, wave, rate))
     dataset = write_hub_layout(tmp_path / "demo", rows, codecs, ["train", "validation", "test"])
     flags = trainer_flags(tmp_path / "model", tmp_path / "cache", steps=2)

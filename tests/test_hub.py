@@ -143,7 +143,7 @@ def test_a_hub_error_is_reported_without_the_token(dataset_folder, monkeypatch, 
     monkeypatch.setattr(HfApi, "create_repo", refuse)
     assert main(["push", str(dataset_folder), "--repo", "me/codecfake"]) == 2
     err = capsys.readouterr().err
-    assert "403 Forbidden" in err and "Run the same command again to resume" in err and SECRET not in err
+    assert "403 Forbidden" in err and "Use a token with write access to 'me'" in err and SECRET not in err
 
 
 def test_card_declares_only_splits_a_codec_has(dataset_folder, tmp_path):

@@ -7,11 +7,12 @@ import difflib
 import hashlib
 import importlib
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendNotBuiltError, UnknownCodecError
+from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
 
 if TYPE_CHECKING:
     import torch
@@ -374,6 +375,10 @@ def load(
             f"{s.name}: a `config` without a `state_dict`; pass the weights too, or "
             "`random_weights=True` for a model with random weights."
         )
+    _check_state_dict(s.name, state_dict)
+    if config is not None and not isinstance(config, Mapping):
+        raise CheckpointError(f"{s.name}: `config` must be a mapping (the official config's keys), "
+                              f"got {type(config).__name__}.")
     family = _family(s)
     if random_weights:
         logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
@@ -382,8 +387,60 @@ def load(
         config, state_dict = family.download(s)
     elif config is None:
         config = family.default_config(s)
-    with _seeded(weight_seed(s.name, seed)) if state_dict is None else contextlib.nullcontext():
-        codec = family.build(s, dict(config), state_dict, device=device, **options)
+    try:
+        with _seeded(weight_seed(s.name, seed)) if state_dict is None else contextlib.nullcontext():
+            codec = family.build(s, dict(config), state_dict, device=device, **options)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        not_tensor = _first_non_tensor(state_dict)
+        if not_tensor is not None:  # a list or a number where the family reads a tensor
+            raise CheckpointError(f"{s.name}: `state_dict[{not_tensor[0]!r}]` is a {type(not_tensor[1]).__name__}, "
+                                  "not a tensor; pass the checkpoint's tensors (as loaded from its file).") from None
+        if isinstance(error, AttributeError):  # not a user's input: a bug, with its traceback
+            raise
+        # A config key or option the family does not know, or a value it cannot use: one message, per codec.
+        raise CodecConfigError(f"{s.name}: cannot build the model from this config/options "
+                              f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+                              "Check the config against the official one and the options the family takes.") from None
+    _check_finite(s.name, codec)
     codec.random_weights = state_dict is None
     codec.seed = int(seed) if codec.random_weights else None
     return codec
+
+
+def _check_state_dict(name: str, state_dict: Any) -> None:
+    """A `state_dict` must be a mapping of names to tensors (a path or a pickled object is refused)."""
+
+    if state_dict is None:
+        return
+    if isinstance(state_dict, (str, bytes, os.PathLike)):
+        raise CheckpointError(f"{name}: `state_dict` is a path ({str(state_dict)!r}), not the weights; load the file "
+                              "first (e.g. `safetensors.torch.load_file(path)`) and pass the tensors.")
+    if not isinstance(state_dict, Mapping):
+        raise CheckpointError(f"{name}: `state_dict` must map parameter names to tensors, got "
+                              f"{type(state_dict).__name__}.")
+
+
+def _first_non_tensor(state_dict: Any, prefix: str = "") -> tuple[str, Any] | None:
+    """The first leaf of a (nested) state dict that is neither a tensor nor checkpoint metadata (a mapping)."""
+    import torch
+
+    for key, value in (state_dict or {}).items():
+        if isinstance(value, Mapping):
+            found = _first_non_tensor(value, f"{prefix}{key}.")
+            if found is not None:
+                return found
+        elif isinstance(value, (list, tuple)) or (not isinstance(value, torch.Tensor) and not prefix):
+            return f"{prefix}{key}", value
+    return None
+
+
+def _check_finite(name: str, codec: Codec) -> None:
+    """Refuse weights holding NaN or inf: such a codec turns every utterance into NaN (every row skipped)."""
+    model = getattr(codec, "model", None)
+    if model is None:
+        return
+    bad = [key for key, tensor in model.state_dict().items()
+           if tensor.is_floating_point() and not tensor.is_meta and not bool(tensor.isfinite().all())]
+    if bad:
+        raise CheckpointError(f"{name}: {len(bad)} weight tensor(s) hold NaN or inf (first: {bad[0]}); the checkpoint "
+                              "is corrupt. Download it again (delete it from the Hugging Face cache) or fix the file.")

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Corpus, CorpusError, Record
+from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
-    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "open_source",
+    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "check_unique_ids",
+    "open_source",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -9,6 +11,8 @@ import numpy as np
 
 from ..audio import read_audio
 from ..errors import CodecFakeError
+
+logger = logging.getLogger(__name__)
 
 
 class CorpusError(CodecFakeError):
@@ -65,6 +69,13 @@ class Corpus:
 
     def __init__(self, location: str):
         self.location = location
+        # `<path>: <reason>` of each file or folder that `records()` left out (unreadable folder, dangling
+        # link, symlink loop, misplaced file): the build reports them and the card counts them.
+        self.skipped: list[str] = []
+
+    def _skip(self, what: object, reason: str) -> None:
+        logger.warning("%s: skipped: %s", what, reason)
+        self.skipped.append(f"{what}: {reason}")
 
     @property
     def spec(self) -> str:
@@ -72,6 +83,7 @@ class Corpus:
         return f"{self.kind}:{self.location}"
 
     def records(self) -> list[Record]:
+        """Every utterance, sorted; their ids are unique (`check_unique_ids` refuses a duplicate)."""
         raise NotImplementedError
 
     def read(self, record: Record) -> tuple[np.ndarray, int]:
@@ -82,3 +94,15 @@ class Corpus:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec}>"
+
+
+def check_unique_ids(records: Iterable[Record], what: str) -> None:
+    """Refuse two records with one utterance id (they would make two rows with one `<codec>+<utterance>` id,
+    and the second would take the first's place in a codec's output), naming both files."""
+    seen: dict[str, Record] = {}
+    for record in records:
+        first = seen.setdefault(record.utterance_id, record)
+        if first is not record:
+            where = [r.path or f"row {r.index}" for r in (first, record)]
+            raise CorpusError(f"{what}: two files have the utterance id {record.utterance_id!r}: {where[0]} and "
+                              f"{where[1]}. Rename or remove one of them (ids must be unique), then run again.")

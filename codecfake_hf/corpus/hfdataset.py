@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..audio import check_waveform
+from ..audio import check_rate, check_waveform
 from .base import Corpus, CorpusError, Record
 
 # Column names tried, in order, when the caller names none (the common ones of Hub speech sets).
@@ -104,4 +104,4 @@ class HubDataset(Corpus):
             wave, rate = samples.data.numpy().T, int(samples.sample_rate)
         else:
             wave, rate = np.asarray(sample["array"]), int(sample["sampling_rate"])
-        return check_waveform(wave, record.utterance_id), rate
+        return check_waveform(wave, record.utterance_id), check_rate(rate, record.utterance_id)

@@ -19,10 +19,11 @@ without the `p` (`225`) and 0.92 with it (`p225`), and 0.92 adds a COMMENTS colu
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
-from .base import Corpus, CorpusError, Record
+from .base import Corpus, CorpusError, Record, check_unique_ids
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +79,22 @@ def parse_speaker_info(path: Path) -> dict[str, dict]:
         if len(parts) < 3:
             continue
         speaker = parts[0] if not parts[0].isdigit() else f"p{parts[0]}"
+        age = _age(parts[1])
+        if age is None:
+            logger.warning("%s: speaker %s: age %r is not a number of years; left empty", path, speaker, parts[1])
         speakers[speaker] = {
-            "age": int(parts[1]) if parts[1].isdigit() else None,
+            "age": age,
             "gender": parts[2],
             "accent": parts[3] if len(parts) > 3 else "",
             "region": " ".join(parts[4:]),
         }
     return speakers
+
+
+def _age(text: str) -> int | None:
+    """An age in years (0-150), else None: `isdigit()` accepts `²` and `٢٣`, which `int` refuses or misreads,
+    and an age beyond int32 would stop the Parquet writer."""
+    return int(text) if re.fullmatch(r"[0-9]{1,3}", text) and int(text) <= 150 else None
 
 
 class VCTK(Corpus):
@@ -111,11 +121,16 @@ class VCTK(Corpus):
         logger.info("%s: VCTK %s layout", self.root, self.layout)
 
     def records(self) -> list[Record]:
+        self.skipped = []
         folder, pattern = LAYOUTS[self.layout]
         speakers = parse_speaker_info(self.root / "speaker-info.txt")
         records = []
-        for speaker_dir in sorted(p for p in (self.root / folder).iterdir() if p.is_dir()):
-            files = sorted(speaker_dir.iterdir())
+        for speaker_dir in self._speaker_dirs(self.root / folder):
+            try:
+                files = sorted(speaker_dir.iterdir())
+            except OSError as error:
+                self._skip(speaker_dir, f"folder not readable ({error.strerror}); speaker left out")
+                continue
             kept = 0
             for path in files:
                 match = pattern.match(path.name)
@@ -125,6 +140,14 @@ class VCTK(Corpus):
                 if match.groupdict().get("mic", self.mic) != self.mic:
                     continue
                 utt = match["utt"]
+                if not utt.startswith(speaker_dir.name + "_"):
+                    # A VCTK file name names its speaker: a copy in another speaker's folder would give one
+                    # utterance two speakers (and two splits).
+                    self._skip(path, f"misplaced: a file of speaker {utt.split('_')[0]} in {speaker_dir.name}/")
+                    continue
+                if not path.exists():
+                    self._skip(path, f"dangling link (it points to {os.readlink(path)!r}, which does not exist)")
+                    continue
                 records.append(Record(
                     utterance_id=utt,
                     speaker_id=speaker_dir.name,
@@ -138,7 +161,18 @@ class VCTK(Corpus):
                             speaker_dir, self.mic)
         if not records:
             raise CorpusError(f"`vctk:` source {str(self.root)!r}: no audio files found under {folder}/.")
+        check_unique_ids(records, f"`vctk:` source {str(self.root)!r}")
         return records
+
+    def _speaker_dirs(self, audio: Path) -> list[Path]:
+        """The speaker folders (symlinked ones followed); dangling links reported."""
+        dirs = []
+        for path in sorted(audio.iterdir()):
+            if path.is_dir():
+                dirs.append(path)
+            elif path.is_symlink() and not path.exists():
+                self._skip(path, f"dangling link (it points to {os.readlink(path)!r}); speaker left out")
+        return dirs
 
     def _transcript(self, speaker: str, utt: str) -> str:
         path = self.root / "txt" / speaker / f"{utt}.txt"

@@ -1,11 +1,17 @@
 # Copyright 2026 The codecfake-hf authors.
 # Licensed under the Apache License, Version 2.0.
-"""Equal error rate (EER) of a spoofing countermeasure, computed as the ASVspoof evaluation code does."""
+"""Equal error rate (EER) of a spoofing countermeasure, computed as the ASVspoof evaluation code does.
+
+This module stands alone: it needs numpy, `datasets` and `evaluate` only (no codecfake-hf), so it loads with
+`evaluate.load(PATH)` from any folder and as a pushed Hub metric. Its numbers equal those of
+`codecfake_hf.metrics` bit for bit (tests/test_eval_eer.py runs a copy of this folder where codecfake_hf cannot
+be imported and compares them on tie-heavy score sets); the library keeps the faster O(n log n) merge and
+minDCF, this file the plain published algorithm.
+"""
 
 import datasets
 import evaluate
-
-from codecfake_hf.metrics import eer_from_labels
+import numpy as np
 
 _DESCRIPTION = """
 The equal error rate (EER) is the error rate at the decision threshold where the false rejection rate
@@ -99,12 +105,118 @@ class EER(evaluate.Metric):
                     "references": datasets.Value("int32"),
                 }
             ),
-            reference_urls=[
+            homepage="https://www.asvspoof.org/",
+            license="apache-2.0",
+            codebase_urls=[
                 "https://github.com/asvspoof-challenge/2021/tree/main/eval-package",
                 "https://github.com/asvspoof-challenge/asvspoof5/tree/main/evaluation-package",
+            ],
+            reference_urls=[
+                "https://arxiv.org/abs/2406.07237",
+                "https://doi.org/10.1109/TASLP.2023.3285283",
             ],
         )
 
     def _compute(self, predictions, references, pos_label=0, method="asvspoof"):
-        eer, threshold = eer_from_labels(predictions, references, pos_label=pos_label, method=method)
+        bonafide, spoof = split_scores(predictions, references, pos_label)
+        eer, threshold = compute_eer(bonafide, spoof, method=method)
         return {"eer": eer, "threshold": threshold}
+
+
+# The computation: numpy only. A user's bad input raises ValueError with a message naming the cause and fix.
+
+METHODS = ("asvspoof", "sweep", "rocch")
+
+
+def _as_scores(values, name):
+    """A 1-D float64 array of scores without NaN, or a ValueError naming `name`."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"`{name}` must be numbers: {error}") from None
+    if array.ndim != 1:
+        if array.ndim == 0 or sum(size > 1 for size in array.shape) > 1:
+            raise ValueError(f"`{name}` must be one score per trial (1-D), got shape {array.shape}")
+        array = array.reshape(-1)
+    if array.size == 0:
+        raise ValueError(f"`{name}` is empty: EER needs at least one bona fide and one spoof trial")
+    nan = np.isnan(array)
+    if nan.any():
+        raise ValueError(
+            f"`{name}` holds {int(nan.sum())} NaN score(s) (first at index {int(np.argmax(nan))}); "
+            "a NaN has no place in the ranking — fix the model output or drop those trials")
+    return array
+
+
+def split_scores(scores, labels, pos_label=0):
+    """`(bonafide, spoof)` scores of one array split by label; `pos_label` is the bona fide label."""
+    scores = np.asarray(scores).reshape(-1)
+    labels = np.asarray(labels).reshape(-1)
+    if scores.size != labels.size:
+        raise ValueError(f"{scores.size} scores but {labels.size} labels: give one label per score (same order)")
+    is_bonafide = labels == pos_label
+    if not is_bonafide.any():
+        raise ValueError(
+            f"no trial has the bona fide label pos_label={pos_label!r} (labels seen: "
+            f"{np.unique(labels).tolist()[:10]}); set `pos_label` to the bona fide label")
+    if is_bonafide.all():
+        raise ValueError(f"every trial has the bona fide label pos_label={pos_label!r}: no spoof trials")
+    return scores[is_bonafide], scores[~is_bonafide]
+
+
+def det_curve(bonafide, spoof):
+    """ASVspoof's `compute_det_curve`: FRR, FAR and thresholds at the n + 1 positions of a stable sort of the
+    bona fide scores followed by the spoof scores (so a tie block lists its bona fide trials first)."""
+    n = bonafide.size + spoof.size
+    scores = np.concatenate((bonafide, spoof))
+    is_bonafide = np.concatenate((np.ones(bonafide.size), np.zeros(spoof.size)))
+    order = np.argsort(scores, kind="mergesort")  # stable: the tie rule of the published code
+    bona_sums = np.cumsum(is_bonafide[order])
+    spoof_sums = spoof.size - (np.arange(1, n + 1) - bona_sums)
+    frr = np.concatenate(([0], bona_sums / bonafide.size))
+    far = np.concatenate(([1], spoof_sums / spoof.size))
+    thresholds = np.concatenate(([scores[order[0]] - 0.001], scores[order]))
+    return frr, far, thresholds
+
+
+def _sweep_points(bonafide, spoof):
+    """FRR and FAR at the lowest score − 0.001 and at every distinct score (realisable thresholds only)."""
+    values = np.unique(np.concatenate((bonafide, spoof)))
+    thresholds = np.concatenate(([values[0] - 0.001], values))
+    frr = np.searchsorted(np.sort(bonafide), thresholds, side="right") / bonafide.size
+    far = (spoof.size - np.searchsorted(np.sort(spoof), thresholds, side="right")) / spoof.size
+    return frr, far, thresholds
+
+
+def _rocch_eer(frr, far, thresholds):
+    """EER of the lower convex hull of the (FAR, FRR) points (BOSARIS' `rocch2eer`) and its nearest vertex."""
+    x = np.concatenate(([0.0], far[::-1], [1.0]))
+    y = np.concatenate(([1.0], frr[::-1], [0.0]))
+    t = np.concatenate(([np.inf], thresholds[::-1], [-np.inf]))
+    hull = []
+    for i in range(x.size):  # Andrew's monotone chain, lower hull
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) > 0:
+                break
+            hull.pop()
+        hull.append(i)
+    for a, b in zip(hull[:-1], hull[1:], strict=True):
+        da, db = y[a] - x[a], y[b] - x[b]  # FRR − FAR at both ends: the EER lies where it is 0
+        if da >= 0 >= db:
+            w = 0.0 if da == db else da / (da - db)
+            return float(x[a] + w * (x[b] - x[a])), float(t[a] if w < 0.5 else t[b])
+    raise ArithmeticError("the ROC hull runs from (0, 1) to (1, 0); no crossing means NaN slipped through")
+
+
+def compute_eer(bonafide_scores, spoof_scores, method="asvspoof"):
+    """`(eer, threshold)` of two score arrays, higher = more bona fide; `method` as in the module's inputs."""
+    if method not in METHODS:
+        raise ValueError(f"`method` must be 'asvspoof', 'sweep' or 'rocch', got {method!r}")
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    if method == "rocch":
+        return _rocch_eer(*_sweep_points(bonafide, spoof))
+    frr, far, thresholds = det_curve(bonafide, spoof) if method == "asvspoof" else _sweep_points(bonafide, spoof)
+    index = int(np.argmin(np.abs(frr - far)))  # the first minimum, as the published code
+    return float(np.mean((frr[index], far[index]))), float(thresholds[index])

@@ -1,0 +1,152 @@
+"""Installable commands: every imported package declared, console scripts from a wheel, tracker hints."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OWN = {"codecfake_hf", "builder", "eval", "bench", "tests"}
+# Declared but never imported by name: what each is for.
+INDIRECT = {
+    "accelerate": "Trainer refuses to run without it",
+    "hf-xet": "huggingface_hub's transfer backend for Xet-stored Hub repos (downloads and pushes)",
+}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {_normalise(re.split(r"[<>=!~ ;\[]", spec, maxsplit=1)[0]) for spec in project["dependencies"]}
+
+
+def _imported_modules() -> dict[str, str]:
+    """Top-level modules imported (absolutely) by the installed packages -> one file that imports it."""
+    found: dict[str, str] = {}
+    for package in ("codecfake_hf", "builder", "eval"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in OWN and top != "__future__":
+                        found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_imported_package_is_declared_and_every_declared_one_used():
+    declared = _declared()
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {}
+    used = set()
+    for module, where in _imported_modules().items():
+        names = {_normalise(dist) for dist in distributions.get(module, [module])}
+        used |= names
+        if not names & declared:
+            undeclared[module] = where
+    assert not undeclared, f"imported but not in pyproject.toml's dependencies: {undeclared}"
+    unused = declared - used - {_normalise(name) for name in INDIRECT}
+    assert not unused, f"declared but imported nowhere (drop them, or say in INDIRECT why they stay): {unused}"
+    assert "pyloudnorm" not in declared
+
+
+def test_constraints_pin_every_declared_package_that_is_pinned_here():
+    pins = {_normalise(line.split("==")[0]) for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if "==" in line and not line.startswith("#")}
+    assert {"scipy", "pyarrow", "filelock", "hf-xet"} <= pins
+    assert "pyloudnorm" not in pins
+
+
+def test_console_scripts_point_at_the_two_command_lines():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"codecfake-build": "builder.__main__:main", "codecfake-eval": "eval.__main__:main"}
+
+
+def test_report_to_a_missing_tracker_is_one_message_naming_the_install(monkeypatch, capsys, tmp_path):
+    import transformers.integrations
+
+    from eval.__main__ import main
+
+    monkeypatch.setattr(transformers.integrations, "is_tensorboard_available", lambda: False)
+    status = main(["finetune", "--model_name_or_path", "none", "--dataset_name", "none", "--do_train",
+                   "--output_dir", str(tmp_path / "model"), "--report_to", "tensorboard"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "tensorboard is not installed" in err and "pip install 'codecfake-hf[tensorboard]'" in err
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["tensorboard"] and extras["wandb"]
+
+
+def _copy_checkout(target: Path) -> Path:
+    """The files of a clone (no venv, caches or build output), so the wheel is built as a user would."""
+    skip = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build", "dist", ".pytest_cache",
+                                  ".ruff_cache", "out", "demo-output")
+    return shutil.copytree(ROOT, target, ignore=skip)
+
+
+@pytest.mark.slow
+def test_wheel_in_a_fresh_venv_outside_the_checkout_runs_both_commands(tmp_path):
+    """Done-when of issue 14: build a wheel, install it into a new venv elsewhere, run the console scripts.
+
+    The new venv reuses this interpreter's installed packages (a .pth line to its site-packages, which does not
+    run the .pth files there, so this checkout's editable install stays out) instead of downloading torch again;
+    the wheel itself is installed with `--ignore-installed`, so its own copy is the one imported.
+    """
+    source = _copy_checkout(tmp_path / "src")
+    run = {"capture_output": True, "text": True, "timeout": 300}
+    wheel_dir = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(wheel_dir), str(source)], **run)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = wheel_dir.glob("codecfake_hf-*.whl")
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, **run)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, **run).stdout.strip()
+    Path(purelib, "shared-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                                "--ignore-installed", str(wheel)], **run)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["HF_HUB_OFFLINE"] = "1"
+    where = subprocess.run([str(python), "-c", "import builder, eval, codecfake_hf; "
+                            "print(builder.__file__, eval.__file__, codecfake_hf.__file__)"],
+                           cwd=elsewhere, env=env, check=True, **run).stdout.split()
+    assert all(path.startswith(purelib) for path in where), where
+    build_help = subprocess.run([str(venv / "bin" / "codecfake-build"), "--help"], cwd=elsewhere, env=env, **run)
+    assert build_help.returncode == 0, build_help.stderr[-3000:]
+    assert build_help.stdout.startswith("usage: codecfake-build")
+    assert all(f"  {command} " in build_help.stdout for command in ("build", "import", "push", "demo"))
+    eval_help = subprocess.run([str(venv / "bin" / "codecfake-eval"), "--help"], cwd=elsewhere, env=env, **run)
+    assert eval_help.returncode == 0, eval_help.stderr[-3000:]
+    assert eval_help.stdout.startswith("usage: codecfake-eval") and "finetune" in eval_help.stdout
+    # The installed `eval` package carries the metric module's folder, loadable by path.
+    metric = subprocess.run([str(python), "-c", "import pathlib, evaluate, eval; m = evaluate.load(str("
+                             "pathlib.Path(eval.__file__).parent / 'eer')); print(m.compute(references=[0, 1], "
+                             "predictions=[0.9, 0.1])['eer'])"], cwd=elsewhere, env=env, **run)
+    assert metric.returncode == 0, metric.stderr[-3000:]
+    assert metric.stdout.strip().splitlines()[-1] == "0.0"
