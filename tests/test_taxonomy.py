@@ -36,8 +36,13 @@ def test_every_spec_carries_a_valid_taxonomy_and_the_columns_list_it():
         assert FEATURES[key].names == ["bonafide", *TAXONOMY[key]]
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert codecs.spec(FREQ).decoder == "frequency" and codecs.spec(MIMI).auxiliary == "semantic-distillation"
-    with pytest.raises(ValueError, match="decoder='wavelet' is not one of time, frequency"):
-        codecs.CodecSpec("x", "encodec", 16000, 320, 1, 1024, 0.5, "r", (), "same", decoder="wavelet")
+    facts = {"name": "x", "family": "encodec", "sample_rate": 16000, "hop_length": 320, "n_codebooks": 1,
+             "codebook_size": 1024, "bitrate_kbps": 0.5, "hub_repo": "r", "hub_files": (), "length_rule": "same",
+             "quantizer": "scalar", "auxiliary": "none"}
+    with pytest.raises(ValueError, match="decoder='wavelet'; valid: time, frequency"):
+        codecs.CodecSpec(**facts, decoder="wavelet")
+    with pytest.raises(ValueError, match="backend='torchaudio'; valid: transformers, codecfake-hf"):
+        codecs.CodecSpec(**facts, decoder="time", backend="torchaudio")
 
 
 @pytest.fixture(scope="module")

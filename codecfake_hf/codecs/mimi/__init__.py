@@ -1,5 +1,5 @@
 """Mimi (Kyutai, the codec of Moshi) on transformers' `MimiModel`."""
 
-from .codec import build, default_config, download
+from .codec import OPTIONS, build, default_config, download
 
-__all__ = ["build", "default_config", "download"]
+__all__ = ["OPTIONS", "build", "default_config", "download"]

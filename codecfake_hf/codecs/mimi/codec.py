@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import transformers_weights
+from ...errors import CodecConfigError
+from .. import transformers_weights, weights
 from ..base import Codec
 
 if TYPE_CHECKING:
     from transformers import MimiModel
 
     from ..registry import CodecSpec
+
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "num_quantizers": "codebooks to encode and decode with, 1..32 (default: the config's, 8 or 32)",
+}
 
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
@@ -38,6 +45,9 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 def make_model(config: Mapping[str, Any]) -> MimiModel:
     from transformers import MimiConfig, MimiModel
 
+    # `frame_rate`: the key older Mimi config files carry (transformers derives it now, and still reads it)
+    weights.refuse_unknown_keys(config, {*MimiConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, "frame_rate"},
+                                what="Mimi config")
     # Eager attention: the same kernels on every device and batch shape (sdpa picks per shape).
     mimi_config = MimiConfig(**dict(config))
     mimi_config._attn_implementation = "eager"
@@ -51,7 +61,6 @@ def build(
     *,
     device: str | torch.device = "cpu",
     num_quantizers: int | None = None,
-    **options: Any,
 ) -> MimiCodec:
     """Build `MimiModel` from a transformers config and load `state_dict` (checkpoint layout) strictly.
 
@@ -62,15 +71,13 @@ def build(
         device: where the model runs.
         num_quantizers: codebooks to encode and decode with (default: the spec's).
     """
-    if options:
-        raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; Mimi takes `num_quantizers`.")
     model = make_model(config)
     if state_dict is not None:
         transformers_weights.load(model, state_dict, source=f"{spec.name} checkpoint")
     n_q = spec.n_codebooks if num_quantizers is None else int(num_quantizers)
     valid = range(model.config.num_semantic_quantizers, model.config.num_quantizers + 1)
     if n_q not in valid:
-        raise ValueError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
+        raise CodecConfigError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
                          f"(1 semantic codebook plus acoustic ones).")
     return MimiCodec(spec, model, device=device, num_quantizers=n_q)
 

@@ -1,5 +1,5 @@
 """X-Codec (semantic + acoustic RVQ codec) on transformers' `XcodecModel`."""
 
-from .codec import build, default_config, download
+from .codec import OPTIONS, build, default_config, download
 
-__all__ = ["build", "default_config", "download"]
+__all__ = ["OPTIONS", "build", "default_config", "download"]

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .. import transformers_weights
+from ...errors import CodecConfigError
+from .. import transformers_weights, weights
 from ..base import Codec
 
 if TYPE_CHECKING:
@@ -24,6 +25,12 @@ SEMANTIC_MODEL = {
     "hf-audio/xcodec-wavlm-more-data": "wavlm",
     "hf-audio/xcodec-hubert-general": "hubert",
     "hf-audio/xcodec-hubert-general-balanced": "hubert",
+}
+
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "bandwidth": "kbps, one of the config's target_bandwidths 0.5, 1, 1.5, 2, 4 (default: the config's bitrate)",
 }
 
 
@@ -49,6 +56,8 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 def make_model(config: Mapping[str, Any]) -> XcodecModel:
     from transformers import XcodecConfig, XcodecModel
 
+    weights.refuse_unknown_keys(config, {*XcodecConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS},
+                                what="X-Codec config")
     xcodec_config = XcodecConfig(**dict(config))
     xcodec_config.semantic_model_config._attn_implementation = "eager"
     return XcodecModel(xcodec_config)
@@ -61,7 +70,6 @@ def build(
     *,
     device: str | torch.device = "cpu",
     bandwidth: float | None = None,
-    **options: Any,
 ) -> XcodecCodec:
     """Build `XcodecModel` from a transformers config and load `state_dict` (checkpoint layout) strictly.
 
@@ -72,15 +80,13 @@ def build(
         device: where the model runs.
         bandwidth: kbps, one of `config["target_bandwidths"]` (default: the spec's bitrate).
     """
-    if options:
-        raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; X-Codec takes `bandwidth`.")
     model = make_model(config)
     if state_dict is not None:
         transformers_weights.load(model, state_dict, source=f"{spec.name} checkpoint")
     valid = [float(b) for b in model.config.target_bandwidths]
     bandwidth = float(spec.bitrate_kbps if bandwidth is None else bandwidth)
     if bandwidth not in valid:
-        raise ValueError(f"{spec.name}: bandwidth={bandwidth:g} kbps is not one this model was trained for; "
+        raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth:g} kbps is not one this model was trained for; "
                          f"valid: {', '.join(f'{b:g}' for b in valid)}.")
     # XcodecModel.encode checks membership against the config's own numbers (ints and floats alike).
     bandwidth_arg = next(b for b in model.config.target_bandwidths if float(b) == bandwidth)
