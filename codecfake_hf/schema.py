@@ -22,6 +22,7 @@ import numpy as np
 from .audio import encode_flac
 from .codecs.registry import TAXONOMY
 from .codecs.registry import spec as codec_spec
+from .errors import UnknownCodecError
 
 if TYPE_CHECKING:
     from .corpus import Record
@@ -61,9 +62,17 @@ def taxonomy_names(key: str) -> list[str]:
 
 
 def taxonomy_of(part: str, key: str) -> int:
-    """A part's class id in taxonomy column `key`: that of `bonafide` for genuine, else of its codec spec's value."""
-    value = LABELS[BONAFIDE] if part == GENUINE else getattr(codec_spec(part), key)
-    return taxonomy_names(key).index(value)
+    """A part's class id in taxonomy column `key`: that of `bonafide` for genuine, else of its codec spec's value.
+
+    A part the registry does not know (a codec of an imported release, e.g. CodecFake+'s) gets -1, `datasets`'
+    "no label": its taxonomy is the release's, shown in the card, not one of ours.
+    """
+    if part == GENUINE:
+        return taxonomy_names(key).index(LABELS[BONAFIDE])
+    try:
+        return taxonomy_names(key).index(getattr(codec_spec(part), key))
+    except UnknownCodecError:
+        return -1
 
 
 @dataclass(frozen=True)

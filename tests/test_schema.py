@@ -26,6 +26,9 @@ def test_make_row_fills_every_column_in_order_and_round_trips_through_datasets(t
     assert [genuine[key] for key in ("quantizer", "auxiliary", "decoder")] == [0, 0, 0]
     freq = schema.make_row(record, "funcodec-funcodec_en_libritts-16k-gr8nq32ds320", pcm, 16000)
     assert schema.FEATURES["decoder"].int2str(freq["decoder"]) == "frequency"
+    # a codec of an imported release that the registry lacks (CodecFake+'s WavTokenizer): no label (-1)
+    other = schema.make_row(record, "WavTokenizer", pcm, 16000)
+    assert [other[key] for key in ("quantizer", "auxiliary", "decoder")] == [-1, -1, -1]
     samples, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
     assert rate == 24000 and np.array_equal(samples, pcm)
 
