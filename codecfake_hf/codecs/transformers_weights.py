@@ -53,6 +53,12 @@ def checkpoint_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
     return {checkpoint_key(k, reverse): tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def model_keys(model: nn.Module, keys) -> dict[str, str]:
+    """Checkpoint key -> `model`'s key, for `keys` in the checkpoint layout (as `load` renames them)."""
+    forward = _renamings(model, reverse=False)
+    return {key: checkpoint_key(key, forward) for key in keys}
+
+
 def to_checkpoint(model: nn.Module) -> dict[str, torch.Tensor]:
     """`model`'s weights under the checkpoint's key names (what `save_pretrained` would write)."""
     reverse = _renamings(model, reverse=True)
