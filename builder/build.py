@@ -8,9 +8,11 @@ that cannot be loaded (family not built yet, weights unavailable) is reported an
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
-from codecfake_hf.corpus import Corpus, Record, open_source, vctk
+from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.resynth import resolve_device
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
@@ -29,12 +31,14 @@ from codecfake_hf.splits import SpeakerSplit
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
-from .request import BuildRequest
+from .request import DEFAULT_MAX_SKIPPED, BuildRequest
+from .shards import recorded_shards, shard_state, stale_reason, write_record
 
 logger = logging.getLogger(__name__)
 
 CodecFactory = Callable[[str, torch.device, bool], Codec]
 TMP_DIR = "tmp"  # in the state folder: shards being written (unique names), never in data/
+LOCK_FILE = "lock"  # in the state folder: one run per output folder
 
 
 @dataclass
@@ -49,6 +53,10 @@ class BuildReport:
         failed (dict[str, str]): codec -> why it could not be built.
         complete (list[str]): parts whose shards are all there (those the card declares).
         card (Path | None): the dataset card written.
+        redone (list[str]): `<shard>: <reason>` of each shard on disk that could not be kept (changed,
+            unrecorded, or made from source files that changed since) and was written again.
+        clipped (list[str]): `<utterance>: <what>` of each genuine row clipped to full scale.
+        source_skipped (list[str]): `<path>: <reason>` of each file or folder the source left out.
     """
 
     out: Path
@@ -58,6 +66,9 @@ class BuildReport:
     failed: dict[str, str] = field(default_factory=dict)
     complete: list[str] = field(default_factory=list)
     card: Path | None = None
+    redone: list[str] = field(default_factory=list)
+    clipped: list[str] = field(default_factory=list)
+    source_skipped: list[str] = field(default_factory=list)
 
 
 def default_codec_factory(name: str, device: torch.device, random_weights: bool) -> Codec:
@@ -71,6 +82,8 @@ def check_device(device: str) -> torch.device:
     except RuntimeError as error:
         raise CodecFakeError(
             f"`device` {device!r} is not a device torch knows ({error}); use auto, cpu or cuda.") from None
+    if resolved.type == "meta":  # tensors without values: every utterance would fail
+        raise CodecFakeError(f"`device` {device!r} holds no data (shapes only); use auto, cpu or cuda.")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise CodecFakeError(f"`device` {device!r}: CUDA is not available on this machine; use auto or cpu.")
     return resolved
@@ -96,6 +109,9 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
                                    audio_column=request.audio_column, speaker_column=request.speaker_column)
     logger.info("source %s: listing utterances", corpus.spec)
     records = corpus.records()
+    check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
+    if request.split_file:
+        split.check_speakers({r.speaker_id for r in records}, corpus.spec)
     plan = Plan(
         kind="build",
         identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
@@ -105,12 +121,14 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         source=source_info(corpus),
     )
     run = BuildRun(plan, Path(request.out), request=request, corpus=corpus, device=device,
-                   codec_factory=codec_factory or default_codec_factory, progress=progress)
+                   codec_factory=codec_factory or default_codec_factory, progress=progress,
+                   overwrite=request.overwrite)
+    run.report.source_skipped = list(getattr(corpus, "skipped", []))
     return run.run([GENUINE, *codec_names], notes=card_notes or [])
 
 
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   metadata: str | None = None, progress: bool = True) -> BuildReport:
+                   metadata: str | None = None, overwrite: bool = False, progress: bool = True) -> BuildReport:
     """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema.
 
     Args:
@@ -120,6 +138,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         shard_size (int): files per shard.
         metadata (str | None): a VCTK source (`vctk:PATH`) whose transcripts and speaker metadata fill
             the rows; None: the release's file names only (empty text and speaker metadata).
+        overwrite (bool): import into a non-empty folder this tool did not make.
         progress (bool): show progress bars.
     """
     if shard_size < 1:
@@ -137,7 +156,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         source={"kind": "release", "description": "the original CodecFake release files (codecfake.github.io)",
                 "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION, "citation": vctk.CITATION},
     )
-    run = BuildRun(plan, Path(out), progress=progress)
+    run = BuildRun(plan, Path(out), progress=progress, overwrite=overwrite)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
     return run.run(ordered, notes=[
         "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
@@ -161,6 +180,7 @@ class BuildRun:
         device (torch.device | None): where the codecs run.
         codec_factory (CodecFactory | None): loads a codec by name.
         progress (bool): show a progress bar per part.
+        overwrite (bool): write into a non-empty folder that this tool did not make.
 
     Attributes:
         report (BuildReport): what the run did, filled as it goes.
@@ -168,7 +188,7 @@ class BuildRun:
 
     def __init__(self, plan: Plan, out: Path, *, request: BuildRequest | None = None, corpus: Corpus | None = None,
                  device: torch.device | None = None, codec_factory: CodecFactory | None = None,
-                 progress: bool = True):
+                 progress: bool = True, overwrite: bool = False):
         self.plan = plan
         self.out = out
         self.request = request
@@ -176,29 +196,47 @@ class BuildRun:
         self.device = device
         self.codec_factory = codec_factory
         self.progress = progress
+        self.overwrite = overwrite
         self.report = BuildReport(out)
 
     def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
-        """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
-        with _locked(self.out):
-            self.plan = _resume_or_start(self.plan, self.out)
+        """Write every missing shard of `parts` (in order), then the card; one run per folder at a time.
+
+        The folder is checked before anything is written in it: a file, or a non-empty folder that this
+        tool did not make, is refused (unless `overwrite`), and a refused folder is left as it was.
+        """
+        check_out(self.out, self.overwrite)
+        with _locked(self.out), _disk_full_is_one_message(self.out):
+            self.plan = _resume_or_start(self.plan, self.out, self.overwrite)
             for part in parts:
+                pending = self.pending(part)
                 codec = None
-                if self.request is not None and part != GENUINE and self.pending(part):
+                if self.request is not None and part != GENUINE and pending:
                     codec = self.load_codec(part)
                     if codec is None:
                         continue
-                self.write_part(part, codec)
+                self.write_part(part, codec, pending)
                 del codec
             self.report.card = self.write_card(notes)
             shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
         return self.report
 
     def pending(self, part: str) -> list[tuple[str, int]]:
-        """(split, shard) of each shard of `part` not on disk yet."""
-        plan = self.plan
-        return [(split, shard) for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))
-                if not plan.shard_path(self.out, part, split, shard).exists()]
+        """(split, shard) of each shard of `part` to write: missing, or on disk but not to be kept (changed,
+        unrecorded, made from source files that changed since), which is logged and reported."""
+        plan, result = self.plan, []
+        for split in plan.splits_of(part):
+            for shard in range(plan.num_shards(part, split)):
+                path = plan.shard_path(self.out, part, split, shard)
+                reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                if reason is None:
+                    continue
+                if reason != "missing":
+                    relative = path.relative_to(self.out).as_posix()
+                    logger.warning("%s: %s; writing it again", relative, reason)
+                    self.report.redone.append(f"{relative}: {reason}")
+                result.append((split, shard))
+        return result
 
     def load_codec(self, name: str) -> Codec | None:
         """The codec `name`, or None (reported in `report.failed`) when it cannot be loaded or would mix weights."""
@@ -211,43 +249,80 @@ class BuildRun:
             return None
         try:
             codec = self.codec_factory(name, self.device, random_weights)
-        except CodecFakeError as error:  # BackendNotBuiltError, WeightsUnavailableError, CheckpointError
-            self.report.failed[name] = str(error)
+        except (CodecFakeError, ValueError, TypeError) as error:
+            # BackendNotBuiltError, WeightsUnavailableError, CheckpointError, a config or option the family does
+            # not know: this codec is not built, and the others go on.
+            self.report.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.error("%s: not built: %s", name, error)
             return None
         self.plan.parts[name] = {"complete": False,
                                  "random_weights": bool(getattr(codec, "random_weights", random_weights))}
         return codec
 
-    def write_part(self, part: str, codec: Codec | None) -> None:
-        """Write the missing shards of `part`, then mark it complete in the plan."""
-        plan, report = self.plan, self.report
-        pending = self.pending(part)
+    def write_part(self, part: str, codec: Codec | None, pending: list[tuple[str, int]]) -> None:
+        """Write the `pending` shards of `part`, record each, then mark the part complete, or failed when it
+        wrote no row or skipped more than `max_skipped` of its utterances."""
+        plan, report, out = self.plan, self.report, self.out
         total = sum(plan.num_shards(part, s) for s in plan.splits_of(part))
         report.kept += total - len(pending)
         if pending:
             utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in pending)
             logger.info("%s: %d of %d shards to write (%d utterances)", part, len(pending), total, utterances)
             with tqdm(total=utterances, unit="utt", desc=part, disable=not self.progress) as bar:
+                request = self.request
                 rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
-                                genuine_sample_rate=self.request.genuine_sample_rate if self.request else None,
-                                batch_seconds=self.request.batch_seconds if self.request else None)
+                                genuine_sample_rate=request.genuine_sample_rate if request else None,
+                                batch_seconds=request.batch_seconds if request else None,
+                                max_seconds=request.max_seconds if request else None)
                 for split, shard in pending:
-                    write_shard(rows.rows(plan.shard_records(part, split, shard), part),
-                                plan.shard_path(self.out, part, split, shard), tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                    records = plan.shard_records(part, split, shard)
+                    path = plan.shard_path(out, part, split, shard)
+                    write_shard(rows.rows(records, part), path, tmp_dir=out / STATE_DIR / TMP_DIR)
+                    write_record(out, path, records)
                     report.written += 1
             report.skipped += [f"{part}: {reason}" for reason in rows.skipped]
-        plan.parts.setdefault(part, {"random_weights": False})["complete"] = True
-        plan.save(self.out)
+            report.clipped += rows.clipped
+        failure = self.part_failure(part)
+        plan.parts.setdefault(part, {"random_weights": False})["complete"] = failure is None
+        plan.save(out)
+        if failure is not None:
+            report.failed[part] = failure
+            logger.error("%s: failed: %s", part, failure)
+            return
         report.complete.append(part)
+
+    def part_failure(self, part: str) -> str | None:
+        """Why the part's shards on disk do not make a usable part (None: they do), from their records."""
+        plan = self.plan
+        states = [shard_state(self.out, plan.shard_path(self.out, part, split, shard))
+                  for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))]
+        rows = sum(s.rows for s in states if s is not None)
+        planned = sum(s.records for s in states if s is not None)
+        limit = self.request.max_skipped if self.request is not None else DEFAULT_MAX_SKIPPED
+        again = f"fix the cause, then delete data/{part}/ and run the same command again"
+        if rows == 0:
+            return f"no row written: every one of its {planned} utterances was skipped (see the log); {again}."
+        if planned and (planned - rows) / planned > limit:
+            return (f"{planned - rows} of {planned} utterances skipped, more than `max_skipped` ({limit:g}); "
+                    f"{again}, or raise `max_skipped`.")
+        return None
 
     def write_card(self, notes: list[str]) -> Path:
         plan = self.plan
         parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
         if not parts:
             reasons = "; ".join(self.report.failed.values())
-            raise CodecFakeError(f"nothing was written to {self.out}: no part could be built ({reasons}).")
+            raise CodecFakeError(f"nothing usable was written to {self.out}: no part could be built ({reasons}).")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
+        notes = list(notes)
+        if self.report.source_skipped:
+            notes.append(f"{len(self.report.source_skipped)} files or folders of the source were left out (unreadable, "
+                         "dangling links, symlink loops, misplaced files); the build's report lists them.")
+        if self.report.clipped:
+            notes.append(f"{len(self.report.clipped)} genuine utterances held samples beyond full scale (float "
+                         "files) and were clipped to it; the build's report lists them.")
+        plan.card = True  # before the write: a run killed during it must still own the file it may have made
+        plan.save(self.out)
         return hub.write_dataset_card(
             self.out,
             hub.DatasetCardInfo(
@@ -281,16 +356,45 @@ def _in_registry_order(parts: Iterable[str]) -> list[str]:
     return [part for part in [GENUINE, *codecs.names()] if part in present]
 
 
+def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
+    """Refuse, before anything is written, an `out` that is a file, or a non-empty folder this tool did not make
+    (no build plan in it) unless `overwrite`; a refused folder is left exactly as it was."""
+    if out.exists() and not out.is_dir():
+        raise CodecFakeError(f"`out` {str(out)!r} is a file, not a folder; choose a new or empty folder.")
+    if not out.is_dir() or Plan.path(out).is_file():
+        return
+    theirs = sorted(p.name for p in out.iterdir() if p.name != STATE_DIR)
+    if theirs and not overwrite:
+        shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
+        raise PlanMismatchError(
+            f"`out` {str(out)!r} is not empty and was not made by this tool (it holds {shown}); writing the dataset "
+            "there would replace its README.md with the card. Choose a new or empty folder"
+            + (", or pass `overwrite=True` to write into it anyway (its other files are left alone)."
+               if can_overwrite else "."))
+
+
+@contextlib.contextmanager
+def _disk_full_is_one_message(out: Path) -> Iterator[None]:
+    """A full disk while writing a shard, the plan or the card: one message (the temporary file is gone)."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(error):
+            raise
+        raise CodecFakeError(
+            f"the disk holding {out} is full ({error.strerror or error}). Finished shards are kept and nothing "
+            "half-written is left; free some space and run the same command again to resume.") from None
+
+
 class _locked:
     """One run per output folder at a time (a file lock in its state folder)."""
 
     def __init__(self, out: Path):
-        out.mkdir(parents=True, exist_ok=True)
-        (out / STATE_DIR).mkdir(exist_ok=True)
-        self.lock = FileLock(str(out / STATE_DIR / "lock"))
         self.out = out
+        self.lock = FileLock(str(out / STATE_DIR / LOCK_FILE))
 
     def __enter__(self):
+        (self.out / STATE_DIR).mkdir(parents=True, exist_ok=True)
         try:
             self.lock.acquire(timeout=1)
         except Timeout:
@@ -302,11 +406,11 @@ class _locked:
         self.lock.release()
 
 
-def _resume_or_start(plan: Plan, out: Path) -> Plan:
+def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     """The plan on disk when compatible (it keeps the parts' state); refuse a folder of something else."""
     existing = Plan.load(out)
     if existing is None:
-        if (out / DATA_DIR).exists():
+        if (out / DATA_DIR).exists() and not overwrite:
             raise PlanMismatchError(f"`out` {str(out)!r} holds a `data/` folder but no build plan "
                                     f"({STATE_DIR}/plan.json); choose an empty or new folder.")
         plan.save(out)
@@ -319,3 +423,40 @@ def _resume_or_start(plan: Plan, out: Path) -> Plan:
     # lock, so no other run is writing one, and every shard not in data/ is redone from scratch.
     shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
     return existing
+
+
+def clear_build(out: Path) -> None:
+    """Delete what this tool wrote in `out` and recorded (its shards, its card, its state), under the folder's
+    lock, then the folders left empty; refuse when `out` is not a build folder or holds anything else.
+
+    `demo` starts over with this: it never deletes a folder it did not make, nor a file it did not write.
+    """
+    if not out.exists():
+        return
+    check_out(out, can_overwrite=False)  # a file, or a folder that is not ours: refused untouched
+    if not Plan.path(out).is_file():
+        return  # empty, or only an empty state folder
+    with _locked(out):
+        plan = Plan.load(out)
+        ours = set(recorded_shards(out)) | {plan.shard_path(out, part, split, shard)
+                                           for part in [GENUINE, *plan.parts] for split in plan.splits_of(part)
+                                           for shard in range(plan.num_shards(part, split))}
+        if plan.card:
+            ours.add(out / "README.md")
+        theirs = [p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.relative_to(out).parts
+                  and p not in ours]
+        if theirs:
+            shown = ", ".join(str(p.relative_to(out)) for p in theirs[:5])
+            raise CodecFakeError(f"`out` {str(out)!r} holds files this tool did not write ({shown}); nothing was "
+                                 "deleted. Move them away or choose another folder.")
+        for path in ours:
+            path.unlink(missing_ok=True)
+        for path in sorted((out / STATE_DIR).iterdir()):  # the state folder is this tool's own
+            if path.name != LOCK_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    (out / STATE_DIR / LOCK_FILE).unlink(missing_ok=True)
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):  # only the folders left empty go
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        out.rmdir()

@@ -25,7 +25,7 @@ import datasets
 import numpy as np
 from datasets.arrow_writer import ParquetWriter
 
-from codecfake_hf.audio import from_pcm16, read_audio, resample, to_pcm16
+from codecfake_hf.audio import clipped_samples, from_pcm16, read_audio, resample, to_pcm16
 from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError
 from codecfake_hf.files import atomic_path
@@ -60,21 +60,26 @@ class PartRows:
         genuine_sample_rate (int | None): rate of the genuine rows and of the codecs' input; None:
             each file's own rate (an import uses None: release files keep their rate).
         batch_seconds (float | None): padded seconds per codec batch (None: the engine's default).
+        max_seconds (float | None): longer utterances are skipped (None: no limit).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.
+        clipped (list[str]): `<utterance>: <what>` of each genuine row whose audio went beyond full scale
+            (a float file) and was clipped to it.
     """
 
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
                  genuine_sample_rate: int | None = None, batch_seconds: float | None = None,
-                 progress: tqdm | None = None):
+                 max_seconds: float | None = None, progress: tqdm | None = None):
         self.corpus = corpus
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
         self.batch_seconds = batch_seconds
+        self.max_seconds = max_seconds
         self.progress = progress
         self.skipped: list[str] = []
+        self.clipped: list[str] = []
 
     def rows(self, records: list[Record], part: str) -> Iterator[dict]:
         """The rows of `records` for `part`, in record order; unreadable or rejected utterances are skipped."""
@@ -84,6 +89,11 @@ class PartRows:
         """Genuine rows at `genuine_sample_rate`, or imported release files at their own rate."""
         for record, wave, rate in self._genuine_audio(records):
             self._advance()
+            clipped = clipped_samples(wave, GENUINE_CLAMP)
+            if clipped:  # a float file louder than full scale: stored clipped, and said so
+                what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
+                logger.warning("%s: %s", record.utterance_id, what)
+                self.clipped.append(f"{record.utterance_id}: {what}")
             yield make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
 
     def _codec_rows(self, records: list[Record], part: str) -> Iterator[dict]:
@@ -112,6 +122,10 @@ class PartRows:
                 wave, rate = self._read(record)
             except AudioError as error:
                 self._skip(record, str(error))
+                continue
+            if self.max_seconds is not None and wave.shape[0] > self.max_seconds * rate:
+                self._skip(record, f"{wave.shape[0] / rate:.1f} s, longer than `max_seconds` ({self.max_seconds:g} s); "
+                                   "cut it, or raise `max_seconds` if memory allows")
                 continue
             if target is not None:
                 wave, rate = resample(wave, rate, target), target
