@@ -213,7 +213,9 @@ class BuildRun:
                 codec = None
                 if self.request is not None and part != GENUINE and pending:
                     codec = self.load_codec(part)
-                    if codec is None:
+                    if codec is None:  # reported; a part with shards still to write is not in the card
+                        if part in self.plan.parts:
+                            self.plan.parts[part]["complete"] = False
                         continue
                 self.write_part(part, codec, pending)
                 del codec
@@ -311,8 +313,8 @@ class BuildRun:
         plan = self.plan
         parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
         if not parts:
-            reasons = "; ".join(self.report.failed.values())
-            raise CodecFakeError(f"nothing usable was written to {self.out}: no part could be built ({reasons}).")
+            reasons = "; ".join(f"{part}: {reason}" for part, reason in self.report.failed.items())
+            raise CodecFakeError(f"nothing usable was written to {self.out}, no part could be built: {reasons}")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
         notes = list(notes)
         if self.report.source_skipped:
