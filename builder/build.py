@@ -24,6 +24,7 @@ from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.files import TEMP_SUFFIX
 from codecfake_hf.resynth import resolve_device
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import SpeakerSplit
@@ -421,9 +422,12 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
         return plan
     plan.check_same(existing, out)
     logger.info("%s: resuming the build on disk", out)
-    # A killed run (SIGKILL, power loss) may have left a temporary shard file: this run holds the folder's
-    # lock, so no other run is writing one, and every shard not in data/ is redone from scratch.
+    # A killed run (SIGKILL, power loss) may have left temporary files: a shard's (in the state folder), the
+    # plan's or a record's, or the card's beside README.md (`files.atomic_path` names them `.<name>.*.tmp`).
+    # This run holds the folder's lock, so no other run is writing one; every shard not in data/ is redone.
     shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
+    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}")]:
+        leftover.unlink(missing_ok=True)
     return existing
 
 
