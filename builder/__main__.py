@@ -18,6 +18,7 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from codecfake_hf import hub, redact
+from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import GENUINE
 
@@ -100,8 +101,9 @@ def print_report(report: BuildReport) -> None:
 
 def run(command: str, request) -> int:
     if command == "build":
-        report = build(request)
-        print_report(report)
+        report = build(request)  # under a launcher every rank gets the whole run's report: rank 0 prints it
+        if Ranks.from_environment()[0] == 0:
+            print_report(report)
         return EXIT_USER_ERROR if report.failed else 0
     if command == "import":
         print_report(import_release(**asdict(request)))
@@ -132,7 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USER_ERROR
     request = parse(command, rest)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        rank, _, world = Ranks.from_environment()
+    except CodecFakeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    where = f"[rank {rank}] " if world > 1 else ""  # under torchrun the ranks' logs interleave on one terminal
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format=f"{where}%(levelname)s %(name)s: %(message)s")
     redact.install()  # no Hub token or Authorization header in any log line, at any verbosity
     for noisy in ("httpx", "urllib3", "filelock", "fsspec", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -4,6 +4,12 @@ Order of work: the plan (made or reread), then the genuine part, then each codec
 only when it has a shard to write, so adding a codec to a folder computes only that codec. A codec
 that cannot be loaded (family not built yet, weights unavailable) is reported and the others go on.
 `build()` and `import_release()` each make a plan and hand it to a `BuildRun`, which does the work.
+
+Under `torchrun` / `accelerate launch` the same run is shared by the ranks (`codecfake_hf.distributed`):
+rank 0 takes the folder's lock, makes or rereads the plan and lists the missing shards; every rank
+writes its share of that list, the genuine shards first (a barrier: the codecs read their input from
+the genuine rows), then the codec shards; after a last gather rank 0 marks the parts complete and
+writes the card. One process without a launcher is a world of one and runs the same code.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import contextlib
 import errno
 import logging
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,9 +29,9 @@ from tqdm.auto import tqdm
 from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
+from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.files import TEMP_SUFFIX
-from codecfake_hf.resynth import resolve_device
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import SpeakerSplit
 
@@ -77,19 +83,6 @@ def default_codec_factory(name: str, device: torch.device, random_weights: bool)
     return codecs.load(name, random_weights=random_weights, device=device)
 
 
-def check_device(device: str) -> torch.device:
-    try:
-        resolved = resolve_device(device)
-    except RuntimeError as error:
-        raise CodecFakeError(
-            f"`device` {device!r} is not a device torch knows ({error}); use auto, cpu or cuda.") from None
-    if resolved.type == "meta":  # tensors without values: every utterance would fail
-        raise CodecFakeError(f"`device` {device!r} holds no data (shapes only); use auto, cpu or cuda.")
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise CodecFakeError(f"`device` {device!r}: CUDA is not available on this machine; use auto or cpu.")
-    return resolved
-
-
 def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
           progress: bool = True, card_notes: list[str] | None = None) -> BuildReport:
     """Build (or resume, or extend) the dataset folder `request.out` from `request.source` and `request.codecs`.
@@ -104,28 +97,36 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
-    device = check_device(request.device)
     split = SpeakerSplit.from_file(request.split_file) if request.split_file else SpeakerSplit.paper()
-    corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
-                                   audio_column=request.audio_column, speaker_column=request.speaker_column)
-    logger.info("source %s: listing utterances", corpus.spec)
-    records = corpus.records()
-    check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
-    if request.split_file:
-        split.check_speakers({r.speaker_id for r in records}, corpus.spec)
-    plan = Plan(
-        kind="build",
-        identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
-                  "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
-        records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
-        shard_size=request.shard_size,
-        source=source_info(corpus),
-    )
-    run = BuildRun(plan, Path(request.out), request=request, corpus=corpus, device=device,
-                   codec_factory=codec_factory or default_codec_factory, progress=progress,
-                   overwrite=request.overwrite)
-    run.report.source_skipped = list(getattr(corpus, "skipped", []))
-    return run.run([GENUINE, *codec_names], notes=card_notes or [])
+    if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
+        raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
+    ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
+    try:
+        corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
+                                       audio_column=request.audio_column, speaker_column=request.speaker_column)
+
+        def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
+            logger.info("source %s: listing utterances", corpus.spec)
+            records = corpus.records()
+            check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
+            if request.split_file:
+                split.check_speakers({r.speaker_id for r in records}, corpus.spec)
+            run.report.source_skipped = list(getattr(corpus, "skipped", []))
+            return Plan(
+                kind="build",
+                identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
+                          "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
+                records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
+                shard_size=request.shard_size,
+                source=source_info(corpus),
+            )
+
+        run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
+                       codec_factory=codec_factory or default_codec_factory, progress=progress,
+                       overwrite=request.overwrite)
+        return run.run([GENUINE, *codec_names], notes=card_notes or [])
+    finally:
+        ranks.close()
 
 
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
@@ -173,56 +174,83 @@ class BuildRun:
     """One run on one output folder: resume or start its plan, write the missing shards part by part, write the card.
 
     Args:
-        plan (Plan): the plan this run would start (a compatible plan on disk is resumed instead).
+        plan (Plan | Callable[[], Plan]): the plan this run would start (a compatible plan on disk is
+            resumed instead), or a function that makes it (called on rank 0 only).
         out (Path): the output folder.
         request (BuildRequest | None): the build's request; None for an import (no codecs are loaded,
             release files keep their own rate).
         corpus (Corpus | None): reads the genuine audio; None for an import.
-        device (torch.device | None): where the codecs run.
+        ranks (Ranks | None): this process's rank, world and device; None: a world of one on the CPU.
         codec_factory (CodecFactory | None): loads a codec by name.
         progress (bool): show a progress bar per part.
         overwrite (bool): write into a non-empty folder that this tool did not make.
 
     Attributes:
-        report (BuildReport): what the run did, filled as it goes.
+        report (BuildReport): what the run did (on every rank: the whole run's, from rank 0).
     """
 
-    def __init__(self, plan: Plan, out: Path, *, request: BuildRequest | None = None, corpus: Corpus | None = None,
-                 device: torch.device | None = None, codec_factory: CodecFactory | None = None,
-                 progress: bool = True, overwrite: bool = False):
+    def __init__(self, plan: Plan | Callable[[], Plan], out: Path, *, request: BuildRequest | None = None,
+                 corpus: Corpus | None = None, ranks: Ranks | None = None,
+                 codec_factory: CodecFactory | None = None, progress: bool = True, overwrite: bool = False):
         self.plan = plan
+        self.overwrite = overwrite
         self.out = out
         self.request = request
         self.corpus = corpus
-        self.device = device
+        self.ranks = ranks or Ranks()
+        self.device = self.ranks.device
         self.codec_factory = codec_factory
         self.progress = progress
-        self.overwrite = overwrite
         self.report = BuildReport(out)
+        # What this rank did, gathered by rank 0 at the end.
+        self.done: dict[str, list] = {}  # part -> [(split, shard), ...] written here
+        self.skipped: dict[str, list[str]] = {}  # part -> `<utterance>: <reason>` lines
+        self.failed: dict[str, str] = {}  # codec -> why it could not be built here
+        self.weights: dict[str, bool] = {}  # codec -> whether its weights were random
+        self.clipped: list[str] = []  # genuine rows clipped to full scale here
 
     def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
-        """Write every missing shard of `parts` (in order), then the card; one run per folder at a time.
-
-        The folder is checked before anything is written in it: a file, or a non-empty folder that this
-        tool did not make, is refused (unless `overwrite`), and a refused folder is left as it was.
-        """
-        check_out(self.out, self.overwrite)
-        with _locked(self.out), _disk_full_is_one_message(self.out):
-            self.plan = _resume_or_start(self.plan, self.out, self.overwrite)
-            for part in parts:
-                pending = self.pending(part)
-                codec = None
-                if self.request is not None and part != GENUINE and pending:
-                    codec = self.load_codec(part)
-                    if codec is None:  # reported; a part with shards still to write is not in the card
-                        if part in self.plan.parts:
-                            self.plan.parts[part]["complete"] = False
-                        continue
-                self.write_part(part, codec, pending)
-                del codec
-            self.report.card = self.write_card(notes)
-            shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
+        """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
+        ranks, lock = self.ranks, _FolderLock(self.out)
+        try:
+            plan, pending = ranks.on_main(lambda: self.start(lock, parts))
+            self.plan = plan
+            # Genuine (or imported) shards first: every codec reads its input from the genuine rows.
+            stored = [part for part in parts if self.request is None or part == GENUINE]
+            coded = [part for part in parts if part not in stored]
+            self.write_tasks(ranks.share([(part, *shard) for part in stored for shard in pending[part]]))
+            ranks.barrier()
+            self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
+            outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped))
+            self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
+        except OSError as error:  # a full disk while writing a shard, its record, the plan or the card
+            raise _disk_full(error, self.out) from None
+        finally:
+            lock.release()
         return self.report
+
+    def start(self, lock: _FolderLock, parts: list[str]) -> tuple[Plan, dict[str, list[tuple[str, int]]]]:
+        """Rank 0: take the folder, resume or start the plan, list each part's missing shards.
+
+        This listing, made while this run holds the folder's lock and before any rank writes, is the
+        only one: the ranks share out this list (`Ranks.share`), so each missing shard is written by
+        exactly one rank, and shards on disk are never touched."""
+        check_out(self.out, self.overwrite)  # before anything is written there: a refused folder keeps no trace
+        lock.acquire()
+        plan = self.plan() if callable(self.plan) else self.plan
+        self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
+        pending = {part: self.pending(part) for part in parts}
+        if self.request is not None:
+            # The weights a codec's shards are made with are on record before the first of them is
+            # written, so that a rerun after a kill finds them (and refuses to mix the other kind).
+            # A part with no shard on disk yet takes this run's weights, whatever an earlier run recorded.
+            for part in parts:
+                total = sum(plan.num_shards(part, split) for split in plan.splits_of(part))
+                if part != GENUINE and (len(pending[part]) == total or (
+                        pending[part] and "random_weights" not in plan.parts.get(part, {}))):
+                    plan.parts[part] = {"complete": False, "random_weights": self.request.random_weights}
+            plan.save(self.out)
+        return plan, pending
 
     def pending(self, part: str) -> list[tuple[str, int]]:
         """(split, shard) of each shard of `part` to write: missing, or on disk but not to be kept (changed,
@@ -242,60 +270,99 @@ class BuildRun:
         return result
 
     def load_codec(self, name: str) -> Codec | None:
-        """The codec `name`, or None (reported in `report.failed`) when it cannot be loaded or would mix weights."""
+        """The codec `name`, or None (reported in `failed`) when it cannot be loaded or would mix weights."""
         random_weights = self.request.random_weights
         recorded = self.plan.parts.get(name, {}).get("random_weights")
         if recorded is not None and recorded != random_weights:
             state = "random" if recorded else "official"
-            self.report.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
-                                        f"same weights, or delete data/{name}/ to rebuild it.")
+            self.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
+                                 f"same weights, or delete data/{name}/ to rebuild it.")
             return None
         try:
             codec = self.codec_factory(name, self.device, random_weights)
         except (CodecFakeError, ValueError, TypeError) as error:
             # BackendNotBuiltError, WeightsUnavailableError, CheckpointError, a config or option the family does
             # not know: this codec is not built, and the others go on.
-            self.report.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.error("%s: not built: %s", name, error)
             return None
-        self.plan.parts[name] = {"complete": False,
-                                 "random_weights": bool(getattr(codec, "random_weights", random_weights))}
+        self.weights[name] = bool(getattr(codec, "random_weights", random_weights))
         return codec
 
-    def write_part(self, part: str, codec: Codec | None, pending: list[tuple[str, int]]) -> None:
-        """Write the `pending` shards of `part`, record each, then mark the part complete, or failed when it
-        wrote no row or skipped more than `max_skipped` of its utterances."""
-        plan, report, out = self.plan, self.report, self.out
-        total = sum(plan.num_shards(part, s) for s in plan.splits_of(part))
-        report.kept += total - len(pending)
-        if pending:
-            utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in pending)
-            logger.info("%s: %d of %d shards to write (%d utterances)", part, len(pending), total, utterances)
-            with tqdm(total=utterances, unit="utt", desc=part, disable=not self.progress) as bar:
-                request = self.request
-                rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
-                                genuine_sample_rate=request.genuine_sample_rate if request else None,
-                                batch_seconds=request.batch_seconds if request else None,
-                                max_seconds=request.max_seconds if request else None)
-                for split, shard in pending:
-                    records = plan.shard_records(part, split, shard)
-                    path = plan.shard_path(out, part, split, shard)
-                    write_shard(rows.rows(records, part), path, tmp_dir=out / STATE_DIR / TMP_DIR)
-                    write_record(out, path, records)
-                    report.written += 1
-            report.skipped += [f"{part}: {reason}" for reason in rows.skipped]
-            report.clipped += rows.clipped
-        failure = self.part_failure(part)
-        plan.parts.setdefault(part, {"random_weights": False})["complete"] = failure is None
-        plan.save(out)
-        if failure is not None:
-            report.failed[part] = failure
-            logger.error("%s: failed: %s", part, failure)
-            return
-        report.complete.append(part)
+    def write_tasks(self, tasks: list[tuple[str, str, int]]) -> None:
+        """Write this rank's shards (`(part, split, shard)`, grouped by part), loading each codec once."""
+        for part in dict.fromkeys(task[0] for task in tasks):
+            shards = [(split, shard) for task_part, split, shard in tasks if task_part == part]
+            codec = self.load_codec(part) if self.request is not None and part != GENUINE else None
+            if codec is None and part in self.failed:
+                continue
+            self.write_part(part, shards, codec)
+            del codec
+
+    def write_part(self, part: str, shards: list[tuple[str, int]], codec: Codec | None) -> None:
+        """Write `shards` of `part`."""
+        plan = self.plan
+        utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in shards)
+        logger.info("%s: %d shards to write here (%d utterances)", part, len(shards), utterances)
+        desc = f"[{self.ranks.rank}] {part}" if self.ranks.distributed else part
+        with tqdm(total=utterances, unit="utt", desc=desc, disable=not self.progress) as bar:
+            request = self.request
+            rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
+                            genuine_sample_rate=request.genuine_sample_rate if request else None,
+                            batch_seconds=request.batch_seconds if request else None,
+                            max_seconds=request.max_seconds if request else None)
+            for split, shard in shards:
+                genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
+                records = plan.shard_records(part, split, shard)
+                path = plan.shard_path(self.out, part, split, shard)
+                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                write_record(self.out, path, records)  # what the shard holds and was made from, for later runs
+                self.done.setdefault(part, []).append((split, shard))
+        self.skipped.setdefault(part, []).extend(rows.skipped)
+        self.clipped.extend(rows.clipped)
+
+    def finish(self, parts: list[str], pending: dict[str, list[tuple[str, int]]], outcomes: list[tuple],
+               notes: list[str]) -> BuildReport:
+        """Rank 0, after every rank is done: the whole run's report, the parts complete, the plan and the card.
+
+        A part is complete when every shard it lacked at the start was written by some rank: the
+        ranks' own reports say so, not a listing of the folder (which a shared filesystem may cache)."""
+        report, plan = self.report, self.plan
+        done: dict[str, set] = {}
+        for ranks_done, _, failed, weights, clipped in outcomes:
+            report.clipped += clipped
+            for part, shards in ranks_done.items():
+                done.setdefault(part, set()).update(map(tuple, shards))
+            for part, reason in failed.items():
+                report.failed.setdefault(part, reason)
+            for part, random_weights in weights.items():
+                plan.parts.setdefault(part, {"complete": False})["random_weights"] = random_weights
+        for part in parts:  # part by part, as one process reports them
+            for _, skipped, _, _, _ in outcomes:
+                report.skipped += [f"{part}: {reason}" for reason in skipped.get(part, [])]
+        for part in parts:
+            if part in report.failed:  # not loaded: a part with shards still to write is not in the card
+                if pending[part] and part in plan.parts:
+                    plan.parts[part]["complete"] = False
+                continue
+            report.written += len(done.get(part, ()))
+            report.kept += sum(plan.num_shards(part, s) for s in plan.splits_of(part)) - len(pending[part])
+            if set(map(tuple, pending[part])) <= done.get(part, set()):
+                failure = self.part_failure(part)
+                plan.parts.setdefault(part, {"random_weights": False})["complete"] = failure is None
+                if failure is not None:
+                    report.failed[part] = failure
+                    logger.error("%s: failed: %s", part, failure)
+                    continue
+                report.complete.append(part)
+        plan.save(self.out)
+        report.card = self.write_card(notes)
+        shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
+        return report
 
     def part_failure(self, part: str) -> str | None:
-        """Why the part's shards on disk do not make a usable part (None: they do), from their records."""
+        """Why the part's shards on disk do not make a usable part (None: they do), from their records: no row
+        at all, or more than `max_skipped` of its utterances skipped."""
         plan = self.plan
         states = [shard_state(self.out, plan.shard_path(self.out, part, split, shard))
                   for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))]
@@ -359,54 +426,28 @@ def _in_registry_order(parts: Iterable[str]) -> list[str]:
     return [part for part in [GENUINE, *codecs.names()] if part in present]
 
 
-def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
-    """Refuse, before anything is written, an `out` that is a file, or a non-empty folder this tool did not make
-    (no build plan in it) unless `overwrite`; a refused folder is left exactly as it was."""
-    if out.exists() and not out.is_dir():
-        raise CodecFakeError(f"`out` {str(out)!r} is a file, not a folder; choose a new or empty folder.")
-    if not out.is_dir() or Plan.path(out).is_file():
-        return
-    theirs = sorted(p.name for p in out.iterdir() if p.name != STATE_DIR)
-    if theirs and not overwrite:
-        shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
-        raise PlanMismatchError(
-            f"`out` {str(out)!r} is not empty and was not made by this tool (it holds {shown}); writing the dataset "
-            "there would replace its README.md with the card. Choose a new or empty folder"
-            + (", or pass `overwrite=True` to write into it anyway (its other files are left alone)."
-               if can_overwrite else "."))
-
-
-@contextlib.contextmanager
-def _disk_full_is_one_message(out: Path) -> Iterator[None]:
-    """A full disk while writing a shard, the plan or the card: one message (the temporary file is gone)."""
-    try:
-        yield
-    except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(error):
-            raise
-        raise CodecFakeError(
-            f"the disk holding {out} is full ({error.strerror or error}). Finished shards are kept and nothing "
-            "half-written is left; free some space and run the same command again to resume.") from None
-
-
-class _locked:
-    """One run per output folder at a time (a file lock in its state folder)."""
+class _FolderLock:
+    """One run per output folder at a time: a file lock in its state folder, taken by rank 0 for the whole
+    run (the other ranks write only the shards rank 0 gave them, so they need no lock of their own)."""
 
     def __init__(self, out: Path):
         self.out = out
-        self.lock = FileLock(str(out / STATE_DIR / LOCK_FILE))
+        self.lock: FileLock | None = None
 
-    def __enter__(self):
+    def acquire(self) -> None:
         (self.out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.out / STATE_DIR / LOCK_FILE))
         try:
             self.lock.acquire(timeout=1)
         except Timeout:
+            self.lock = None
             raise CodecFakeError(
                 f"`out` {str(self.out)!r} is being built by another run; wait for it to end.") from None
-        return self
 
-    def __exit__(self, *exc):
-        self.lock.release()
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
@@ -431,6 +472,33 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     return existing
 
 
+def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
+    """Refuse, before anything is written, an `out` that is a file, or a non-empty folder this tool did not make
+    (no build plan in it) unless `overwrite`; a refused folder is left exactly as it was."""
+    if out.exists() and not out.is_dir():
+        raise CodecFakeError(f"`out` {str(out)!r} is a file, not a folder; choose a new or empty folder.")
+    if not out.is_dir() or Plan.path(out).is_file():
+        return
+    theirs = sorted(p.name for p in out.iterdir() if p.name != STATE_DIR)
+    if theirs and not overwrite:
+        shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
+        raise PlanMismatchError(
+            f"`out` {str(out)!r} is not empty and was not made by this tool (it holds {shown}); writing the dataset "
+            "there would replace its README.md with the card. Choose a new or empty folder"
+            + (", or pass `overwrite=True` to write into it anyway (its other files are left alone)."
+               if can_overwrite else "."))
+
+
+def _disk_full(error: OSError, out: Path) -> Exception:
+    """A full disk while writing a shard, the plan or the card is one message (the temporary file is gone);
+    any other OSError is returned as it was."""
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(error):
+        return error
+    return CodecFakeError(
+        f"the disk holding {out} is full ({error.strerror or error}). Finished shards are kept and nothing "
+        "half-written is left; free some space and run the same command again to resume.")
+
+
 def clear_build(out: Path) -> None:
     """Delete what this tool wrote in `out` and recorded (its shards, its card, its state), under the folder's
     lock, then the folders left empty; refuse when `out` is not a build folder or holds anything else.
@@ -442,7 +510,9 @@ def clear_build(out: Path) -> None:
     check_out(out, can_overwrite=False)  # a file, or a folder that is not ours: refused untouched
     if not Plan.path(out).is_file():
         return  # empty, or only an empty state folder
-    with _locked(out):
+    lock = _FolderLock(out)
+    lock.acquire()
+    try:
         plan = Plan.load(out)
         ours = set(recorded_shards(out)) | {plan.shard_path(out, part, split, shard)
                                            for part in [GENUINE, *plan.parts] for split in plan.splits_of(part)
@@ -460,6 +530,8 @@ def clear_build(out: Path) -> None:
         for path in sorted((out / STATE_DIR).iterdir()):  # the state folder is this tool's own
             if path.name != LOCK_FILE:
                 shutil.rmtree(path) if path.is_dir() else path.unlink()
+    finally:
+        lock.release()
     (out / STATE_DIR / LOCK_FILE).unlink(missing_ok=True)
     for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
         with contextlib.suppress(OSError):  # only the folders left empty go

@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING
 
 import datasets
 import numpy as np
+import pyarrow.parquet as pq
 from datasets.arrow_writer import ParquetWriter
 
-from codecfake_hf.audio import clipped_samples, from_pcm16, read_audio, resample, to_pcm16
+from codecfake_hf.audio import clipped_samples, read_audio, resample, to_pcm16
 from codecfake_hf.corpus import Corpus, Record
-from codecfake_hf.errors import AudioError
+from codecfake_hf.errors import AudioError, CodecFakeError
 from codecfake_hf.files import atomic_path
-from codecfake_hf.resynth import Failure, Utterance, resynthesize_stream
-from codecfake_hf.schema import FEATURES, make_row
+from codecfake_hf.resynth import Failure, Utterance, ordered_map, resynthesize_stream
+from codecfake_hf.schema import FEATURES, GENUINE, make_row
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -81,55 +82,75 @@ class PartRows:
         self.skipped: list[str] = []
         self.clipped: list[str] = []
 
-    def rows(self, records: list[Record], part: str) -> Iterator[dict]:
-        """The rows of `records` for `part`, in record order; unreadable or rejected utterances are skipped."""
-        return self._stored_rows(records, part) if self.codec is None else self._codec_rows(records, part)
+    def rows(self, records: list[Record], part: str, *, genuine: Path | None = None) -> Iterator[dict]:
+        """The rows of `records` for `part`, in record order; unreadable or rejected utterances are skipped.
+
+        `genuine`: for a codec part, the genuine shard of the same records, whose rows are the codec's
+        input (the source is read and resampled once, for the genuine rows, not once per codec).
+        """
+        if self.codec is None:
+            return self._stored_rows(records, part)
+        if genuine is None:
+            raise ValueError("a codec part's rows are made from its genuine shard: pass `genuine`")
+        return self._codec_rows(records, part, genuine)
 
     def _stored_rows(self, records: list[Record], part: str) -> Iterator[dict]:
-        """Genuine rows at `genuine_sample_rate`, or imported release files at their own rate."""
-        for record, wave, rate in self._genuine_audio(records):
-            self._advance()
-            clipped = clipped_samples(wave, GENUINE_CLAMP)
-            if clipped:  # a float file louder than full scale: stored clipped, and said so
-                what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
-                logger.warning("%s: %s", record.utterance_id, what)
-                self.clipped.append(f"{record.utterance_id}: {what}")
-            yield make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
+        """Genuine rows at `genuine_sample_rate`, or imported release files at their own rate.
 
-    def _codec_rows(self, records: list[Record], part: str) -> Iterator[dict]:
+        Reading, resampling and FLAC encoding run on the engine's worker threads, a bounded distance
+        ahead of the Parquet writer; rows come out in record order."""
+        for record, row in ordered_map(lambda r: (r, self._stored_row(r, part)), records):
+            if isinstance(row, AudioError):
+                self._skip(record, str(row))
+                continue
+            self._advance()
+            yield row
+
+    def _stored_row(self, record: Record, part: str) -> dict | AudioError:
+        try:
+            wave, rate = self._read(record)
+        except AudioError as error:
+            return error
+        if self.max_seconds is not None and wave.shape[0] > self.max_seconds * rate:
+            # A codec holds a whole utterance in memory: a 5-minute clip took 6 GB.
+            return AudioError(f"{wave.shape[0] / rate:.1f} s, longer than `max_seconds` ({self.max_seconds:g} s); "
+                              "cut it, or raise `max_seconds` if memory allows")
+        if self.genuine_sample_rate is not None:
+            wave, rate = resample(wave, rate, self.genuine_sample_rate), self.genuine_sample_rate
+        clipped = clipped_samples(wave, GENUINE_CLAMP)
+        if clipped:  # a float file louder than full scale: stored clipped, and said so
+            what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
+            logger.warning("%s: %s", record.utterance_id, what)
+            self.clipped.append(f"{record.utterance_id}: {what}")  # list.append: safe from the worker threads
+        return make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
+
+    def _codec_rows(self, records: list[Record], part: str, genuine: Path) -> Iterator[dict]:
         by_id = {record.utterance_id: record for record in records}
-        utterances = self._codec_inputs(records)
-        for item in resynthesize_stream(self.codec, utterances, batch_seconds=self.batch_seconds, progress=False):
+        utterances = self._codec_inputs(records, genuine)
+        for item in resynthesize_stream(self.codec, utterances, batch_seconds=self.batch_seconds, progress=False,
+                                        flac=True):
             self._advance()
             if isinstance(item, Failure):  # the engine has logged it
                 self.skipped.append(f"{item.id}: {item.reason}")
                 continue
-            yield make_row(by_id[item.id], part, item.pcm, item.sample_rate)
+            yield make_row(by_id[item.id], part, item.pcm, item.sample_rate, flac=item.flac)
 
-    def _codec_inputs(self, records: list[Record]) -> Iterator[Utterance]:
-        """The codecs' input: the genuine audio as the genuine rows hold it (same rate), read lazily."""
-        for record, wave, rate in self._genuine_audio(records):
-            if self.genuine_sample_rate is not None:
-                # Quantised as the genuine row is, so that a fake is the resynthesis of exactly that row.
-                wave = from_pcm16(to_pcm16(wave, clamp=GENUINE_CLAMP))
-            yield Utterance(record.utterance_id, wave=wave, sample_rate=rate)
-
-    def _genuine_audio(self, records: list[Record]) -> Iterator[tuple[Record, np.ndarray, int]]:
-        """Each record's audio resampled to `genuine_sample_rate` (None: as read); unreadable ones are skipped."""
-        target = self.genuine_sample_rate
+    def _codec_inputs(self, records: list[Record], genuine: Path) -> Iterator[Utterance]:
+        """The codec's input: the audio of the genuine rows, read from the genuine shard (FLAC bytes, decoded
+        by the engine's workers), so that a fake is the resynthesis of exactly its genuine row. A record
+        without a genuine row (its audio could not be read) is skipped here too."""
+        stored = set(pq.read_table(genuine, columns=["utterance_id"]).column(0).to_pylist())
+        wanted = [record for record in records if record.utterance_id in stored]
         for record in records:
-            try:
-                wave, rate = self._read(record)
-            except AudioError as error:
-                self._skip(record, str(error))
-                continue
-            if self.max_seconds is not None and wave.shape[0] > self.max_seconds * rate:
-                self._skip(record, f"{wave.shape[0] / rate:.1f} s, longer than `max_seconds` ({self.max_seconds:g} s); "
-                                   "cut it, or raise `max_seconds` if memory allows")
-                continue
-            if target is not None:
-                wave, rate = resample(wave, rate, target), target
-            yield record, wave, rate
+            if record.utterance_id not in stored:
+                self._skip(record, "no genuine row (its audio could not be read; see the genuine part)")
+        batches = pq.ParquetFile(genuine).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=["utterance_id", "audio"])
+        rows = (row for batch in batches for row in batch.to_pylist())
+        for record, row in zip(wanted, rows, strict=True):
+            if row["utterance_id"] != record.utterance_id:  # the plan fixes both orders: this is a bug
+                raise CodecFakeError(f"internal: {genuine} holds {row['utterance_id']} where the plan has "
+                                     f"{record.utterance_id}; delete that genuine shard and build again.")
+            yield Utterance(record.utterance_id, data=row["audio"]["bytes"])
 
     def _read(self, record: Record) -> tuple[np.ndarray, int]:
         # Imported release files have no corpus object: their records point at the files.
@@ -185,6 +206,7 @@ class CodecFakeBuilder(datasets.GeneratorBasedBuilder):
     Args:
         plan (Plan): the build plan, which lists each shard's records.
         rows (PartRows): makes the rows (its corpus, codec and progress bar).
+        out (str | Path | None): the dataset folder whose genuine shard feeds a codec part's shard.
         **kwargs: `datasets.DatasetBuilder`'s arguments and `CodecFakeConfig`'s fields.
     """
 
@@ -192,9 +214,10 @@ class CodecFakeBuilder(datasets.GeneratorBasedBuilder):
     VERSION = datasets.Version("1.0.0")
     DEFAULT_WRITER_BATCH_SIZE = WRITER_BATCH_SIZE
 
-    def __init__(self, *args, plan: Plan, rows: PartRows, **kwargs):
+    def __init__(self, *args, plan: Plan, rows: PartRows, out: str | Path | None = None, **kwargs):
         self.plan = plan
         self.part_rows = rows
+        self.out = out
         super().__init__(*args, **kwargs)
 
     def _info(self) -> datasets.DatasetInfo:
@@ -206,8 +229,12 @@ class CodecFakeBuilder(datasets.GeneratorBasedBuilder):
             raise ValueError("CodecFakeBuilder writes one shard: set `part`, `split` and `shard` "
                              "(builder.build() writes every shard of a plan without it).")
         records = self.plan.shard_records(cfg.part, cfg.split, cfg.shard)
-        return [datasets.SplitGenerator(name=cfg.split, gen_kwargs={"records": records, "part": cfg.part})]
+        genuine = (self.plan.shard_path(Path(self.out), GENUINE, cfg.split, cfg.shard)
+                   if self.part_rows.codec is not None and self.out is not None else None)
+        return [datasets.SplitGenerator(name=cfg.split, gen_kwargs={"records": records, "part": cfg.part,
+                                                                    "genuine": genuine})]
 
-    def _generate_examples(self, records: list[Record], part: str) -> Iterator[tuple[str, dict]]:
-        for row in self.part_rows.rows(records, part):
+    def _generate_examples(self, records: list[Record], part: str, genuine: Path | None
+                           ) -> Iterator[tuple[str, dict]]:
+        for row in self.part_rows.rows(records, part, genuine=genuine):
             yield row["id"], row

@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -25,6 +27,9 @@ from .codecs import Codec
 from .errors import AudioError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # A whole window of utterances is read before it is batched: sorting by length inside it keeps
 # padding low, and yielding in input order keeps the output deterministic.
@@ -348,3 +353,28 @@ class _Pipeline:
 def _pipelined(codec: Codec, utterances: Iterable[Utterance], max_samples: int, window: int, workers: int,
                flac: bool) -> Iterator[Result | Failure]:
     yield from _Pipeline(codec, max_samples, window, workers, flac).run(utterances)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None = None,
+                ahead: int = 2 * DEFAULT_WINDOW) -> Iterator[R]:
+    """`fn(item)` for each item, in order, computed by `workers` threads (None: `DEFAULT_WORKERS`) at
+    most `ahead` items in advance of the caller; 0 workers computes each in the caller's thread.
+
+    For per-item work that runs in C with the GIL released (reading, resampling, FLAC encoding), such
+    as the genuine rows of a build. An exception of `fn` is raised when its item's turn comes.
+    """
+    workers = DEFAULT_WORKERS if workers is None else workers
+    if not workers:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ordered-map")
+    pending: deque[Future] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

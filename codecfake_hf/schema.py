@@ -103,10 +103,14 @@ COLUMNS: tuple[Column, ...] = (
 FEATURES = datasets.Features({column.name: column.feature for column in COLUMNS})
 
 
-def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int) -> dict[str, Any]:
-    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`."""
+def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac: bytes | None = None
+             ) -> dict[str, Any]:
+    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`.
+
+    `flac`: `encode_flac(pcm, sample_rate)` when the caller has it already (the engine encodes in its
+    worker threads); None: encoded here."""
     row = {column.name: column.value(record, part) for column in COLUMNS if column.value is not None}
-    row["audio"] = {"bytes": encode_flac(pcm, sample_rate), "path": f"{row['id']}.flac"}
+    row["audio"] = {"bytes": encode_flac(pcm, sample_rate) if flac is None else flac, "path": f"{row['id']}.flac"}
     return {column.name: row[column.name] for column in COLUMNS}  # in the declared column order
 
 

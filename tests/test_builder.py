@@ -5,6 +5,7 @@ Checked through `datasets` itself: shards, configs and the card load with `load_
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -429,3 +430,45 @@ def test_cli_reads_both_flag_spellings_into_the_request_and_shows_library_argume
     message = "weights unreachable: pass `random_weights=True`, a smaller `limit=2`, or another `out`; `cuda` is off"
     assert as_flags(message, BuildRequest) == (
         "weights unreachable: pass `--random_weights`, a smaller `--limit 2`, or another `--out`; `cuda` is off")
+
+
+def test_the_source_is_read_once_and_each_codec_resynthesises_exactly_its_genuine_row(tmp_path, demo_dir,
+                                                                                     codec_fixture):
+    """N + 1 parts, one read of each source file: the codecs' input is decoded from the genuine rows."""
+    from codecfake_hf.audio import resample, to_pcm16
+    from codecfake_hf.resynth import Utterance, resynthesize_stream
+
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", per_speaker=1)
+    corpus = open_source(f"vctk:{source}")
+    reads = Counter()
+    original = corpus.read
+
+    def counted(record):
+        reads[record.utterance_id] += 1
+        return original(record)
+
+    corpus.read = counted
+    built: dict = {}
+    tiny = TinyCodecs(codec_fixture)
+
+    def factory(name, device, random_weights):
+        built[name] = tiny(name, device, random_weights)
+        return built[name]
+
+    out = tmp_path / "out"
+    build(config_for(source, out, f"{ENCODEC},{DAC}", shard_size=3), codec_factory=factory, corpus=corpus,
+          progress=False)
+    assert len(reads) == 6 and set(reads.values()) == {1}
+    # Each fake shard is the engine's output (sequential, same batches) on its genuine shard's rows.
+    for name in (ENCODEC, DAC):
+        for fake_shard in sorted(out.glob(f"data/{name}/*.parquet")):
+            genuine = pq.read_table(out / "data" / "genuine" / fake_shard.name, columns=["utterance_id", "audio"])
+            utts = [Utterance(r["utterance_id"], data=r["audio"]["bytes"]) for r in genuine.to_pylist()]
+            expected = [r.flac for r in resynthesize_stream(built[name], utts, workers=0, flac=True, progress=False)]
+            fakes = pq.read_table(fake_shard, columns=["audio"]).column(0).to_pylist()
+            assert [f["bytes"] for f in fakes] == expected
+    # ...and a genuine row is its source file read once, resampled to 16 kHz and quantised.
+    row = pq.read_table(out / "data" / "genuine" / "test-00000-of-00001.parquet").to_pylist()[0]
+    pcm, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
+    read, read_rate = original(next(r for r in corpus.records() if r.utterance_id == row["utterance_id"]))
+    assert rate == 16000 and (to_pcm16(resample(read, read_rate, 16000), clamp=1.0) == pcm).all()

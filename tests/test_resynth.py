@@ -229,3 +229,31 @@ def test_an_error_in_a_stage_thread_reaches_the_caller_and_closing_early_stops_t
     first = next(stream)
     stream.close()  # the caller stops reading: the feeder, codec and pool threads end
     assert first.id == "u0" and threading.active_count() == before
+
+
+def test_ordered_map_keeps_order_raises_in_turn_and_runs_inline_with_no_workers():
+    import threading
+    import time
+
+    from codecfake_hf.resynth import ordered_map
+
+    def slow_square(i):
+        time.sleep(0.002 * (7 - i % 7))  # later items finish first
+        return i * i, threading.current_thread().name
+
+    threaded = list(ordered_map(slow_square, range(20), workers=3, ahead=5))
+    assert [v for v, _ in threaded] == [i * i for i in range(20)]
+    assert all(name.startswith("ordered-map") for _, name in threaded)
+    inline = list(ordered_map(slow_square, range(3), workers=0))
+    assert {name for _, name in inline} == {threading.current_thread().name}
+
+    def fails_at_3(i):
+        if i == 3:
+            raise ValueError("bad item 3")
+        return i
+
+    seen = []
+    with pytest.raises(ValueError, match="bad item 3"):
+        for value in ordered_map(fails_at_3, range(10), workers=2):
+            seen.append(value)
+    assert seen == [0, 1, 2]

@@ -1,0 +1,147 @@
+"""Distributed builds on CPU ranks (gloo), launched as users launch them: `torchrun ... -m builder build`.
+
+The codecs are the real EnCodec and DAC modules with the fixtures' tiny weights, placed in an offline
+Hub cache in the Hub's layout, so every rank loads the same model through the official-weights code
+path. A rank is killed (SIGKILL, mid-codec) by a `sitecustomize` module that only this test puts on
+the ranks' `PYTHONPATH`; the project's code has no hook for it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from test_corpus import make_vctk_tree
+
+from builder import BuildRequest, build
+from codecfake_hf import codecs
+
+ROOT = Path(__file__).resolve().parents[1]
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+ENCODEC, DAC = "encodec_24khz", "descript-audio-codec-16khz"
+# 6 speakers x 2 one-second utterances, one utterance per shard: 12 shards per part over 3 splits.
+BUILD_ARGS = ["--codecs", f"{ENCODEC},{DAC}", "--device", "cpu", "--shard-size", "1"]
+
+KILLER = textwrap.dedent("""
+    # Test-only fault: SIGKILL this rank when it starts its codec batch number KILL_AFTER_BATCHES + 1.
+    import os
+    import signal
+
+    if os.environ.get("RANK") == os.environ.get("KILL_RANK") and os.environ.get("KILL_AFTER_BATCHES"):
+        from codecfake_hf.codecs import base
+
+        _original, _count = base.Codec.resynthesize, [0]
+
+        def _dying(self, *args, **kwargs):
+            _count[0] += 1
+            if _count[0] > int(os.environ["KILL_AFTER_BATCHES"]):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return _original(self, *args, **kwargs)
+
+        base.Codec.resynthesize = _dying
+""")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, demo_dir, codec_fixture):
+    """A VCTK tree, an offline Hub cache holding tiny EnCodec and DAC checkpoints, and the ranks' environment."""
+    root = tmp_path_factory.mktemp("dist")
+    source = make_vctk_tree(root / "VCTK", demo_dir, "0.92")
+    cache = root / "hf-cache"
+    for repo, name in (("facebook/encodec_24khz", ENCODEC), ("descript/dac_16khz", DAC)):
+        tiny = codec_fixture(name).tiny_dir
+        snapshot = cache / f"models--{repo.replace('/', '--')}" / "snapshots" / ("0" * 40)
+        snapshot.mkdir(parents=True)
+        shutil.copyfile(tiny / "config_transformers.json", snapshot / "config.json")
+        shutil.copyfile(tiny / "weights_transformers.safetensors", snapshot / "model.safetensors")
+        (snapshot.parents[1] / "refs").mkdir()
+        (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    hooks = root / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(KILLER)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(hooks)]), "TQDM_DISABLE": "1"}
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+    return source, root, env
+
+
+def run_build(setup, out: Path, nproc: int, **env) -> subprocess.CompletedProcess:
+    """`torchrun --standalone --nproc_per_node N -m builder build ...`."""
+    source, _, base_env = setup
+    launcher = [str(TORCHRUN), "--standalone", "--nproc_per_node", str(nproc), "-m", "builder"]
+    return subprocess.run([*launcher, "build", "--source", f"vctk:{source}", "--out", str(out), *BUILD_ARGS],
+                          cwd=ROOT, env={**base_env, **env}, capture_output=True, text=True, timeout=600)
+
+
+def build_here(setup, out: Path, codec_fixture):
+    """The same build in this process, without a launcher (a world of one), from the same tiny checkpoints."""
+    source = setup[0]
+
+    def same_checkpoints(name, device, random_weights):
+        fixture = codec_fixture(name)
+        return codecs.load(name, config=fixture.tiny_checkpoint_config, device=device,
+                           state_dict=fixture.weights("weights_transformers.safetensors"))
+
+    return build(BuildRequest(source=f"vctk:{source}", out=str(out), codecs=f"{ENCODEC},{DAC}", device="cpu",
+                              shard_size=1), codec_factory=same_checkpoints, progress=False)
+
+
+def shard_bytes(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.glob("data/*/*.parquet"))}
+
+
+def row_ids(out: Path) -> list[str]:
+    return [row_id for path in sorted(out.glob("data/*/*.parquet"))
+            for row_id in pq.read_table(path, columns=["id"]).column(0).to_pylist()]
+
+
+@pytest.fixture(scope="module")
+def reference(setup, codec_fixture):
+    """The same build by one process without a launcher."""
+    out = setup[1] / "single"
+    report = build_here(setup, out, codec_fixture)
+    assert report.written == 3 * 12 and report.failed == {}
+    return out
+
+
+def test_two_ranks_build_what_one_process_builds_shard_for_shard_byte_for_byte(setup, reference):
+    out = setup[1] / "two-ranks"
+    done = run_build(setup, out, 2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = shard_bytes(reference)
+    assert len(expected) == 3 * 12  # genuine, EnCodec and DAC: 12 one-utterance shards each
+    assert shard_bytes(out) == expected
+    assert (out / "README.md").read_text() == (reference / "README.md").read_text()
+    assert done.stdout.count("Dataset folder:") == 1  # rank 0 reports, once
+    assert "rank 1 of 2" in done.stderr and "gloo" in done.stderr
+
+
+@pytest.mark.parametrize("rerun_nproc", [1, pytest.param(2, marks=pytest.mark.slow)],
+                         ids=["rerun-1-process", "rerun-2-ranks"])
+def test_a_build_whose_rank_was_killed_is_finished_by_a_rerun_with_nothing_missing_or_twice(
+        setup, reference, codec_fixture, rerun_nproc):
+    out = setup[1] / f"killed-then-{rerun_nproc}"
+    killed = run_build(setup, out, 2, KILL_RANK="1", KILL_AFTER_BATCHES="3")
+    assert killed.returncode != 0
+    assert not (out / "README.md").exists()
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("data/*/*.parquet")}
+    assert 12 <= len(stamps) < 3 * 12  # the genuine part and some codec shards were finished
+    if rerun_nproc == 1:
+        report = build_here(setup, out, codec_fixture)
+        assert report.written == 3 * 12 - len(stamps) and report.kept == len(stamps)
+    else:
+        done = run_build(setup, out, rerun_nproc)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"shards written: {3 * 12 - len(stamps)}, kept from before: {len(stamps)}" in done.stdout
+    ids = row_ids(out)
+    assert len(ids) == len(set(ids)) == len(row_ids(reference))
+    assert shard_bytes(out) == shard_bytes(reference)
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # finished shards kept as they were
+    assert not list((out / ".codecfake").rglob("*.tmp"))
