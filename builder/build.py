@@ -235,9 +235,10 @@ class BuildRun:
         This listing, made while this run holds the folder's lock and before any rank writes, is the
         only one: the ranks share out this list (`Ranks.share`), so each missing shard is written by
         exactly one rank, and shards on disk are never touched."""
-        check_out(self.out, self.overwrite)  # before anything is written there: a refused folder keeps no trace
-        lock.acquire()
+        # Checks that may refuse come before anything is written there: a refused folder keeps no trace.
+        check_out(self.out, self.overwrite)
         plan = self.plan() if callable(self.plan) else self.plan
+        lock.acquire()
         self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
         pending = {part: self.pending(part) for part in parts}
         if self.request is not None:
