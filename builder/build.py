@@ -33,8 +33,9 @@ from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.files import TEMP_SUFFIX
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
-from codecfake_hf.splits import SpeakerSplit
+from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
+from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
@@ -97,7 +98,6 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
-    split = SpeakerSplit.from_file(request.split_file) if request.split_file else SpeakerSplit.paper()
     if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
         raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
     ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
@@ -109,16 +109,15 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
             logger.info("source %s: listing utterances", corpus.spec)
             records = corpus.records()
             check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
-            if request.split_file:
-                split.check_speakers({r.speaker_id for r in records}, corpus.spec)
             run.report.source_skipped = list(getattr(corpus, "skipped", []))
+            split, rule = choose_split(request, corpus, records)
             return Plan(
                 kind="build",
-                identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
+                identity={"source": corpus.spec, "split": split.to_dict(), "split_rule": rule, "limit": request.limit,
                           "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
                 records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
                 shard_size=request.shard_size,
-                source=source_info(corpus),
+                source=source_info(corpus, request),
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
@@ -129,45 +128,105 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         ranks.close()
 
 
+# What each release layout is, for the card (`builder.release_layouts` reads them).
+RELEASES = {
+    "wav": "the original CodecFake release files (codecfake.github.io)",
+    "hf-parquet": "the Hub-hosted CodecFake release (rogertseng/CodecFake, Parquet)",
+    "cors": "CodecFake+'s codec-resynthesised speech (CoRS; Chen et al. 2025, arXiv 2501.08238)",
+}
+
+
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   metadata: str | None = None, overwrite: bool = False, progress: bool = True) -> BuildReport:
-    """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema.
+                   metadata: str | None = None, layout: str = "auto", overwrite: bool = False,
+                   progress: bool = True) -> BuildReport:
+    """Convert a downloaded public release into the same schema, splits and layout.
 
     Args:
-        path (str | Path): the folder of release files (searched recursively).
+        path (str | Path): the release folder (searched recursively): `<codec>+<utterance>.wav` files, the
+            Hub-hosted CodecFake's Parquet shards, or CodecFake+ CoRS audio with `CoRS_labels.txt`.
         out (str | Path): the output folder.
         split_file (str | None): speaker -> split file; None: the CodecFake paper's split.
         shard_size (int): files per shard.
         metadata (str | None): a VCTK source (`vctk:PATH`) whose transcripts and speaker metadata fill
             the rows; None: the release's file names only (empty text and speaker metadata).
+        layout (str): `auto` (from the folder's files), `wav`, `hf-parquet` or `cors`
+            (`builder.release_layouts`).
         overwrite (bool): import into a non-empty folder this tool did not make.
         progress (bool): show progress bars.
     """
     if shard_size < 1:
         raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {shard_size}.")
-    parts, skipped = scan_release(path)
+    if layout not in release_layouts.LAYOUTS:
+        raise CodecFakeError(f"`layout` must be one of {', '.join(release_layouts.LAYOUTS)}, got {layout!r}.")
+    layout = release_layouts.detect_layout(path) if layout == "auto" else layout
+    reader, taxonomy = None, {}
+    if layout == "hf-parquet":
+        parts, skipped = release_layouts.scan_hf_parquet(path)
+        reader = release_layouts.ParquetAudio(str(Path(path).resolve()))
+    elif layout == "cors":
+        parts, skipped, taxonomy = release_layouts.scan_cors(path)
+    else:
+        parts, skipped = scan_release(path)
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = _in_registry_order(parts)
+    what = RELEASES[layout]
     plan = Plan(
         kind="import",
-        identity={"source": f"release:{Path(path).resolve()}", "split": split.to_dict(), "shard_size": shard_size},
+        identity={"source": f"release:{Path(path).resolve()}", "layout": layout, "split": split.to_dict(),
+                  "split_rule": "file" if split_file else "paper", "shard_size": shard_size},
         records={part: Plan.split_records(parts[part], split, None) for part in ordered},
         shard_size=shard_size,
-        source={"kind": "release", "description": "the original CodecFake release files (codecfake.github.io)",
-                "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION, "citation": vctk.CITATION},
+        source={"kind": "release", "description": what, "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION,
+                "citation": vctk.CITATION, "language": SOURCE_LANGUAGES["vctk"],  # every release resynthesised VCTK
+                **({"taxonomy": taxonomy} if taxonomy else {})},
     )
-    run = BuildRun(plan, Path(out), progress=progress, overwrite=overwrite)
+    run = BuildRun(plan, Path(out), corpus=reader, progress=progress, overwrite=overwrite)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
-    return run.run(ordered, notes=[
-        "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
-    ])
+    return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
 
 
-def source_info(corpus: Corpus) -> dict[str, str]:
-    return {"kind": corpus.kind, "description": corpus.description, "license": corpus.license or "other",
+# Sources whose speakers the CodecFake paper's split names (the built-in demo uses VCTK-like ids for it).
+PAPER_SPLIT_SOURCES = ("vctk", "builtin")
+# What the card says a source's speech is in, where the source itself says so.
+SOURCE_LANGUAGES = {"vctk": ["en"]}
+# The Hub dataset a source is (`source_datasets` of the card).
+SOURCE_DATASETS = {"vctk": "CSTR-Edinburgh/vctk"}
+
+
+def choose_split(request: BuildRequest, corpus: Corpus, records: list[Record]) -> tuple[SpeakerSplit, str]:
+    """The split and how it was chosen (`file`, `paper`, `ratios A,B,C seed N`), for the plan and the card.
+
+    A split file wins; then explicit ratios; then the paper's split for VCTK; any other source gets a seeded
+    ratio split (0.8,0.1,0.1), since the paper's speakers are VCTK's and would leave every row in `train`.
+    """
+    if request.split_file:
+        split = SpeakerSplit.from_file(request.split_file)
+        split.check_speakers({r.speaker_id for r in records}, corpus.spec)  # a file naming none of them is refused
+        return split, "file"
+    if request.split_ratios is None and corpus.kind in PAPER_SPLIT_SOURCES:
+        return SpeakerSplit.paper(), "paper"
+    ratios = parse_ratios(request.split_ratios) if request.split_ratios else DEFAULT_RATIOS
+    split = SpeakerSplit.by_ratio((r.speaker_id for r in records), ratios, request.split_seed)
+    return split, f"ratios {','.join(f'{r:g}' for r in ratios)} seed {request.split_seed}"
+
+
+def source_info(corpus: Corpus, request: BuildRequest | None = None) -> dict:
+    """What the card says about the source: its own facts, overridden by the request's licence and language."""
+    license = (request and request.license) or corpus.license or "unknown"
+    info = {"kind": corpus.kind, "description": corpus.description, "license": license,
             "attribution": corpus.attribution, "citation": corpus.citation}
+    if request and request.license_name:
+        info["license_name"], info["license_link"] = request.license_name, request.license_link
+    languages = (request and request.languages()) or SOURCE_LANGUAGES.get(corpus.kind)
+    if languages:
+        info["language"] = languages
+    if corpus.kind in SOURCE_DATASETS:
+        info["source_datasets"] = [SOURCE_DATASETS[corpus.kind]]
+    elif corpus.kind == "hf":
+        info["source_datasets"] = [corpus.location.split(":")[0]]
+    return info
 
 
 class BuildRun:
@@ -401,6 +460,8 @@ class BuildRun:
                 imported=plan.kind == "import", notes=notes,
                 genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
+                split_rule=plan.identity.get("split_rule", ""),
+                random_weights_requested=bool(self.request and self.request.random_weights),
             ),
         )
 
@@ -422,9 +483,11 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
 
 
 def _in_registry_order(parts: Iterable[str]) -> list[str]:
-    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table)."""
+    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table), then codecs the
+    registry does not know (imported from CodecFake+) by name."""
     present = set(parts)
-    return [part for part in [GENUINE, *codecs.names()] if part in present]
+    known = [part for part in [GENUINE, *codecs.names()] if part in present]
+    return known + sorted(present - set(known))
 
 
 class _FolderLock:

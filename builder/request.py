@@ -12,11 +12,13 @@ check it in `BuildRequest.check`, and read it where it acts.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from codecfake_hf.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.splits import parse_ratios
 
 DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
 DEFAULT_MAX_SECONDS = 60.0  # VCTK's longest utterance is under 20 s, LibriSpeech's under 36 s
@@ -44,6 +46,19 @@ class BuildRequest:
     split_file: str | None = field(default=None, metadata={"help": (
         "Speaker -> split file (`SPEAKER SPLIT` lines, or JSON); default: the CodecFake paper's split (validation "
         "p226,p229; test p227,p228; train the rest). Refused if a speaker is in two splits.")})
+    split_ratios: str | None = field(default=None, metadata={"help": (
+        "Train,validation,test shares of the speakers for a seeded speaker-disjoint random split, e.g. "
+        "0.8,0.1,0.1. Default: the paper's split for VCTK (and the built-in demo), 0.8,0.1,0.1 for any other "
+        "source without a split file.")})
+    split_seed: int = field(default=0, metadata={"help": "Seed of the ratio split (default: 0)."})
+    license: str | None = field(default=None, metadata={"help": (
+        "The dataset's licence as a Hub licence id (e.g. cc-by-4.0, mit, other); default: the source's "
+        "(cc-by-4.0 for VCTK), else `unknown`. `other` needs --license_name and --license_link.")})
+    license_name: str | None = field(default=None, metadata={"help": "Name of an `other` licence (e.g. my-licence)."})
+    license_link: str | None = field(default=None, metadata={"help": "Link to an `other` licence's text."})
+    language: str | None = field(default=None, metadata={"help": (
+        "Language(s) of the speech, comma-separated ISO 639-1 codes (e.g. en or de,fr); default: the source's "
+        "(en for VCTK), else none declared.")})
     limit: int | None = field(default=None, metadata={"help": (
         "At most N utterances per split, round-robin over its speakers (smoke runs; default: all).")})
     random_weights: bool = field(default=False, metadata={"help": (
@@ -102,11 +117,26 @@ class BuildRequest:
             raise CodecFakeError(f"`max_seconds` must be a positive number of seconds, got {self.max_seconds}.")
         if not 0 <= self.max_skipped <= 1:
             raise CodecFakeError(f"`max_skipped` must be a fraction within 0..1, got {self.max_skipped}.")
+        if self.split_ratios is not None:
+            if self.split_file:
+                raise CodecFakeError("give `split_file` or `split_ratios`, not both.")
+            parse_ratios(self.split_ratios)  # SplitError names the bad value
+        if self.license == "other" and not (self.license_name and self.license_link):
+            raise CodecFakeError("`license=\"other\"` needs `license_name` and `license_link` (the Hub shows "
+                                 "them); or give a Hub licence id such as cc-by-4.0.")
+        if self.language is not None and not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?(,[a-z]{2,3}(-[A-Za-z0-9]+)?)*",
+                                                           self.language):
+            raise CodecFakeError(f"`language` {self.language!r} is not comma-separated language codes (e.g. en "
+                                 "or de,fr).")
+
+    def languages(self) -> list[str] | None:
+        return self.language.split(",") if self.language else None
 
 
 @dataclass(kw_only=True)
 class ImportRequest:
-    """Convert the original release's `<codec>+<utterance>.wav` files into the same schema, splits and layout."""
+    """Convert a downloaded public release (the original wav files, the Hub-hosted CodecFake Parquet, or CodecFake+
+    CoRS) into the same schema, splits and layout."""
 
     path: str = field(metadata={"help": (
         "Folder holding `<codec>+<utterance>.wav` files (searched recursively); may also be given first, "
@@ -118,6 +148,9 @@ class ImportRequest:
     metadata: str | None = field(default=None, metadata={"help": (
         "A VCTK copy (vctk:PATH) whose transcripts and speaker metadata fill the rows (default: none; text and "
         "speaker metadata stay empty).")})
+    layout: str = field(default="auto", metadata={"help": (
+        "The release's layout: wav (`<codec>+<utterance>.wav` files), hf-parquet (a local copy of the Hub's "
+        "rogertseng/CodecFake), cors (CodecFake+ CoRS audio + CoRS_labels.txt), or auto (default: from the files).")})
     overwrite: bool = field(default=False, metadata={"help": (
         "Import into a folder that is not empty and was not made by this tool (refused by default).")})
 
