@@ -20,6 +20,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -32,6 +33,7 @@ from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, v
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.files import TEMP_SUFFIX
+from codecfake_hf.recipe import MATCHED, default_recipe
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
@@ -79,9 +81,9 @@ class BuildReport:
     source_skipped: list[str] = field(default_factory=list)
 
 
-def default_codec_factory(name: str, device: torch.device, random_weights: bool) -> Codec:
-    """The registry's codec: official weights through the Hub cache, or random weights on request."""
-    return codecs.load(name, random_weights=random_weights, device=device)
+def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
+    """The registry's codec: official weights through the Hub cache, or random weights drawn from `seed`."""
+    return codecs.load(name, random_weights=random_weights, seed=seed, device=device)
 
 
 def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
@@ -111,18 +113,21 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
             check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
             run.report.source_skipped = list(getattr(corpus, "skipped", []))
             split, rule = choose_split(request, corpus, records)
+            recipe = request.recipe or default_recipe(corpus.kind)
+            logger.info("input recipe: %s%s", recipe, "" if request.recipe else f" (the default for {corpus.kind}:)")
             return Plan(
                 kind="build",
                 identity={"source": corpus.spec, "split": split.to_dict(), "split_rule": rule, "limit": request.limit,
-                          "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
+                          "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate,
+                          "recipe": recipe},
                 records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
                 shard_size=request.shard_size,
                 source=source_info(corpus, request),
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
-                       codec_factory=codec_factory or default_codec_factory, progress=progress,
-                       overwrite=request.overwrite)
+                       codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
+                       progress=progress, overwrite=request.overwrite)
         return run.run([GENUINE, *codec_names], notes=card_notes or [])
     finally:
         ranks.close()
@@ -308,7 +313,7 @@ class BuildRun:
                 total = sum(plan.num_shards(part, split) for split in plan.splits_of(part))
                 if part != GENUINE and (len(pending[part]) == total or (
                         pending[part] and "random_weights" not in plan.parts.get(part, {}))):
-                    plan.parts[part] = {"complete": False, "random_weights": self.request.random_weights}
+                    plan.parts[part] = {"complete": False, **self.made_with()}
             plan.save(self.out)
         return plan, pending
 
@@ -329,14 +334,27 @@ class BuildRun:
                 result.append((split, shard))
         return result
 
-    def load_codec(self, name: str) -> Codec | None:
-        """The codec `name`, or None (reported in `failed`) when it cannot be loaded or would mix weights."""
+    def made_with(self) -> dict:
+        """What this run makes a codec's shards with: random or official weights, their seed, the precision."""
         random_weights = self.request.random_weights
-        recorded = self.plan.parts.get(name, {}).get("random_weights")
-        if recorded is not None and recorded != random_weights:
-            state = "random" if recorded else "official"
+        return {"random_weights": random_weights, "precision": self.request.precision,
+                "seed": self.request.seed if random_weights else None}
+
+    def load_codec(self, name: str) -> Codec | None:
+        """The codec `name` at the request's precision, or None (reported in `failed`) when it cannot be
+        loaded or would mix weights, seeds or precisions within `data/<name>/`."""
+        made, recorded = self.made_with(), self.plan.parts.get(name, {})
+        random_weights = made["random_weights"]
+        if recorded.get("random_weights", random_weights) != random_weights:
+            state = "random" if recorded["random_weights"] else "official"
             self.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
                                  f"same weights, or delete data/{name}/ to rebuild it.")
+            return None
+        differ = [key for key in ("precision", "seed") if recorded.get(key, made[key]) != made[key]]
+        if differ:
+            then = ", ".join(f"{key}={recorded[key]!r}" for key in differ)
+            self.failed[name] = (f"data/{name}/ holds shards made with {then}; finish it with the same "
+                                 f"options, or delete data/{name}/ to rebuild it.")
             return None
         try:
             codec = self.codec_factory(name, self.device, random_weights)
@@ -346,6 +364,7 @@ class BuildRun:
             self.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.error("%s: not built: %s", name, error)
             return None
+        codec.precision = self.request.precision
         self.weights[name] = bool(getattr(codec, "random_weights", random_weights))
         return codec
 
@@ -369,6 +388,7 @@ class BuildRun:
             request = self.request
             rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
                             genuine_sample_rate=request.genuine_sample_rate if request else None,
+                            recipe=plan.identity.get("recipe", MATCHED),
                             batch_seconds=request.batch_seconds if request else None,
                             max_seconds=request.max_seconds if request else None)
             for split, shard in shards:
@@ -444,6 +464,8 @@ class BuildRun:
             reasons = "; ".join(f"{part}: {reason}" for part, reason in self.report.failed.items())
             raise CodecFakeError(f"nothing usable was written to {self.out}, no part could be built: {reasons}")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
+        precisions = {p: plan.parts[p]["precision"] for p in parts if plan.parts[p].get("precision", "fp32") != "fp32"}
+        seeds = {p: plan.parts[p]["seed"] for p in random if plan.parts[p].get("seed") is not None}
         notes = list(notes)
         if self.report.source_skipped:
             notes.append(f"{len(self.report.source_skipped)} files or folders of the source were left out (unreadable, "
@@ -458,7 +480,8 @@ class BuildRun:
             hub.DatasetCardInfo(
                 parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
                 imported=plan.kind == "import", notes=notes,
-                genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
+                genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
+                precisions=precisions, seeds=seeds,
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
                 split_rule=plan.identity.get("split_rule", ""),
                 random_weights_requested=bool(self.request and self.request.random_weights),

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from codecfake_hf.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from codecfake_hf.codecs.base import PRECISIONS
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.recipe import RECIPES
 from codecfake_hf.splits import parse_ratios
 
 DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
@@ -64,12 +66,25 @@ class BuildRequest:
     random_weights: bool = field(default=False, metadata={"help": (
         "Build each codec's official architecture with random weights instead of downloading its checkpoint "
         "(smoke runs: the rows are not real codec fakes; the card says so).")})
+    seed: int = field(default=0, metadata={"help": (
+        "With random_weights: the seed that, with each codec's name, draws its random weights (default: 0). Every "
+        "run and every process draws the same model from the same name and seed.")})
     genuine_sample_rate: int | None = field(default=DEFAULT_GENUINE_RATE, metadata={"help": (
-        f"Rate of the genuine rows and of every codec's input, in Hz (default: {DEFAULT_GENUINE_RATE}, the rate "
-        "of the CodecFake release's genuine files). Every codec resynthesises this audio, so a 24 or 44.1 kHz "
-        f"codec sees no input above {DEFAULT_GENUINE_RATE / 2000:g} kHz, whereas the CodecFake pipeline fed "
-        "those codecs the 48 kHz VCTK originals. 0 (None in Python) keeps each file's own rate (48 kHz for "
-        "VCTK) for the genuine rows and every codec's input.")})
+        f"Rate of the genuine rows, in Hz (default: {DEFAULT_GENUINE_RATE}, the rate of the CodecFake release's "
+        "genuine files). 0 (None in Python) keeps each file's own rate (48 kHz for VCTK). What each codec is fed "
+        "from them is the `recipe`'s choice.")})
+    recipe: Literal["paper", "matched"] | None = field(default=None, metadata={"help": (
+        "What each codec resynthesises. paper (the CodecFake pipeline's): a codec at the genuine rows' rate gets the "
+        "genuine row, the others the source file as read (the 48 kHz VCTK originals) resampled to their rate with "
+        "torchaudio's windowed-sinc Resample defaults, reimplemented in torch. matched: every codec gets exactly its "
+        f"genuine row, resampled with soxr (a {DEFAULT_GENUINE_RATE // 1000} kHz row gives a 24 or 44.1 kHz codec no "
+        f"input above {DEFAULT_GENUINE_RATE / 2000:g} kHz). Default: paper for vctk: sources, matched for others "
+        "(the paper defines no recipe for them; matched pairs every fake with the row it was made from). A "
+        "folder keeps the recipe it was started with.")})
+    precision: Literal["fp32", "tf32", "bf16"] = field(default="fp32", metadata={"help": (
+        "Codec arithmetic. fp32 (default): exact float32, TF32 off; rows do not depend on their batch. tf32 (CUDA "
+        "only; a no-op on CPU) and bf16 (convolution, linear and recurrent layers in bfloat16) run faster and "
+        "deviate from fp32 by the amounts bench/precision.py records; the card states the precision.")})
     shard_size: int = field(default=1000, metadata={"help": (
         "Utterances per Parquet shard (default: 1000, about 100 MB of FLAC for 16 kHz VCTK).")})
     batch_seconds: float | None = field(default=None, metadata={"help": (
@@ -117,6 +132,11 @@ class BuildRequest:
             raise CodecFakeError(f"`max_seconds` must be a positive number of seconds, got {self.max_seconds}.")
         if not 0 <= self.max_skipped <= 1:
             raise CodecFakeError(f"`max_skipped` must be a fraction within 0..1, got {self.max_skipped}.")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise CodecFakeError(f"`recipe` must be one of {', '.join(RECIPES)} (or None: by source), "
+                                 f"got {self.recipe!r}.")
+        if self.precision not in PRECISIONS:
+            raise CodecFakeError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         if self.split_ratios is not None:
             if self.split_file:
                 raise CodecFakeError("give `split_file` or `split_ratios`, not both.")

@@ -25,6 +25,8 @@ from . import redact
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
+from .recipe import MATCHED
+from .recipe import describe as describe_recipe
 from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, schema_table
 from .splits import split_sort_key
 
@@ -66,7 +68,10 @@ class DatasetCardInfo:
         random_weight_codecs (list[str]): codecs built with random weights (smoke runs, not real fakes).
         imported (bool): rows come from the original release files, not from a build.
         notes (list[str]): extra lines for the card's Notes section.
-        genuine_sample_rate (int | None): the rate of the genuine rows and the codecs' input.
+        genuine_sample_rate (int | None): the rate of the genuine rows.
+        recipe (str | None): what the codecs were fed (`codecfake_hf.recipe`); None: `matched`.
+        precisions (dict[str, str]): codec -> precision, for codecs not run in exact fp32.
+        seeds (dict[str, int]): random-weight codec -> the seed its weights were drawn from.
         paper_split (bool): the splits are the CodecFake paper's (else a user's speaker -> split file).
         split_rule (str): how the split was chosen: `paper`, `file`, or `ratios A,B,C seed N`; empty: from
             `paper_split`.
@@ -82,6 +87,9 @@ class DatasetCardInfo:
     imported: bool = False
     notes: list[str] = field(default_factory=list)
     genuine_sample_rate: int | None = None
+    recipe: str | None = None
+    precisions: dict[str, str] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
     paper_split: bool = True
     split_rule: str = ""
     random_weights_requested: bool = False
@@ -213,7 +221,10 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
             "> **Smoke-test data.** These codecs were built with **random weights** (their official "
             f"architecture, not their trained checkpoints), {why}: "
             f"{', '.join(f'`{c}`' for c in info.random_weight_codecs)}. Their rows are noise-like, not real "
-            "codec fakes: do not train or evaluate detectors on them.",
+            "codec fakes: do not train or evaluate detectors on them."
+            + (f" The weights were drawn from a SHA-256 of each codec's name and seed "
+               f"{', '.join(sorted({str(v) for v in info.seeds.values()}))}, so a rebuild gives the same rows."
+               if info.seeds else ""),
             "",
         ]
     example_split = "test" if "test" in splits else splits[0]
@@ -327,7 +338,14 @@ def _notes(info: DatasetCardInfo) -> list[str]:
     if info.imported:
         notes.append("- Rows are the original CodecFake release's files, converted losslessly (16-bit PCM → FLAC).")
     else:
-        notes.append(_rate_note(info.genuine_sample_rate))
+        notes.append(_rate_note(info.genuine_sample_rate, info.recipe))
+        if info.precisions:
+            listed = ", ".join(f"`{c}` in {p}" for c, p in info.precisions.items())
+            notes.append(
+                f"- Precision: {listed}; the other codecs in exact fp32 (TF32 off). tf32 runs CUDA matmuls and "
+                "convolutions with 10-bit mantissa inputs, bf16 the convolution, linear and recurrent layers in "
+                "bfloat16: their rows deviate from fp32's (codecfake-hf's bench/precision.py measures by how much, "
+                "per codec) and may depend on how utterances were batched.")
         notes += [
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
@@ -337,19 +355,13 @@ def _notes(info: DatasetCardInfo) -> list[str]:
     return notes
 
 
-def _rate_note(genuine_sample_rate: int | None) -> str:
+def _rate_note(genuine_sample_rate: int | None, recipe: str | None) -> str:
     """The genuine rows' rate and what the codecs were fed, beside what the CodecFake pipeline fed them."""
-    if genuine_sample_rate is None:
-        return ("- Genuine rows are stored at each file's own rate (16-bit), and every codec resynthesises that "
-                "audio, resampled to the codec's rate with soxr.")
-    return (
-        f"- Genuine rows are stored at {genuine_sample_rate} Hz (16-bit), and every codec resynthesises exactly "
-        "that audio, resampled to the codec's rate with soxr: no codec saw input above "
-        f"{genuine_sample_rate / 2000:g} kHz. The CodecFake pipeline fed its 24 kHz and 44.1 kHz codecs the "
-        "48 kHz VCTK originals instead (resampled to their rate). To keep each file's own rate (48 kHz for VCTK) "
-        "for the genuine rows and every codec's input, build with `genuine_sample_rate=None` "
-        "(`--genuine_sample_rate 0` on `python -m builder build`)."
-    )
+    text = "- " + describe_recipe(recipe or MATCHED, genuine_sample_rate)
+    if (recipe or MATCHED) == MATCHED and genuine_sample_rate is not None:
+        text += (" To keep each file's own rate (48 kHz for VCTK) for the genuine rows, build with "
+                 "`genuine_sample_rate=None` (`--genuine_sample_rate 0` on `python -m builder build`).")
+    return text
 
 
 # Pushing: the one path for datasets (builder push) and models (eval finetune/card/protocol)

@@ -59,7 +59,9 @@ def test_no_command_writes_or_logs_the_token(tmp_path, demo_dir, codec_fixture, 
     # build and push (the dataset side), at -v
     source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", speakers={s: SPEAKERS[s] for s in ("p225", "p227")},
                             per_speaker=1, seconds=0.5)
-    monkeypatch.setattr(sys.modules["builder.build"], "default_codec_factory", TinyCodecs(codec_fixture))
+    tiny = TinyCodecs(codec_fixture)
+    monkeypatch.setattr(sys.modules["builder.build"], "default_codec_factory",
+                        lambda name, device, random_weights, seed=0: tiny(name, device, random_weights))
     dataset = tmp_path / "dataset"
     assert builder_main(["-v", "build", "--source", f"vctk:{source}", "--out", str(dataset), "--codecs", ENCODEC,
                          "--random_weights", "--shard_size", "1"]) == 0
