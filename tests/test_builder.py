@@ -46,7 +46,7 @@ class TinyCodecs:
         self.batches = Counter()
         self.interrupt_after = interrupt_after
 
-    def __call__(self, name, device, random_weights):
+    def __call__(self, name, device, random_weights, seed=0):
         config = self.codec_fixture(name).tiny_checkpoint_config
         codec = codecs.load(name, config=config, random_weights=True, device=device)
         self.built.append(name)
