@@ -25,6 +25,7 @@ import torch
 from bench.resynth import main as resynth_main
 from bench.resynth import vctk_like_utterances
 from codecfake_hf import codecs
+from codecfake_hf.files import write_json_atomic
 from codecfake_hf.resynth import Result, resynthesize_stream
 
 
@@ -103,7 +104,7 @@ def main() -> None:
     agreement = batch_agreement(names, device)
     tuned = finetune_check(device, args.steps)
     print(json.dumps(tuned), flush=True)
-    (out / "device-check.json").write_text(json.dumps({"batch_agreement": agreement, "finetune": tuned}, indent=2))
+    write_json_atomic(out / "device-check.json", {"batch_agreement": agreement, "finetune": tuned})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Results go to `bench/results/eer.md` (a table) and `bench/results/eer.json`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.metrics import compute_eer, compute_min_dcf
 
 RESULTS = Path(__file__).parent / "results"
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json_atomic(output.with_suffix(".json"), report)
     lines = [
         f"# compute_eer on {args.scores:,} scores",
         "",
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
               "(exact integer comparisons); the reference does a stable argsort of all scores and builds the "
               "whole curve. minDCF needs the whole curve (n + 1 points); it builds it from the same two sorts, merged "
               "with `searchsorted`, instead of a stable argsort.", ""]
-    output.with_suffix(".md").write_text("\n".join(lines))
+    write_text_atomic(output.with_suffix(".md"), "\n".join(lines))
     return report
 
 

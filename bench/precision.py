@@ -32,6 +32,7 @@ import torch
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample, to_pcm16
+from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.resynth import resolve_device
 
 from .resynth import vctk_like_utterances
@@ -109,7 +110,7 @@ def bench_codec(name: str, clips: list[np.ndarray], rate: int, device: torch.dev
 
 def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    write_json_atomic(RESULTS / f"{stem}.json", {"meta": meta, "rows": rows})
     lines = [
         f"# Precision: deviation from fp32 per codec ({meta['device_name']})",
         "",
@@ -136,7 +137,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
             lines.append(f"| {r['codec']} | {r['precision']} | {r['rel_l2']:.3g} | {r['snr_db']} "
                          f"| {r['max_pcm16_steps']} | {r['seconds']} | {r['speedup']}x |")
     path = RESULTS / f"{stem}.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from codecfake_hf import codecs
+from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.resynth import DEFAULT_BATCH_SECONDS, Utterance, resolve_device, resynthesize_stream
 
 RESULTS = Path(__file__).parent / "results"
@@ -92,7 +93,7 @@ def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_se
 
 def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    write_json_atomic(RESULTS / f"{stem}.json", {"meta": meta, "rows": rows})
     lines = [
         f"# Resynthesis: batched engine vs batch-size-1 loop ({meta['device_name']})",
         "",
@@ -111,7 +112,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
             f"| {'yes' if r['batch_exact'] else 'no: one at a time'} |"
         )
     path = RESULTS / f"{stem}.md"
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -25,6 +25,7 @@ from codecfake_hf import codecs
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, CorpusError, Record, open_source
 from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
+from codecfake_hf.files import write_text_atomic
 from codecfake_hf.schema import STATE_DIR
 
 from .build import BuildReport, build
@@ -133,7 +134,7 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
     # LibriSpeech speakers are not VCTK's: the first speaker to test, the second to validation (when
     # there are three or more), the others to train.
     lines = [f"{speakers[0]} test"] + ([f"{speakers[1]} validation"] if len(speakers) > 2 else []) + ["* train"]
-    split_file.write_text("\n".join(lines) + "\n")
+    write_text_atomic(split_file, "\n".join(lines) + "\n")
     corpus.license = "cc-by-4.0"
     corpus.attribution = f"LibriSpeech ASR corpus (Panayotov et al., 2015), CC BY 4.0, via {_speech_set_name()}."
     return ClippedCorpus(corpus, MAX_SECONDS), str(split_file), (

@@ -18,6 +18,17 @@ from typing import Any
 TEMP_SUFFIX = ".tmp"  # every temporary file ends so (the model push ignores `*.tmp`)
 
 
+def _process_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; restored at once
+    os.umask(mask)
+    return mask
+
+
+# `tempfile.mkstemp` creates files readable by their owner only; a written file gets the mode a plain
+# `open(path, "w")` would give it. Read once, at import: reading the umask briefly changes it.
+FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, tmp_dir: str | os.PathLike | None = None) -> Iterator[Path]:
     """A unique temporary path to write; on success it is renamed to `path`, on any failure it is removed.
@@ -39,6 +50,7 @@ def atomic_path(path: str | os.PathLike, *, tmp_dir: str | os.PathLike | None = 
     os.close(handle)
     tmp = Path(name)
     try:
+        os.chmod(tmp, FILE_MODE)
         yield tmp
         os.replace(tmp, path)
     except BaseException:  # KeyboardInterrupt too: a stopped run leaves no temporary file behind

@@ -24,7 +24,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .errors import CodecFakeError
 from .files import write_json_atomic, write_text_atomic
 from .hub import push
-from .results import POOLED, CodecResult, ScoreResults, TrainingFacts, load_json
+from .results import POOLED, ScoreResults, TrainingFacts, load_json
 
 logger = logging.getLogger(__name__)
 
@@ -129,9 +129,9 @@ def eval_results(training: TrainingFacts | None, runs: list[ScoreResults]) -> li
 def results_table(run: ScoreResults) -> str:
     """A Markdown table of one scoring run: EER and minDCF per codec, then pooled."""
     lines = ["| codec | EER (%) | minDCF | bona fide | spoof |", "|---|---:|---:|---:|---:|"]
-    rows: list[tuple[str, CodecResult]] = [*run.per_codec.items(), (f"**{POOLED}**", run.pooled)]
-    for codec, result in rows:
-        lines.append(f"| {codec} | {100 * result.eer:.2f} | {result.min_dcf:.4f} | "
+    for codec, result in run.rows():
+        name = f"**{codec}**" if codec == POOLED else codec
+        lines.append(f"| {name} | {100 * result.eer:.2f} | {result.min_dcf:.4f} | "
                      f"{result.n_bonafide} | {result.n_spoof} |")
     return "\n".join(lines)
 

@@ -45,14 +45,6 @@ def row_id(part: str, utterance_id: str) -> str:
     return f"{part}{ID_SEPARATOR}{utterance_id}"
 
 
-def split_row_id(value: str) -> tuple[str, str]:
-    """`(part, utterance_id)` of a row id; ValueError when it has no `+`."""
-    part, sep, utterance = value.partition(ID_SEPARATOR)
-    if not sep or not part or not utterance:
-        raise ValueError(f"row id {value!r} is not `<codec>{ID_SEPARATOR}<utterance_id>`")
-    return part, utterance
-
-
 RowValue = Callable[["Record", str], Any]
 
 
@@ -138,4 +130,4 @@ def schema_table(features: datasets.Features | None = None) -> list[str]:
 
 
 __all__ = ["BONAFIDE", "COLUMNS", "DATA_DIR", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "STATE_DIR",
-           "Column", "label_of", "make_row", "row_id", "schema_table", "split_row_id"]
+           "Column", "label_of", "make_row", "row_id", "schema_table"]

@@ -1,18 +1,17 @@
 """AudioDec: fixture parity, primed vocoder state, official key set, offline Hub loading, length rule, batches."""
 
-import io
 import os
 
 import numpy as np
 import pytest
 import torch
-import yaml
-from conftest import pad_batch, rel_l2, resynthesize_one
+from conftest import rel_l2, resynthesize_one
+from helpers import audiodec_hub_files, audiodec_trainer_checkpoint, torch_save_bytes
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.audiodec import codec as audiodec
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 NAME = "audiodec_24k_320d"
 REPO = "AudioDecBenchmark/AudioDec"
@@ -102,15 +101,15 @@ def test_each_utterance_starts_from_the_state_after_loading(tiny, fixture):
 
 
 def test_bad_options_and_configs_name_the_choices(fixture):
-    with pytest.raises(ValueError, match="primed"):
+    with pytest.raises(CodecConfigError, match="primed"):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), decoder_state="warm")
     config = audiodec.default_config(codecs.spec(NAME))
     config["vocoder"]["generator_params"]["upsampling"] = 2
-    with pytest.raises(ValueError, match="upsampling"):
+    with pytest.raises(CodecConfigError, match="upsampling"):
         codecs.load(NAME, config=config, random_weights=True)
     config = audiodec.default_config(codecs.spec(NAME))
     config["autoencoder"]["generator_params"]["mode"] = "noncausal"
-    with pytest.raises(ValueError, match="noncausal"):
+    with pytest.raises(CodecConfigError, match="noncausal"):
         codecs.load(NAME, config=config, random_weights=True)
 
 
@@ -127,20 +126,6 @@ def test_output_length_follows_the_release_files(tiny, demo_dir, utterance):
     out, lengths = tiny.resynthesize(wave[None], [wave.shape[0]])
     assert int(lengths[0]) == out.shape[1] == release.shape[0] == tiny.output_length(wave.shape[0])
     assert release.shape[0] % 300 == 0 and 0 <= release.shape[0] - wave.shape[0] < 300
-
-
-def test_padded_batch_gives_each_item_what_it_gets_alone(tiny, fixture):
-    speech = fixture.npy("speech_input.npy")
-    items = [speech, fixture.npy("input.npy"), speech[:30001], speech[9000:9300], speech[20000:20001]]
-    batch, item_lengths = pad_batch(items)
-    out, lengths = tiny.resynthesize(batch, item_lengths)
-    assert tiny.batch_exact
-    for i, item in enumerate(items):
-        alone = resynthesize_one(tiny, item)
-        n = int(lengths[i])
-        assert n == alone.shape[0] == -(-len(item) // 300) * 300
-        assert rel_l2(out[i, :n], alone) <= 1e-4
-        assert not out[i, n:].any()
 
 
 # --- checkpoints: layouts, the Hub path, bad files -------------------------------------------------------
@@ -162,57 +147,6 @@ def test_state_dict_is_accepted_nested_or_flat(fixture, tiny):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=wrong)
 
 
-def _bytes_of(obj) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
-
-
-def _trainer_checkpoint(generator: dict) -> bytes:
-    """A checkpoint as AudioDec's trainer saves it: model, optimizer and scheduler states, steps, epochs."""
-    probe = torch.nn.Linear(2, 2)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    probe(torch.ones(1, 2)).sum().backward()
-    optimizer.step()
-    step_lr = torch.optim.lr_scheduler.StepLR(optimizer, step_size=200000, gamma=1.0)
-    multi_step = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[200000, 400000], gamma=0.5)
-    checkpoint = {
-        "optimizer": {"generator": optimizer.state_dict(), "discriminator": optimizer.state_dict()},
-        "scheduler": {"generator": step_lr.state_dict(), "discriminator": multi_step.state_dict()},
-        "steps": 500000,
-        "epochs": 17,
-        "model": {"generator": generator, "discriminator": {"msd.weight": torch.zeros(2, 2)}},
-    }
-    return _bytes_of(checkpoint)
-
-
-def _official_layout(fixture) -> dict[str, bytes]:
-    """The tiny model as the official repository's files: trainer .pkl checkpoints and config.yml."""
-    nested = _nested(fixture.weights())
-    files = {}
-    for part, folder, model_type in (("autoencoder", AUTOENCODER_DIR, "symAudioDec"),
-                                     ("vocoder", VOCODER_DIR, "HiFiGAN")):
-        config = {"model_type": model_type, "sampling_rate": 24000, "batch_length": 9600,
-                  "generator_params": fixture.tiny_config[f"{part}_generator_params"]}
-        files[f"{folder}/config.yml"] = yaml.safe_dump(config).encode()
-        files[f"{folder}/{CHECKPOINT}"] = _trainer_checkpoint(nested[part]["generator"])
-    return files
-
-
-def test_hub_files_load_offline_through_the_cache(fake_hub, fixture):
-    files = _official_layout(fixture)
-    assert set(files) == set(codecs.spec(NAME).hub_files)
-    fake_hub.add(REPO, files)
-    codec = codecs.load(NAME)
-    assert not codec.random_weights
-    assert rel_l2(resynthesize_one(codec, fixture.npy("input.npy")), fixture.npy("output.npy")) <= 1e-4
-
-
-def test_empty_cache_offline_names_the_repository(fake_hub):
-    with pytest.raises(WeightsUnavailableError, match=REPO):
-        codecs.load(NAME)
-
-
 class _RunsCode:
     def __reduce__(self):
         return (os.getcwd, ())
@@ -221,13 +155,12 @@ class _RunsCode:
 def _without_vocoder_mean(fixture) -> bytes:
     generator = _nested(fixture.weights())["vocoder"]["generator"]
     del generator["mean"]
-    return _trainer_checkpoint(generator)
+    return audiodec_trainer_checkpoint(generator)
 
 
 @pytest.mark.parametrize(
     ("defect", "target", "message"),
     [
-        ("truncated", f"{AUTOENCODER_DIR}/{CHECKPOINT}", "corrupt or truncated"),
         ("not a checkpoint", f"{VOCODER_DIR}/{CHECKPOINT}", "corrupt or truncated"),
         ("runs code", f"{VOCODER_DIR}/{CHECKPOINT}", "could not be loaded safely"),
         ("no generator", f"{AUTOENCODER_DIR}/{CHECKPOINT}", r"no \['model'\]\['generator'\]"),
@@ -236,12 +169,11 @@ def _without_vocoder_mean(fixture) -> bytes:
     ],
 )
 def test_bad_official_files_fail_naming_the_file(fake_hub, fixture, defect, target, message):
-    files = _official_layout(fixture)
+    files = audiodec_hub_files(fixture)
     files[target] = {
-        "truncated": lambda: files[target][: len(files[target]) // 2],
         "not a checkpoint": lambda: b"<html>rate limited</html>",
-        "runs code": lambda: _bytes_of({"model": {"generator": _RunsCode()}}),
-        "no generator": lambda: _bytes_of({"model": {"discriminator": {}}}),
+        "runs code": lambda: torch_save_bytes({"model": {"generator": _RunsCode()}}),
+        "no generator": lambda: torch_save_bytes({"model": {"discriminator": {}}}),
         "missing key": lambda: _without_vocoder_mean(fixture),
         "bad yaml": lambda: b"generator_params: [unclosed",
     }[defect]()

@@ -432,6 +432,25 @@ def test_cli_reads_both_flag_spellings_into_the_request_and_shows_library_argume
         "weights unreachable: pass `--random_weights`, a smaller `--limit 2`, or another `--out`; `cuda` is off")
 
 
+def test_a_codec_whose_hub_config_is_broken_is_reported_and_the_others_are_written(tmp_path, demo_dir,
+                                                                                    codec_fixture, fake_hub):
+    """The official loading path (offline Hub cache): one FunCodec repository's config.yaml has an option
+    the family does not know; that codec is reported by name and file, the other is written."""
+    from helpers import funcodec_hub_files
+
+    broken, good = "funcodec-funcodec_en_libritts-16k-nq32ds320", "funcodec-funcodec_en_libritts-16k-nq32ds640"
+    config = codec_fixture(broken).tiny_config
+    config = {**config, "encoder_conf": {**config["encoder_conf"], "upsample_kernel": 3}}
+    fake_hub.add(codecs.spec(broken).hub_repo, funcodec_hub_files(codec_fixture(broken), config=config))
+    fake_hub.add(codecs.spec(good).hub_repo, funcodec_hub_files(codec_fixture(good)))
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", per_speaker=1)
+    report = build(config_for(source, tmp_path / "out", f"{broken},{good}"), progress=False)
+    assert report.complete == ["genuine", good] and list(report.failed) == [broken]
+    message = report.failed[broken]
+    assert "upsample_kernel" in message and codecs.spec(broken).hub_repo in message and "config.yaml" in message
+    assert {row["codec"] for row in rows_of(tmp_path / "out")} == {"genuine", good}
+
+
 def test_the_source_is_read_once_and_each_codec_resynthesises_exactly_its_genuine_row(tmp_path, demo_dir,
                                                                                      codec_fixture):
     """N + 1 parts, one read of each source file: the codecs' input is decoded from the genuine rows."""

@@ -16,7 +16,7 @@ from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs import weights
 from codecfake_hf.codecs.dac import codec as dac
 from codecfake_hf.codecs.nn.loudness import integrated_loudness
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 DAC = ["descript-audio-codec-16khz", "descript-audio-codec-24khz", "descript-audio-codec-44khz"]
 TOL = 1e-4  # rel. L2, float32 CPU (the fixtures' rule)
@@ -202,19 +202,6 @@ def test_release_lengths_on_real_clips(codec_fixture, demo_dir, name):
     assert result.shape[1] == max(release)
 
 
-def test_loads_from_the_hub_cache_offline(codec_fixture, fake_hub):
-    name = "descript-audio-codec-44khz"
-    fx = codec_fixture(name)
-    with pytest.raises(WeightsUnavailableError, match="descript/dac_44khz"):
-        codecs.load(name)
-    fake_hub.add("descript/dac_44khz", {"config.json": fx.tiny_dir / "config_transformers.json",
-                                        "model.safetensors": fx.tiny_dir / "weights_transformers.safetensors"})
-    codec = codecs.load(name)
-    assert not codec.random_weights
-    result, _ = codec.resynthesize(*one(fx.npy("input_3s.npy")))
-    assert rel_l2(result[0], fx.npy("output_compress.npy")) <= TOL
-
-
 def test_corrupt_or_mismatched_checkpoint_names_the_file(codec_fixture, fake_hub, tmp_path):
     fx = codec_fixture("descript-audio-codec-16khz")
     good = (fx.tiny_dir / "weights_transformers.safetensors").read_bytes()
@@ -229,7 +216,7 @@ def test_corrupt_or_mismatched_checkpoint_names_the_file(codec_fixture, fake_hub
 
 
 def test_bad_options_are_refused(codec_fixture):
-    with pytest.raises(ValueError, match="path='loud'; valid: 'compress'"):
+    with pytest.raises(CodecConfigError, match="path='loud'; valid: 'compress'"):
         tiny(codec_fixture, "descript-audio-codec-16khz", path="loud")
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(CodecConfigError, match="unknown option"):
         tiny(codec_fixture, "descript-audio-codec-16khz", bandwidth=6.0)

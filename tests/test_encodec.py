@@ -13,7 +13,7 @@ from conftest import pad_batch, rel_l2
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.encodec import codec as encodec
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 NAME = "encodec_24khz"
 # The manifest expects rel. L2 <= 1e-5 of a faithful float32 implementation (a float64 rerun of the
@@ -64,7 +64,7 @@ def test_bandwidth_option(codec_fixture):
     wave = fx.npy("input.npy")
     assert tiny(codec_fixture).encode(*one(wave)).shape == (1, 2, 75)  # 1.5 kbps: 2 codebooks x 75 Hz
     assert tiny(codec_fixture, bandwidth=6.0).encode(*one(wave)).shape == (1, 8, 75)
-    with pytest.raises(ValueError, match=r"bandwidth=5\.0 kbps .* valid: 1\.5, 3, 6, 12, 24"):
+    with pytest.raises(CodecConfigError, match=r"bandwidth=5\.0 kbps .* valid: 1\.5, 3, 6, 12, 24"):
         tiny(codec_fixture, bandwidth=5.0)
 
 
@@ -103,18 +103,6 @@ def test_release_lengths_on_real_clips(codec_fixture, demo_dir):
     result, lengths = codec.resynthesize(batch, [len(w) for w in waves])
     assert lengths.tolist() == release == [len(w) for w in waves]
     assert result.shape[1] == max(release)
-
-
-def test_loads_from_the_hub_cache_offline(codec_fixture, fake_hub):
-    fx = codec_fixture(NAME)
-    with pytest.raises(WeightsUnavailableError, match="facebook/encodec_24khz"):
-        codecs.load(NAME)
-    fake_hub.add("facebook/encodec_24khz", {"config.json": fx.tiny_dir / "config_transformers.json",
-                                            "model.safetensors": fx.tiny_dir / "weights_transformers.safetensors"})
-    codec = codecs.load(NAME)
-    assert not codec.random_weights
-    result, _ = codec.resynthesize(*one(fx.npy("input.npy")))
-    assert rel_l2(result[0], fx.npy("output.npy")) <= TOL
 
 
 def test_falls_back_to_pytorch_model_bin(codec_fixture, fake_hub, tmp_path):

@@ -26,3 +26,25 @@ def test_a_failed_write_keeps_the_old_file_whole(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         files.write_text_atomic(path, "a new card that never lands\n")
     assert path.read_text() == "the old card\n"
+
+
+def test_temporary_names_are_unique_and_the_file_gets_the_usual_mode(tmp_path):
+    path = tmp_path / "plan.json"
+    with files.atomic_path(path) as first, files.atomic_path(path) as second:  # e.g. two ranks at once
+        assert first != second and first.parent == second.parent == tmp_path
+        first.write_text("1")
+        second.write_text("2")
+    assert path.read_text() == "1"  # the last rename wins; no temporary file is left
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_a_failed_write_into_another_folder_leaves_nothing(tmp_path):
+    staging = tmp_path / "staging"
+    with pytest.raises(RuntimeError), files.atomic_path(tmp_path / "data" / "x.parquet", tmp_dir=staging) as tmp:
+        assert tmp.parent == staging
+        tmp.write_bytes(b"half a shard")
+        raise RuntimeError("codec failed")
+    assert list(staging.iterdir()) == [] and not (tmp_path / "data" / "x.parquet").exists()

@@ -217,7 +217,7 @@ def _hanging_pattern(tmp_path: Path, monkeypatch) -> AudioFolder:
     ("split_file_not_utf8", "is not UTF-8 text (byte 5: b'\\xff'); save it as UTF-8"),
     ("state_dict_is_a_path", "`state_dict` is a path ('/tmp/weights.safetensors'), not the weights; load the file"),
     ("state_dict_value_not_a_tensor", "`state_dict['decoder.layers.0.conv.bias']` is a list, not a tensor; pass"),
-    ("unknown_config_option", "encodec_24khz: cannot build the model from this config/options (TypeError"),
+    ("unknown_config_option", "encodec_24khz: unknown option(s) no_such_option=3. Options of the 'encodec'"),
     ("speaker_pattern_backtracks", f"took over 0.05 s on {'c/' + 'a' * 30 + '.wav'!r} (it backtracks without end)"),
 ])
 def test_tracebacks_that_became_one_message(case, message, tmp_path, monkeypatch, codec_fixture):

@@ -1,12 +1,14 @@
-"""The codec registry: the 15 configs of the paper, names, aliases and load()'s arguments."""
+"""The codec registry: the 15 configs of the paper, names, aliases, register() and load()'s arguments."""
 
+import dataclasses
 import logging
+import math
 
 import pytest
 
 from codecfake_hf import UnknownCodecError, codecs
 from codecfake_hf.codecs import registry
-from codecfake_hf.errors import BackendNotBuiltError
+from codecfake_hf.errors import BackendNotBuiltError, CodecConfigError
 
 
 def test_all_fifteen_paper_configs_are_registered_with_their_fixture_facts(codec_fixture):
@@ -39,21 +41,77 @@ def test_unknown_codec_names_valid_ones_and_suggests():
     assert str(info.value).count("'encodec_24khz'") == 1  # suggested once, though two aliases match
 
 
-def test_family_not_built_says_so(monkeypatch):
-    import dataclasses
+@pytest.fixture
+def registered():
+    """`registered(spec)` adds `spec` to the registry for one test, then removes it."""
+    added = []
 
-    fake = dataclasses.replace(codecs.spec("encodec_24khz"), name="future_codec", family="not_written_yet")
-    monkeypatch.setitem(registry.REGISTRY, "future_codec", fake)
-    monkeypatch.setitem(registry._ALIASES, "future_codec", "future_codec")
+    def add(spec):
+        added.append(codecs.register(spec).name)
+        return spec
+
+    yield add
+    for name in added:
+        registry._unregister(name)
+
+
+def test_family_not_built_says_so(registered):
+    registered(dataclasses.replace(codecs.spec("encodec_24khz"), name="future_codec", family="not_written_yet",
+                                   aliases=()))
     with pytest.raises(BackendNotBuiltError, match="'future_codec' is registered, but its 'not_written_yet'"):
         codecs.load("future_codec", random_weights=True)
 
 
+def test_registry_is_read_only_and_register_keeps_aliases_right(registered):
+    with pytest.raises(TypeError):
+        codecs.REGISTRY["x"] = codecs.spec("encodec_24khz")  # type: ignore[index]
+    base = codecs.spec("encodec_24khz")
+    new = registered(dataclasses.replace(base, name="encodec_48khz_test", aliases=("E48",)))
+    assert codecs.names()[-1] == "encodec_48khz_test" and codecs.spec("e48") is new
+    with pytest.raises(ValueError, match="already registered; pass replace=True"):
+        codecs.register(new)
+    with pytest.raises(ValueError, match=r"'encodec' \(by 'encodec_24khz'\)"):  # an alias of another entry
+        codecs.register(dataclasses.replace(base, name="other", aliases=("ENCODEC",)))
+    assert "other" not in codecs.REGISTRY
+    codecs.register(dataclasses.replace(new, aliases=("e48b",)), replace=True)  # the old alias goes
+    assert codecs.resolve("E48B") == "encodec_48khz_test"
+    with pytest.raises(UnknownCodecError):
+        codecs.resolve("e48")
+
+
+def test_taxonomy_and_bitrate_of_every_config():
+    """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate."""
+    for name in codecs.names():
+        s = codecs.spec(name)
+        assert s.bitrate_kbps == pytest.approx(
+            s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
+        assert s.quantizer == "multi-codebook", name
+    assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
+    assert [n for n in codecs.names() if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
+    assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
+    assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
+        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+    with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
+        dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
+
+
 def test_load_argument_combinations_are_checked():
-    with pytest.raises(ValueError, match="either `state_dict` or `random_weights=True`"):
+    with pytest.raises(CodecConfigError, match="either `state_dict` or `random_weights=True`"):
         codecs.load("encodec_24khz", state_dict={}, random_weights=True)
-    with pytest.raises(ValueError, match="a `config` without a `state_dict`"):
+    with pytest.raises(CodecConfigError, match="a `config` without a `state_dict`"):
         codecs.load("encodec_24khz", config={})
+
+
+@pytest.mark.parametrize("state_dict, message", [
+    ("weights/model.safetensors", r"`state_dict` is a path \('weights/model.safetensors'\), not the weights"),
+    ([1, 2], "`state_dict` is a list; expected a mapping"),
+    ({"encoder.weight": [0.1, 0.2]}, r"`state_dict\['encoder.weight'\]` is a list, not a tensor"),
+    ({"generator": {"step": 5}}, "`state_dict` holds no tensors"),
+])
+def test_state_dict_that_is_not_tensors_is_one_error(state_dict, message):
+    with pytest.raises(CodecConfigError, match=message) as info:
+        codecs.load("SpeechTokenizer", state_dict=state_dict)
+    assert str(info.value).startswith("SpeechTokenizer: ")
 
 
 def test_random_weights_are_never_silent(codec_fixture, caplog):

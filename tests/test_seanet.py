@@ -8,6 +8,7 @@ from conftest import rel_l2
 from torch import nn
 
 from codecfake_hf.codecs.nn.seanet import SConv1d, SConvTranspose1d, SEANetDecoder, SEANetEncoder
+from codecfake_hf.errors import CodecConfigError
 
 FUNCODEC = "funcodec-funcodec_en_libritts-16k-nq32ds320"
 
@@ -53,11 +54,11 @@ def test_weight_norm_matches_legacy_torch_weight_norm(transposed):
 
 
 def test_unknown_norm_and_pad_mode_list_the_choices():
-    with pytest.raises(ValueError, match="`norm` must be one of 'none', 'weight_norm'"):
+    with pytest.raises(CodecConfigError, match="`norm` must be one of 'none', 'weight_norm'"):
         SConv1d(1, 1, 3, norm="batch_norm")
-    with pytest.raises(ValueError, match="`pad_mode` must be one of 'reflect'"):
+    with pytest.raises(CodecConfigError, match="`pad_mode` must be one of 'reflect'"):
         SConv1d(1, 1, 3, pad_mode="circular")
-    with pytest.raises(ValueError, match="cannot be causal"):
+    with pytest.raises(CodecConfigError, match="cannot be causal"):
         SConv1d(1, 1, 3, norm="time_group_norm", causal=True)
 
 

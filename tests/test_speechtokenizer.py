@@ -1,6 +1,5 @@
 """SpeechTokenizer: fixture parity, the official key set, Hub loading offline, length rule and exact batches."""
 
-import io
 import json
 
 import numpy as np
@@ -8,10 +7,11 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import pad_batch, rel_l2
+from helpers import torch_save_bytes
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs.speechtokenizer import codec as speechtokenizer
-from codecfake_hf.errors import CheckpointError, WeightsUnavailableError
+from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 NAME = "SpeechTokenizer"
 REPO = "fnlp/SpeechTokenizer"
@@ -29,12 +29,6 @@ def fixture(codec_fixture):
 def tiny(fixture):
     """The tiny random-weight model of the fixture, loaded strictly from its safetensors file."""
     return codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights())
-
-
-def _torch_save_bytes(state_dict) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("case", ["", "speech_"])
@@ -68,40 +62,16 @@ def test_official_config_builds_exactly_the_checkpoint_keys_and_shapes(fixture):
     assert speechtokenizer.default_config(codecs.spec(NAME)) == fixture.manifest["config"]["values"]
 
 
-def test_hub_layout_loads_offline(fake_hub, fixture):
-    fake_hub.add(REPO, {
-        CONFIG_FILE: json.dumps(fixture.tiny_config),
-        CHECKPOINT_FILE: _torch_save_bytes(fixture.weights()),
-    })
-    codec = codecs.load(NAME)
-    assert codec.random_weights is False
-    wave = fixture.npy("input.npy")
-    out, _ = codec.resynthesize(wave[None], [wave.shape[0]])
-    assert rel_l2(out[0], fixture.npy("output.npy")) <= 1e-4
-
-
-def test_empty_cache_names_the_repository(fake_hub):
-    with pytest.raises(WeightsUnavailableError, match=f"{REPO}/{CONFIG_FILE}.*not in the Hugging Face cache"):
-        codecs.load(NAME)
-
-
-def test_truncated_checkpoint_names_the_file(fake_hub, fixture):
-    data = _torch_save_bytes(fixture.weights())
-    fake_hub.add(REPO, {CONFIG_FILE: json.dumps(fixture.tiny_config), CHECKPOINT_FILE: data[: len(data) // 2]})
-    with pytest.raises(CheckpointError, match=r"SpeechTokenizer\.pt could not be loaded.*corrupt or truncated"):
-        codecs.load(NAME)
-
-
 def test_checkpoint_of_another_model_names_the_file_and_the_keys(fake_hub, fixture):
     weights = fixture.weights()
     del weights["decoder.model.15.conv.conv.bias"]
-    fake_hub.add(REPO, {CONFIG_FILE: json.dumps(fixture.tiny_config), CHECKPOINT_FILE: _torch_save_bytes(weights)})
+    fake_hub.add(REPO, {CONFIG_FILE: json.dumps(fixture.tiny_config), CHECKPOINT_FILE: torch_save_bytes(weights)})
     with pytest.raises(CheckpointError, match=r"SpeechTokenizer\.pt does not match.*decoder\.model\.15\.conv"):
         codecs.load(NAME)
 
 
 def test_corrupt_config_names_the_file(fake_hub, fixture):
-    fake_hub.add(REPO, {CONFIG_FILE: "{\"n_filters\": 2,", CHECKPOINT_FILE: _torch_save_bytes(fixture.weights())})
+    fake_hub.add(REPO, {CONFIG_FILE: "{\"n_filters\": 2,", CHECKPOINT_FILE: torch_save_bytes(fixture.weights())})
     with pytest.raises(CheckpointError, match=r"config\.json is not valid JSON"):
         codecs.load(NAME)
 
@@ -142,7 +112,7 @@ def test_codes_of_a_batch_equal_codes_alone(tiny, fixture):
 
 
 def test_codebook_count_is_checked(fixture):
-    with pytest.raises(ValueError, match=r"`n_q` must lie in 1\.\.8"):
+    with pytest.raises(CodecConfigError, match=r"`n_q` must lie in 1\.\.8"):
         codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=9)
     codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_q=2)
     codes, _ = codec.encode(torch.from_numpy(fixture.npy("input.npy")))

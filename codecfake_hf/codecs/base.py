@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -86,8 +86,9 @@ def precision_mode(precision: str, model: nn.Module, device: torch.device) -> It
 
     `fp32` (default): float32 throughout, TF32 off. Why off: cuDNN's default TF32 keeps 10 mantissa
     bits, and which kernel runs depends on the batch shape, so the same utterance came out up to ~700
-    PCM16 steps apart batched and alone on an H200 (bench/results/device-check.json): dataset rows
-    must not depend on their batch. `tf32`: CUDA matmuls and convolutions in TF32 (10-bit mantissa
+    PCM16 steps apart batched and alone on an H200 with TF32 on; with it off, batched and alone agree
+    within 1 PCM16 step for every config (bench/results/device-check-cuda.json). Dataset rows must not
+    depend on their batch. `tf32`: CUDA matmuls and convolutions in TF32 (10-bit mantissa
     inputs, float32 accumulation); a no-op on CPU, which has no TF32. `bf16`: the model's
     convolutions, linear and recurrent layers under `torch.autocast` to bfloat16 on the device's type
     (CUDA or CPU), float32 between them (see `BF16_LAYERS`). Only fp32 keeps rows independent of how
@@ -114,7 +115,7 @@ class Codec:
 
     Attributes:
         batch_exact (bool): whether an item of a padded batch gets what it would get alone (rel. L2 ≤
-            1e-4). Families that cannot promise it set it False and say why in `batch_note`; the engine
+            1e-4). Families that cannot promise it set it False (saying why in a comment); the engine
             then runs that codec one utterance at a time.
         random_weights (bool): set by `registry.load` when the weights are random (smoke runs).
         seed (int | None): with random weights, the `seed` they were drawn from (with the name:
@@ -123,7 +124,6 @@ class Codec:
     """
 
     batch_exact: bool = True
-    batch_note: str = ""
 
     def __init__(self, spec: CodecSpec, model: nn.Module, device: str | torch.device = "cpu"):
         self.spec = spec
@@ -192,3 +192,34 @@ class Codec:
     def __repr__(self) -> str:
         weights = "random weights" if self.random_weights else "loaded weights"
         return f"<{type(self).__name__} {self.name} @ {self.sample_rate} Hz on {self.device}, {weights}>"
+
+
+class CodecFamily(Protocol):
+    """What `registry.load` needs of a family: the subpackage `codecs/<family>/` exports these names.
+
+    A family builds every registry entry whose `family` names it; `registry.load` checks the arguments
+    and options, picks the path (official weights, caller's weights, random weights) and calls these.
+
+    Attributes:
+        OPTIONS (Mapping[str, str]): keyword options `build` takes beyond `device`, each with one line
+            of help (valid values, default); `registry.load` refuses any other name.
+    """
+
+    OPTIONS: Mapping[str, str]
+
+    def default_config(self, spec: CodecSpec) -> dict[str, Any]:
+        """The official config of `spec`, in the format of its checkpoint's config file."""
+        ...
+
+    def download(self, spec: CodecSpec) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        """`(config, state_dict)` of the official checkpoint, through the Hub cache (`weights.hub_file`)."""
+        ...
+
+    def build(self, spec: CodecSpec, config: dict[str, Any], state_dict: Mapping[str, Any] | None, *,
+              device: str | torch.device = "cpu", **options: Any) -> Codec:
+        """The codec built from `config`, loaded strictly from `state_dict` (None: random weights).
+
+        Raises `CodecConfigError` for a config it cannot build, `CheckpointError` for weights that do
+        not fit.
+        """
+        ...

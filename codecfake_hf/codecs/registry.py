@@ -9,7 +9,8 @@ import importlib
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
@@ -17,26 +18,36 @@ from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, Un
 if TYPE_CHECKING:
     import torch
 
-    from .base import Codec
+    from .base import Codec, CodecFamily
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+QUANTIZERS = ("multi-codebook", "single-codebook", "scalar")
+AUXILIARIES = ("none", "semantic-distillation", "disentanglement")
+DECODERS = ("time", "frequency")
+
+
+@dataclass(frozen=True, kw_only=True)
 class CodecSpec:
     """The facts of one codec config, as the CodecFake pipeline used it.
 
     Args:
         name (str): the name the CodecFake release gives its files (`<name>+<utterance>.wav`).
-        family (str): module of `codecfake_hf.codecs` that builds it (`encodec`, `dac`, ...).
+        family (str): subpackage of `codecfake_hf.codecs` that builds it (`encodec`, `dac`, ...).
         sample_rate (int): the rate the model runs at, in Hz.
         hop_length (int): input samples per code frame.
         n_codebooks (int): codebooks CodecFake encoded and decoded with.
         codebook_size (int): entries per codebook.
-        bitrate_kbps (float): nominal bitrate at `n_codebooks`.
+        bitrate_kbps (float): bitrate at `n_codebooks`: n_codebooks × log2(codebook_size) × frame_rate / 1000.
         hub_repo (str): Hugging Face repository of the official checkpoint.
         hub_files (tuple[str, ...]): files of that repository the loader reads.
         length_rule (str): how output length follows input length, in words.
+        quantizer (str): CodecFake+ taxonomy (Chen et al. 2025, arXiv 2501.08238): `multi-codebook`
+            (residual or grouped VQ), `single-codebook` or `scalar`.
+        auxiliary (str): CodecFake+ auxiliary objective: `none`, `semantic-distillation` or
+            `disentanglement`.
+        decoder (str): CodecFake+ decoder domain: `time` (waveform) or `frequency` (spectrum + inverse STFT).
         aliases (tuple[str, ...]): short names accepted by `spec()` and `load()`.
         notes (str): what the dataset card should say about this config.
     """
@@ -51,75 +62,93 @@ class CodecSpec:
     hub_repo: str
     hub_files: tuple[str, ...]
     length_rule: str
+    quantizer: str
+    auxiliary: str
+    decoder: str
     aliases: tuple[str, ...] = ()
     notes: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for field_name, choices in (("quantizer", QUANTIZERS), ("auxiliary", AUXILIARIES), ("decoder", DECODERS)):
+            if getattr(self, field_name) not in choices:
+                raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "
+                                 f"valid: {', '.join(choices)}.")
 
     @property
     def frame_rate(self) -> float:
+        """Code frames per second (DAC 44 kHz: 44100 / 512 ≈ 86.13)."""
         return self.sample_rate / self.hop_length
 
 
 _SAME = "same as input (the decoder's output is trimmed to the input length)"
 _FUNCODEC_NOTE = "FunCodec, all 32 quantisers (the pipeline's default bit width)."
+_DAC_NOTE = "DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows."
+_HIFI_RULE = "truncated down to a multiple of the 320-sample hop"
+_HIFI_NOTE = "Input peak-normalised to 0.95, as the CodecFake pipeline did."
+_FUNCODEC_FREQ_RULE = "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)"
+# Every config of the paper quantises with several codebooks (residual VQ; HiFi-Codec's group-residual VQ is
+# several codebooks too) and none but SpeechTokenizer adds an auxiliary objective; only FunCodec's FreqCodec
+# configs decode in the frequency domain (CodecFake+, arXiv 2501.08238, its taxonomy table).
+_MVQ_TIME = {"quantizer": "multi-codebook", "auxiliary": "none", "decoder": "time"}
+_MVQ_FREQ = {"quantizer": "multi-codebook", "auxiliary": "none", "decoder": "frequency"}
 
 _SPECS = [
     CodecSpec(
-        "encodec_24khz", "encodec", 24000, 320, 2, 1024, 1.5,
-        "facebook/encodec_24khz", ("config.json", "model.safetensors"), _SAME,
+        name="encodec_24khz", family="encodec", sample_rate=24000, hop_length=320, n_codebooks=2,
+        codebook_size=1024, bitrate_kbps=1.5, hub_repo="facebook/encodec_24khz",
+        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
         aliases=("encodec",),
         notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
     ),
     CodecSpec(
-        "descript-audio-codec-16khz", "dac", 16000, 320, 12, 1024, 6.0,
-        "descript/dac_16khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_16khz", "dac16"),
-        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+        name="descript-audio-codec-16khz", family="dac", sample_rate=16000, hop_length=320, n_codebooks=12,
+        codebook_size=1024, bitrate_kbps=6.0, hub_repo="descript/dac_16khz",
+        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
+        aliases=("dac_16khz", "dac16"), notes=_DAC_NOTE,
     ),
     CodecSpec(
-        "descript-audio-codec-24khz", "dac", 24000, 320, 32, 1024, 24.0,
-        "descript/dac_24khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_24khz", "dac24"),
-        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+        name="descript-audio-codec-24khz", family="dac", sample_rate=24000, hop_length=320, n_codebooks=32,
+        codebook_size=1024, bitrate_kbps=24.0, hub_repo="descript/dac_24khz",
+        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
+        aliases=("dac_24khz", "dac24"), notes=_DAC_NOTE,
     ),
     CodecSpec(
-        "descript-audio-codec-44khz", "dac", 44100, 512, 9, 1024, 7.752,
-        "descript/dac_44khz", ("config.json", "model.safetensors"), _SAME,
-        aliases=("dac_44khz", "dac44"),
-        notes="DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows.",
+        name="descript-audio-codec-44khz", family="dac", sample_rate=44100, hop_length=512, n_codebooks=9,
+        codebook_size=1024, bitrate_kbps=7.752, hub_repo="descript/dac_44khz",
+        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
+        aliases=("dac_44khz", "dac44"), notes=_DAC_NOTE,
     ),
     CodecSpec(
-        "SpeechTokenizer", "speechtokenizer", 16000, 320, 8, 1024, 4.0,
-        "fnlp/SpeechTokenizer",
-        ("speechtokenizer_hubert_avg/config.json", "speechtokenizer_hubert_avg/SpeechTokenizer.pt"),
-        "padded up to a multiple of the 320-sample hop (not trimmed)",
+        name="SpeechTokenizer", family="speechtokenizer", sample_rate=16000, hop_length=320, n_codebooks=8,
+        codebook_size=1024, bitrate_kbps=4.0, hub_repo="fnlp/SpeechTokenizer",
+        hub_files=("speechtokenizer_hubert_avg/config.json", "speechtokenizer_hubert_avg/SpeechTokenizer.pt"),
+        length_rule="padded up to a multiple of the 320-sample hop (not trimmed)",
+        # Its first RVQ layer is distilled from HuBERT: CodecFake+'s semantic distillation.
+        quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
         aliases=("speechtokenizer",),
     ),
     CodecSpec(
-        "academicodec_hifi_16k_320d", "academicodec", 16000, 320, 4, 1024, 2.0,
-        "Dongchao/AcademiCodec", ("HiFi-Codec-16k-320d",),
-        "truncated down to a multiple of the 320-sample hop",
-        aliases=("hificodec_16k",),
-        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+        name="academicodec_hifi_16k_320d", family="academicodec", sample_rate=16000, hop_length=320,
+        n_codebooks=4, codebook_size=1024, bitrate_kbps=2.0, hub_repo="Dongchao/AcademiCodec",
+        hub_files=("HiFi-Codec-16k-320d",), length_rule=_HIFI_RULE, **_MVQ_TIME,
+        aliases=("hificodec_16k",), notes=_HIFI_NOTE,
     ),
     CodecSpec(
-        "academicodec_hifi_16k_320d_large_uni", "academicodec", 16000, 320, 4, 1024, 2.0,
-        "Dongchao/AcademiCodec", ("HiFi-Codec-16k-320d-large-universal",),
-        "truncated down to a multiple of the 320-sample hop",
-        aliases=("hificodec_16k_large",),
-        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+        name="academicodec_hifi_16k_320d_large_uni", family="academicodec", sample_rate=16000, hop_length=320,
+        n_codebooks=4, codebook_size=1024, bitrate_kbps=2.0, hub_repo="Dongchao/AcademiCodec",
+        hub_files=("HiFi-Codec-16k-320d-large-universal",), length_rule=_HIFI_RULE, **_MVQ_TIME,
+        aliases=("hificodec_16k_large",), notes=_HIFI_NOTE,
     ),
     CodecSpec(
-        "academicodec_hifi_24k_320d", "academicodec", 24000, 320, 4, 1024, 3.0,
-        "Dongchao/AcademiCodec", ("HiFi-Codec-24k-320d",),
-        "truncated down to a multiple of the 320-sample hop",
-        aliases=("hificodec_24k",),
-        notes="Input peak-normalised to 0.95, as the CodecFake pipeline did.",
+        name="academicodec_hifi_24k_320d", family="academicodec", sample_rate=24000, hop_length=320,
+        n_codebooks=4, codebook_size=1024, bitrate_kbps=3.0, hub_repo="Dongchao/AcademiCodec",
+        hub_files=("HiFi-Codec-24k-320d",), length_rule=_HIFI_RULE, **_MVQ_TIME,
+        aliases=("hificodec_24k",), notes=_HIFI_NOTE,
     ),
     CodecSpec(
-        "audiodec_24k_320d", "audiodec", 24000, 300, 8, 1024, 6.4,
-        "AudioDecBenchmark/AudioDec",
-        (
+        name="audiodec_24k_320d", family="audiodec", sample_rate=24000, hop_length=300, n_codebooks=8,
+        codebook_size=1024, bitrate_kbps=6.4, hub_repo="AudioDecBenchmark/AudioDec",
+        hub_files=(
             "autoencoder/symAD_libritts_24000_hop300/checkpoint-500000steps.pkl",
             "autoencoder/symAD_libritts_24000_hop300/config.yml",
             "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/checkpoint-500000steps.pkl",
@@ -127,46 +156,50 @@ _SPECS = [
             # Not the repo's statistics .npy: its mean/scale are buffers of the vocoder checkpoint,
             # which upstream loads over the file's values.
         ),
-        "padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
-        aliases=("audiodec",),
+        length_rule="padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
+        **_MVQ_TIME, aliases=("audiodec",),
         notes="Every utterance starts from the vocoder state right after loading (order-independent).",
     ),
     CodecSpec(
-        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
-        "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr1nq32ds320-pytorch",
-        ("config.yaml", "model.pth"),
-        "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
+        name="funcodec-funcodec_en_libritts-16k-gr1nq32ds320", family="funcodec", sample_rate=16000,
+        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
+        hub_repo="alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr1nq32ds320-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_FUNCODEC_FREQ_RULE, **_MVQ_FREQ,
         aliases=("funcodec_gr1",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 1. " + _FUNCODEC_NOTE,
     ),
     CodecSpec(
-        "funcodec-funcodec_en_libritts-16k-gr8nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
-        "alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr8nq32ds320-pytorch",
-        ("config.yaml", "model.pth"),
-        "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)",
+        name="funcodec-funcodec_en_libritts-16k-gr8nq32ds320", family="funcodec", sample_rate=16000,
+        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
+        hub_repo="alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr8nq32ds320-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_FUNCODEC_FREQ_RULE, **_MVQ_FREQ,
         aliases=("funcodec_gr8",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 8. " + _FUNCODEC_NOTE,
     ),
     CodecSpec(
-        "funcodec-funcodec_en_libritts-16k-nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
-        "alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds320-pytorch",
-        ("config.yaml", "model.pth"), _SAME,
+        name="funcodec-funcodec_en_libritts-16k-nq32ds320", family="funcodec", sample_rate=16000,
+        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
+        hub_repo="alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds320-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
         aliases=("funcodec_en_ds320",), notes=_FUNCODEC_NOTE,
     ),
     CodecSpec(
-        "funcodec-funcodec_en_libritts-16k-nq32ds640", "funcodec", 16000, 640, 32, 1024, 8.0,
-        "alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds640-pytorch",
-        ("config.yaml", "model.pth"), _SAME,
+        name="funcodec-funcodec_en_libritts-16k-nq32ds640", family="funcodec", sample_rate=16000,
+        hop_length=640, n_codebooks=32, codebook_size=1024, bitrate_kbps=8.0,
+        hub_repo="alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds640-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
         aliases=("funcodec_en_ds640",), notes=_FUNCODEC_NOTE,
     ),
     CodecSpec(
-        "funcodec-funcodec_zh_en_general_16k_nq32ds320", "funcodec", 16000, 320, 32, 1024, 16.0,
-        "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds320-pytorch",
-        ("config.yaml", "model.pth"), _SAME,
+        name="funcodec-funcodec_zh_en_general_16k_nq32ds320", family="funcodec", sample_rate=16000,
+        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
+        hub_repo="alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds320-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
         aliases=("funcodec_zh_en_ds320",), notes=_FUNCODEC_NOTE,
     ),
     CodecSpec(
-        "funcodec-funcodec_zh_en_general_16k_nq32ds640", "funcodec", 16000, 640, 32, 1024, 8.0,
-        "alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds640-pytorch",
-        ("config.yaml", "model.pth"), _SAME,
+        name="funcodec-funcodec_zh_en_general_16k_nq32ds640", family="funcodec", sample_rate=16000,
+        hop_length=640, n_codebooks=32, codebook_size=1024, bitrate_kbps=8.0,
+        hub_repo="alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds640-pytorch",
+        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
         aliases=("funcodec_zh_en_ds640",),
         # The release's zh_en ds320 and ds640 demo files are byte-identical: most likely both came
         # from the ds320 checkpoint through a folder-name slip. We run this name with its own weights.
@@ -175,8 +208,41 @@ _SPECS = [
     ),
 ]
 
-REGISTRY: dict[str, CodecSpec] = {s.name: s for s in _SPECS}
-_ALIASES: dict[str, str] = {alias.lower(): s.name for s in _SPECS for alias in (s.name, *s.aliases)}
+_REGISTRY: dict[str, CodecSpec] = {}
+_ALIASES: dict[str, str] = {}  # every name and alias, lower-cased -> canonical name
+REGISTRY: Mapping[str, CodecSpec] = MappingProxyType(_REGISTRY)
+"""Canonical name -> `CodecSpec`, in registration order; read-only (add entries with `register`)."""
+
+
+def register(new: CodecSpec, *, replace: bool = False) -> CodecSpec:
+    """Add `new` to the registry, its name and aliases resolvable (any case).
+
+    A name or alias that already resolves to another entry is refused; `replace=True` replaces an entry
+    of the same name (its old aliases go with it).
+    """
+    if new.name in _REGISTRY and not replace:
+        raise ValueError(f"Codec {new.name!r} is already registered; pass replace=True to replace it.")
+    keys = list(dict.fromkeys(key.lower() for key in (new.name, *new.aliases)))
+    taken = {key: _ALIASES[key] for key in keys if _ALIASES.get(key, new.name) != new.name}
+    if taken:
+        raise ValueError(f"Codec {new.name!r}: names already taken: "
+                         + ", ".join(f"{key!r} (by {owner!r})" for key, owner in taken.items()) + ".")
+    _unregister(new.name)
+    _REGISTRY[new.name] = new
+    _ALIASES.update(dict.fromkeys(keys, new.name))
+    return new
+
+
+def _unregister(name: str) -> None:
+    """Remove `name` and its aliases (for `register(replace=True)` and tests)."""
+    _REGISTRY.pop(name, None)
+    for key in [key for key, owner in _ALIASES.items() if owner == name]:
+        del _ALIASES[key]
+
+
+for _spec in _SPECS:
+    register(_spec)
+del _spec
 
 
 def names() -> list[str]:
@@ -216,7 +282,7 @@ def parse_codec_list(text: str) -> list[str]:
     return result
 
 
-def _family(s: CodecSpec):
+def _family(s: CodecSpec) -> CodecFamily:
     try:
         return importlib.import_module(f"{__package__}.{s.family}")
     except ModuleNotFoundError as error:
@@ -226,6 +292,11 @@ def _family(s: CodecSpec):
             f"Codec {s.name!r} is registered, but its {s.family!r} inference module is not built yet "
             f"in this version of codecfake-hf. Choose another codec (see `codecfake_hf.codecs.names()`)."
         ) from None
+
+
+def options(name: str) -> Mapping[str, str]:
+    """The keyword options `load(name, ...)` accepts for this codec's family, each with one line of help."""
+    return MappingProxyType(dict(_family(spec(name)).OPTIONS))
 
 
 def weight_seed(name: str, seed: int = 0) -> int:
@@ -252,6 +323,52 @@ def _seeded(seed: int):
         yield
 
 
+def _config_source(s: CodecSpec, config: Mapping[str, Any] | None) -> str:
+    """Where a config came from, for error messages: the caller's argument or the official files."""
+    if config is not None:
+        return "the `config` argument"
+    files = [f for f in s.hub_files if f.endswith((".json", ".yaml", ".yml"))] or list(s.hub_files)
+    return f"the official config ({s.hub_repo}: {', '.join(files)})"
+
+
+def _check_options(s: CodecSpec, family: CodecFamily, options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - set(family.OPTIONS))
+    if not unknown:
+        return
+    got = ", ".join(f"{key}={options[key]!r}" for key in unknown)
+    if family.OPTIONS:
+        valid = "; ".join(f"`{key}`: {text}" for key, text in family.OPTIONS.items())
+        raise CodecConfigError(f"{s.name}: unknown option(s) {got}. Options of the {s.family!r} family: {valid}.")
+    raise CodecConfigError(f"{s.name}: unknown option(s) {got}; the {s.family!r} family takes no options.")
+
+
+def _check_state_dict(s: CodecSpec, state_dict: object) -> None:
+    """A mapping of names to tensors, or to sub-mappings (official checkpoints nest their parts, and may
+    carry metadata there), holding at least one tensor."""
+    import torch
+
+    if isinstance(state_dict, (str, bytes, os.PathLike)):
+        raise CodecConfigError(
+            f"{s.name}: `state_dict` is a path ({str(state_dict)!r}), not the weights; load the file first "
+            "(`safetensors.torch.load_file(path)` or `torch.load(path, map_location='cpu', weights_only=True)`) "
+            "and pass the tensors, or pass no `state_dict` for the official weights."
+        )
+    if not isinstance(state_dict, Mapping):
+        raise CodecConfigError(f"{s.name}: `state_dict` is a {type(state_dict).__name__}; expected a mapping of "
+                               "parameter names to tensors.")
+    for key, value in state_dict.items():
+        if not isinstance(value, (torch.Tensor, Mapping)):
+            raise CodecConfigError(f"{s.name}: `state_dict[{key!r}]` is a {type(value).__name__}, not a tensor; "
+                                   "pass the checkpoint's tensors (its state dict).")
+
+    def has_tensor(tree: Mapping[str, Any]) -> bool:
+        return any(isinstance(v, torch.Tensor) or (isinstance(v, Mapping) and has_tensor(v)) for v in tree.values())
+
+    if not has_tensor(state_dict):
+        raise CodecConfigError(f"{s.name}: `state_dict` holds no tensors; pass the checkpoint's state dict, or no "
+                               "`state_dict` for the official weights.")
+
+
 def load(
     name: str,
     *,
@@ -271,59 +388,57 @@ def load(
     architecture (from `config`, or the official one) with random weights, for smoke runs; it logs a
     warning and sets `codec.random_weights`. Random weights are drawn from `weight_seed(name, seed)`
     without touching the caller's RNG state: the same name, seed and config give the same model in
-    every run and process. `options` go to the family (e.g. `bandwidth=` for EnCodec).
+    every run and process. `options` go to the family (e.g. `bandwidth=` for EnCodec; each family's
+    `OPTIONS` lists its own).
+
+    Every failure is a `CodecFakeError`: `UnknownCodecError`, `CodecConfigError` (arguments, options, a
+    config the family cannot build, naming the codec and where the config came from), `CheckpointError`,
+    `WeightsUnavailableError`, `BackendNotBuiltError`.
     """
     s = spec(name)
     if random_weights and state_dict is not None:
-        raise ValueError("Pass either `state_dict` or `random_weights=True`, not both.")
+        raise CodecConfigError(f"{s.name}: pass either `state_dict` or `random_weights=True`, not both.")
     if config is not None and state_dict is None and not random_weights:
-        raise ValueError(
+        raise CodecConfigError(
             f"{s.name}: a `config` without a `state_dict`; pass the weights too, or "
             "`random_weights=True` for a model with random weights."
         )
-    _check_state_dict(s.name, state_dict)
     if config is not None and not isinstance(config, Mapping):
-        raise CheckpointError(f"{s.name}: `config` must be a mapping (the official config's keys), "
-                              f"got {type(config).__name__}.")
+        raise CodecConfigError(f"{s.name}: `config` is a {type(config).__name__}; expected a mapping in the "
+                               "format of the official config file.")
+    if state_dict is not None:
+        _check_state_dict(s, state_dict)
     family = _family(s)
-    if random_weights:
-        logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
-        config = dict(config) if config is not None else family.default_config(s)
-    elif state_dict is None:
-        config, state_dict = family.download(s)
-    elif config is None:
-        config = family.default_config(s)
+    _check_options(s, family, options)
+    source = _config_source(s, config)
     try:
+        if random_weights:
+            logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
+            config = dict(config) if config is not None else family.default_config(s)
+        elif state_dict is None:
+            config, state_dict = family.download(s)
+        elif config is None:
+            config = family.default_config(s)
         with _seeded(weight_seed(s.name, seed)) if state_dict is None else contextlib.nullcontext():
             codec = family.build(s, dict(config), state_dict, device=device, **options)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
+    except CodecConfigError as error:
+        message = str(error)
+        if not message.startswith(f"{s.name}:"):
+            message = f"{s.name}: {message}"
+        raise CodecConfigError(f"{message} (config: {source})") from None
+    except (TypeError, ValueError, KeyError) as error:
         not_tensor = _first_non_tensor(state_dict)
         if not_tensor is not None:  # a list or a number where the family reads a tensor
             raise CheckpointError(f"{s.name}: `state_dict[{not_tensor[0]!r}]` is a {type(not_tensor[1]).__name__}, "
                                   "not a tensor; pass the checkpoint's tensors (as loaded from its file).") from None
-        if isinstance(error, AttributeError):  # not a user's input: a bug, with its traceback
-            raise
-        # A config key or option the family does not know, or a value it cannot use: one message, per codec.
+        # A value the family could not use and did not name itself: one message, per codec.
         raise CodecConfigError(f"{s.name}: cannot build the model from this config/options "
-                              f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-                              "Check the config against the official one and the options the family takes.") from None
+                               f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
+                               f"config: {source}). Check the config against the official one.") from None
     _check_finite(s.name, codec)
     codec.random_weights = state_dict is None
     codec.seed = int(seed) if codec.random_weights else None
     return codec
-
-
-def _check_state_dict(name: str, state_dict: Any) -> None:
-    """A `state_dict` must be a mapping of names to tensors (a path or a pickled object is refused)."""
-
-    if state_dict is None:
-        return
-    if isinstance(state_dict, (str, bytes, os.PathLike)):
-        raise CheckpointError(f"{name}: `state_dict` is a path ({str(state_dict)!r}), not the weights; load the file "
-                              "first (e.g. `safetensors.torch.load_file(path)`) and pass the tensors.")
-    if not isinstance(state_dict, Mapping):
-        raise CheckpointError(f"{name}: `state_dict` must map parameter names to tensors, got "
-                              f"{type(state_dict).__name__}.")
 
 
 def _first_non_tensor(state_dict: Any, prefix: str = "") -> tuple[str, Any] | None:

@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..registry import CodecSpec
-from .hificodec import HiFiCodec, HiFiCodecConfig
+from .hificodec import CONSTANT_KEYS, HiFiCodec, HiFiCodecConfig
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +73,10 @@ class AcademiCodec(Codec):
         device (str | torch.device): where the model runs.
     """
 
-    batch_note = (
-        "Exact. Alone, the encoder's GroupNorm normalises over the whole utterance and the non-causal "
-        "convolutions near its end see zero padding; in a padded batch the network zeroes each item's "
-        "activations beyond its valid length after every layer and takes GroupNorm statistics over the valid "
-        "steps only, so each item gets what it gets alone."
-    )
+    # Batches: Exact. Alone, the encoder's GroupNorm normalises over the whole utterance and the non-causal
+    # convolutions near its end see zero padding; in a padded batch the network zeroes each item's activations
+    # beyond its valid length after every layer and takes GroupNorm statistics over the valid steps only, so
+    # each item gets what it gets alone.
 
     def output_length(self, length: int) -> int:
         """Truncated down to a whole number of frames: every strided encoder convolution floors."""
@@ -117,6 +115,10 @@ class AcademiCodec(Codec):
 
 
 # --- the family contract (see registry.load) --------------------------------------------------------
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {}
+
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official JSON config of `spec` (AcademiCodec's `egs/<model>/config_*.json`), a fresh copy."""
@@ -170,15 +172,14 @@ def build(
     state_dict: Mapping[str, Any] | None,
     *,
     device: str | torch.device = "cpu",
-    **options: Any,
 ) -> AcademiCodec:
     """Build `spec` from an AcademiCodec JSON config and a checkpoint (nested or flat; None: random weights)."""
-    if options:
-        raise TypeError(f"{spec.name}: AcademiCodec takes no options, got {', '.join(sorted(options))}")
+    known = {key for official in OFFICIAL_CONFIGS.values() for key in official} | set(CONSTANT_KEYS)
+    weights.refuse_unknown_keys(config, known, what="AcademiCodec config")
     cfg = HiFiCodecConfig.from_json(config)
     expected = (spec.sample_rate, spec.hop_length, spec.n_codebooks)
     if (cfg.sampling_rate, cfg.hop_length, cfg.n_codebooks) != expected:
-        raise ValueError(
+        raise CodecConfigError(
             f"{spec.name}: the config describes {cfg.sampling_rate} Hz, a {cfg.hop_length}-sample hop and "
             f"{cfg.n_codebooks} codebooks; this codec runs at {spec.sample_rate} Hz with a "
             f"{spec.hop_length}-sample hop and {spec.n_codebooks} codebooks."

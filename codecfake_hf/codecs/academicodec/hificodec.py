@@ -19,13 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import CodecConfigError
 from ..nn.seanet import time_mask
 
 LRELU_SLOPE = 0.1
 # Keys of the JSON config that shape the model: required ones, and upstream constants a config may override.
 _INT_KEYS = ("upsample_initial_channel", "n_code_groups", "n_codes", "sampling_rate")
 _LIST_KEYS = ("upsample_rates", "upsample_kernel_sizes", "resblock_kernel_sizes", "resblock_dilation_sizes")
-_CONSTANT_KEYS = ("encoder_base_channels", "latent_dim", "groupnorm_channels_per_group")
+CONSTANT_KEYS = ("encoder_base_channels", "latent_dim", "groupnorm_channels_per_group")
 
 
 @dataclass(frozen=True)
@@ -65,34 +66,34 @@ class HiFiCodecConfig:
     def from_json(cls, config: Mapping[str, Any]) -> HiFiCodecConfig:
         """Read an AcademiCodec JSON config (a dict); keys for the upstream constants are optional."""
         if str(config.get("resblock", "1")) != "1":
-            raise ValueError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
-                             f"got {config['resblock']!r}")
+            raise CodecConfigError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
+                                   f"got {config['resblock']!r}")
         missing = [key for key in (*_INT_KEYS, *_LIST_KEYS) if key not in config]
         if missing:
-            raise ValueError(f"the AcademiCodec config lacks {', '.join(missing)}")
+            raise CodecConfigError(f"the AcademiCodec config lacks {', '.join(missing)}")
         return cls(
             upsample_rates=tuple(int(u) for u in config["upsample_rates"]),
             upsample_kernel_sizes=tuple(int(k) for k in config["upsample_kernel_sizes"]),
             resblock_kernel_sizes=tuple(int(k) for k in config["resblock_kernel_sizes"]),
             resblock_dilation_sizes=tuple(tuple(int(d) for d in ds) for ds in config["resblock_dilation_sizes"]),
-            **{key: int(config[key]) for key in (*_INT_KEYS, *_CONSTANT_KEYS) if key in config},
+            **{key: int(config[key]) for key in (*_INT_KEYS, *CONSTANT_KEYS) if key in config},
         )
 
     def __post_init__(self):
         n = len(self.upsample_rates)
         if len(self.upsample_kernel_sizes) != n:
-            raise ValueError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
-                             f"{self.upsample_kernel_sizes} must have equal lengths")
+            raise CodecConfigError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
+                                   f"{self.upsample_kernel_sizes} must have equal lengths")
         if len(self.resblock_dilation_sizes) != len(self.resblock_kernel_sizes):
-            raise ValueError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and `resblock_dilation_sizes` "
-                             f"{self.resblock_dilation_sizes} must have equal lengths")
+            raise CodecConfigError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and "
+                                   f"`resblock_dilation_sizes` {self.resblock_dilation_sizes} must have equal lengths")
         if self.upsample_initial_channel % 2**n or self.latent_dim % self.n_code_groups:
-            raise ValueError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
-                             f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
-                             f"({self.n_code_groups})")
+            raise CodecConfigError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
+                                   f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
+                                   f"({self.n_code_groups})")
         if 2 * self.encoder_base_channels % self.groupnorm_channels_per_group:  # the first GroupNorm's width
-            raise ValueError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
-                             f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
+            raise CodecConfigError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
+                                   f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
 
     @property
     def hop_length(self) -> int:

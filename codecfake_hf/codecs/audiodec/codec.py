@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..registry import CodecSpec
@@ -56,7 +56,7 @@ class AudioDecCodec(Codec):
     def __init__(self, spec: CodecSpec, model: AudioDecModel, device: str | torch.device = "cpu",
                  decoder_state: str = "primed"):
         if decoder_state not in DECODER_STATES:
-            raise ValueError(f"`decoder_state` must be one of {DECODER_STATES}, got {decoder_state!r}.")
+            raise CodecConfigError(f"`decoder_state` must be one of {DECODER_STATES}, got {decoder_state!r}.")
         super().__init__(spec, model, device)
         self.decoder_state = decoder_state
         self._initial_state = self.model.primed_state() if decoder_state == "primed" else None
@@ -115,6 +115,10 @@ PARTS = ("autoencoder", "vocoder")
 _MODEL_TYPES = {part: _OFFICIAL_CONFIG[part]["model_type"] for part in PARTS}
 
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {"decoder_state": "'primed' (default: the vocoder state right after loading) or 'zeros'"}
+
+
 def default_config(spec: CodecSpec) -> dict:
     """The official configs, as `{"autoencoder": config.yml, "vocoder": config.yml}` (each reduced to
     `model_type`, `sampling_rate` and `generator_params`; `download` returns the files whole).
@@ -129,15 +133,15 @@ def _generator_params(config: Mapping[str, Any], part: str) -> dict:
     if part in config:
         section = config[part]
         if isinstance(section, Mapping) and section.get("model_type", _MODEL_TYPES[part]) != _MODEL_TYPES[part]:
-            raise ValueError(f"AudioDec: the {part} config has model_type {section['model_type']!r}; "
-                             f"only {_MODEL_TYPES[part]!r} is supported.")
+            raise CodecConfigError(f"AudioDec: the {part} config has model_type {section['model_type']!r}; "
+                                   f"only {_MODEL_TYPES[part]!r} is supported.")
         if isinstance(section, Mapping) and isinstance(section.get("generator_params"), Mapping):
             return dict(section["generator_params"])
     elif f"{part}_generator_params" in config:
         return dict(config[f"{part}_generator_params"])
-    raise ValueError(f"AudioDec: the config has no {part!r} generator_params (expected "
-                     f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
-                     f"got keys {sorted(config)}.")
+    raise CodecConfigError(f"AudioDec: the config has no {part!r} generator_params (expected "
+                           f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
+                           f"got keys {sorted(config)}.")
 
 
 def _network(config: Mapping[str, Any], part: str) -> nn.Module:
@@ -147,7 +151,7 @@ def _network(config: Mapping[str, Any], part: str) -> nn.Module:
     known = {f.name for f in fields(params)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"AudioDec {part}: unknown generator_params {unknown}; known: {sorted(known)}.")
+        raise CodecConfigError(f"AudioDec {part}: unknown generator_params {unknown}; known: {sorted(known)}.")
     return network(params(**values))
 
 
@@ -165,7 +169,8 @@ def _generator_state(path: Path, *, codec: str) -> dict[str, torch.Tensor]:
 def _hub_name(spec: CodecSpec, part: str, suffix: str) -> str:
     names = [n for n in spec.hub_files if n.startswith(f"{part}/") and n.endswith(suffix)]
     if len(names) != 1:
-        raise ValueError(f"{spec.name}: expected one {part}/…{suffix} in the registry's `hub_files`, got {names}.")
+        raise CodecConfigError(f"{spec.name}: expected one {part}/…{suffix} in the registry's `hub_files`, "
+                               f"got {names}.")
     return names[0]
 
 
@@ -208,7 +213,8 @@ def build(spec: CodecSpec, config: dict, state_dict: Mapping[str, Any] | None, *
     """
     model = AudioDecModel(_network(config, "autoencoder"), _network(config, "vocoder"))
     if model.hop_length != spec.hop_length:
-        raise ValueError(f"{spec.name}: the config's hop is {model.hop_length}, the registry's {spec.hop_length}.")
+        raise CodecConfigError(f"{spec.name}: the config's hop is {model.hop_length}, "
+                               f"the registry's {spec.hop_length}.")
     if state_dict is not None:
         _load(model, weights.flatten(state_dict), spec.name)
     return AudioDecCodec(spec, model, device, decoder_state=decoder_state)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...errors import CodecConfigError
 from ..nn import seanet
 
 # Per layer: its left context, [1 or B, C, pad_length]. A layer missing from the dict reads its
@@ -99,5 +100,5 @@ _ACTIVATIONS = {"ELU": nn.ELU, "LeakyReLU": nn.LeakyReLU, "ReLU": nn.ReLU}
 def make_activation(name: str, params: Mapping[str, Any]) -> nn.Module:
     """`nn.<name>(**params)` for the nonlinearities AudioDec's configs name (`ELU`, `LeakyReLU`, `ReLU`)."""
     if name not in _ACTIVATIONS:
-        raise ValueError(f"AudioDec: activation {name!r} is not supported; choose one of {sorted(_ACTIVATIONS)}.")
+        raise CodecConfigError(f"AudioDec: activation {name!r} is not supported; choose one of {sorted(_ACTIVATIONS)}.")
     return _ACTIVATIONS[name](**params)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...errors import CodecConfigError
 from .layers import CausalConv1d, CausalConvTranspose1d, StreamState, make_activation, make_conv
 
 # Upstream `AudioDec(receptive_length=8192)`: load_receiver primes the vocoder with the codes of
@@ -121,11 +122,11 @@ class AutoencoderParams:
                     "quantier": "residual_vq", "use_weight_norm": False, "input_channels": 1}
         for name, value in official.items():
             if getattr(self, name) != value:
-                raise ValueError(f"AudioDec autoencoder: `{name}={getattr(self, name)!r}` is not supported "
-                                 f"(only {value!r}, the official checkpoint's).")
+                raise CodecConfigError(f"AudioDec autoencoder: `{name}={getattr(self, name)!r}` is not supported "
+                                       f"(only {value!r}, the official checkpoint's).")
         if len(self.enc_ratios) != len(self.enc_strides) or len(self.dec_ratios) != len(self.dec_strides):
-            raise ValueError("AudioDec autoencoder: `enc_ratios`/`enc_strides` and `dec_ratios`/`dec_strides` "
-                             "must have equal lengths.")
+            raise CodecConfigError("AudioDec autoencoder: `enc_ratios`/`enc_strides` and `dec_ratios`/`dec_strides` "
+                                   "must have equal lengths.")
 
 
 class SymAudioDec(nn.Module):
@@ -300,14 +301,14 @@ class VocoderParams:
         if self.nonlinear_activation_params is None:
             self.nonlinear_activation_params = {"negative_slope": 0.1}
         if len(self.resblock_kernel_sizes) != 1 or len(self.resblock_dilations) != 1 or self.groups <= 1:
-            raise ValueError("AudioDec vocoder: only the multi-group block (one resblock kernel, groups > 1) "
-                             f"is supported, got resblock_kernel_sizes={self.resblock_kernel_sizes}, "
-                             f"groups={self.groups}.")
+            raise CodecConfigError("AudioDec vocoder: only the multi-group block (one resblock kernel, groups > 1) "
+                                   f"is supported, got resblock_kernel_sizes={self.resblock_kernel_sizes}, "
+                                   f"groups={self.groups}.")
         if self.kernel_size % 2 == 0 or self.resblock_kernel_sizes[0] % 2 == 0:
-            raise ValueError("AudioDec vocoder: `kernel_size` and `resblock_kernel_sizes` must be odd.")
+            raise CodecConfigError("AudioDec vocoder: `kernel_size` and `resblock_kernel_sizes` must be odd.")
         if list(self.upsample_kernel_sizes) != [2 * s for s in self.upsample_scales]:
-            raise ValueError(f"AudioDec vocoder: `upsample_kernel_sizes` must be twice `upsample_scales`, got "
-                             f"{self.upsample_kernel_sizes} and {self.upsample_scales}.")
+            raise CodecConfigError(f"AudioDec vocoder: `upsample_kernel_sizes` must be twice `upsample_scales`, got "
+                                   f"{self.upsample_kernel_sizes} and {self.upsample_scales}.")
 
 
 class HiFiGANVocoder(nn.Module):
@@ -363,8 +364,8 @@ class AudioDecModel(nn.Module):
     def __init__(self, autoencoder: SymAudioDec, vocoder: HiFiGANVocoder):
         super().__init__()
         if autoencoder.hop_length != vocoder.hop_length:
-            raise ValueError(f"AudioDec: the encoder's hop ({autoencoder.hop_length}) differs from the "
-                             f"vocoder's ({vocoder.hop_length}).")
+            raise CodecConfigError(f"AudioDec: the encoder's hop ({autoencoder.hop_length}) differs from the "
+                                   f"vocoder's ({vocoder.hop_length}).")
         self.autoencoder = nn.ModuleDict({"generator": autoencoder})
         self.vocoder = nn.ModuleDict({"generator": vocoder})
         self.hop_length = vocoder.hop_length

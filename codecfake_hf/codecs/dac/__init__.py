@@ -1,5 +1,5 @@
 """Descript Audio Codec (transformers `DacModel`) behind the `dac` package's compress()/decompress()."""
 
-from .codec import build, default_config, download
+from .codec import OPTIONS, build, default_config, download
 
-__all__ = ["build", "default_config", "download"]
+__all__ = ["OPTIONS", "build", "default_config", "download"]

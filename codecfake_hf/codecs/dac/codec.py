@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..nn.loudness import gain_to, integrated_loudness
@@ -69,6 +69,13 @@ _ORIGINAL_CONFIG_KEYS = {
 }
 
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "path": "'compress' (default: what CodecFake ran, -16 LUFS and 1 s windows) or 'plain' (one padded pass)",
+    "window_batch": "windows per forward pass on the compress path (default 32; bounds memory)",
+}
+
+
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official transformers `config.json` of `spec` (descript/dac_16khz, _24khz or _44khz)."""
     return {**_COMMON, **_OFFICIAL[spec.name]}
@@ -90,7 +97,6 @@ def build(
     device: str | torch.device = "cpu",
     path: str = "compress",
     window_batch: int = 32,
-    **options: Any,
 ) -> DacCodec:
     """Build `DacModel` from a transformers config and load `state_dict` strictly.
 
@@ -109,12 +115,12 @@ def build(
     """
     from transformers import DacConfig, DacModel
 
-    if options:
-        raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; DAC takes `path`, "
-                        "`window_batch`.")
     if path not in ("compress", "plain"):
-        raise ValueError(f"{spec.name}: path={path!r}; valid: 'compress' (the CodecFake pipeline), 'plain'.")
+        raise CodecConfigError(f"{spec.name}: path={path!r}; valid: 'compress' (the CodecFake pipeline), 'plain'.")
     config = dict(config)
+    known = {*DacConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *_ORIGINAL_CONFIG_KEYS, "latent_dim",
+             "quantizer_dropout"}
+    weights.refuse_unknown_keys(config, known, what="DAC config")
     if "encoder_dim" in config:
         config = config_from_original(config)
     # DacConfig derives the hop from the strides; a stale stored hop_length (see _COMMON) must not win.
@@ -435,7 +441,7 @@ def config_from_original(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     latent = kwargs.get("latent_dim")
     derived = kwargs.get("encoder_dim", 64) * 2 ** len(kwargs.get("encoder_rates", [2, 4, 8, 8]))
     if latent is not None and latent != derived:
-        raise ValueError(f"DAC latent_dim={latent} differs from encoder_dim * 2**len(encoder_rates) = {derived}; "
-                         "transformers' DacModel cannot build that model.")
+        raise CodecConfigError(f"DAC latent_dim={latent} differs from encoder_dim * 2**len(encoder_rates) = {derived}; "
+                               "transformers' DacModel cannot build that model.")
     config["quantizer_dropout"] = float(kwargs.get("quantizer_dropout", 0.0) or 0.0)
     return config

@@ -1,5 +1,5 @@
 """EnCodec (transformers `EncodecModel`), run as the CodecFake pipeline ran it."""
 
-from .codec import build, default_config, download
+from .codec import OPTIONS, build, default_config, download
 
-__all__ = ["build", "default_config", "download"]
+__all__ = ["OPTIONS", "build", "default_config", "download"]

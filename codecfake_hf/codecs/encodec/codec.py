@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import math
 import re
 import warnings
@@ -14,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ...errors import WeightsUnavailableError
+from ...errors import CodecConfigError, WeightsUnavailableError
 from .. import weights
 from ..base import Codec
 
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from transformers import EncodecModel
 
     from ..registry import CodecSpec
-
-logger = logging.getLogger(__name__)
 
 # facebook/encodec_24khz config.json (the transformers 4.31 conversion the CodecFake pipeline loaded).
 _OFFICIAL = {
@@ -62,6 +59,12 @@ _OFFICIAL = {
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "bandwidth": "kbps, one of the config's target_bandwidths (default: the first, 1.5 kbps, as CodecFake ran)",
+}
+
+
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official transformers `config.json` of `spec` (facebook/encodec_24khz)."""
     return copy.deepcopy(_OFFICIAL[spec.name])
@@ -93,7 +96,6 @@ def build(
     *,
     device: str | torch.device = "cpu",
     bandwidth: float | None = None,
-    **options: Any,
 ) -> EncodecCodec:
     """Build `EncodecModel` from a transformers config and load `state_dict` strictly.
 
@@ -110,15 +112,15 @@ def build(
     """
     from transformers import EncodecConfig, EncodecModel
 
-    if options:
-        raise TypeError(f"{spec.name}: unknown option(s) {', '.join(sorted(options))}; EnCodec takes `bandwidth`.")
+    weights.refuse_unknown_keys(config, {*EncodecConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS},
+                                what="EnCodec config")
     encodec_config = EncodecConfig(**config)
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
         bandwidth = valid[0]  # what transformers' encode() picks without one, and what CodecFake ran
     if float(bandwidth) not in valid:
-        raise ValueError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
-                         f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
+        raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
+                               f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
     if state_dict is not None:
@@ -158,12 +160,10 @@ class EncodecCodec(Codec):
         self.hop_length = math.prod(config.upsampling_ratios)
         # Shorter utterances would reach the reflect-padding corner cases of the first/last convolutions.
         self.min_batch_frames = max(config.kernel_size, config.last_kernel_size) + 1
-        # `encode` batches exactly only these configs (the 24 kHz model); `_resynthesize` runs others alone.
+        # `encode` batches exactly only these configs (the 24 kHz model); `_resynthesize` runs others alone,
+        # since a non-causal, group-normed, normalising or chunked config sees the padding.
         self.batch_exact = (config.use_causal_conv and config.norm_type == "weight_norm"
                             and not config.normalize and config.chunk_length_s is None)
-        if not self.batch_exact:
-            self.batch_note = ("this EnCodec config is non-causal, group-normed, normalising or chunked: each "
-                               "utterance is run alone through transformers' encode/decode")
 
     # -- codes ------------------------------------------------------------------------------------------
 

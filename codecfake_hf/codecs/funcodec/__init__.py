@@ -1,5 +1,5 @@
 """FunCodec: EnCodec-style (time domain) and FreqCodec (magnitude/phase) models, state-dict compatible."""
 
-from .codec import build, default_config, download
+from .codec import OPTIONS, build, default_config, download
 
-__all__ = ["build", "default_config", "download"]
+__all__ = ["OPTIONS", "build", "default_config", "download"]

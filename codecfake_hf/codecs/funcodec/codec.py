@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..nn.seanet import SEANetDecoder, SEANetEncoder
@@ -118,14 +118,14 @@ def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
     if seq_model not in ("lstm", "none", None):
         unsupported["seq_model"] = seq_model
     if unsupported:
-        raise ValueError(f"FunCodec {side}: options {unsupported} are not supported; valid: seq_model 'lstm' or "
-                         f"'none', and {_SEANET_FIXED}.")
+        raise CodecConfigError(f"FunCodec {side}: options {unsupported} are not supported; valid: seq_model 'lstm' or "
+                               f"'none', and {_SEANET_FIXED}.")
     args["lstm"] = int(seq_layer_num) if seq_model == "lstm" else 0
     args.setdefault("norm", "weight_norm")  # upstream's default
     norm_params = dict(args.get("norm_params") or {})
     num_groups = norm_params.pop("num_groups", 1)
     if num_groups != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
-        raise ValueError(f"FunCodec {side}: norm_params num_groups={num_groups} is not supported; valid: 1.")
+        raise CodecConfigError(f"FunCodec {side}: norm_params num_groups={num_groups} is not supported; valid: 1.")
     args["norm_params"] = norm_params
     return args
 
@@ -135,7 +135,7 @@ def _construct(cls: type[nn.Module], args: dict[str, Any], what: str, **fixed: A
     valid = sorted(set(inspect.signature(cls).parameters) - set(fixed))
     unknown = sorted(set(args) - set(valid))
     if unknown:
-        raise ValueError(f"FunCodec {what}: keys {unknown} are not supported; valid: {', '.join(valid)}.")
+        raise CodecConfigError(f"FunCodec {what}: keys {unknown} are not supported; valid: {', '.join(valid)}.")
     return cls(**fixed, **args)
 
 
@@ -146,8 +146,8 @@ def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
                           channels=config["input_size"])
     if name == "encodec_seanet_encoder_2d":
         return _construct(SEANetEncoder2d, conf, "encoder_conf", input_size=config["input_size"])
-    raise ValueError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
-                     "'encodec_seanet_encoder_2d'.")
+    raise CodecConfigError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
+                           "'encodec_seanet_encoder_2d'.")
 
 
 def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
@@ -156,41 +156,43 @@ def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
         return _construct(SEANetDecoder, _seanet_1d_args(conf, "decoder"), "decoder_conf", dimension=input_size)
     if name == "encodec_seanet_decoder_2d":
         return _construct(SEANetDecoder2d, conf, "decoder_conf", input_size=input_size)
-    raise ValueError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
-                     "'encodec_seanet_decoder_2d'.")
+    raise CodecConfigError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
+                           "'encodec_seanet_decoder_2d'.")
 
 
 def _build_quantizer(config: Mapping[str, Any], input_size: int) -> FunCodecQuantizer:
     if config.get("quantizer") != "costume_quantizer":
-        raise ValueError(f"FunCodec: quantizer {config.get('quantizer')!r} is not supported; valid: "
-                         "'costume_quantizer'.")
+        raise CodecConfigError(f"FunCodec: quantizer {config.get('quantizer')!r} is not supported; valid: "
+                               "'costume_quantizer'.")
     conf = dict(config.get("quantizer_conf") or {})
     unknown = sorted(set(conf) - set(_QUANTIZER_KEYS) - set(_QUANTIZER_TRAINING_KEYS))
     if unknown:
-        raise ValueError(f"FunCodec: quantizer_conf keys {unknown} are not supported; valid: "
-                         f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
+        raise CodecConfigError(f"FunCodec: quantizer_conf keys {unknown} are not supported; valid: "
+                               f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
     return FunCodecQuantizer(input_size, **{key: conf[key] for key in _QUANTIZER_KEYS if key in conf})
 
 
 def build_model(config: Mapping[str, Any]) -> FunCodecModel:
     """The inference network of a FunCodec `config.yaml` (as a dict), with random weights."""
+    weights.refuse_unknown_keys(config, {key for official in OFFICIAL_CONFIGS.values() for key in official},
+                                what="FunCodec config.yaml")
     model_name = config.get("model")
     if model_name not in _MODEL_DEFAULTS:
-        raise ValueError(f"FunCodec: model {model_name!r} is not supported; valid: {', '.join(_MODEL_DEFAULTS)}.")
+        raise CodecConfigError(f"FunCodec: model {model_name!r} is not supported; valid: {', '.join(_MODEL_DEFAULTS)}.")
     if config.get("input_size") is None:
-        raise ValueError("FunCodec: configs with a feature front end (input_size: null) are not supported.")
+        raise CodecConfigError("FunCodec: configs with a feature front end (input_size: null) are not supported.")
     model_conf = {**_MODEL_DEFAULTS[model_name], **(config.get("model_conf") or {})}
     if model_conf["bypass_quantizer"]:
-        raise ValueError("FunCodec: bypass_quantizer=true is not supported (CodecFake quantised).")
+        raise CodecConfigError("FunCodec: bypass_quantizer=true is not supported (CodecFake quantised).")
     domain = model_conf["codec_domain"]
     analysis = synthesis = None
     if model_name == "encodec":
         if domain != "time":
-            raise ValueError(f"FunCodec: encodec codec_domain {domain!r} is not supported; valid: 'time'.")
+            raise CodecConfigError(f"FunCodec: encodec codec_domain {domain!r} is not supported; valid: 'time'.")
     else:
         if list(domain) != ["mag_phase", "mag_phase"]:
-            raise ValueError(f"FunCodec: freq_codec codec_domain {domain!r} is not supported; valid: "
-                             "['mag_phase', 'mag_phase'].")
+            raise CodecConfigError(f"FunCodec: freq_codec codec_domain {domain!r} is not supported; valid: "
+                                   "['mag_phase', 'mag_phase'].")
         stft = {key: value for key, value in (model_conf["domain_conf"] or {}).items()
                 if key in ("n_fft", "hop_length")}
         analysis, synthesis = MagPhaseAnalysis(**stft), MagPhaseSynthesis(**stft)
@@ -216,13 +218,11 @@ class FunCodec(Codec):
         device (str | torch.device): where the model runs.
     """
 
-    batch_note = (
-        "Exact. FunCodec's GroupNorms and its RMS normalisation take statistics over the whole utterance. "
-        "The time-domain configs run a padded batch as one, with those statistics, the convolutions' edge "
-        "padding and the transposed convolutions taken per item over its valid samples (the LSTMs are "
-        "unidirectional, so padding cannot reach back). The FreqCodec configs (and any config that encodes "
-        "in segments) run the items of a batch one by one inside `resynthesize`."
-    )
+    # Batches: Exact. FunCodec's GroupNorms and its RMS normalisation take statistics over the whole utterance.
+    # The time-domain configs run a padded batch as one, with those statistics, the convolutions' edge padding
+    # and the transposed convolutions taken per item over its valid samples (the LSTMs are unidirectional, so
+    # padding cannot reach back). The FreqCodec configs (and any config that encodes in segments) run the items
+    # of a batch one by one inside `resynthesize`.
 
     def output_length(self, length: int) -> int:
         """The input length, except for FreqCodec, whose inverse STFT can end up to 159 samples short."""
@@ -248,6 +248,10 @@ class FunCodec(Codec):
 
 
 # --- the family contract (see registry.load) ------------------------------------------------------------
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {}
+
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
     """The official `config.yaml` of `spec` as a dict (FunCodec's recipe; see `OFFICIAL_CONFIGS`), a fresh copy."""
@@ -280,20 +284,17 @@ def build(
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
     device: str | torch.device = "cpu",
-    **options: Any,
 ) -> FunCodec:
     """Build `spec` from a FunCodec config dict and a `model.pth` state dict (None: random weights).
 
     The training-only tensors (`TRAINING_ONLY_PREFIXES`) are dropped; every other key must match.
     """
-    if options:
-        raise TypeError(f"{spec.name}: FunCodec takes no options, got {', '.join(sorted(options))}")
     model = build_model(config)
     hop = (model.enc_trans_func.hop_length * model.encoder.time_stride if model.frequency_domain
            else model.encoder.hop_length)
     if (model.sample_rate, hop) != (spec.sample_rate, spec.hop_length):
-        raise ValueError(f"{spec.name}: the config describes {model.sample_rate} Hz and a {hop}-sample hop; this "
-                         f"codec runs at {spec.sample_rate} Hz with a {spec.hop_length}-sample hop.")
+        raise CodecConfigError(f"{spec.name}: the config describes {model.sample_rate} Hz and a {hop}-sample hop; this "
+                               f"codec runs at {spec.sample_rate} Hz with a {spec.hop_length}-sample hop.")
     if state_dict is not None:
         weights.load_strict(model, state_dict, source=f"{spec.name}: the given state_dict",
                             ignore_prefixes=TRAINING_ONLY_PREFIXES)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import CodecConfigError
 from ..nn.seanet import SLSTM, SConv1d, conv_frames, weight_norm
 
 # Both ends of FreqCodec clamp the magnitude before the log and the phase division.
@@ -25,8 +26,8 @@ def _groups(channels: int, ratio: int, what: str) -> int:
         return 1
     groups = channels // 2 // ratio
     if groups < 1:
-        raise ValueError(f"FreqCodec {what}: a group ratio of {ratio} needs at least {2 * ratio} channels, "
-                         f"the layer has {channels}; lower the ratio or widen `n_filters`.")
+        raise CodecConfigError(f"FreqCodec {what}: a group ratio of {ratio} needs at least {2 * ratio} channels, "
+                               f"the layer has {channels}; lower the ratio or widen `n_filters`.")
     return groups
 
 
@@ -203,7 +204,7 @@ def _sconv1d(in_channels: int, out_channels: int, kernel_size: int, norm: str, n
     the decoder's output conv and the latent dimension.
     """
     if norm == "time_group_norm" and num_groups != 1:
-        raise ValueError(f"FunCodec: norm_params num_groups={num_groups} is not supported; valid: 1.")
+        raise CodecConfigError(f"FunCodec: norm_params num_groups={num_groups} is not supported; valid: 1.")
     return SConv1d(in_channels, out_channels, kernel_size, norm=norm, pad_mode=pad_mode)
 
 
@@ -212,7 +213,7 @@ def _seq_model(seq_model: str, channels: int, seq_layer_num: int, res_seq: bool)
         return [SLSTM(channels, num_layers=seq_layer_num, skip=res_seq)]
     if seq_model in ("none", None):
         return []
-    raise ValueError(f"FunCodec: seq_model {seq_model!r} is not supported; valid: 'lstm', 'none'.")
+    raise CodecConfigError(f"FunCodec: seq_model {seq_model!r} is not supported; valid: 'lstm', 'none'.")
 
 
 class SEANetEncoder2d(nn.Module):
@@ -297,7 +298,7 @@ class SEANetDecoder2d(nn.Module):
         super().__init__()
         alpha, num_groups = _check_common(activation, activation_params, norm, norm_params, causal)
         if trim_right_ratio != 1.0:
-            raise ValueError(f"FunCodec: trim_right_ratio={trim_right_ratio} only applies to causal models.")
+            raise CodecConfigError(f"FunCodec: trim_right_ratio={trim_right_ratio} only applies to causal models.")
         self.ratios = [_pair(r) for r in ratios]
         self.time_stride = math.prod(t for _, t in self.ratios)
         conv = dict(norm=norm, num_groups=num_groups, pad_mode=pad_mode)
@@ -332,15 +333,16 @@ def _check_common(activation: str, activation_params: dict | None, norm: str, no
                   causal: bool) -> tuple[float, int]:
     """The options the 2-D SEANet shares; returns (ELU alpha, GroupNorm groups)."""
     if activation != "ELU":
-        raise ValueError(f"FunCodec: activation {activation!r} is not supported; valid: 'ELU'.")
+        raise CodecConfigError(f"FunCodec: activation {activation!r} is not supported; valid: 'ELU'.")
     if causal:
-        raise ValueError("FunCodec: causal=True is not supported with 2-D convs and GroupNorm.")
+        raise CodecConfigError("FunCodec: causal=True is not supported with 2-D convs and GroupNorm.")
     params = dict(norm_params or {})
     num_groups = int(params.pop("num_groups", 1))
     if params:
-        raise ValueError(f"FunCodec: norm_params {sorted(params)} are not supported; valid: 'num_groups'.")
+        raise CodecConfigError(f"FunCodec: norm_params {sorted(params)} are not supported; valid: 'num_groups'.")
     if norm not in NORMS:
-        raise ValueError(f"FunCodec: norm {norm!r} is not supported by the 2-D SEANet; valid: {', '.join(NORMS)}.")
+        raise CodecConfigError(f"FunCodec: norm {norm!r} is not supported by the 2-D SEANet; "
+                               f"valid: {', '.join(NORMS)}.")
     return float((activation_params or {}).get("alpha", 1.0)), num_groups
 
 

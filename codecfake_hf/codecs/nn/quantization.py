@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...errors import CodecConfigError
+
 
 class EuclideanCodebook(nn.Module):
     """A codebook searched by Euclidean distance.
@@ -119,7 +121,7 @@ class ResidualVectorQuantizer(nn.Module):
     def check_n_q(self, n_q: int) -> int:
         """`n_q` if this stack has that many quantisers, else a `ValueError` giving the valid range."""
         if not 1 <= n_q <= self.n_q:
-            raise ValueError(f"`n_q` must lie in 1..{self.n_q} (the quantisers of this model), got {n_q}.")
+            raise CodecConfigError(f"`n_q` must lie in 1..{self.n_q} (the quantisers of this model), got {n_q}.")
         return n_q
 
     def encode(self, x: torch.Tensor, n_q: int | None = None) -> torch.Tensor:

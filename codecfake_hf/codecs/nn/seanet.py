@@ -11,6 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ...errors import CodecConfigError
+
 # `norm` values of SConv1d / SConvTranspose1d. Keys they give a conv named `conv` (EnCodec's layout):
 #   none:            conv.conv.{weight,bias}
 #   weight_norm:     conv.conv.{weight_g,weight_v,bias}       (legacy torch.nn.utils.weight_norm names)
@@ -181,14 +183,14 @@ def _norm_module(norm: str, channels: int, causal: bool, norm_params: Mapping[st
         return ConvLayerNorm(channels, **norm_params)
     if norm == "time_group_norm":
         if causal:
-            raise ValueError("norm='time_group_norm' normalises over time and cannot be causal.")
+            raise CodecConfigError("norm='time_group_norm' normalises over time and cannot be causal.")
         return TimeGroupNorm(channels, **norm_params)
     return nn.Identity()
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
-        raise ValueError(f"`{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}.")
+        raise CodecConfigError(f"`{name}` must be one of {', '.join(map(repr, choices))}, got {value!r}.")
 
 
 class NormConv(nn.Module):
@@ -291,8 +293,8 @@ class SConvTranspose1d(LengthAware):
     ):
         super().__init__()
         if not 0.0 <= trim_right_ratio <= 1.0 or (not causal and trim_right_ratio != 1.0):
-            raise ValueError(f"`trim_right_ratio` must lie in [0, 1], and be 1.0 unless causal; got "
-                             f"{trim_right_ratio} (causal={causal}).")
+            raise CodecConfigError(f"`trim_right_ratio` must lie in [0, 1], and be 1.0 unless causal; got "
+                                   f"{trim_right_ratio} (causal={causal}).")
         conv = nn.ConvTranspose1d(in_channels, out_channels, kernel_size, stride)
         self.convtr = NormConv(conv, norm, causal, norm_params or {}, "convtr")
         self.kernel_size, self.stride = kernel_size, stride
@@ -352,7 +354,7 @@ class SLSTM(LengthAware):
 def _activation(activation: str, activation_params: Mapping[str, Any] | None) -> nn.Module:
     """`nn.<activation>(**activation_params)`, e.g. `ELU`, `{'alpha': 1.0}`."""
     if not isinstance(getattr(nn, activation, None), type):
-        raise ValueError(f"unknown activation {activation!r}: expected a torch.nn module name, e.g. 'ELU'.")
+        raise CodecConfigError(f"unknown activation {activation!r}: expected a torch.nn module name, e.g. 'ELU'.")
     return getattr(nn, activation)(**(activation_params or {}))
 
 
@@ -381,7 +383,7 @@ class SEANetResnetBlock(LengthAware):
     ):
         super().__init__()
         if len(kernel_sizes) != len(dilations):
-            raise ValueError(f"one dilation per kernel size: got {list(kernel_sizes)} and {list(dilations)}.")
+            raise CodecConfigError(f"one dilation per kernel size: got {list(kernel_sizes)} and {list(dilations)}.")
         conv = dict(norm=norm, norm_params=norm_params, causal=causal, pad_mode=pad_mode)
         hidden = dim // compress
         block: list[nn.Module] = []

@@ -66,6 +66,7 @@ class SpeechTokenizerModel(nn.Module):
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SpeechTokenizerModel:
         """Build from a config in the format of the official `config.json` (randomly initialised)."""
+        weights.refuse_unknown_keys(config, OFFICIAL_CONFIG, what="SpeechTokenizer config")
         _check_architecture_keys(config, "SpeechTokenizer config")
         seanet = dict(
             n_filters=config["n_filters"], dimension=config["dimension"], ratios=config["strides"],
@@ -120,8 +121,8 @@ class SpeechTokenizerCodec(Codec):
     """
 
     batch_exact = True
-    batch_note = ("exact: each item is padded at its own end in every conv, and the encoder's BiLSTM runs "
-                  "on packed sequences")
+    # Batches: exact: each item is padded at its own end in every conv, and the encoder's BiLSTM runs on packed
+    # sequences
 
     def __init__(self, spec: CodecSpec, model: SpeechTokenizerModel, device: str | torch.device = "cpu",
                  n_q: int | None = None):
@@ -158,6 +159,10 @@ class SpeechTokenizerCodec(Codec):
 
 # ---------------------------------------------------------------------------------------------------------
 # The family contract (see registry.load).
+
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {"n_q": "codebooks to decode with (default: all 8, as CodecFake did)"}
 
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:

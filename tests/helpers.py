@@ -1,0 +1,118 @@
+"""Helpers shared by the codec tests (fixtures stay in conftest.py): checkpoint bytes and Hub-layout files."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+
+import torch
+import yaml
+
+from codecfake_hf import codecs
+
+
+def torch_save_bytes(obj) -> bytes:
+    """What `torch.save(obj, path)` would write, as bytes."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def funcodec_hub_files(fixture, checkpoint=None, config=None) -> dict[str, bytes | str]:
+    """config.yaml and model.pth as FunCodec's Hub repositories hold them (the tiny model by default)."""
+    return {"config.yaml": yaml.safe_dump(config if config is not None else fixture.tiny_config),
+            "model.pth": torch_save_bytes(checkpoint if checkpoint is not None else fixture.weights())}
+
+
+def speechtokenizer_hub_files(fixture, checkpoint=None, config=None) -> dict[str, bytes | str]:
+    """config.json and SpeechTokenizer.pt under the repository's `speechtokenizer_hubert_avg/`."""
+    config_file, checkpoint_file = codecs.spec("SpeechTokenizer").hub_files
+    return {config_file: json.dumps(config if config is not None else fixture.tiny_config),
+            checkpoint_file: torch_save_bytes(checkpoint if checkpoint is not None else fixture.weights())}
+
+
+def audiodec_trainer_checkpoint(generator: dict) -> bytes:
+    """A checkpoint as AudioDec's trainer saves it: model, optimizer and scheduler states, steps, epochs."""
+    probe = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    probe(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    step_lr = torch.optim.lr_scheduler.StepLR(optimizer, step_size=200000, gamma=1.0)
+    multi_step = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[200000, 400000], gamma=0.5)
+    return torch_save_bytes({
+        "optimizer": {"generator": optimizer.state_dict(), "discriminator": optimizer.state_dict()},
+        "scheduler": {"generator": step_lr.state_dict(), "discriminator": multi_step.state_dict()},
+        "steps": 500000,
+        "epochs": 17,
+        "model": {"generator": generator, "discriminator": {"msd.weight": torch.zeros(2, 2)}},
+    })
+
+
+def audiodec_hub_files(fixture) -> dict[str, bytes]:
+    """The tiny model as the official repository's files: trainer .pkl checkpoints and config.yml per part."""
+    files = {}
+    for path in codecs.spec("audiodec_24k_320d").hub_files:
+        part = path.split("/")[0]
+        if path.endswith(".yml"):
+            model_type = "symAudioDec" if part == "autoencoder" else "HiFiGAN"
+            config = {"model_type": model_type, "sampling_rate": 24000, "batch_length": 9600,
+                      "generator_params": fixture.tiny_config[f"{part}_generator_params"]}
+            files[path] = yaml.safe_dump(config).encode()
+        else:
+            prefix = f"{part}.generator."
+            generator = {k.removeprefix(prefix): v for k, v in fixture.weights().items() if k.startswith(prefix)}
+            files[path] = audiodec_trainer_checkpoint(generator)
+    return files
+
+
+def academicodec_hub_files(name: str, fixture) -> dict[str, bytes]:
+    """The repository's one checkpoint file `{generator, encoder, quantizer}` (its config lives in the code)."""
+    from codecfake_hf.codecs.academicodec import codec as academicodec
+
+    nested = {part: {k.removeprefix(f"{part}."): v for k, v in fixture.weights().items() if k.startswith(f"{part}.")}
+              for part in academicodec.CHECKPOINT_PARTS}
+    return {codecs.spec(name).hub_files[0]: torch_save_bytes({**nested, "steps": 1_000_000})}
+
+
+def hub_layout(name: str, fixture) -> tuple[dict[str, bytes | str], str]:
+    """(files of the official Hub repository holding `name`'s tiny fixture model, the checkpoint file among them).
+
+    AcademiCodec's repository holds only the checkpoint; its config comes from the code, so a test of this
+    layout also has to make `default_config` return the tiny config (see `tiny_official_config`).
+    """
+    family = codecs.spec(name).family
+    if family in ("encodec", "dac"):
+        files = {"config.json": (fixture.tiny_dir / "config_transformers.json").read_bytes(),
+                 "model.safetensors": (fixture.tiny_dir / "weights_transformers.safetensors").read_bytes()}
+        return files, "model.safetensors"
+    if family == "speechtokenizer":
+        files = speechtokenizer_hub_files(fixture)
+    elif family == "funcodec":
+        files = funcodec_hub_files(fixture)
+    elif family == "audiodec":
+        files = audiodec_hub_files(fixture)
+    elif family == "academicodec":
+        files = academicodec_hub_files(name, fixture)
+    else:
+        raise NotImplementedError(f"tests/helpers.py: no Hub layout for the {family!r} family yet")
+    checkpoint = next(path for path in files if not path.endswith((".json", ".yaml", ".yml")))
+    return files, checkpoint
+
+
+def tiny_official_config(monkeypatch, name: str, fixture) -> None:
+    """Make the official config of a family whose Hub repository holds no config (AcademiCodec) the tiny one."""
+    if codecs.spec(name).family == "academicodec":
+        from codecfake_hf.codecs.academicodec import codec as academicodec
+
+        monkeypatch.setattr(academicodec, "default_config", lambda spec: dict(fixture.tiny_config))
+
+
+def with_unknown_option(name: str, config: dict, key: str = "volume_knob") -> dict:
+    """`config` with `key` added where the family reads its model options (AudioDec: generator_params)."""
+    config = copy.deepcopy(config)
+    if codecs.spec(name).family == "audiodec":
+        config["autoencoder_generator_params"][key] = 11
+    else:
+        config[key] = 11
+    return config

@@ -1,0 +1,101 @@
+"""The codec contract, for every registered config: what any family must do, tested once over `codecs.names()`.
+
+Each family's own test file keeps only its quirks (DAC's loudness path, AudioDec's vocoder state,
+FunCodec's segments, ...), its parity with the upstream fixtures and its official key set.
+All of these run on the fixtures' tiny configs (a few thousand parameters), so the whole file stays fast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import pad_batch, rel_l2, resynthesize_one
+from helpers import hub_layout, tiny_official_config, with_unknown_option
+
+from codecfake_hf import codecs
+from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
+
+# Batched against alone (rel. L2): the bound of the fixtures' parity, here between two runs of our own code.
+BATCH_PARITY = 1e-4
+
+parametrize_names = pytest.mark.parametrize("name", codecs.names())
+
+
+@parametrize_names
+def test_unknown_option_is_one_error_naming_the_valid_ones(name, codec_fixture):
+    family_options = codecs.registry.options(name)
+    with pytest.raises(CodecConfigError) as info:
+        codecs.load(name, config=codec_fixture(name).tiny_checkpoint_config, random_weights=True, volume=11)
+    message = str(info.value)
+    assert message.startswith(f"{name}: unknown option(s) volume=11")
+    if family_options:
+        assert all(f"`{option}`" in message for option in family_options)
+    else:
+        assert "takes no options" in message
+
+
+@parametrize_names
+def test_unknown_config_key_is_one_error_naming_codec_key_and_source(name, codec_fixture):
+    config = with_unknown_option(name, codec_fixture(name).tiny_checkpoint_config)
+    with pytest.raises(CodecConfigError, match="volume_knob") as info:
+        codecs.load(name, config=config, random_weights=True)
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and message.endswith("(config: the `config` argument)")
+
+
+def test_speechtokenizer_refuses_encodecs_bandwidth_naming_its_own_option():
+    with pytest.raises(CodecConfigError, match=r"^SpeechTokenizer: unknown option\(s\) bandwidth=1.5\. .*`n_q`"):
+        codecs.load("SpeechTokenizer", bandwidth=1.5)
+
+
+@parametrize_names
+def test_empty_cache_names_the_repository(name, fake_hub):
+    with pytest.raises(WeightsUnavailableError, match=codecs.spec(name).hub_repo):
+        codecs.load(name)
+
+
+@parametrize_names
+def test_official_layout_loads_offline_from_the_hub_cache(name, codec_fixture, tiny_codec, fake_hub, monkeypatch):
+    """The official files in a local Hub cache (HF_HUB_OFFLINE) give the model the fixture's weights give."""
+    fixture = codec_fixture(name)
+    files, _ = hub_layout(name, fixture)
+    assert set(files) <= set(codecs.spec(name).hub_files) | {"model.safetensors", "config.json"}
+    fake_hub.add(codecs.spec(name).hub_repo, files)
+    tiny_official_config(monkeypatch, name, fixture)
+    codec = codecs.load(name)
+    assert not codec.random_weights
+    reference = tiny_codec(name)
+    state, expected = codec.model.state_dict(), reference.model.state_dict()
+    assert state.keys() == expected.keys()
+    assert all(np.array_equal(state[k].numpy(), expected[k].numpy()) for k in expected), name
+    wave = fixture.npy("input.npy")
+    assert rel_l2(resynthesize_one(codec, wave), resynthesize_one(reference, wave)) <= 1e-6
+
+
+@parametrize_names
+def test_truncated_checkpoint_names_the_file(name, codec_fixture, fake_hub, monkeypatch):
+    fixture = codec_fixture(name)
+    files, checkpoint = hub_layout(name, fixture)
+    data = files[checkpoint]
+    files[checkpoint] = data[: len(data) // 2]
+    fake_hub.add(codecs.spec(name).hub_repo, files)
+    tiny_official_config(monkeypatch, name, fixture)
+    with pytest.raises(CheckpointError, match=f"{name}: checkpoint file .*{checkpoint.split('/')[-1]}") as info:
+        codecs.load(name)
+    assert "truncated" in str(info.value)
+
+
+@parametrize_names
+def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, tiny_codec):
+    """Items of several lengths in one zero-padded batch, each against the same item alone."""
+    codec = tiny_codec(name)
+    wave = codec_fixture(name).npy("speech_input.npy")
+    n = wave.shape[0]
+    items = [wave, wave[: n * 5 // 8 + 1], wave[n // 5: n // 5 + n * 3 // 10], wave[: 3 * codec.spec.hop_length + 7]]
+    batch, lengths = pad_batch(items)
+    out, out_lengths = codec.resynthesize(batch, lengths)
+    for i, item in enumerate(items):
+        alone = resynthesize_one(codec, item)
+        assert int(out_lengths[i]) == alone.shape[0] == codec.output_length(item.shape[0]), (name, i)
+        assert rel_l2(out[i, : alone.shape[0]].numpy(), alone) <= BATCH_PARITY, (name, i)
+        assert not out[i, alone.shape[0]:].any(), (name, i)
