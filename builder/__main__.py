@@ -87,9 +87,11 @@ def print_report(report: BuildReport) -> None:
     for name, reason in report.failed.items():
         print(f"  NOT BUILT {name}: {reason}")
     codec = next((p for p in report.complete if p != GENUINE), hub.ALL_CONFIG)
+    splits = hub.part_splits(report.out, GENUINE if codec == hub.ALL_CONFIG else codec)
+    split = "test" if "test" in splits or not splits else splits[0]  # a split the folder has
     print("Load it with:")
     print("    from datasets import load_dataset")
-    print(f'    ds = load_dataset("{report.out}", "{codec}", split="test")')
+    print(f'    ds = load_dataset("{report.out}", "{codec}", split="{split}")')
 
 
 def run(command: str, request) -> int:

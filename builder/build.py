@@ -18,6 +18,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -29,9 +30,11 @@ from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, open_source, vctk
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.recipe import MATCHED, default_recipe
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
-from codecfake_hf.splits import SpeakerSplit
+from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
+from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
@@ -66,9 +69,9 @@ class BuildReport:
     card: Path | None = None
 
 
-def default_codec_factory(name: str, device: torch.device, random_weights: bool) -> Codec:
-    """The registry's codec: official weights through the Hub cache, or random weights on request."""
-    return codecs.load(name, random_weights=random_weights, device=device)
+def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
+    """The registry's codec: official weights through the Hub cache, or random weights drawn from `seed`."""
+    return codecs.load(name, random_weights=random_weights, seed=seed, device=device)
 
 
 def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
@@ -85,7 +88,6 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
-    split = SpeakerSplit.from_file(request.split_file) if request.split_file else SpeakerSplit.paper()
     ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
     try:
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
@@ -93,60 +95,123 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
 
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
+            records = corpus.records()
+            split, rule = choose_split(request, corpus, records)
+            recipe = request.recipe or default_recipe(corpus.kind)
+            logger.info("input recipe: %s%s", recipe, "" if request.recipe else f" (the default for {corpus.kind}:)")
             return Plan(
                 kind="build",
-                identity={"source": corpus.spec, "split": split.to_dict(), "limit": request.limit,
-                          "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate},
-                records={ALL_PARTS: Plan.split_records(corpus.records(), split, request.limit)},
+                identity={"source": corpus.spec, "split": split.to_dict(), "split_rule": rule, "limit": request.limit,
+                          "shard_size": request.shard_size, "genuine_sample_rate": request.genuine_sample_rate,
+                          "recipe": recipe},
+                records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
                 shard_size=request.shard_size,
-                source=source_info(corpus),
+                source=source_info(corpus, request),
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
-                       codec_factory=codec_factory or default_codec_factory, progress=progress)
+                       codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
+                       progress=progress)
         return run.run([GENUINE, *codec_names], notes=card_notes or [])
     finally:
         ranks.close()
 
 
+# What each release layout is, for the card (`builder.release_layouts` reads them).
+RELEASES = {
+    "wav": "the original CodecFake release files (codecfake.github.io)",
+    "hf-parquet": "the Hub-hosted CodecFake release (rogertseng/CodecFake, Parquet)",
+    "cors": "CodecFake+'s codec-resynthesised speech (CoRS; Chen et al. 2025, arXiv 2501.08238)",
+}
+
+
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   metadata: str | None = None, progress: bool = True) -> BuildReport:
-    """Convert a folder of the original CodecFake release (`<codec>+<utterance>.wav`) into the same schema.
+                   metadata: str | None = None, layout: str = "auto", progress: bool = True) -> BuildReport:
+    """Convert a downloaded public release into the same schema, splits and layout.
 
     Args:
-        path (str | Path): the folder of release files (searched recursively).
+        path (str | Path): the release folder (searched recursively): `<codec>+<utterance>.wav` files, the
+            Hub-hosted CodecFake's Parquet shards, or CodecFake+ CoRS audio with `CoRS_labels.txt`.
         out (str | Path): the output folder.
         split_file (str | None): speaker -> split file; None: the CodecFake paper's split.
         shard_size (int): files per shard.
         metadata (str | None): a VCTK source (`vctk:PATH`) whose transcripts and speaker metadata fill
             the rows; None: the release's file names only (empty text and speaker metadata).
+        layout (str): `auto` (from the folder's files), `wav`, `hf-parquet` or `cors`
+            (`builder.release_layouts`).
         progress (bool): show progress bars.
     """
     if shard_size < 1:
         raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {shard_size}.")
-    parts, skipped = scan_release(path)
+    if layout not in release_layouts.LAYOUTS:
+        raise CodecFakeError(f"`layout` must be one of {', '.join(release_layouts.LAYOUTS)}, got {layout!r}.")
+    layout = release_layouts.detect_layout(path) if layout == "auto" else layout
+    reader, taxonomy = None, {}
+    if layout == "hf-parquet":
+        parts, skipped = release_layouts.scan_hf_parquet(path)
+        reader = release_layouts.ParquetAudio(str(Path(path).resolve()))
+    elif layout == "cors":
+        parts, skipped, taxonomy = release_layouts.scan_cors(path)
+    else:
+        parts, skipped = scan_release(path)
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = _in_registry_order(parts)
+    what = RELEASES[layout]
     plan = Plan(
         kind="import",
-        identity={"source": f"release:{Path(path).resolve()}", "split": split.to_dict(), "shard_size": shard_size},
+        identity={"source": f"release:{Path(path).resolve()}", "layout": layout, "split": split.to_dict(),
+                  "split_rule": "file" if split_file else "paper", "shard_size": shard_size},
         records={part: Plan.split_records(parts[part], split, None) for part in ordered},
         shard_size=shard_size,
-        source={"kind": "release", "description": "the original CodecFake release files (codecfake.github.io)",
-                "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION, "citation": vctk.CITATION},
+        source={"kind": "release", "description": what, "license": vctk.LICENSE, "attribution": vctk.ATTRIBUTION,
+                "citation": vctk.CITATION, "language": SOURCE_LANGUAGES["vctk"],  # every release resynthesised VCTK
+                **({"taxonomy": taxonomy} if taxonomy else {})},
     )
-    run = BuildRun(plan, Path(out), progress=progress)
+    run = BuildRun(plan, Path(out), corpus=reader, progress=progress)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
-    return run.run(ordered, notes=[
-        "Rows imported from the original CodecFake release files, unchanged (16-bit PCM at each codec's rate).",
-    ])
+    return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
 
 
-def source_info(corpus: Corpus) -> dict[str, str]:
-    return {"kind": corpus.kind, "description": corpus.description, "license": corpus.license or "other",
+# Sources whose speakers the CodecFake paper's split names (the built-in demo uses VCTK-like ids for it).
+PAPER_SPLIT_SOURCES = ("vctk", "builtin")
+# What the card says a source's speech is in, where the source itself says so.
+SOURCE_LANGUAGES = {"vctk": ["en"]}
+# The Hub dataset a source is (`source_datasets` of the card).
+SOURCE_DATASETS = {"vctk": "CSTR-Edinburgh/vctk"}
+
+
+def choose_split(request: BuildRequest, corpus: Corpus, records: list[Record]) -> tuple[SpeakerSplit, str]:
+    """The split and how it was chosen (`file`, `paper`, `ratios A,B,C seed N`), for the plan and the card.
+
+    A split file wins; then explicit ratios; then the paper's split for VCTK; any other source gets a seeded
+    ratio split (0.8,0.1,0.1), since the paper's speakers are VCTK's and would leave every row in `train`.
+    """
+    if request.split_file:
+        return SpeakerSplit.from_file(request.split_file), "file"
+    if request.split_ratios is None and corpus.kind in PAPER_SPLIT_SOURCES:
+        return SpeakerSplit.paper(), "paper"
+    ratios = parse_ratios(request.split_ratios) if request.split_ratios else DEFAULT_RATIOS
+    split = SpeakerSplit.by_ratio((r.speaker_id for r in records), ratios, request.split_seed)
+    return split, f"ratios {','.join(f'{r:g}' for r in ratios)} seed {request.split_seed}"
+
+
+def source_info(corpus: Corpus, request: BuildRequest | None = None) -> dict:
+    """What the card says about the source: its own facts, overridden by the request's licence and language."""
+    license = (request and request.license) or corpus.license or "unknown"
+    info = {"kind": corpus.kind, "description": corpus.description, "license": license,
             "attribution": corpus.attribution, "citation": corpus.citation}
+    if request and request.license_name:
+        info["license_name"], info["license_link"] = request.license_name, request.license_link
+    languages = (request and request.languages()) or SOURCE_LANGUAGES.get(corpus.kind)
+    if languages:
+        info["language"] = languages
+    if corpus.kind in SOURCE_DATASETS:
+        info["source_datasets"] = [SOURCE_DATASETS[corpus.kind]]
+    elif corpus.kind == "hf":
+        info["source_datasets"] = [corpus.location.split(":")[0]]
+    return info
 
 
 class BuildRun:
@@ -221,7 +286,7 @@ class BuildRun:
                 total = sum(plan.num_shards(part, split) for split in plan.splits_of(part))
                 if part != GENUINE and (len(pending[part]) == total or (
                         pending[part] and "random_weights" not in plan.parts.get(part, {}))):
-                    plan.parts[part] = {"complete": False, "random_weights": self.request.random_weights}
+                    plan.parts[part] = {"complete": False, **self.made_with()}
             plan.save(self.out)
         return plan, pending
 
@@ -231,14 +296,27 @@ class BuildRun:
         return [(split, shard) for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))
                 if not plan.shard_path(self.out, part, split, shard).exists()]
 
-    def load_codec(self, name: str) -> Codec | None:
-        """The codec `name`, or None (reported in `failed`) when it cannot be loaded or would mix weights."""
+    def made_with(self) -> dict:
+        """What this run makes a codec's shards with: random or official weights, their seed, the precision."""
         random_weights = self.request.random_weights
-        recorded = self.plan.parts.get(name, {}).get("random_weights")
-        if recorded is not None and recorded != random_weights:
-            state = "random" if recorded else "official"
+        return {"random_weights": random_weights, "precision": self.request.precision,
+                "seed": self.request.seed if random_weights else None}
+
+    def load_codec(self, name: str) -> Codec | None:
+        """The codec `name` at the request's precision, or None (reported in `failed`) when it cannot be
+        loaded or would mix weights, seeds or precisions within `data/<name>/`."""
+        made, recorded = self.made_with(), self.plan.parts.get(name, {})
+        random_weights = made["random_weights"]
+        if recorded.get("random_weights", random_weights) != random_weights:
+            state = "random" if recorded["random_weights"] else "official"
             self.failed[name] = (f"data/{name}/ holds shards made with {state} weights; finish it with the "
                                  f"same weights, or delete data/{name}/ to rebuild it.")
+            return None
+        differ = [key for key in ("precision", "seed") if recorded.get(key, made[key]) != made[key]]
+        if differ:
+            then = ", ".join(f"{key}={recorded[key]!r}" for key in differ)
+            self.failed[name] = (f"data/{name}/ holds shards made with {then}; finish it with the same "
+                                 f"options, or delete data/{name}/ to rebuild it.")
             return None
         try:
             codec = self.codec_factory(name, self.device, random_weights)
@@ -246,6 +324,7 @@ class BuildRun:
             self.failed[name] = str(error)
             logger.error("%s: not built: %s", name, error)
             return None
+        codec.precision = self.request.precision
         self.weights[name] = bool(getattr(codec, "random_weights", random_weights))
         return codec
 
@@ -268,6 +347,7 @@ class BuildRun:
         with tqdm(total=utterances, unit="utt", desc=desc, disable=not self.progress) as bar:
             rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
                             genuine_sample_rate=self.request.genuine_sample_rate if self.request else None,
+                            recipe=plan.identity.get("recipe", MATCHED),
                             batch_seconds=self.request.batch_seconds if self.request else None)
             for split, shard in shards:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
@@ -314,13 +394,18 @@ class BuildRun:
             reasons = "; ".join(self.report.failed.values())
             raise CodecFakeError(f"nothing was written to {self.out}: no part could be built ({reasons}).")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
+        precisions = {p: plan.parts[p]["precision"] for p in parts if plan.parts[p].get("precision", "fp32") != "fp32"}
+        seeds = {p: plan.parts[p]["seed"] for p in random if plan.parts[p].get("seed") is not None}
         return hub.write_dataset_card(
             self.out,
             hub.DatasetCardInfo(
                 parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
                 imported=plan.kind == "import", notes=notes,
-                genuine_sample_rate=plan.identity.get("genuine_sample_rate"),
+                genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
+                precisions=precisions, seeds=seeds,
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
+                split_rule=plan.identity.get("split_rule", ""),
+                random_weights_requested=bool(self.request and self.request.random_weights),
             ),
         )
 
@@ -342,9 +427,11 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
 
 
 def _in_registry_order(parts: Iterable[str]) -> list[str]:
-    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table)."""
+    """`genuine` first, then the codecs in the registry's order (the CodecFake paper's table), then codecs the
+    registry does not know (imported from CodecFake+) by name."""
     present = set(parts)
-    return [part for part in [GENUINE, *codecs.names()] if part in present]
+    known = [part for part in [GENUINE, *codecs.names()] if part in present]
+    return known + sorted(present - set(known))
 
 
 class _FolderLock:

@@ -30,6 +30,7 @@ from codecfake_hf.audio import read_audio, resample, to_pcm16
 from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError, CodecFakeError
 from codecfake_hf.files import atomic_path
+from codecfake_hf.recipe import MATCHED, from_source
 from codecfake_hf.resynth import Failure, Utterance, ordered_map, resynthesize_stream
 from codecfake_hf.schema import FEATURES, GENUINE, make_row
 
@@ -58,8 +59,10 @@ class PartRows:
         corpus (Corpus | None): reads the genuine audio; None for imported release files, whose
             records point at the files.
         codec (Codec | None): the loaded codec of a codec part; None for genuine or imported rows.
-        genuine_sample_rate (int | None): rate of the genuine rows and of the codecs' input; None:
-            each file's own rate (an import uses None: release files keep their rate).
+        genuine_sample_rate (int | None): rate of the genuine rows; None: each file's own rate (an
+            import uses None: release files keep their rate).
+        recipe (str): what a codec resynthesises (`codecfake_hf.recipe`): `matched` (default), its
+            genuine row; `paper`, for codecs at another rate, the source as read, sinc-resampled.
         batch_seconds (float | None): padded seconds per codec batch (None: the engine's default).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
 
@@ -68,11 +71,12 @@ class PartRows:
     """
 
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
-                 genuine_sample_rate: int | None = None, batch_seconds: float | None = None,
+                 genuine_sample_rate: int | None = None, recipe: str = MATCHED, batch_seconds: float | None = None,
                  progress: tqdm | None = None):
         self.corpus = corpus
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
+        self.recipe = recipe
         self.batch_seconds = batch_seconds
         self.progress = progress
         self.skipped: list[str] = []
@@ -123,20 +127,31 @@ class PartRows:
 
     def _codec_inputs(self, records: list[Record], genuine: Path) -> Iterator[Utterance]:
         """The codec's input: the audio of the genuine rows, read from the genuine shard (FLAC bytes, decoded
-        by the engine's workers), so that a fake is the resynthesis of exactly its genuine row. A record
-        without a genuine row (its audio could not be read) is skipped here too."""
+        by the engine's workers), so that a fake is the resynthesis of exactly its genuine row; under the
+        `paper` recipe, for a codec at another rate than those rows, the source as read, for the engine's
+        sinc resampler. A record without a genuine row (its audio could not be read) is skipped here too."""
+        source_fed = from_source(self.recipe, self.codec.sample_rate, self.genuine_sample_rate)
         stored = set(pq.read_table(genuine, columns=["utterance_id"]).column(0).to_pylist())
         wanted = [record for record in records if record.utterance_id in stored]
         for record in records:
             if record.utterance_id not in stored:
                 self._skip(record, "no genuine row (its audio could not be read; see the genuine part)")
-        batches = pq.ParquetFile(genuine).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=["utterance_id", "audio"])
+        columns = ["utterance_id"] if source_fed else ["utterance_id", "audio"]
+        batches = pq.ParquetFile(genuine).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=columns)
         rows = (row for batch in batches for row in batch.to_pylist())
         for record, row in zip(wanted, rows, strict=True):
             if row["utterance_id"] != record.utterance_id:  # the plan fixes both orders: this is a bug
                 raise CodecFakeError(f"internal: {genuine} holds {row['utterance_id']} where the plan has "
                                      f"{record.utterance_id}; delete that genuine shard and build again.")
-            yield Utterance(record.utterance_id, data=row["audio"]["bytes"])
+            if not source_fed:
+                yield Utterance(record.utterance_id, data=row["audio"]["bytes"])
+                continue
+            try:
+                wave, rate = self._read(record)
+            except AudioError as error:
+                self._skip(record, str(error))
+                continue
+            yield Utterance(record.utterance_id, wave=wave, sample_rate=rate, resampler="sinc")
 
     def _read(self, record: Record) -> tuple[np.ndarray, int]:
         # Imported release files have no corpus object: their records point at the files.

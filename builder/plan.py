@@ -39,7 +39,8 @@ class Plan:
         records (dict): part (`*` for every part of a build) -> split -> records, in shard order.
         shard_size (int): records per shard.
         source (dict): the source's description, license, attribution and citation, for the card.
-        parts (dict): part -> {"complete": bool, "random_weights": bool}, updated as parts finish.
+        parts (dict): part -> {"complete": bool, "random_weights": bool, and for codecs "precision": str,
+            "seed": int | None}, updated as parts finish.
     """
 
     kind: str
@@ -109,8 +110,12 @@ class Plan:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
+        identity = dict(data["identity"])
+        if data["kind"] == "build":
+            # Builds made before the recipe was an option fed every codec its genuine row: `matched`.
+            identity.setdefault("recipe", "matched")
         return cls(
-            kind=data["kind"], identity=data["identity"], shard_size=data["shard_size"],
+            kind=data["kind"], identity=identity, shard_size=data["shard_size"],
             source=data.get("source", {}), parts=data.get("parts", {}),
             records={part: {split: [Record.from_dict(r) for r in records] for split, records in table.items()}
                      for part, table in data["records"].items()},

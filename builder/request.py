@@ -11,10 +11,14 @@ check it in `BuildRequest.check`, and read it where it acts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codecfake_hf.codecs.base import PRECISIONS
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.recipe import RECIPES
+from codecfake_hf.splits import parse_ratios
 
 DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
 
@@ -40,17 +44,43 @@ class BuildRequest:
     split_file: str | None = field(default=None, metadata={"help": (
         "Speaker -> split file (`SPEAKER SPLIT` lines, or JSON); default: the CodecFake paper's split (validation "
         "p226,p229; test p227,p228; train the rest). Refused if a speaker is in two splits.")})
+    split_ratios: str | None = field(default=None, metadata={"help": (
+        "Train,validation,test shares of the speakers for a seeded speaker-disjoint random split, e.g. "
+        "0.8,0.1,0.1. Default: the paper's split for VCTK (and the built-in demo), 0.8,0.1,0.1 for any other "
+        "source without a split file.")})
+    split_seed: int = field(default=0, metadata={"help": "Seed of the ratio split (default: 0)."})
+    license: str | None = field(default=None, metadata={"help": (
+        "The dataset's licence as a Hub licence id (e.g. cc-by-4.0, mit, other); default: the source's "
+        "(cc-by-4.0 for VCTK), else `unknown`. `other` needs --license_name and --license_link.")})
+    license_name: str | None = field(default=None, metadata={"help": "Name of an `other` licence (e.g. my-licence)."})
+    license_link: str | None = field(default=None, metadata={"help": "Link to an `other` licence's text."})
+    language: str | None = field(default=None, metadata={"help": (
+        "Language(s) of the speech, comma-separated ISO 639-1 codes (e.g. en or de,fr); default: the source's "
+        "(en for VCTK), else none declared.")})
     limit: int | None = field(default=None, metadata={"help": (
         "At most N utterances per split, round-robin over its speakers (smoke runs; default: all).")})
     random_weights: bool = field(default=False, metadata={"help": (
         "Build each codec's official architecture with random weights instead of downloading its checkpoint "
         "(smoke runs: the rows are not real codec fakes; the card says so).")})
+    seed: int = field(default=0, metadata={"help": (
+        "With random_weights: the seed that, with each codec's name, draws its random weights (default: 0). Every "
+        "run and every process draws the same model from the same name and seed.")})
     genuine_sample_rate: int | None = field(default=DEFAULT_GENUINE_RATE, metadata={"help": (
-        f"Rate of the genuine rows and of every codec's input, in Hz (default: {DEFAULT_GENUINE_RATE}, the rate "
-        "of the CodecFake release's genuine files). Every codec resynthesises this audio, so a 24 or 44.1 kHz "
-        f"codec sees no input above {DEFAULT_GENUINE_RATE / 2000:g} kHz, whereas the CodecFake pipeline fed "
-        "those codecs the 48 kHz VCTK originals. 0 (None in Python) keeps each file's own rate (48 kHz for "
-        "VCTK) for the genuine rows and every codec's input.")})
+        f"Rate of the genuine rows, in Hz (default: {DEFAULT_GENUINE_RATE}, the rate of the CodecFake release's "
+        "genuine files). 0 (None in Python) keeps each file's own rate (48 kHz for VCTK). What each codec is fed "
+        "from them is the `recipe`'s choice.")})
+    recipe: Literal["paper", "matched"] | None = field(default=None, metadata={"help": (
+        "What each codec resynthesises. paper (the CodecFake pipeline's): a codec at the genuine rows' rate gets the "
+        "genuine row, the others the source file as read (the 48 kHz VCTK originals) resampled to their rate with "
+        "torchaudio's windowed-sinc Resample defaults, reimplemented in torch. matched: every codec gets exactly its "
+        f"genuine row, resampled with soxr (a {DEFAULT_GENUINE_RATE // 1000} kHz row gives a 24 or 44.1 kHz codec no "
+        f"input above {DEFAULT_GENUINE_RATE / 2000:g} kHz). Default: paper for vctk: sources, matched for others "
+        "(the paper defines no recipe for them; matched pairs every fake with the row it was made from). A "
+        "folder keeps the recipe it was started with.")})
+    precision: Literal["fp32", "tf32", "bf16"] = field(default="fp32", metadata={"help": (
+        "Codec arithmetic. fp32 (default): exact float32, TF32 off; rows do not depend on their batch. tf32 (CUDA "
+        "only; a no-op on CPU) and bf16 (convolution, linear and recurrent layers in bfloat16) run faster and "
+        "deviate from fp32 by the amounts bench/precision.py records; the card states the precision.")})
     shard_size: int = field(default=1000, metadata={"help": (
         "Utterances per Parquet shard (default: 1000, about 100 MB of FLAC for 16 kHz VCTK).")})
     batch_seconds: float | None = field(default=None, metadata={"help": (
@@ -83,11 +113,31 @@ class BuildRequest:
                 f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {self.genuine_sample_rate}.")
         if self.batch_seconds is not None and self.batch_seconds <= 0:
             raise CodecFakeError(f"`batch_seconds` must be positive, got {self.batch_seconds}.")
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise CodecFakeError(f"`recipe` must be one of {', '.join(RECIPES)} (or None: by source), "
+                                 f"got {self.recipe!r}.")
+        if self.precision not in PRECISIONS:
+            raise CodecFakeError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        if self.split_ratios is not None:
+            if self.split_file:
+                raise CodecFakeError("give `split_file` or `split_ratios`, not both.")
+            parse_ratios(self.split_ratios)  # SplitError names the bad value
+        if self.license == "other" and not (self.license_name and self.license_link):
+            raise CodecFakeError("`license=\"other\"` needs `license_name` and `license_link` (the Hub shows "
+                                 "them); or give a Hub licence id such as cc-by-4.0.")
+        if self.language is not None and not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z0-9]+)?(,[a-z]{2,3}(-[A-Za-z0-9]+)?)*",
+                                                           self.language):
+            raise CodecFakeError(f"`language` {self.language!r} is not comma-separated language codes (e.g. en "
+                                 "or de,fr).")
+
+    def languages(self) -> list[str] | None:
+        return self.language.split(",") if self.language else None
 
 
 @dataclass(kw_only=True)
 class ImportRequest:
-    """Convert the original release's `<codec>+<utterance>.wav` files into the same schema, splits and layout."""
+    """Convert a downloaded public release (the original wav files, the Hub-hosted CodecFake Parquet, or CodecFake+
+    CoRS) into the same schema, splits and layout."""
 
     path: str = field(metadata={"help": (
         "Folder holding `<codec>+<utterance>.wav` files (searched recursively); may also be given first, "
@@ -99,6 +149,9 @@ class ImportRequest:
     metadata: str | None = field(default=None, metadata={"help": (
         "A VCTK copy (vctk:PATH) whose transcripts and speaker metadata fill the rows (default: none; text and "
         "speaker metadata stay empty).")})
+    layout: str = field(default="auto", metadata={"help": (
+        "The release's layout: wav (`<codec>+<utterance>.wav` files), hf-parquet (a local copy of the Hub's "
+        "rogertseng/CodecFake), cors (CodecFake+ CoRS audio + CoRS_labels.txt), or auto (default: from the files).")})
 
 
 @dataclass(kw_only=True)

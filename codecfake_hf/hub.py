@@ -25,12 +25,15 @@ from . import redact
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
+from .recipe import MATCHED
+from .recipe import describe as describe_recipe
 from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, schema_table
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
 
 ALL_CONFIG = "all"
+REPO_PLACEHOLDER = "ORG/NAME"  # the card's loading snippet until `push` fills the repository id in
 # Never uploaded: the build's own state (plan, lock, staging) and the upload's resume cache.
 IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**", "*.tmp"]
 # A model folder also keeps the Trainer's checkpoints and TensorBoard runs local, as Trainer's push does.
@@ -65,8 +68,15 @@ class DatasetCardInfo:
         random_weight_codecs (list[str]): codecs built with random weights (smoke runs, not real fakes).
         imported (bool): rows come from the original release files, not from a build.
         notes (list[str]): extra lines for the card's Notes section.
-        genuine_sample_rate (int | None): the rate of the genuine rows and the codecs' input.
+        genuine_sample_rate (int | None): the rate of the genuine rows.
+        recipe (str | None): what the codecs were fed (`codecfake_hf.recipe`); None: `matched`.
+        precisions (dict[str, str]): codec -> precision, for codecs not run in exact fp32.
+        seeds (dict[str, int]): random-weight codec -> the seed its weights were drawn from.
         paper_split (bool): the splits are the CodecFake paper's (else a user's speaker -> split file).
+        split_rule (str): how the split was chosen: `paper`, `file`, or `ratios A,B,C seed N`; empty: from
+            `paper_split`.
+        random_weights_requested (bool): random weights were the user's choice (`random_weights=True`), not a
+            fallback for weights that could not be reached.
         pretty_name (str): the card's title.
     """
 
@@ -77,7 +87,12 @@ class DatasetCardInfo:
     imported: bool = False
     notes: list[str] = field(default_factory=list)
     genuine_sample_rate: int | None = None
+    recipe: str | None = None
+    precisions: dict[str, str] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
     paper_split: bool = True
+    split_rule: str = ""
+    random_weights_requested: bool = False
     pretty_name: str = "CodecFake"
 
 
@@ -156,8 +171,11 @@ def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
     })
     card_data = DatasetCardData(
         pretty_name=info.pretty_name,
-        license=info.source.get("license") or "other",
-        language=["en"],
+        license=info.source.get("license") or "unknown",
+        license_name=info.source.get("license_name"),
+        license_link=info.source.get("license_link"),
+        language=info.source.get("language") or None,
+        source_datasets=info.source.get("source_datasets") or None,
         task_categories=["audio-classification"],
         tags=["audio", "anti-spoofing", "deepfake-detection", "speech", "neural-audio-codec", "codecfake"],
         size_categories=[_size_category(sum(counts[ALL_CONFIG].values()))],
@@ -197,20 +215,27 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         "",
     ]
     if info.random_weight_codecs:
+        why = ("as the build was asked to (`--random_weights`, a smoke run)" if info.random_weights_requested
+               else "because the official weights could not be reached")
         lines += [
             "> **Smoke-test data.** These codecs were built with **random weights** (their official "
-            "architecture, not their trained checkpoints), because the official weights could not be reached: "
+            f"architecture, not their trained checkpoints), {why}: "
             f"{', '.join(f'`{c}`' for c in info.random_weight_codecs)}. Their rows are noise-like, not real "
-            "codec fakes: do not train or evaluate detectors on them.",
+            "codec fakes: do not train or evaluate detectors on them."
+            + (f" The weights were drawn from a SHA-256 of each codec's name and seed "
+               f"{', '.join(sorted({str(v) for v in info.seeds.values()}))}, so a rebuild gives the same rows."
+               if info.seeds else ""),
             "",
         ]
+    example_split = "test" if "test" in splits else splits[0]
     lines += [
         "## How to load",
         "",
         "```python",
         "from datasets import load_dataset",
         "",
-        f'ds = load_dataset("ORG/NAME", "{first}", split="test")   # or a local folder in this layout',
+        f'ds = load_dataset("{REPO_PLACEHOLDER}", "{first}", split="{example_split}")   # or a local folder in '
+        "this layout",
         "row = ds[0]",
         f'row["audio"]  # decoded at the file\'s own rate; row["label"]: 0 = {LABELS[0]}, 1 = {LABELS[1]}',
         "```",
@@ -227,17 +252,32 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
-    used = ("the CodecFake paper's split of VCTK (validation p226, p229; test p227, p228; train the other "
-            "speakers)" if info.paper_split else "a speaker -> split file given to the build")
-    lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by {used}.", ""]
+    lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
+              f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
         shown = ", ".join(speakers[:20]) + (f", … ({len(speakers)} speakers)" if len(speakers) > 20 else "")
         lines.append(f"- `{split}`: {shown}")
     lines += ["", "## Schema", "", *schema_table(features), "", "## Notes", ""]
     lines += _notes(info)
+    lines += ["", "## Risks and intended use", "",
+              "This is deepfake speech: every row but the genuine ones is a codec's imitation of a real speaker's "
+              "voice. It is meant for training and testing anti-spoofing (deepfake detection) models and for "
+              "studying codec artefacts. Do not use it to impersonate the speakers or to build systems that "
+              "deceive people; keep the speakers' rights under the source's licence in mind. A detector trained "
+              "on these codecs and speakers can fail on other codecs, generators, languages and channels: "
+              "evaluate it on the conditions it will meet.", "",
+              "## Papers", "",
+              "- CodecFake (Wu, Tseng, Lee, Interspeech 2024): https://arxiv.org/abs/2406.07237"]
+    if info.source.get("taxonomy") or "quantizer" in features:
+        lines.append("- CodecFake+ and its codec taxonomy (Chen et al. 2025): https://arxiv.org/abs/2501.08238")
+    license = info.source.get("license") or "unknown"
+    if info.source.get("license_name"):
+        license = f"{license} ([{info.source['license_name']}]({info.source.get('license_link')}))"
+    elif license == "unknown":
+        license = ("not stated: the source gave none; rebuild with `--license ID` (a Hub licence id) once you "
+                   "know the source's")
     lines += ["", "## License and attribution", "",
-              f"License: {info.source.get('license') or 'other'}. "
-              + (info.source.get("attribution") or "See the source dataset's license."),
+              f"License: {license}. " + (info.source.get("attribution") or "See the source dataset's license."),
               "", "## Citation", "", "```bibtex", CODECFAKE_CITATION]
     if info.source.get("citation"):
         lines += ["", info.source["citation"]]
@@ -245,12 +285,42 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
     return "\n".join(lines)
 
 
+def _split_words(info: DatasetCardInfo) -> str:
+    rule = info.split_rule or ("paper" if info.paper_split else "file")
+    if rule == "paper":
+        return ("the CodecFake paper's split of VCTK (validation p226, p229; test p227, p228; train the other "
+                "speakers)")
+    if rule.startswith("ratios "):
+        ratios, _, seed = rule.removeprefix("ratios ").partition(" seed ")
+        shares = ratios.replace(",", "/")
+        return f"a seeded random split of the source's speakers (train/validation/test shares {shares}, seed {seed})"
+    return "a speaker -> split file given to the build"
+
+
+def fill_repo_id(folder: str | Path, repo_id: str) -> bool:
+    """Put the real repository id into the card's loading snippet (`ORG/NAME` as built); True if it changed."""
+    path = Path(folder) / "README.md"
+    text = path.read_text()
+    filled = text.replace(f'load_dataset("{REPO_PLACEHOLDER}"', f'load_dataset("{repo_id}"')
+    if filled != text:
+        write_text_atomic(path, filled)
+    return filled != text
+
+
 def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     if not codec_parts:
         return "No codec rows yet."
     rows = ["| config | sample rate | bitrate | codebooks | hop | checkpoint | weights | output length | notes |",
             "|---|---:|---:|---:|---:|---|---|---|---|"]
+    taxonomy = info.source.get("taxonomy") or {}
     for name in codec_parts:
+        if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
+            facts = taxonomy.get(name, {})
+            described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
+                                  if key in facts)
+            rows.append(f"| `{name}` | — | — | — | — | — | original release files | — | "
+                        f"{'CodecFake+ taxonomy: ' + described if described else 'not in the registry'} |")
+            continue
         s = registry.spec(name)
         if info.imported:
             weights = "original release files"
@@ -268,7 +338,14 @@ def _notes(info: DatasetCardInfo) -> list[str]:
     if info.imported:
         notes.append("- Rows are the original CodecFake release's files, converted losslessly (16-bit PCM → FLAC).")
     else:
-        notes.append(_rate_note(info.genuine_sample_rate))
+        notes.append(_rate_note(info.genuine_sample_rate, info.recipe))
+        if info.precisions:
+            listed = ", ".join(f"`{c}` in {p}" for c, p in info.precisions.items())
+            notes.append(
+                f"- Precision: {listed}; the other codecs in exact fp32 (TF32 off). tf32 runs CUDA matmuls and "
+                "convolutions with 10-bit mantissa inputs, bf16 the convolution, linear and recurrent layers in "
+                "bfloat16: their rows deviate from fp32's (codecfake-hf's bench/precision.py measures by how much, "
+                "per codec) and may depend on how utterances were batched.")
         notes += [
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
@@ -278,19 +355,13 @@ def _notes(info: DatasetCardInfo) -> list[str]:
     return notes
 
 
-def _rate_note(genuine_sample_rate: int | None) -> str:
+def _rate_note(genuine_sample_rate: int | None, recipe: str | None) -> str:
     """The genuine rows' rate and what the codecs were fed, beside what the CodecFake pipeline fed them."""
-    if genuine_sample_rate is None:
-        return ("- Genuine rows are stored at each file's own rate (16-bit), and every codec resynthesises that "
-                "audio, resampled to the codec's rate with soxr.")
-    return (
-        f"- Genuine rows are stored at {genuine_sample_rate} Hz (16-bit), and every codec resynthesises exactly "
-        "that audio, resampled to the codec's rate with soxr: no codec saw input above "
-        f"{genuine_sample_rate / 2000:g} kHz. The CodecFake pipeline fed its 24 kHz and 44.1 kHz codecs the "
-        "48 kHz VCTK originals instead (resampled to their rate). To keep each file's own rate (48 kHz for VCTK) "
-        "for the genuine rows and every codec's input, build with `genuine_sample_rate=None` "
-        "(`--genuine_sample_rate 0` on `python -m builder build`)."
-    )
+    text = "- " + describe_recipe(recipe or MATCHED, genuine_sample_rate)
+    if (recipe or MATCHED) == MATCHED and genuine_sample_rate is not None:
+        text += (" To keep each file's own rate (48 kHz for VCTK) for the genuine rows, build with "
+                 "`genuine_sample_rate=None` (`--genuine_sample_rate 0` on `python -m builder build`).")
+    return text
 
 
 # Pushing: the one path for datasets (builder push) and models (eval finetune/card/protocol)
@@ -347,6 +418,8 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
     try:
         created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
         repo_id = getattr(created, "repo_id", None) or repo_id
+        if repo_type == "dataset" and fill_repo_id(folder, repo_id):
+            logger.info("card: the loading snippet now names %s", repo_id)
         upload_large_folder = getattr(api, "upload_large_folder", None)
         if repo_type == "dataset" and upload_large_folder is not None:
             upload_large_folder(repo_id=repo_id, folder_path=str(folder), repo_type=repo_type, private=private,

@@ -196,16 +196,8 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     if hyper:
         body += ["## Training hyper-parameters", "", "| name | value |", "|---|---|"]
         body += [f"| {name} | {value} |" for name, value in hyper.items()] + [""]
+    body += [*how_to_use(model_name, training), ""]
     body += [
-        "## How to use",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        "",
-        f'detector = pipeline("audio-classification", model="{model_name}")',
-        'detector("speech.wav")  # [{"label": "bonafide", "score": ...}, {"label": "spoof", "score": ...}]',
-        "```",
-        "",
         "## Limitations",
         "",
         "The detector has seen only the codecs listed above, resynthesising one corpus's speakers; EER on "
@@ -216,6 +208,36 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     ]
     content = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body)
     return ModelCard(content)
+
+
+def how_to_use(model_name: str, training: TrainingFacts | None) -> list[str]:
+    """The card's "How to use" section: `pipeline` on a file, and on a CodecFake dataset row.
+
+    A row's `audio` is a torchcodec decoder at the file's own rate (24 or 44.1 kHz for many codecs): the
+    pipeline refuses the decoder, and resamples an array only through torchaudio. Casting the column to the
+    model's rate and passing `{"raw": array, "sampling_rate": rate}` works with neither.
+    """
+    rate = training.sampling_rate if training and training.sampling_rate else 16_000
+    dataset = dataset_id(training.dataset) if training and training.dataset else "DATASET"
+    config = training.dataset_config if training and training.dataset_config else "all"
+    return [
+        "## How to use",
+        "",
+        "```python",
+        "from datasets import Audio, load_dataset",
+        "from transformers import pipeline",
+        "",
+        f'detector = pipeline("audio-classification", model="{model_name}")',
+        'detector("speech.wav")  # [{"label": "bonafide", "score": ...}, {"label": "spoof", "score": ...}]',
+        "",
+        f"# Rows of a CodecFake dataset: decode the audio at the model's {rate} Hz (the pipeline resamples only",
+        "# through torchaudio, and does not take the row's decoder itself), then pass the array and its rate.",
+        f'rows = load_dataset("{dataset}", "{config}", split="test")',
+        f'rows = rows.cast_column("audio", Audio(sampling_rate={rate}))',
+        'audio = rows[0]["audio"]',
+        'detector({"raw": audio["array"], "sampling_rate": audio["sampling_rate"]})',
+        "```",
+    ]
 
 
 def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Path:

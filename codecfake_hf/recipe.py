@@ -29,12 +29,13 @@ def default_recipe(source_kind: str) -> str:
     return PAPER if source_kind == "vctk" else MATCHED
 
 
-def from_source(recipe: str, codec_rate: int, row_rate: int) -> bool:
-    """Whether a codec at `codec_rate` is fed the source file (sinc-resampled) rather than the genuine row
-    stored at `row_rate`: under `paper`, when the rates differ."""
+def from_source(recipe: str, codec_rate: int, genuine_sample_rate: int | None) -> bool:
+    """Whether a codec at `codec_rate` is fed the source as read, sinc-resampled to its rate, rather than the
+    genuine row: under `paper`, when the genuine rows are at another rate, or at each file's own rate
+    (`genuine_sample_rate` None: then the rows are the source, and the sinc is a no-op where rates agree)."""
     if recipe not in RECIPES:
         raise ValueError(f"recipe {recipe!r} is not one of {', '.join(RECIPES)}")
-    return recipe == PAPER and int(codec_rate) != int(row_rate)
+    return recipe == PAPER and (genuine_sample_rate is None or int(codec_rate) != int(genuine_sample_rate))
 
 
 def describe(recipe: str, genuine_sample_rate: int | None) -> str:

@@ -1,4 +1,4 @@
-"""Speaker-disjoint splits: the CodecFake paper's VCTK split by default, or a speaker -> split file.
+"""Speaker-disjoint splits: the CodecFake paper's VCTK split, a speaker -> split file, or seeded ratios.
 
 A split is a function of the speaker alone, so no speaker can be in two splits: that is what makes
 the splits disjoint by construction. A split file that names a speaker twice with different splits
@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from .errors import CodecFakeError
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ logger = logging.getLogger(__name__)
 PAPER_SPLIT = {"p226": "validation", "p229": "validation", "p227": "test", "p228": "test"}
 DEFAULT_SPLIT = "train"
 SPLIT_ORDER = ("train", "validation", "test")
+DEFAULT_RATIOS = (0.8, 0.1, 0.1)  # train, validation, test shares of the speakers of a non-VCTK source
 # `datasets` split names: word characters (no dashes), as in `datasets.naming._split_re`.
 _SPLIT_NAME = re.compile(r"^\w+$")
 
@@ -49,6 +52,39 @@ class SpeakerSplit:
     def paper(cls) -> SpeakerSplit:
         """The CodecFake paper's split of VCTK."""
         return cls(PAPER_SPLIT)
+
+    @classmethod
+    def by_ratio(cls, speakers: Iterable[str], ratios: tuple[float, float, float] = DEFAULT_RATIOS,
+                 seed: int = 0) -> SpeakerSplit:
+        """A seeded random split of `speakers` into train/validation/test by `ratios` (of speakers, not
+        utterances), for a source that is not VCTK and has no split file.
+
+        Every split whose ratio is above 0 gets at least one speaker while there are speakers enough; the
+        speakers are sorted before the seeded shuffle, so the same speakers and seed give the same split.
+        """
+        ratios = check_ratios(ratios)
+        order = sorted(set(speakers))
+        rng = np.random.default_rng(seed)
+        order = [order[i] for i in rng.permutation(len(order))]
+        share = dict(zip(SPLIT_ORDER, ratios, strict=True))
+        # One speaker at least for each split with a share, as far as the speakers go: train, then test.
+        minimum, left = {}, len(order)
+        for split in ("train", "test", "validation"):
+            minimum[split] = 1 if share[split] > 0 and left > 0 else 0
+            left -= minimum[split]
+        counts = {split: max(int(round(share[split] * len(order))), minimum[split]) for split in ("validation", "test")}
+        for split in ("validation", "test"):  # never below train's minimum
+            excess = counts["validation"] + counts["test"] + minimum["train"] - len(order)
+            counts[split] -= max(0, min(excess, counts[split] - minimum[split]))
+        counts["train"] = len(order) - counts["validation"] - counts["test"]
+        assignments, start = {}, 0
+        for split in ("validation", "test", "train"):
+            for speaker in order[start:start + counts[split]]:
+                assignments[speaker] = split
+            start += counts[split]
+        logger.info("ratio split %s (seed %d) of %d speakers: %s", ratios, seed, len(order),
+                    {split: sum(v == split for v in assignments.values()) for split in SPLIT_ORDER})
+        return cls({speaker: split for speaker, split in assignments.items() if split != DEFAULT_SPLIT})
 
     @classmethod
     def from_file(cls, path: str | Path) -> SpeakerSplit:
@@ -123,6 +159,24 @@ class SpeakerSplit:
 
     def __repr__(self) -> str:
         return f"SpeakerSplit({self.assignments}, default={self.default!r})"
+
+
+def parse_ratios(text: str) -> tuple[float, float, float]:
+    """`"0.8,0.1,0.1"` -> (0.8, 0.1, 0.1): train, validation, test shares of the speakers (summing to 1)."""
+    try:
+        values = tuple(float(part) for part in str(text).split(","))
+    except ValueError:
+        raise SplitError(f"`split_ratios` {text!r} is not three numbers: give train,validation,test shares of the "
+                         "speakers, e.g. 0.8,0.1,0.1.") from None
+    return check_ratios(values)
+
+
+def check_ratios(values) -> tuple[float, float, float]:
+    values = tuple(values)
+    if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1) > 1e-6 or values[0] <= 0:
+        raise SplitError(f"`split_ratios` {','.join(f'{v:g}' for v in values)} must be three shares train,"
+                         "validation,test that are not negative, give train some, and sum to 1 (e.g. 0.8,0.1,0.1).")
+    return values  # type: ignore[return-value]
 
 
 def split_sort_key(split: str) -> tuple[int, str]:

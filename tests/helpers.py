@@ -116,3 +116,28 @@ def with_unknown_option(name: str, config: dict, key: str = "volume_knob") -> di
     else:
         config[key] = 11
     return config
+
+
+def official_key_shapes(name: str, fixture) -> dict[str, tuple[int, ...]]:
+    """The manifest's official state dict in the naming our model uses (inference keys only).
+
+    EnCodec and DAC: the manifests list the upstream packages' keys, which transformers' conversion renames
+    one to one (DAC folds weight_g/weight_v into one `weight`); FunCodec: the discriminator and mel-loss
+    tensors of its files are training-only and dropped by `build`.
+    """
+    family = codecs.spec(name).family
+    shapes = fixture.official_shapes()
+    if family == "encodec":
+        from codecfake_hf.codecs.encodec import codec as encodec
+
+        return {encodec.original_key(key): shape for key, shape in shapes.items()}
+    if family == "dac":
+        from codecfake_hf.codecs.dac import codec as dac
+
+        renamed = {dac.original_key(key.removeprefix("state_dict.")): shape for key, shape in shapes.items()}
+        return {key: shape for key, shape in renamed.items() if key is not None}
+    if family == "funcodec":
+        from codecfake_hf.codecs.funcodec import codec as funcodec
+
+        return {key: shape for key, shape in shapes.items() if not key.startswith(funcodec.TRAINING_ONLY_PREFIXES)}
+    return shapes

@@ -42,9 +42,8 @@ def test_official_config_and_state_dict(name, codec_fixture):
     fixture = codec_fixture(name)
     spec = codecs.spec(name)
     assert academicodec.default_config(spec) == fixture.manifest["config"]["values"]
-    codec = codecs.load(name, random_weights=True)
-    shapes = {key: tuple(value.shape) for key, value in codec.model.state_dict().items()}
-    assert shapes == fixture.official_shapes()
+    # the official keys and shapes: tests/test_codec_contract.py
+    codec = codecs.load(name, config=fixture.tiny_config, random_weights=True)
     assert codec.random_weights and (codec.sample_rate, codec.spec.hop_length) == (spec.sample_rate, 320)
 
 

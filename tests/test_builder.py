@@ -166,9 +166,10 @@ def test_card_yaml_configs_info_license_and_codec_table(built):
     assert f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | [{spec.hub_repo}]" in body
     assert "**random** (smoke run)" in body  # the tests' codecs have random weights, and the card says so
     assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
-    # The 16 kHz codec input is a choice that differs from the CodecFake pipeline: the card says so and how to undo it.
-    assert "Genuine rows are stored at 16000 Hz" in body and "48 kHz VCTK originals" in body
-    assert "`genuine_sample_rate=None`" in body and "`--genuine_sample_rate 0`" in body
+    # A VCTK build follows the CodecFake pipeline's input recipe by default, and the card says what that is.
+    assert "Genuine rows are stored at 16000 Hz (16-bit). Input recipe `paper`" in body
+    assert "resynthesises the source file as read (48 kHz for VCTK)" in body and "`--recipe matched`" in body
+    assert "Precision:" not in body  # fp32, the default, needs no note
 
 
 def test_resume_after_an_interrupted_run_loses_and_duplicates_nothing(tmp_path, demo_dir, codec_fixture):
@@ -300,7 +301,7 @@ def test_cli_help_explains_every_flag(capsys):
     for command, flags in {
         "build": ["--source", "--codecs", "--out", "--device", "--split_file", "--split-file", "--limit",
                   "--random_weights", "--random-weights",
-                  "--genuine-sample-rate", "48 kHz VCTK originals"],
+                  "--genuine-sample-rate", "48 kHz VCTK originals", "--recipe", "--precision", "--seed"],
         "push": ["--repo", "--private", "HF_TOKEN"],
         "import": ["--out", "--split-file"],
         "demo": ["--out", "--codecs"],
@@ -475,8 +476,10 @@ def test_the_source_is_read_once_and_each_codec_resynthesises_exactly_its_genuin
         return built[name]
 
     out = tmp_path / "out"
-    build(config_for(source, out, f"{ENCODEC},{DAC}", shard_size=3), codec_factory=factory, corpus=corpus,
-          progress=False)
+    # `matched`: every codec takes its genuine row. (Under `paper`, VCTK's default, a codec at another rate
+    # than the genuine rows reads the 48 kHz source instead: tests/test_recipe.py.)
+    build(config_for(source, out, f"{ENCODEC},{DAC}", shard_size=3, recipe="matched"), codec_factory=factory,
+          corpus=corpus, progress=False)
     assert len(reads) == 6 and set(reads.values()) == {1}
     # Each fake shard is the engine's output (sequential, same batches) on its genuine shard's rows.
     for name in (ENCODEC, DAC):

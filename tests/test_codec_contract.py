@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from conftest import pad_batch, rel_l2, resynthesize_one
-from helpers import hub_layout, tiny_official_config, with_unknown_option
+from helpers import hub_layout, official_key_shapes, tiny_official_config, with_unknown_option
 
 from codecfake_hf import codecs
 from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
@@ -19,6 +20,17 @@ from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavai
 BATCH_PARITY = 1e-4
 
 parametrize_names = pytest.mark.parametrize("name", codecs.names())
+
+
+@parametrize_names
+def test_official_config_builds_the_checkpoint_keys_and_shapes(name, codec_fixture):
+    """The official config, built on the meta device (names and shapes only), has the official file's keys."""
+    spec = codecs.spec(name)
+    family = codecs.registry.family(name)
+    with torch.device("meta"):
+        codec = family.build(spec, family.default_config(spec), None, device="meta")
+    shapes = {key: tuple(value.shape) for key, value in codec.model.state_dict().items()}
+    assert shapes == official_key_shapes(name, codec_fixture(name))
 
 
 @parametrize_names

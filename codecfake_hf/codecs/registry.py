@@ -294,9 +294,14 @@ def _family(s: CodecSpec) -> CodecFamily:
         ) from None
 
 
+def family(name: str) -> CodecFamily:
+    """The family subpackage that builds `name` (its `CodecFamily` functions); BackendNotBuiltError if unwritten."""
+    return _family(spec(name))
+
+
 def options(name: str) -> Mapping[str, str]:
     """The keyword options `load(name, ...)` accepts for this codec's family, each with one line of help."""
-    return MappingProxyType(dict(_family(spec(name)).OPTIONS))
+    return MappingProxyType(dict(family(name).OPTIONS))
 
 
 def weight_seed(name: str, seed: int = 0) -> int:

@@ -42,7 +42,7 @@ class ResidualCodebooks(nn.Module):
 
     def mark_initialised(self) -> None:
         """Set `inited` to 1, warning if the loaded checkpoint had left some codebook un-initialised."""
-        if bool((self.inited == 0).any()):
+        if not self.inited.is_meta and bool((self.inited == 0).any()):  # meta: names and shapes only
             stages = torch.nonzero(self.inited[:, 0] == 0).flatten().tolist()
             logger.warning(
                 "FunCodec checkpoint marks codebooks %s as not initialised (upstream would run k-means on the "

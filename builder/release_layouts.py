@@ -1,0 +1,259 @@
+"""The two public releases as downloaded: the Hub-hosted CodecFake Parquet, and CodecFake+'s CoRS archive.
+
+`builder import` reads three layouts into the same schema and splits (`detect_layout` picks one):
+
+- `wav`: the original release's `<codec>+<utterance>.wav` files (`builder.release.scan_release`);
+- `hf-parquet`: a local copy of the Hub dataset `rogertseng/CodecFake` (`hf download rogertseng/CodecFake
+  --repo-type dataset --local-dir DIR`): `data/train-*.parquet` shards with `audio` ({bytes, path}), `label`
+  (ClassLabel `bonafide`/`spoofing`), `speaker_id` and `codec_name`, one `train` split, and a `datalist.csv`
+  overview beside them (not needed: the shards hold everything);
+- `cors`: CodecFake+'s codec-resynthesised set (Chen et al. 2025, arXiv 2501.08238): the archive's audio files
+  and a label file `CoRS_labels.txt` whose lines are `Model ClipID QUA AUX DEC Label` (as its CoSG label file),
+  QUA/AUX/DEC being the codec's taxonomy (quantiser, auxiliary objective, decoder domain).
+
+Neither public layout could be checked against the real files here (no network): the readers take the
+column and field names above, accept the label spellings of both papers (`bonafide`/`bona-fide`/`real`,
+`spoof`/`spoofing`/`fake`), and name what they miss. Rows are re-split by speaker (`--split_file` or the
+paper's split); the utterance id is the audio file's stem without a `<codec>+` prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from codecfake_hf.audio import decode_audio_bytes
+from codecfake_hf.codecs import registry
+from codecfake_hf.corpus import Corpus, CorpusError, Record
+from codecfake_hf.errors import UnknownCodecError
+from codecfake_hf.schema import GENUINE
+
+logger = logging.getLogger(__name__)
+
+LAYOUTS = ("auto", "wav", "hf-parquet", "cors")
+CORS_LABELS = "CoRS_labels.txt"
+CORS_FIELDS = ("Model", "ClipID", "QUA", "AUX", "DEC", "Label")
+BONAFIDE_NAMES = {"bonafide", "bona-fide", "bona_fide", "bona fide", "genuine", "real", "original"}
+SPOOF_NAMES = {"spoof", "spoofing", "fake", "codecfake"}
+AUDIO_SUFFIXES = {".wav", ".flac"}
+SPEAKER = re.compile(r"(?<![A-Za-z0-9])(p\d{3,})(?=_)")  # VCTK speakers: p225_001 -> p225
+
+
+def detect_layout(root: str | Path) -> str:
+    """`hf-parquet` for a folder of Parquet shards, `cors` for one with `CoRS_labels.txt`, else `wav`."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"`import` folder {str(root)!r}: no such folder. Pass the downloaded release's folder.")
+    if next(root.rglob(CORS_LABELS), None) is not None:
+        return "cors"
+    if next(root.rglob("*.parquet"), None) is not None:
+        return "hf-parquet"
+    return "wav"
+
+
+def is_bonafide(label: str, where: str) -> bool:
+    """True for a bona fide label, False for a spoof one; `CorpusError` naming `where` for anything else."""
+    value = str(label).strip().lower()
+    if value in BONAFIDE_NAMES:
+        return True
+    if value in SPOOF_NAMES:
+        return False
+    raise CorpusError(f"{where}: label {label!r} is neither bona fide ({', '.join(sorted(BONAFIDE_NAMES))}) nor "
+                      f"spoof ({', '.join(sorted(SPOOF_NAMES))}); is this the right file?")
+
+
+def utterance_of(name: str) -> str:
+    """The utterance id of an audio file name: its stem, without a `<codec>+` prefix (`x+p225_001.wav`)."""
+    stem = Path(name).stem
+    return stem.split("+", 1)[1] if "+" in stem else stem
+
+
+def speaker_of(utterance_id: str, given: str | None = None) -> str:
+    """The speaker: the given one, else a VCTK `pNNN` in the id, else the id up to its first `_`."""
+    if given:
+        return str(given)
+    match = SPEAKER.search(utterance_id)
+    return match[1] if match else utterance_id.split("_", 1)[0]
+
+
+def codec_part(name: str) -> str:
+    """The dataset part of a codec named by a release: the registry's name (aliases resolved), else the release's
+    own name made safe for a folder and a config name (CodecFake+ has codecs the registry does not)."""
+    try:
+        return registry.resolve(name)
+    except UnknownCodecError:
+        return re.sub(r"[^\w.-]+", "_", str(name)).strip("_") or "unknown_codec"
+
+
+# --- the Hub-hosted CodecFake (Parquet) -------------------------------------------------------------------
+
+
+HF_COLUMNS = ("audio", "label", "speaker_id", "codec_name")
+
+
+class ParquetAudio(Corpus):
+    """Reads the audio of a Parquet release row: `record.path` is the shard, `record.index` the row in it.
+
+    Rows are read a row group at a time and the last group is kept, since a shard's records are written in
+    order (one row group of `datasets`' Parquet holds about a hundred audio rows).
+    """
+
+    kind = "release-parquet"
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self._files: dict[str, tuple[pq.ParquetFile, np.ndarray]] = {}
+        self._group: tuple[str, int, list] | None = None
+
+    def records(self) -> list[Record]:  # the scanner lists them
+        return []
+
+    def read(self, record: Record) -> tuple[np.ndarray, int]:
+        file, starts = self._open(record.path)
+        group = int(np.searchsorted(starts, record.index, side="right")) - 1
+        if self._group is None or self._group[:2] != (record.path, group):
+            column = file.read_row_group(group, columns=["audio"]).column("audio").to_pylist()
+            self._group = (record.path, group, column)
+        audio = self._group[2][record.index - int(starts[group])]
+        name = f"{record.path} row {record.index} ({(audio or {}).get('path') or record.utterance_id})"
+        if not audio or not audio.get("bytes"):
+            raise CorpusError(f"{name}: the row holds no audio bytes")
+        return decode_audio_bytes(audio["bytes"], name)
+
+    def _open(self, path: str) -> tuple[pq.ParquetFile, np.ndarray]:
+        if path not in self._files:
+            file = pq.ParquetFile(path)
+            sizes = [file.metadata.row_group(i).num_rows for i in range(file.metadata.num_row_groups)]
+            self._files[path] = (file, np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64))
+        return self._files[path]
+
+
+def _label_names(schema) -> list[str] | None:
+    """The `label` ClassLabel names that `datasets` stored in the shard's schema, if any."""
+    metadata = (schema.metadata or {}).get(b"huggingface")
+    if not metadata:
+        return None
+    feature = json.loads(metadata).get("info", {}).get("features", {}).get("label", {})
+    return feature.get("names")
+
+
+def scan_hf_parquet(root: str | Path) -> tuple[dict[str, list[Record]], list[str]]:
+    """{part: records} of a local copy of the Hub-hosted CodecFake, and what was skipped (with reasons).
+
+    Reads only the small columns (label, speaker, codec, the audio's file name); the audio is read while
+    writing, by `ParquetAudio`. A bona fide row becomes `genuine`; a spoof row the part of its `codec_name`.
+    """
+    root = Path(root)
+    shards = sorted(root.rglob("*.parquet"))
+    if not shards:
+        raise CorpusError(f"`import` folder {str(root)!r} holds no Parquet shards (`*.parquet`).")
+    parts: dict[str, list[Record]] = defaultdict(list)
+    seen: set[tuple[str, str]] = set()
+    skipped: list[str] = []
+    for shard in shards:
+        file = pq.ParquetFile(shard)
+        names = set(file.schema_arrow.names)
+        missing = [column for column in HF_COLUMNS if column not in names]
+        if missing:
+            raise CorpusError(f"{shard}: no column(s) {', '.join(missing)} (it has {', '.join(sorted(names))}); the "
+                              f"Hub-hosted CodecFake's shards have {', '.join(HF_COLUMNS)}")
+        label_names = _label_names(file.schema_arrow)
+        table = pq.read_table(shard, columns=["audio.path", "label", "speaker_id", "codec_name"])
+        index = 0
+        for row in table.to_pylist():
+            label = row["label"]
+            if isinstance(label, int) and label_names:
+                label = label_names[label]
+            elif isinstance(label, int):  # no ClassLabel metadata: the dataset card's order
+                label = ("bonafide", "spoofing")[label]
+            bonafide = is_bonafide(label, f"{shard} row {index}")
+            part = GENUINE if bonafide else codec_part(row["codec_name"] or "")
+            utterance = utterance_of(row["path"] or f"{row['speaker_id']}_{shard.stem}_{index}")
+            if (part, utterance) in seen:
+                skipped.append(f"{shard.name} row {index}: a second {part} row for {utterance} (the first is kept)")
+            else:
+                seen.add((part, utterance))
+                parts[part].append(Record(utterance_id=utterance, speaker_id=speaker_of(utterance, row["speaker_id"]),
+                                          path=str(shard), index=index))
+            index += 1
+    for reason in skipped:
+        logger.warning("import: skipped %s", reason)
+    return dict(parts), skipped
+
+
+# --- CodecFake+ CoRS ---------------------------------------------------------------------------------------
+
+
+def _label_lines(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {field: value}) of a CodecFake+ label file; a header line, if present, names the fields."""
+    fields = CORS_FIELDS
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        values = line.split()
+        if not values or line.lstrip().startswith("#"):
+            continue
+        if [v.lower() for v in values] == [f.lower() for f in CORS_FIELDS]:
+            fields = tuple(values)
+            continue
+        if len(values) != len(fields):
+            raise CorpusError(f"{path}:{number}: {len(values)} fields, expected {len(fields)} "
+                              f"({' '.join(CORS_FIELDS)}): {line.strip()!r}")
+        yield number, dict(zip((f.capitalize() if f.lower() != "clipid" else "ClipID" for f in fields), values,
+                               strict=True))
+
+
+def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dict[str, dict[str, str]]]:
+    """{part: records}, what was skipped, and each codec part's taxonomy from a CodecFake+ CoRS download.
+
+    A label line's clip is the audio file whose stem is its ClipID (under a folder named after its Model
+    when several files share the stem). Bona fide lines become `genuine`; each Model a part, named as the
+    registry names it where the registry knows it.
+    """
+    root = Path(root)
+    label_file = next(root.rglob(CORS_LABELS), None)
+    if label_file is None:
+        raise CorpusError(f"`import` folder {str(root)!r} holds no {CORS_LABELS} (CodecFake+ CoRS's label file).")
+    by_stem: dict[str, list[Path]] = defaultdict(list)
+    for path in root.rglob("*"):
+        if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file():
+            by_stem[path.stem].append(path)
+    parts: dict[str, list[Record]] = defaultdict(list)
+    taxonomy: dict[str, dict[str, str]] = {}
+    seen: set[tuple[str, str]] = set()
+    skipped: list[str] = []
+    for number, entry in _label_lines(label_file):
+        where = f"{label_file.name}:{number}"
+        clip = Path(entry["ClipID"]).stem
+        candidates = by_stem.get(clip, [])
+        if len(candidates) > 1:
+            candidates = [c for c in candidates if entry["Model"] in c.relative_to(root).parts[:-1]]
+        if len(candidates) != 1:
+            skipped.append(f"{where}: {clip}: " + ("no audio file of that name" if not candidates else
+                                                   f"{len(candidates)} audio files of that name"))
+            continue
+        bonafide = is_bonafide(entry["Label"], where)
+        part = GENUINE if bonafide else codec_part(entry["Model"])
+        utterance = utterance_of(clip)
+        if (part, utterance) in seen:
+            skipped.append(f"{where}: a second {part} clip {utterance} (the first is kept)")
+            continue
+        seen.add((part, utterance))
+        if not bonafide:
+            facts = {"model": entry["Model"], "quantizer": entry["Qua"], "auxiliary": entry["Aux"],
+                     "decoder": entry["Dec"]}
+            if taxonomy.setdefault(part, facts) != facts:
+                raise CorpusError(f"{where}: {entry['Model']} has taxonomy {facts} here but {taxonomy[part]} "
+                                  "on an earlier line; a codec has one taxonomy")
+        parts[part].append(Record(utterance_id=utterance, speaker_id=speaker_of(utterance),
+                                  path=str(candidates[0])))
+    for reason in skipped:
+        logger.warning("import: skipped %s", reason)
+    if not parts:
+        raise CorpusError(f"{label_file}: no line matched an audio file under {root} ({len(skipped)} skipped).")
+    return dict(parts), skipped, taxonomy

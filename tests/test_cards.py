@@ -1,0 +1,134 @@
+"""The dataset card says what is true of the data at hand: repo id at push, licence and language, the split that
+was made, papers and risks, and why weights were random."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+from test_builder import ENCODEC, TinyCodecs
+from test_hub import dataset_folder, recorded  # noqa: F401 - fixtures
+
+from builder import build
+from builder.__main__ import main
+from builder.request import BuildRequest
+from codecfake_hf import hub
+from codecfake_hf.audio import read_audio
+from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.splits import SpeakerSplit, SplitError, parse_ratios
+
+
+def front_matter(folder: Path) -> dict:
+    return yaml.safe_load((folder / "README.md").read_text().split("---\n")[1])
+
+
+def test_push_fills_the_repo_id_into_the_loading_snippet(dataset_folder, recorded, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    card = (dataset_folder / "README.md").read_text()
+    assert 'load_dataset("ORG/NAME", "encodec_24khz", split="test")' in card
+    hub.push_folder(dataset_folder, "my-org/codecfake-vctk")
+    card = (dataset_folder / "README.md").read_text()
+    assert 'load_dataset("my-org/codecfake-vctk", "encodec_24khz", split="test")' in card
+    assert "ORG/NAME" not in card
+    assert [call[0] for call in recorded][0] == "create_repo"
+
+
+def test_card_of_a_vctk_build_names_papers_risks_language_and_source(dataset_folder):  # noqa: F811
+    card = (dataset_folder / "README.md").read_text()
+    assert "https://arxiv.org/abs/2406.07237" in card
+    assert "## Risks and intended use" in card and "deepfake speech" in card
+    assert "2501.08238" not in card  # no taxonomy in these rows
+
+
+@pytest.fixture
+def folder_source(tmp_path, demo_dir) -> Path:
+    """A plain folder of speech (not VCTK): five speakers, two clips each, speaker = sub-folder."""
+    wave, rate = read_audio(demo_dir / "genuine+p225_273.wav")
+    root = tmp_path / "speech"
+    for s in range(5):
+        for k in range(2):
+            path = root / f"spk{s}" / f"utt{k}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(path, wave[k * 8000: k * 8000 + 6000], rate)
+    return root
+
+
+def test_folder_source_gets_a_seeded_ratio_split_and_a_card_that_says_so(folder_source, tmp_path, codec_fixture,
+                                                                           capsys):
+    out = tmp_path / "out"
+    request = BuildRequest(source=f"folder:{folder_source}", codecs=ENCODEC, out=str(out), device="cpu",
+                           shard_size=4, license="mit", language="de", random_weights=True)
+    build(request, codec_factory=TinyCodecs(codec_fixture), progress=False)
+    groups = {split: sorted({row["speaker_id"] for row in datasets.load_dataset(
+        str(out), ENCODEC, split=split, cache_dir=str(tmp_path / "cache"))}) for split in ("train", "validation",
+                                                                                          "test")}
+    assert [len(groups[s]) for s in ("train", "validation", "test")] == [3, 1, 1]  # not all in train
+    assert sorted(sum(groups.values(), [])) == [f"spk{s}" for s in range(5)]
+    expected = SpeakerSplit.by_ratio([f"spk{s}" for s in range(5)], (0.8, 0.1, 0.1), seed=0)
+    assert all(expected.split_of(speaker) == split for split, speakers in groups.items() for speaker in speakers)
+    card = (out / "README.md").read_text()
+    meta = front_matter(out)
+    assert meta["license"] == "mit" and meta["language"] == ["de"]
+    assert "seeded random split of the source's speakers (train/validation/test shares 0.8/0.1/0.1, seed 0)" in card
+    assert "CodecFake paper's split of VCTK" not in card
+    assert "as the build was asked to (`--random_weights`, a smoke run)" in card
+    assert "could not be reached" not in card
+
+
+def test_a_source_without_licence_or_language_claims_neither(folder_source, tmp_path, codec_fixture):
+    out = tmp_path / "out"
+    request = BuildRequest(source=f"folder:{folder_source}", codecs=ENCODEC, out=str(out), device="cpu",
+                           split_ratios="0.6,0.2,0.2", split_seed=3)
+    build(request, codec_factory=TinyCodecs(codec_fixture), progress=False)
+    meta = front_matter(out)
+    assert meta["license"] == "unknown" and "language" not in meta
+    card = (out / "README.md").read_text()
+    assert "rebuild with `--license ID`" in card
+    assert "shares 0.6/0.2/0.2, seed 3" in card
+
+
+def test_the_printed_hint_and_the_card_example_use_a_split_that_exists(folder_source, tmp_path, monkeypatch,
+                                                                        codec_fixture, capsys):
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("builder.build"), "default_codec_factory", TinyCodecs(codec_fixture))
+    out = tmp_path / "out"
+    assert main(["build", "--source", f"folder:{folder_source}", "--codecs", ENCODEC, "--out", str(out),
+                 "--device", "cpu", "--split_ratios", "1,0,0"]) == 0
+    printed = capsys.readouterr().out
+    assert f'load_dataset("{out}", "{ENCODEC}", split="train")' in printed
+    assert f'load_dataset("ORG/NAME", "{ENCODEC}", split="train")' in (out / "README.md").read_text()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--license", "other"], "needs `--license_name` and `--license_link`"),
+    (["--language", "English"], "is not comma-separated language codes"),
+    (["--split_ratios", "0.5,0.5"], "must be three shares"),
+])
+def test_bad_card_flags_are_one_message(tmp_path, capsys, flags, message):
+    assert main(["build", "--source", f"folder:{tmp_path}", "--out", str(tmp_path / "o"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_ratio_parsing_and_small_speaker_sets():
+    assert parse_ratios("0.8,0.1,0.1") == (0.8, 0.1, 0.1)
+    with pytest.raises(SplitError):
+        parse_ratios("a,b,c")
+    two = SpeakerSplit.by_ratio(["a", "b"], (0.8, 0.1, 0.1), seed=0)
+    assert sorted(two.split_of(s) for s in "ab") == ["test", "train"]  # train first, then test
+    assert SpeakerSplit.by_ratio(["a"], seed=0).split_of("a") == "train"
+    counts = [SpeakerSplit.by_ratio([f"s{i}" for i in range(100)], (0.7, 0.2, 0.1), seed=5).split_of(f"s{i}")
+              for i in range(100)]
+    assert [counts.count(split) for split in ("train", "validation", "test")] == [70, 20, 10]
+    assert SpeakerSplit.by_ratio(list("abcdefghij"), seed=1) == SpeakerSplit.by_ratio(list("jihgfedcba"), seed=1)
+
+
+def test_request_refuses_a_split_file_with_ratios(tmp_path):
+    with pytest.raises(CodecFakeError, match="not both"):
+        BuildRequest(source="folder:x", out="o", split_file="f", split_ratios="0.8,0.1,0.1").check()
+    assert np.isclose(sum(parse_ratios("0.7,0.2,0.1")), 1)

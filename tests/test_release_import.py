@@ -1,0 +1,158 @@
+"""`builder import` of the two public releases as published, from small local mimics written here.
+
+Mimicked from their descriptions (no network here): the Hub-hosted CodecFake (`rogertseng/CodecFake`: Parquet
+shards with `audio`, `label` = bonafide/spoofing, `speaker_id`, `codec_name`, one `train` split, a CSV side
+file) and CodecFake+ CoRS (audio files plus `CoRS_labels.txt`, lines `Model ClipID QUA AUX DEC Label`).
+"""
+
+from __future__ import annotations
+
+import io
+
+import datasets
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from builder import import_release
+from builder.__main__ import main
+from builder.release_layouts import detect_layout, scan_cors, scan_hf_parquet
+from codecfake_hf.audio import read_audio, resample
+from codecfake_hf.corpus import CorpusError
+
+CLIPS = ("p225_273", "p295_144", "p318_114")
+# One speaker per split of the paper's split: train, validation, test.
+SPEAKERS = {"p225": "train", "p226": "validation", "p227": "test"}
+
+
+def wav_bytes(wave: np.ndarray, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def clip(demo_dir, k: int, rate: int, seconds: float = 0.4) -> np.ndarray:
+    """A short real utterance at `rate`, already on the 16-bit grid (so an import must keep it exactly)."""
+    wave, source_rate = read_audio(demo_dir / f"genuine+{CLIPS[k % 3]}.wav")
+    wave = resample(wave[: int(source_rate * seconds)], source_rate, rate)
+    return np.round(np.clip(wave, -1, 1 - 2**-15) * 32768) / 32768
+
+
+def load(out, config, split, tmp_path):
+    return datasets.load_dataset(str(out), config, split=split, cache_dir=str(tmp_path / "cache"))
+
+
+def front_matter(out) -> dict:
+    return yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
+
+
+# --- the Hub-hosted CodecFake -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hf_release(tmp_path, demo_dir):
+    """Two shards as `datasets` writes them (ClassLabel names in the schema), rows of two codecs and genuine."""
+    root = tmp_path / "rogertseng-CodecFake"
+    (root / "data").mkdir(parents=True)
+    features = datasets.Features({
+        "audio": datasets.Audio(), "label": datasets.ClassLabel(names=["bonafide", "spoofing"]),
+        "speaker_id": datasets.Value("string"), "codec_name": datasets.Value("string")})
+    rows, waves = [], {}
+    for k, speaker in enumerate(SPEAKERS):
+        utterance = f"{speaker}_{k + 1:03d}"
+        for codec, rate in (("genuine", 16_000), ("encodec_24khz", 24_000), ("dac_16khz", 16_000)):
+            wave = clip(demo_dir, k, rate)
+            waves[(codec, utterance)] = wave
+            # The file names inside the audio struct: plain for genuine, `<codec>+<utt>` for fakes (either is read).
+            name = f"{utterance}.wav" if codec == "genuine" else f"{codec}+{utterance}.wav"
+            rows.append({"audio": {"bytes": wav_bytes(wave, rate), "path": name},
+                         "label": 0 if codec == "genuine" else 1, "speaker_id": speaker,
+                         "codec_name": "" if codec == "genuine" else codec})
+    rows.append(dict(rows[0]))  # a duplicate genuine row: kept once, reported
+    half = len(rows) // 2
+    for n, chunk in enumerate((rows[:half], rows[half:])):
+        datasets.Dataset.from_list(chunk, features=features).to_parquet(
+            str(root / "data" / f"train-{n:05d}-of-00002.parquet"))
+    (root / "datalist.csv").write_text("file,label\nignored,bonafide\n")
+    return root, waves
+
+
+def test_hf_parquet_release_imports_into_our_schema_and_splits(hf_release, tmp_path):
+    root, waves = hf_release
+    assert detect_layout(root) == "hf-parquet"
+    out = tmp_path / "out"
+    report = import_release(root, out, shard_size=2, progress=False)
+    assert report.complete == ["genuine", "encodec_24khz", "descript-audio-codec-16khz"]  # alias resolved
+    assert len(report.skipped) == 1 and "a second genuine row for p225_001" in report.skipped[0]
+    for config, codec in (("encodec_24khz", "encodec_24khz"), ("descript-audio-codec-16khz", "dac_16khz")):
+        for speaker, split in SPEAKERS.items():
+            rows = load(out, config, split, tmp_path)
+            assert sorted(rows["id"]) == sorted([f"genuine+{speaker}_{list(SPEAKERS).index(speaker) + 1:03d}",
+                                                 f"{config}+{speaker}_{list(SPEAKERS).index(speaker) + 1:03d}"])
+            for row in rows:
+                assert row["speaker_id"] == speaker and row["label"] == (row["codec"] != "genuine")
+                audio = row["audio"]
+                expected = waves[("genuine" if row["codec"] == "genuine" else codec, row["utterance_id"])]
+                assert audio["sampling_rate"] == (24_000 if row["codec"] == "encodec_24khz" else 16_000)
+                np.testing.assert_array_equal(np.asarray(audio["array"], np.float32), expected.astype(np.float32))
+    card = (out / "README.md").read_text()
+    assert "rogertseng/CodecFake" in card
+    assert front_matter(out)["license"] == "cc-by-4.0"
+
+
+def test_hf_parquet_shard_without_the_release_columns_is_one_clear_error(tmp_path):
+    (tmp_path / "x").mkdir()
+    datasets.Dataset.from_dict({"text": ["a"]}).to_parquet(str(tmp_path / "x" / "train.parquet"))
+    with pytest.raises(CorpusError, match="no column\\(s\\) audio, label, speaker_id, codec_name"):
+        scan_hf_parquet(tmp_path / "x")
+
+
+# --- CodecFake+ CoRS --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cors_release(tmp_path, demo_dir):
+    """The archive's audio, one folder per model (same clip ids in each), and the label file with a header."""
+    root = tmp_path / "CoRS"
+    lines = ["Model ClipID QUA AUX DEC Label"]
+    models = {"VCTK": ("-", "-", "-", "bonafide"), "SpeechTokenizer": ("MVQ", "SD", "Time", "spoof"),
+              "WavTokenizer": ("SVQ", "None", "Freq", "spoof")}
+    for k, speaker in enumerate(SPEAKERS):
+        utterance = f"{speaker}_{k + 1:03d}"
+        for model, (qua, aux, dec, label) in models.items():
+            folder = root / model
+            folder.mkdir(parents=True, exist_ok=True)
+            sf.write(folder / f"{utterance}.wav", clip(demo_dir, k, 16_000), 16_000, subtype="PCM_16")
+            lines.append(f"{model} {utterance} {qua} {aux} {dec} {label}")
+    lines.append("WavTokenizer p999_001 SVQ None Freq spoof")  # no such file: skipped, said
+    (root / "CoRS_labels.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_cors_release_imports_with_its_taxonomy(cors_release, tmp_path, capsys):
+    assert detect_layout(cors_release) == "cors"
+    parts, skipped, taxonomy = scan_cors(cors_release)
+    assert sorted(parts) == ["SpeechTokenizer", "WavTokenizer", "genuine"]
+    assert taxonomy == {
+        "SpeechTokenizer": {"model": "SpeechTokenizer", "quantizer": "MVQ", "auxiliary": "SD", "decoder": "Time"},
+        "WavTokenizer": {"model": "WavTokenizer", "quantizer": "SVQ", "auxiliary": "None", "decoder": "Freq"}}
+    assert skipped == ["CoRS_labels.txt:11: p999_001: no audio file of that name"]
+
+    out = tmp_path / "out"
+    assert main(["import", str(cors_release), "--out", str(out), "--layout", "cors"]) == 0
+    assert "p999_001" in capsys.readouterr().out
+    # The registry's codec keeps its name; CodecFake+'s other codec is a config of its own.
+    rows = load(out, "WavTokenizer", "test", tmp_path)
+    assert sorted(rows["id"]) == ["WavTokenizer+p227_003", "genuine+p227_003"]
+    assert set(load(out, "SpeechTokenizer", "train", tmp_path)["speaker_id"]) == {"p225"}
+    card = (out / "README.md").read_text()
+    assert "CodecFake+" in card and "`WavTokenizer`" in card
+    assert "CodecFake+ taxonomy: quantizer SVQ, auxiliary None, decoder Freq" in card
+
+
+def test_cors_label_file_with_a_bad_line_names_it(cors_release):
+    with open(cors_release / "CoRS_labels.txt", "a") as file:
+        file.write("WavTokenizer p225_001 SVQ spoof\n")
+    with pytest.raises(CorpusError, match=r"CoRS_labels.txt:12: 4 fields, expected 6"):
+        scan_cors(cors_release)
