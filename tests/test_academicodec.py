@@ -115,7 +115,7 @@ def test_length_rule_on_release_clips(name, demo_dir, tiny):
 
 @parametrize_names
 def test_padded_batch_matches_one_by_one(name, codec_fixture, tiny):
-    """Each item of a padded batch gets what it gets alone: outputs within 1e-4 and identical codes.
+    """Each item of a padded batch gets the codes it gets alone.
 
     Without the network's length masks it would not: GroupNorm would normalise over the padding too
     (relative errors of 0.25 to 1.3 on these items, and most codes changed).
@@ -127,12 +127,9 @@ def test_padded_batch_matches_one_by_one(name, codec_fixture, tiny):
     batch = np.zeros((len(lengths), wave.shape[0]), np.float32)
     for i, n in enumerate(lengths):
         batch[i, :n] = wave[:n]
-    out, out_lengths = codec.resynthesize(batch, lengths)
     codes, frames = codec.encode(torch.from_numpy(batch), lengths)
-    for i, n in enumerate(lengths):
-        alone = resynthesize_one(codec, wave[:n])
-        assert int(out_lengths[i]) == alone.shape[0] == n // 320 * 320
-        assert rel_l2(out[i, : alone.shape[0]], alone) <= PARITY
+    for i, n in enumerate(lengths):  # the outputs, batched against alone: tests/test_codec_contract.py
+        assert codec.output_length(n) == n // 320 * 320
         alone_codes, _ = codec.encode(torch.from_numpy(wave[None, :n]), [n])
         assert torch.equal(codes[i, : int(frames[i])], alone_codes[0])
 
