@@ -336,7 +336,9 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
 def _notes(info: DatasetCardInfo) -> list[str]:
     notes = []
     if info.imported:
-        notes.append("- Rows are the original CodecFake release's files, converted losslessly (16-bit PCM → FLAC).")
+        notes.append("- Rows are the release's files stored as 16-bit PCM in FLAC: lossless for 16-bit files (as the "
+                     "original CodecFake release's are); a file with more bits (24-bit, float) loses what lies below "
+                     "its 16th bit.")
     else:
         notes.append(_rate_note(info.genuine_sample_rate, info.recipe))
         if info.precisions:
@@ -348,6 +350,9 @@ def _notes(info: DatasetCardInfo) -> list[str]:
                 "per codec) and may depend on how utterances were batched.")
         notes += [
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
+            "- Genuine rows are 16-bit PCM in FLAC too: not lossless for a source with more bits (24-bit or float "
+            "files, and any resampled audio), which loses what lies below the 16th bit (about −96 dBFS); the codecs "
+            "resynthesise exactly these 16-bit genuine rows.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
             "and were reported by the build.",
         ]
