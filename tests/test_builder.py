@@ -46,7 +46,7 @@ class TinyCodecs:
         self.batches = Counter()
         self.interrupt_after = interrupt_after
 
-    def __call__(self, name, device, random_weights):
+    def __call__(self, name, device, random_weights, seed=0):
         config = self.codec_fixture(name).tiny_checkpoint_config
         codec = codecs.load(name, config=config, random_weights=True, device=device)
         self.built.append(name)
@@ -373,8 +373,8 @@ def test_build_leaves_only_its_plan_and_lock_and_keeps_the_callers_progress_bar_
         assert not datasets.utils.logging.is_progress_bar_enabled()  # the build used to turn them back on
     finally:
         datasets.enable_progress_bars()
-    # No `datasets` staging (`*.incomplete`), cache or lock files: only the plan and the folder's own lock.
-    assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json"]
+    # No `datasets` staging (`*.incomplete`), cache or lock files: the plan, the shards' records, the lock.
+    assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json", "shards"]
     assert sorted(p.name for p in out.iterdir()) == [".codecfake", "README.md", "data"]
 
 
