@@ -310,15 +310,19 @@ def fill_repo_id(folder: str | Path, repo_id: str) -> bool:
 def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     if not codec_parts:
         return "No codec rows yet."
-    rows = ["| config | sample rate | bitrate | codebooks | hop | checkpoint | weights | output length | notes |",
-            "|---|---:|---:|---:|---:|---|---|---|---|"]
+    rows = ["| config | sample rate | bitrate | codebooks | hop | quantizer | auxiliary | decoder | backend "
+            "| checkpoint | weights | output length | notes |",
+            "|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---|"]
     taxonomy = info.source.get("taxonomy") or {}
     for name in codec_parts:
         if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
             facts = taxonomy.get(name, {})
+            # The release's own spellings (CodecFake+: MVQ/SVQ/SQ, None/SD, Time/Freq); the rows' taxonomy
+            # columns hold -1 (no label) for a codec the registry lacks.
+            cells = " | ".join(str(facts.get(key, "—")) for key in ("quantizer", "auxiliary", "decoder"))
             described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
                                   if key in facts)
-            rows.append(f"| `{name}` | — | — | — | — | — | original release files | — | "
+            rows.append(f"| `{name}` | — | — | — | — | {cells} | — | — | original release files | — | "
                         f"{'CodecFake+ taxonomy: ' + described if described else 'not in the registry'} |")
             continue
         s = registry.spec(name)
@@ -329,6 +333,7 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         rows.append(f"| `{s.name}` | {s.sample_rate} Hz | {s.bitrate_kbps:g} kbps | {s.n_codebooks} | {s.hop_length} | "
+                    f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.length_rule} | {s.notes} |")
     return "\n".join(rows)
 
@@ -336,7 +341,9 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
 def _notes(info: DatasetCardInfo) -> list[str]:
     notes = []
     if info.imported:
-        notes.append("- Rows are the original CodecFake release's files, converted losslessly (16-bit PCM → FLAC).")
+        notes.append("- Rows are the release's files stored as 16-bit PCM in FLAC: lossless for 16-bit files (as the "
+                     "original CodecFake release's are); a file with more bits (24-bit, float) loses what lies below "
+                     "its 16th bit.")
     else:
         notes.append(_rate_note(info.genuine_sample_rate, info.recipe))
         if info.precisions:
@@ -348,6 +355,9 @@ def _notes(info: DatasetCardInfo) -> list[str]:
                 "per codec) and may depend on how utterances were batched.")
         notes += [
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
+            "- Genuine rows are 16-bit PCM in FLAC too: not lossless for a source with more bits (24-bit or float "
+            "files, and any resampled audio), which loses what lies below the 16th bit (about −96 dBFS); the codecs "
+            "resynthesise exactly these 16-bit genuine rows.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
             "and were reported by the build.",
         ]

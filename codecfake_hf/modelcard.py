@@ -63,7 +63,19 @@ def training_hyperparameters(training_args) -> dict:
 def dataset_id(name: str) -> str:
     """The Hub id to cite for a dataset given as a Hub id or a local folder (the folder's name)."""
     path = Path(name)
-    return path.name if path.exists() else name
+    return path.name if is_local_dataset(name) else name
+
+
+def is_local_dataset(name: str) -> bool:
+    """A dataset given as a local folder (existing, or an absolute or `./` path), not a Hub id."""
+    return Path(name).exists() or Path(name).is_absolute() or str(name).startswith(("./", "../", "~"))
+
+
+def dataset_words(name: str) -> str:
+    """How the card's text names a dataset: a link for a Hub id, the folder's name for a local folder."""
+    if is_local_dataset(name):
+        return f"a local dataset folder `{Path(name).name}` (not on the Hub)"
+    return f"[{name}](https://huggingface.co/datasets/{name})"
 
 
 def write_training_facts(model_dir: str | Path, facts: TrainingFacts) -> Path:
@@ -169,8 +181,10 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         raise ModelCardError(
             f"nothing to put on the card of {model_name}: no {TRAINING_FILE} and no {RESULTS_FILE}; run "
             "`python -m eval finetune` (and `python -m eval score`) with this folder first")
-    trained_on = training.dataset if training and not training.origin else None  # origin: trained elsewhere
-    datasets_cited = sorted({dataset_id(d) for d in [trained_on, *(r.dataset for r in runs)] if d})
+    # `datasets:` links Hub datasets; a local folder is named in the text only; a converted model (origin) was
+    # trained elsewhere, on data that is not a Hub dataset here
+    trained_on = training.dataset if training and not training.origin else None
+    datasets_cited = sorted({d for d in [trained_on, *(r.dataset for r in runs)] if d and not is_local_dataset(d)})
     base_model = training.base_model if training else None
     data = ModelCardData(
         model_name=model_name,
@@ -195,10 +209,8 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     elif training:
         base = base_model or (f"a fresh {training.architecture or 'model'} (random weights, "
                               f"config {training.config_name})")
-        cited = dataset_id(training.dataset)
         body += [
-            f"A bona fide vs spoof speech detector fine-tuned from {base} on "
-            f"[{cited}](https://huggingface.co/datasets/{cited})"
+            f"A bona fide vs spoof speech detector fine-tuned from {base} on {dataset_words(training.dataset)}"
             f" (config `{training.dataset_config}`), codec-resynthesised speech as in CodecFake "
             "(Wu, Tseng and Lee, Interspeech 2024), with codecfake-hf's `python -m eval finetune`.",
             "",
@@ -256,7 +268,7 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         "deploying.",
         "",
     ]
-    content = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body)
+    content = f"---\n{data.to_yaml()}\n---\n\n{GENERATED_START}\n" + "\n".join(body) + f"\n{GENERATED_END}\n"
     return ModelCard(content)
 
 
@@ -268,7 +280,8 @@ def how_to_use(model_name: str, training: TrainingFacts | None) -> list[str]:
     model's rate and passing `{"raw": array, "sampling_rate": rate}` works with neither.
     """
     rate = training.sampling_rate if training and training.sampling_rate else 16_000
-    dataset = dataset_id(training.dataset) if training and training.dataset and not training.origin else "DATASET"
+    dataset = (training.dataset if training and training.dataset and not training.origin
+               else "DATASET")  # a local folder: its path
     config = training.dataset_config if training and training.dataset_config else "all"
     return [
         "## How to use",
@@ -292,15 +305,48 @@ def how_to_use(model_name: str, training: TrainingFacts | None) -> list[str]:
     ]
 
 
+# The card's part that codecfake-hf writes lies between these lines; a user's text around them is kept.
+GENERATED_START = "<!-- codecfake-hf: generated from the folder's results; edits inside are replaced -->"
+GENERATED_END = "<!-- codecfake-hf: end of the generated part -->"
+# Metadata keys the results decide; every other key of an existing card (licence, language, ...) is kept.
+OWN_METADATA = ("model_name", "base_model", "datasets", "library_name", "pipeline_tag", "metrics", "model-index")
+
+
 def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Path:
-    """Rebuild `README.md` of `model_dir` from its training facts and results; returns its path."""
+    """Write or update `README.md` of `model_dir` from its training facts and results; returns its path.
+
+    As huggingface_hub's `metadata_update` does, an existing card keeps what its user wrote: metadata keys
+    other than the results' own (`OWN_METADATA`; tags are merged), and the text outside the generated part
+    (a card without that part keeps its text above it).
+    """
     model_dir = Path(model_dir)
     training = read_training_facts(model_dir)
     runs = read_results(model_dir)
     card = build_model_card(training, runs, model_name or model_dir.resolve().name)
-    path = write_text_atomic(model_dir / "README.md", str(card))
+    path = model_dir / "README.md"
+    if path.is_file():
+        card = merge_with_existing(ModelCard.load(path), card)
+    path = write_text_atomic(path, str(card))
     logger.info("Wrote the model card %s", path)
     return path
+
+
+def merge_with_existing(existing: ModelCard, generated: ModelCard) -> ModelCard:
+    """`generated` with the user's metadata keys and text of `existing` kept."""
+    ours = generated.data.to_dict()
+    theirs = existing.data.to_dict()
+    merged = {key: value for key, value in theirs.items() if key not in OWN_METADATA}
+    merged.update({key: value for key, value in ours.items() if value is not None})
+    merged["tags"] = list(dict.fromkeys([*(theirs.get("tags") or []), *(ours.get("tags") or [])]))
+    text = existing.text
+    if GENERATED_START in text and GENERATED_END in text:
+        before, rest = text.split(GENERATED_START, 1)
+        after = rest.split(GENERATED_END, 1)[1]
+    else:
+        before, after = text.rstrip() + "\n\n", "\n"
+    body = generated.text.split(GENERATED_START, 1)[1].split(GENERATED_END, 1)[0]
+    data = ModelCardData(**merged)
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n{before}{GENERATED_START}{body}{GENERATED_END}{after}")
 
 
 def push_model_folder(model_dir: str | Path, repo_id: str, *, token: str | None = None, private: bool | None = None,

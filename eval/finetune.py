@@ -330,7 +330,9 @@ class CodecFakeTrainer(Trainer):
         """Trainer's own card drops EER from `model-index`; write ours from the folder's JSON files (this is
         also what Trainer's `push_to_hub` calls before uploading)."""
         if self.is_world_process_zero():
-            modelcard.write_model_card(self.args.output_dir, model_name=kwargs.get("model_name"))
+            # The full repository id where there is one, so the card's pipeline snippet names it.
+            modelcard.write_model_card(self.args.output_dir,
+                                       model_name=self.args.hub_model_id or kwargs.get("model_name"))
 
 
 def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.Tensor | None:

@@ -357,7 +357,7 @@ def card_main(argv: list[str] | None = None) -> Path:
     if not model_dir.is_dir():
         raise EvalArgumentError(f"`--model_dir {args.model_dir}` is not a folder")
     repo_id = args.hub_model_id or model_dir.resolve().name
-    path = modelcard.write_model_card(model_dir, model_name=repo_id.split("/")[-1])
+    path = modelcard.write_model_card(model_dir, model_name=repo_id)  # the full id: the card's pipeline snippet
     print(f"wrote {path}")
     if args.push_to_hub:
         url = modelcard.push_model_folder(model_dir, repo_id, token=args.hub_token, private=args.hub_private_repo)

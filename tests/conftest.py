@@ -89,7 +89,18 @@ class CodecFixture:
         return json.loads(path.read_text()) if path.exists() else self.tiny_config
 
     def npy(self, name: str) -> np.ndarray:
+        if self.parity is None and name == "speech_input.npy":
+            return self.shipped_speech()
         return np.load(self.tiny_dir / name)
+
+    def shipped_speech(self) -> np.ndarray:
+        """Without ../shared, the stand-in for `speech_input.npy` (3 s of real speech at the codec's rate): the
+        shipped VCTK clip p225_273 resampled with soxr. Only inputs have a stand-in; outputs and codes skip."""
+        from codecfake_hf.audio import read_audio, resample
+
+        wave, rate = read_audio(FIXTURES / "clips" / "genuine+p225_273.wav")
+        target = int(self.manifest["codecfake_usage"]["sample_rate"])
+        return resample(wave[: 3 * rate], rate, target).astype(np.float32)
 
     def has(self, name: str) -> bool:
         return (self.tiny_dir / name).exists()
@@ -114,6 +125,13 @@ class CodecFixture:
 
 def load_codec_fixture(name: str) -> CodecFixture:
     """The `CodecFixture` of a codec config: ../shared's when present, else the facts shipped in tests/fixtures."""
+    from codecfake_hf.codecs.registry import RELEASE_NAMES
+
+    if name not in RELEASE_NAMES:  # the transformers families beyond the paper: made here (tests/tiny_configs.py)
+        from tiny_configs import generated_fixture_root
+
+        root = generated_fixture_root(name)
+        return CodecFixture(root, root)
     parity = SHARED / "codec-fixtures" / name
     if parity.is_dir():
         return CodecFixture(parity, parity)
@@ -135,7 +153,9 @@ def tiny_codec(codec_fixture):
     """`tiny_codec(name)` -> the codec built from its fixture's tiny config and weights (once per session).
 
     The weights are the checkpoint-format ones: `weights_transformers.safetensors` for EnCodec and DAC,
-    whose official checkpoints are transformers', `weights.safetensors` for the other families.
+    whose official checkpoints are transformers', `weights.safetensors` for the other families. Without
+    ../shared, the same tiny architecture with seeded random weights: enough for what a codec must do whatever
+    its weights (lengths, batch invariance); a test that compares with the upstream outputs skips reading them.
     """
     from codecfake_hf import codecs
 
@@ -144,6 +164,9 @@ def tiny_codec(codec_fixture):
     def get(name: str):
         if name not in cache:
             fixture = codec_fixture(name)
+            if fixture.parity is None:
+                cache[name] = codecs.load(name, config=fixture.tiny_checkpoint_config, random_weights=True)
+                return cache[name]
             weights = ("weights_transformers.safetensors" if fixture.has("weights_transformers.safetensors")
                        else "weights.safetensors")
             cache[name] = codecs.load(name, config=fixture.tiny_checkpoint_config, state_dict=fixture.weights(weights))

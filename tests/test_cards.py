@@ -41,7 +41,7 @@ def test_card_of_a_vctk_build_names_papers_risks_language_and_source(dataset_fol
     card = (dataset_folder / "README.md").read_text()
     assert "https://arxiv.org/abs/2406.07237" in card
     assert "## Risks and intended use" in card and "deepfake speech" in card
-    assert "2501.08238" not in card  # no taxonomy in these rows
+    assert "2501.08238" in card  # every row carries the CodecFake+ taxonomy columns, so the card cites it
 
 
 @pytest.fixture
@@ -95,7 +95,9 @@ def test_the_printed_hint_and_the_card_example_use_a_split_that_exists(folder_so
                                                                         codec_fixture, capsys):
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("builder.build"), "default_codec_factory", TinyCodecs(codec_fixture))
+    tiny = TinyCodecs(codec_fixture)
+    monkeypatch.setattr(importlib.import_module("builder.build"), "default_codec_factory",
+                        lambda name, device, random_weights, seed=0: tiny(name, device, random_weights))
     out = tmp_path / "out"
     assert main(["build", "--source", f"folder:{folder_source}", "--codecs", ENCODEC, "--out", str(out),
                  "--device", "cpu", "--split_ratios", "1,0,0"]) == 0
@@ -132,3 +134,61 @@ def test_request_refuses_a_split_file_with_ratios(tmp_path):
     with pytest.raises(CodecFakeError, match="not both"):
         BuildRequest(source="folder:x", out="o", split_file="f", split_ratios="0.8,0.1,0.1").check()
     assert np.isclose(sum(parse_ratios("0.7,0.2,0.1")), 1)
+
+
+# --- the model card ---------------------------------------------------------------------------------------
+
+
+def test_model_card_user_edits_survive_score_and_a_local_dataset_is_no_hub_link(tmp_path):
+    from codecfake_hf import modelcard
+    from codecfake_hf.results import CodecResult, ScoreResults, TrainingFacts
+
+    model_dir, data_dir = tmp_path / "model", tmp_path / "my-codecfake"
+    model_dir.mkdir()
+    data_dir.mkdir()
+    modelcard.write_training_facts(model_dir, TrainingFacts(
+        dataset=str(data_dir), base_model="facebook/wav2vec2-base", dataset_config="all", sampling_rate=16_000,
+        train_codecs=["genuine", "encodec_24khz"], train_rows=8))
+    path = modelcard.write_model_card(model_dir, "my-org/w2v2-codecfake")
+    card = path.read_text()
+    assert "https://huggingface.co/datasets/my-codecfake" not in card and "datasets:" not in card
+    assert "a local dataset folder `my-codecfake` (not on the Hub)" in card
+    assert 'pipeline("audio-classification", model="my-org/w2v2-codecfake")' in card
+    assert front_matter(model_dir)["base_model"] == "facebook/wav2vec2-base"
+
+    # A user edits the card: metadata, an intro above, a section below, and a line inside the generated part.
+    meta, body = card.split("---\n", 2)[1:]
+    meta += "license: apache-2.0\nlanguage:\n- en\ntags:\n- my-tag\n"
+    meta = meta.replace("tags:\n- audio-classification", "extra_tags:\n- audio-classification", 1)  # own tag list
+    body = body.replace(modelcard.GENERATED_START, "Intro by the user.\n\n" + modelcard.GENERATED_START)
+    body = body.replace("## Limitations", "A line the user put in the generated part.\n\n## Limitations")
+    path.write_text(f"---\n{meta}---\n{body}\n## Contact\n\nwrite to us\n")
+
+    # `score` adds results and rewrites the card.
+    result = CodecResult(eer=0.125, threshold=0.5, min_dcf=0.25, n_bonafide=4, n_spoof=4)
+    modelcard.add_results(model_dir, ScoreResults(model=str(model_dir), dataset=str(data_dir), dataset_config="all",
+                                                  split="test", max_length_seconds=4.0,
+                                                  per_codec={"encodec_24khz": result}, pooled=result))
+    modelcard.write_model_card(model_dir, "my-org/w2v2-codecfake")
+    card = path.read_text()
+    data = front_matter(model_dir)
+    assert data["license"] == "apache-2.0" and data["language"] == ["en"]
+    assert "my-tag" in data["tags"] and "codecfake" in data["tags"]
+    assert data["model-index"][0]["results"][0]["metrics"][0] == {"type": "eer", "value": 12.5, "name": "EER (%)"}
+    assert "Intro by the user." in card and card.rstrip().endswith("## Contact\n\nwrite to us")
+    assert "A line the user put in the generated part." not in card  # the generated part is regenerated
+    assert "| encodec_24khz | 12.50 |" in card
+    assert card.count(modelcard.GENERATED_START) == 1
+
+
+def test_a_card_written_by_hand_keeps_its_text_above_the_generated_part(tmp_path):
+    from codecfake_hf import modelcard
+    from codecfake_hf.results import TrainingFacts
+
+    modelcard.write_training_facts(tmp_path, TrainingFacts(dataset="org/codecfake", train_codecs=["genuine"]))
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n# My detector\n\nHand-written.\n")
+    modelcard.write_model_card(tmp_path, "org/det")
+    card = (tmp_path / "README.md").read_text()
+    assert card.index("Hand-written.") < card.index(modelcard.GENERATED_START)
+    assert front_matter(tmp_path)["license"] == "mit" and front_matter(tmp_path)["datasets"] == ["org/codecfake"]
+    assert "[org/codecfake](https://huggingface.co/datasets/org/codecfake)" in card
