@@ -15,7 +15,7 @@ Two ratios, each measured in one run of this script on the same utterances (spee
 The codec has its official architecture with random weights (speed does not depend on the weights).
 Results go to `bench/results/pipeline-cpu.md` and `pipeline-cpu.json`.
 
-    python -m bench.pipeline                      # EnCodec 24 kHz, 24 utterances
+    python -m bench.pipeline                      # EnCodec 24 kHz, 12 utterances, best of 2
     python -m bench.pipeline --codec descript-audio-codec-16khz --utterances 8
 """
 
@@ -99,8 +99,9 @@ def time_cli(source: Path, out: Path, codec: str, shard_size: int, nproc: int, t
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codec", default="encodec_24khz", help="the codec (default: %(default)s)")
-    parser.add_argument("--utterances", type=int, default=24, help="utterances (default: %(default)s)")
+    parser.add_argument("--utterances", type=int, default=12, help="utterances (default: %(default)s)")
     parser.add_argument("--shard-size", type=int, default=6, help="utterances per shard (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each side, best counts (default: %(default)s)")
     parser.add_argument("--out", default="pipeline-cpu", help="results file stem in bench/results/")
     args = parser.parse_args(argv)
 
@@ -112,17 +113,24 @@ def main(argv: list[str] | None = None) -> None:
         torch.manual_seed(0)
         codec = codecs.load(name, random_weights=True, device="cpu")
         time_engine(codec, source, resynth.DEFAULT_WORKERS)  # warm-up: allocator, kernels, page cache
-        engine = time_engine(codec, source, resynth.DEFAULT_WORKERS)
-        engine_seq = time_engine(codec, source, 0)
-        e2e = time_build(codec, source, tmp / "out-pipelined", args.shard_size, resynth.DEFAULT_WORKERS)
-        e2e_seq = time_build(codec, source, tmp / "out-sequential", args.shard_size, 0)
+        # Each pair runs back to back, `--repeats` times, interleaved; the best time of each side counts
+        # (on a shared machine the best is the one least disturbed by other work).
+        engine, e2e, engine_seq, e2e_seq, two_by_one, one_by_two = ([] for _ in range(6))
+        for _ in range(args.repeats):
+            engine.append(time_engine(codec, source, resynth.DEFAULT_WORKERS))
+            e2e.append(time_build(codec, source, tmp / "out-pipelined", args.shard_size, resynth.DEFAULT_WORKERS))
+            engine_seq.append(time_engine(codec, source, 0))
+            e2e_seq.append(time_build(codec, source, tmp / "out-sequential", args.shard_size, 0))
         del codec
-        two_by_one = time_cli(source, tmp / "out-2x1", name, args.shard_size, nproc=2, threads=1)
-        one_by_two = time_cli(source, tmp / "out-1x2", name, args.shard_size, nproc=0, threads=2)
+        for _ in range(args.repeats):
+            two_by_one.append(time_cli(source, tmp / "out-2x1", name, args.shard_size, nproc=2, threads=1))
+            one_by_two.append(time_cli(source, tmp / "out-1x2", name, args.shard_size, nproc=0, threads=2))
+        engine, e2e, engine_seq, e2e_seq, two_by_one, one_by_two = map(
+            min, (engine, e2e, engine_seq, e2e_seq, two_by_one, one_by_two))
     n = args.utterances
     row = {
         "codec": name, "utterances": n, "audio_seconds": round(audio_seconds, 2), "shard_size": args.shard_size,
-        "engine_seconds": round(engine, 3), "engine_sequential_seconds": round(engine_seq, 3),
+        "repeats": args.repeats, "engine_seconds": round(engine, 3), "engine_sequential_seconds": round(engine_seq, 3),
         "build_seconds": round(e2e, 3), "build_sequential_seconds": round(e2e_seq, 3),
         "engine_utt_per_s": round(n / engine, 3), "build_utt_per_s": round(n / e2e, 3),
         "build_over_engine": round(engine / e2e, 3),
@@ -153,7 +161,7 @@ def write_results(row: dict, meta: dict, stem: str) -> Path:
         f"{meta['load_average_1min']} (the machine is shared, so absolute times are noisy; each ratio's two "
         "sides ran back to back in this one run). Codec `{codec}` with its official architecture and random "
         "weights; {utterances} speech-like utterances, {audio_seconds} s of 16 kHz audio, {shard_size} per "
-        "shard.".format(**row),
+        "shard. Each time is the best of {repeats} runs, the two sides of a ratio interleaved.".format(**row),
         "",
         "## End to end against the engine alone (same process, same codec object, same audio)",
         "",

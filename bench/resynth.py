@@ -6,6 +6,7 @@ the weights' values. Results go to `bench/results/resynth.md` (a table) and `res
 
     python -m bench.resynth                          # EnCodec 24 kHz, the issue's headline ratio
     python -m bench.resynth --codecs all --utterances 8
+    python -m bench.resynth --codecs cpu             # the CPU table: every config but CPU_SKIP's
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.resynth import DEFAULT_BATCH_SECONDS, Utterance, resolve_device, resynthesize_stream
 
 RESULTS = Path(__file__).parent / "results"
+
+# Configs left out of the CPU table (`--codecs cpu`) on a 2-core machine, and why; `all` still runs them.
+CPU_SKIP = {
+    name: "161 M parameters (a HuBERT/WavLM base semantic model beside the DAC-style codec), one utterance at a "
+          "time; 5.5-7 s per second of audio on 2 shared cores (bench/results/codecs-plus-cpu.md)"
+    for name in codecs.names() if codecs.spec(name).family == "xcodec"
+}
+
+
+def cpu_table() -> list[str]:
+    """Every codec config but those in `CPU_SKIP`."""
+    return [name for name in codecs.names() if name not in CPU_SKIP]
 
 
 def vctk_like_utterances(count: int, rate: int = 16000, seed: int = 0) -> list[Utterance]:
@@ -119,7 +132,8 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--codecs", default="encodec_24khz",
-                        help="`all` or comma-separated names (default: %(default)s)")
+                        help="`all`, `cpu` (all but the configs too large for a 2-core CPU, CPU_SKIP) or "
+                             "comma-separated names (default: %(default)s)")
     parser.add_argument("--utterances", type=int, default=16, help="utterances per codec (default: %(default)s)")
     parser.add_argument("--batch-seconds", type=float, default=None,
                         help="engine batch budget (default: the engine's for the device: 60 on CUDA, 8 on CPU)")
@@ -129,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    names = codecs.parse_codec_list(args.codecs)
+    names = cpu_table() if args.codecs.strip().lower() == "cpu" else codecs.parse_codec_list(args.codecs)
     utts = vctk_like_utterances(args.utterances)
     rows = []
     for name in names:

@@ -84,6 +84,13 @@ def print_report(report: BuildReport) -> None:
         print(f"  skipped {len(report.skipped)} utterance(s):")
         for reason in report.skipped:
             print(f"    {reason}")
+    for title, lines in (("source files or folders left out", report.source_skipped),
+                         ("shards on disk written again", report.redone),
+                         ("genuine utterances clipped to full scale", report.clipped)):
+        if lines:
+            print(f"  {title}: {len(lines)}")
+            for line in lines:
+                print(f"    {line}")
     for name, reason in report.failed.items():
         print(f"  NOT BUILT {name}: {reason}")
     codec = next((p for p in report.complete if p != GENUINE), hub.ALL_CONFIG)

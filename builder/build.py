@@ -14,6 +14,8 @@ writes the card. One process without a launcher is a world of one and runs the s
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import shutil
 from collections.abc import Callable, Iterable
@@ -27,9 +29,10 @@ from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
 from codecfake_hf.codecs import Codec
-from codecfake_hf.corpus import Corpus, Record, open_source, vctk
+from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
+from codecfake_hf.files import TEMP_SUFFIX
 from codecfake_hf.recipe import MATCHED, default_recipe
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
@@ -38,12 +41,14 @@ from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, Plan, PlanMismatchError
 from .release import scan_release
-from .request import BuildRequest
+from .request import DEFAULT_MAX_SKIPPED, BuildRequest
+from .shards import recorded_shards, shard_state, stale_reason, write_record
 
 logger = logging.getLogger(__name__)
 
 CodecFactory = Callable[[str, torch.device, bool], Codec]
 TMP_DIR = "tmp"  # in the state folder: shards being written (unique names), never in data/
+LOCK_FILE = "lock"  # in the state folder: one run per output folder
 
 
 @dataclass
@@ -58,6 +63,10 @@ class BuildReport:
         failed (dict[str, str]): codec -> why it could not be built.
         complete (list[str]): parts whose shards are all there (those the card declares).
         card (Path | None): the dataset card written.
+        redone (list[str]): `<shard>: <reason>` of each shard on disk that could not be kept (changed,
+            unrecorded, or made from source files that changed since) and was written again.
+        clipped (list[str]): `<utterance>: <what>` of each genuine row clipped to full scale.
+        source_skipped (list[str]): `<path>: <reason>` of each file or folder the source left out.
     """
 
     out: Path
@@ -67,6 +76,9 @@ class BuildReport:
     failed: dict[str, str] = field(default_factory=dict)
     complete: list[str] = field(default_factory=list)
     card: Path | None = None
+    redone: list[str] = field(default_factory=list)
+    clipped: list[str] = field(default_factory=list)
+    source_skipped: list[str] = field(default_factory=list)
 
 
 def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
@@ -88,6 +100,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
+    if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
+        raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
     ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
     try:
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
@@ -96,6 +110,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
             records = corpus.records()
+            check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
+            run.report.source_skipped = list(getattr(corpus, "skipped", []))
             split, rule = choose_split(request, corpus, records)
             recipe = request.recipe or default_recipe(corpus.kind)
             logger.info("input recipe: %s%s", recipe, "" if request.recipe else f" (the default for {corpus.kind}:)")
@@ -111,7 +127,7 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
                        codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
-                       progress=progress)
+                       progress=progress, overwrite=request.overwrite)
         return run.run([GENUINE, *codec_names], notes=card_notes or [])
     finally:
         ranks.close()
@@ -126,7 +142,8 @@ RELEASES = {
 
 
 def import_release(path: str | Path, out: str | Path, *, split_file: str | None = None, shard_size: int = 1000,
-                   metadata: str | None = None, layout: str = "auto", progress: bool = True) -> BuildReport:
+                   metadata: str | None = None, layout: str = "auto", overwrite: bool = False,
+                   progress: bool = True) -> BuildReport:
     """Convert a downloaded public release into the same schema, splits and layout.
 
     Args:
@@ -139,6 +156,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
             the rows; None: the release's file names only (empty text and speaker metadata).
         layout (str): `auto` (from the folder's files), `wav`, `hf-parquet` or `cors`
             (`builder.release_layouts`).
+        overwrite (bool): import into a non-empty folder this tool did not make.
         progress (bool): show progress bars.
     """
     if shard_size < 1:
@@ -169,7 +187,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
                 "citation": vctk.CITATION, "language": SOURCE_LANGUAGES["vctk"],  # every release resynthesised VCTK
                 **({"taxonomy": taxonomy} if taxonomy else {})},
     )
-    run = BuildRun(plan, Path(out), corpus=reader, progress=progress)
+    run = BuildRun(plan, Path(out), corpus=reader, progress=progress, overwrite=overwrite)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
     return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
 
@@ -189,7 +207,9 @@ def choose_split(request: BuildRequest, corpus: Corpus, records: list[Record]) -
     ratio split (0.8,0.1,0.1), since the paper's speakers are VCTK's and would leave every row in `train`.
     """
     if request.split_file:
-        return SpeakerSplit.from_file(request.split_file), "file"
+        split = SpeakerSplit.from_file(request.split_file)
+        split.check_speakers({r.speaker_id for r in records}, corpus.spec)  # a file naming none of them is refused
+        return split, "file"
     if request.split_ratios is None and corpus.kind in PAPER_SPLIT_SOURCES:
         return SpeakerSplit.paper(), "paper"
     ratios = parse_ratios(request.split_ratios) if request.split_ratios else DEFAULT_RATIOS
@@ -227,6 +247,7 @@ class BuildRun:
         ranks (Ranks | None): this process's rank, world and device; None: a world of one on the CPU.
         codec_factory (CodecFactory | None): loads a codec by name.
         progress (bool): show a progress bar per part.
+        overwrite (bool): write into a non-empty folder that this tool did not make.
 
     Attributes:
         report (BuildReport): what the run did (on every rank: the whole run's, from rank 0).
@@ -234,8 +255,9 @@ class BuildRun:
 
     def __init__(self, plan: Plan | Callable[[], Plan], out: Path, *, request: BuildRequest | None = None,
                  corpus: Corpus | None = None, ranks: Ranks | None = None,
-                 codec_factory: CodecFactory | None = None, progress: bool = True):
+                 codec_factory: CodecFactory | None = None, progress: bool = True, overwrite: bool = False):
         self.plan = plan
+        self.overwrite = overwrite
         self.out = out
         self.request = request
         self.corpus = corpus
@@ -249,6 +271,7 @@ class BuildRun:
         self.skipped: dict[str, list[str]] = {}  # part -> `<utterance>: <reason>` lines
         self.failed: dict[str, str] = {}  # codec -> why it could not be built here
         self.weights: dict[str, bool] = {}  # codec -> whether its weights were random
+        self.clipped: list[str] = []  # genuine rows clipped to full scale here
 
     def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
         """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
@@ -262,8 +285,10 @@ class BuildRun:
             self.write_tasks(ranks.share([(part, *shard) for part in stored for shard in pending[part]]))
             ranks.barrier()
             self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
-            outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights))
+            outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped))
             self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
+        except OSError as error:  # a full disk while writing a shard, its record, the plan or the card
+            raise _disk_full(error, self.out) from None
         finally:
             lock.release()
         return self.report
@@ -274,9 +299,11 @@ class BuildRun:
         This listing, made while this run holds the folder's lock and before any rank writes, is the
         only one: the ranks share out this list (`Ranks.share`), so each missing shard is written by
         exactly one rank, and shards on disk are never touched."""
-        lock.acquire()
+        # Checks that may refuse come before anything is written there: a refused folder keeps no trace.
+        check_out(self.out, self.overwrite)
         plan = self.plan() if callable(self.plan) else self.plan
-        self.plan = plan = _resume_or_start(plan, self.out)
+        lock.acquire()
+        self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
         pending = {part: self.pending(part) for part in parts}
         if self.request is not None:
             # The weights a codec's shards are made with are on record before the first of them is
@@ -291,10 +318,21 @@ class BuildRun:
         return plan, pending
 
     def pending(self, part: str) -> list[tuple[str, int]]:
-        """(split, shard) of each shard of `part` not on disk yet."""
-        plan = self.plan
-        return [(split, shard) for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))
-                if not plan.shard_path(self.out, part, split, shard).exists()]
+        """(split, shard) of each shard of `part` to write: missing, or on disk but not to be kept (changed,
+        unrecorded, made from source files that changed since), which is logged and reported."""
+        plan, result = self.plan, []
+        for split in plan.splits_of(part):
+            for shard in range(plan.num_shards(part, split)):
+                path = plan.shard_path(self.out, part, split, shard)
+                reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                if reason is None:
+                    continue
+                if reason != "missing":
+                    relative = path.relative_to(self.out).as_posix()
+                    logger.warning("%s: %s; writing it again", relative, reason)
+                    self.report.redone.append(f"{relative}: {reason}")
+                result.append((split, shard))
+        return result
 
     def made_with(self) -> dict:
         """What this run makes a codec's shards with: random or official weights, their seed, the precision."""
@@ -320,8 +358,10 @@ class BuildRun:
             return None
         try:
             codec = self.codec_factory(name, self.device, random_weights)
-        except CodecFakeError as error:  # BackendNotBuiltError, WeightsUnavailableError, CheckpointError
-            self.failed[name] = str(error)
+        except (CodecFakeError, ValueError, TypeError) as error:
+            # BackendNotBuiltError, WeightsUnavailableError, CheckpointError, a config or option the family does
+            # not know: this codec is not built, and the others go on.
+            self.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.error("%s: not built: %s", name, error)
             return None
         codec.precision = self.request.precision
@@ -345,16 +385,21 @@ class BuildRun:
         logger.info("%s: %d shards to write here (%d utterances)", part, len(shards), utterances)
         desc = f"[{self.ranks.rank}] {part}" if self.ranks.distributed else part
         with tqdm(total=utterances, unit="utt", desc=desc, disable=not self.progress) as bar:
+            request = self.request
             rows = PartRows(corpus=self.corpus, codec=codec, progress=bar,
-                            genuine_sample_rate=self.request.genuine_sample_rate if self.request else None,
+                            genuine_sample_rate=request.genuine_sample_rate if request else None,
                             recipe=plan.identity.get("recipe", MATCHED),
-                            batch_seconds=self.request.batch_seconds if self.request else None)
+                            batch_seconds=request.batch_seconds if request else None,
+                            max_seconds=request.max_seconds if request else None)
             for split, shard in shards:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
-                write_shard(rows.rows(plan.shard_records(part, split, shard), part, genuine=genuine),
-                            plan.shard_path(self.out, part, split, shard), tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                records = plan.shard_records(part, split, shard)
+                path = plan.shard_path(self.out, part, split, shard)
+                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                write_record(self.out, path, records)  # what the shard holds and was made from, for later runs
                 self.done.setdefault(part, []).append((split, shard))
         self.skipped.setdefault(part, []).extend(rows.skipped)
+        self.clipped.extend(rows.clipped)
 
     def finish(self, parts: list[str], pending: dict[str, list[tuple[str, int]]], outcomes: list[tuple],
                notes: list[str]) -> BuildReport:
@@ -364,7 +409,8 @@ class BuildRun:
         ranks' own reports say so, not a listing of the folder (which a shared filesystem may cache)."""
         report, plan = self.report, self.plan
         done: dict[str, set] = {}
-        for ranks_done, _, failed, weights in outcomes:
+        for ranks_done, _, failed, weights, clipped in outcomes:
+            report.clipped += clipped
             for part, shards in ranks_done.items():
                 done.setdefault(part, set()).update(map(tuple, shards))
             for part, reason in failed.items():
@@ -372,30 +418,63 @@ class BuildRun:
             for part, random_weights in weights.items():
                 plan.parts.setdefault(part, {"complete": False})["random_weights"] = random_weights
         for part in parts:  # part by part, as one process reports them
-            for _, skipped, _, _ in outcomes:
+            for _, skipped, _, _, _ in outcomes:
                 report.skipped += [f"{part}: {reason}" for reason in skipped.get(part, [])]
         for part in parts:
-            if part in report.failed:
+            if part in report.failed:  # not loaded: a part with shards still to write is not in the card
+                if pending[part] and part in plan.parts:
+                    plan.parts[part]["complete"] = False
                 continue
             report.written += len(done.get(part, ()))
             report.kept += sum(plan.num_shards(part, s) for s in plan.splits_of(part)) - len(pending[part])
             if set(map(tuple, pending[part])) <= done.get(part, set()):
-                plan.parts.setdefault(part, {"random_weights": False})["complete"] = True
+                failure = self.part_failure(part)
+                plan.parts.setdefault(part, {"random_weights": False})["complete"] = failure is None
+                if failure is not None:
+                    report.failed[part] = failure
+                    logger.error("%s: failed: %s", part, failure)
+                    continue
                 report.complete.append(part)
         plan.save(self.out)
         report.card = self.write_card(notes)
         shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
         return report
 
+    def part_failure(self, part: str) -> str | None:
+        """Why the part's shards on disk do not make a usable part (None: they do), from their records: no row
+        at all, or more than `max_skipped` of its utterances skipped."""
+        plan = self.plan
+        states = [shard_state(self.out, plan.shard_path(self.out, part, split, shard))
+                  for split in plan.splits_of(part) for shard in range(plan.num_shards(part, split))]
+        rows = sum(s.rows for s in states if s is not None)
+        planned = sum(s.records for s in states if s is not None)
+        limit = self.request.max_skipped if self.request is not None else DEFAULT_MAX_SKIPPED
+        again = f"fix the cause, then delete data/{part}/ and run the same command again"
+        if rows == 0:
+            return f"no row written: every one of its {planned} utterances was skipped (see the log); {again}."
+        if planned and (planned - rows) / planned > limit:
+            return (f"{planned - rows} of {planned} utterances skipped, more than `max_skipped` ({limit:g}); "
+                    f"{again}, or raise `max_skipped`.")
+        return None
+
     def write_card(self, notes: list[str]) -> Path:
         plan = self.plan
         parts = _in_registry_order(p for p in plan.parts if plan.parts[p].get("complete"))
         if not parts:
-            reasons = "; ".join(self.report.failed.values())
-            raise CodecFakeError(f"nothing was written to {self.out}: no part could be built ({reasons}).")
+            reasons = "; ".join(f"{part}: {reason}" for part, reason in self.report.failed.items())
+            raise CodecFakeError(f"nothing usable was written to {self.out}, no part could be built: {reasons}")
         random = [p for p in parts if plan.parts[p].get("random_weights")]
         precisions = {p: plan.parts[p]["precision"] for p in parts if plan.parts[p].get("precision", "fp32") != "fp32"}
         seeds = {p: plan.parts[p]["seed"] for p in random if plan.parts[p].get("seed") is not None}
+        notes = list(notes)
+        if self.report.source_skipped:
+            notes.append(f"{len(self.report.source_skipped)} files or folders of the source were left out (unreadable, "
+                         "dangling links, symlink loops, misplaced files); the build's report lists them.")
+        if self.report.clipped:
+            notes.append(f"{len(self.report.clipped)} genuine utterances held samples beyond full scale (float "
+                         "files) and were clipped to it; the build's report lists them.")
+        plan.card = True  # before the write: a run killed during it must still own the file it may have made
+        plan.save(self.out)
         return hub.write_dataset_card(
             self.out,
             hub.DatasetCardInfo(
@@ -443,9 +522,8 @@ class _FolderLock:
         self.lock: FileLock | None = None
 
     def acquire(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / STATE_DIR).mkdir(exist_ok=True)
-        self.lock = FileLock(str(self.out / STATE_DIR / "lock"))
+        (self.out / STATE_DIR).mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(self.out / STATE_DIR / LOCK_FILE))
         try:
             self.lock.acquire(timeout=1)
         except Timeout:
@@ -459,11 +537,11 @@ class _FolderLock:
             self.lock = None
 
 
-def _resume_or_start(plan: Plan, out: Path) -> Plan:
+def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     """The plan on disk when compatible (it keeps the parts' state); refuse a folder of something else."""
     existing = Plan.load(out)
     if existing is None:
-        if (out / DATA_DIR).exists():
+        if (out / DATA_DIR).exists() and not overwrite:
             raise PlanMismatchError(f"`out` {str(out)!r} holds a `data/` folder but no build plan "
                                     f"({STATE_DIR}/plan.json); choose an empty or new folder.")
         plan.save(out)
@@ -472,7 +550,78 @@ def _resume_or_start(plan: Plan, out: Path) -> Plan:
         return plan
     plan.check_same(existing, out)
     logger.info("%s: resuming the build on disk", out)
-    # A killed run (SIGKILL, power loss) may have left a temporary shard file: this run holds the folder's
-    # lock, so no other run is writing one, and every shard not in data/ is redone from scratch.
+    # A killed run (SIGKILL, power loss) may have left temporary files: a shard's (in the state folder), the
+    # plan's or a record's, or the card's beside README.md (`files.atomic_path` names them `.<name>.*.tmp`).
+    # This run holds the folder's lock, so no other run is writing one; every shard not in data/ is redone.
     shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
+    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}")]:
+        leftover.unlink(missing_ok=True)
     return existing
+
+
+def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
+    """Refuse, before anything is written, an `out` that is a file, or a non-empty folder this tool did not make
+    (no build plan in it) unless `overwrite`; a refused folder is left exactly as it was."""
+    if out.exists() and not out.is_dir():
+        raise CodecFakeError(f"`out` {str(out)!r} is a file, not a folder; choose a new or empty folder.")
+    if not out.is_dir() or Plan.path(out).is_file():
+        return
+    theirs = sorted(p.name for p in out.iterdir() if p.name != STATE_DIR)
+    if theirs and not overwrite:
+        shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
+        raise PlanMismatchError(
+            f"`out` {str(out)!r} is not empty and was not made by this tool (it holds {shown}); writing the dataset "
+            "there would replace its README.md with the card. Choose a new or empty folder"
+            + (", or pass `overwrite=True` to write into it anyway (its other files are left alone)."
+               if can_overwrite else "."))
+
+
+def _disk_full(error: OSError, out: Path) -> Exception:
+    """A full disk while writing a shard, the plan or the card is one message (the temporary file is gone);
+    any other OSError is returned as it was."""
+    if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(error):
+        return error
+    return CodecFakeError(
+        f"the disk holding {out} is full ({error.strerror or error}). Finished shards are kept and nothing "
+        "half-written is left; free some space and run the same command again to resume.")
+
+
+def clear_build(out: Path) -> None:
+    """Delete what this tool wrote in `out` and recorded (its shards, its card, its state), under the folder's
+    lock, then the folders left empty; refuse when `out` is not a build folder or holds anything else.
+
+    `demo` starts over with this: it never deletes a folder it did not make, nor a file it did not write.
+    """
+    if not out.exists():
+        return
+    check_out(out, can_overwrite=False)  # a file, or a folder that is not ours: refused untouched
+    if not Plan.path(out).is_file():
+        return  # empty, or only an empty state folder
+    lock = _FolderLock(out)
+    lock.acquire()
+    try:
+        plan = Plan.load(out)
+        ours = set(recorded_shards(out)) | {plan.shard_path(out, part, split, shard)
+                                           for part in [GENUINE, *plan.parts] for split in plan.splits_of(part)
+                                           for shard in range(plan.num_shards(part, split))}
+        if plan.card:
+            ours.add(out / "README.md")
+        theirs = [p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.relative_to(out).parts
+                  and p not in ours]
+        if theirs:
+            shown = ", ".join(str(p.relative_to(out)) for p in theirs[:5])
+            raise CodecFakeError(f"`out` {str(out)!r} holds files this tool did not write ({shown}); nothing was "
+                                 "deleted. Move them away or choose another folder.")
+        for path in ours:
+            path.unlink(missing_ok=True)
+        for path in sorted((out / STATE_DIR).iterdir()):  # the state folder is this tool's own
+            if path.name != LOCK_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    finally:
+        lock.release()
+    (out / STATE_DIR / LOCK_FILE).unlink(missing_ok=True)
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):  # only the folders left empty go
+            folder.rmdir()
+    with contextlib.suppress(OSError):
+        out.rmdir()

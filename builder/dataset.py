@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from datasets.arrow_writer import ParquetWriter
 
-from codecfake_hf.audio import read_audio, resample, to_pcm16
+from codecfake_hf.audio import clipped_samples, read_audio, resample, to_pcm16
 from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError, CodecFakeError
 from codecfake_hf.files import atomic_path
@@ -64,22 +64,27 @@ class PartRows:
         recipe (str): what a codec resynthesises (`codecfake_hf.recipe`): `matched` (default), its
             genuine row; `paper`, for codecs at another rate, the source as read, sinc-resampled.
         batch_seconds (float | None): padded seconds per codec batch (None: the engine's default).
+        max_seconds (float | None): longer utterances are skipped (None: no limit).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.
+        clipped (list[str]): `<utterance>: <what>` of each genuine row whose audio went beyond full scale
+            (a float file) and was clipped to it.
     """
 
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
                  genuine_sample_rate: int | None = None, recipe: str = MATCHED, batch_seconds: float | None = None,
-                 progress: tqdm | None = None):
+                 max_seconds: float | None = None, progress: tqdm | None = None):
         self.corpus = corpus
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
         self.recipe = recipe
         self.batch_seconds = batch_seconds
+        self.max_seconds = max_seconds
         self.progress = progress
         self.skipped: list[str] = []
+        self.clipped: list[str] = []
 
     def rows(self, records: list[Record], part: str, *, genuine: Path | None = None) -> Iterator[dict]:
         """The rows of `records` for `part`, in record order; unreadable or rejected utterances are skipped.
@@ -110,8 +115,17 @@ class PartRows:
             wave, rate = self._read(record)
         except AudioError as error:
             return error
+        if self.max_seconds is not None and wave.shape[0] > self.max_seconds * rate:
+            # A codec holds a whole utterance in memory: a 5-minute clip took 6 GB.
+            return AudioError(f"{wave.shape[0] / rate:.1f} s, longer than `max_seconds` ({self.max_seconds:g} s); "
+                              "cut it, or raise `max_seconds` if memory allows")
         if self.genuine_sample_rate is not None:
             wave, rate = resample(wave, rate, self.genuine_sample_rate), self.genuine_sample_rate
+        clipped = clipped_samples(wave, GENUINE_CLAMP)
+        if clipped:  # a float file louder than full scale: stored clipped, and said so
+            what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
+            logger.warning("%s: %s", record.utterance_id, what)
+            self.clipped.append(f"{record.utterance_id}: {what}")  # list.append: safe from the worker threads
         return make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
 
     def _codec_rows(self, records: list[Record], part: str, genuine: Path) -> Iterator[dict]:

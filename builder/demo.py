@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,11 @@ from huggingface_hub import HfApi, constants
 from codecfake_hf import codecs
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, CorpusError, Record, open_source
-from codecfake_hf.errors import CodecFakeError, WeightsUnavailableError
+from codecfake_hf.errors import WeightsUnavailableError
 from codecfake_hf.files import write_text_atomic
 from codecfake_hf.schema import STATE_DIR
 
-from .build import BuildReport, build
+from .build import BuildReport, build, clear_build
 from .request import DEMO_CODECS, DEMO_OUT, BuildRequest
 
 logger = logging.getLogger(__name__)
@@ -145,11 +144,9 @@ def run_demo(out: str | Path = DEMO_OUT, codec_names: str = DEMO_CODECS, device:
              progress: bool = True) -> tuple[BuildReport, list[str]]:
     """Build the demo dataset into `out` (rebuilt from scratch); returns the report and what it fell back to."""
     out = Path(out)
-    if out.exists():
-        if not (out / STATE_DIR).is_dir():
-            raise CodecFakeError(f"`out` {str(out)!r} exists and is not a dataset folder this tool built; "
-                                 "choose another folder for the demo.")
-        shutil.rmtree(out)
+    # Starting over deletes only what an earlier build recorded writing there, under the folder's lock; a file,
+    # a folder of someone else's files, or a folder being built right now is refused untouched.
+    clear_build(out)
     factory = DemoCodecs()
     with offline_unless_reachable():
         corpus, split_file, input_note = open_demo_input(out)

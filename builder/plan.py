@@ -41,6 +41,7 @@ class Plan:
         source (dict): the source's description, license, attribution and citation, for the card.
         parts (dict): part -> {"complete": bool, "random_weights": bool, and for codecs "precision": str,
             "seed": int | None}, updated as parts finish.
+        card (bool): this tool has written the folder's README.md (so it may replace or delete it).
     """
 
     kind: str
@@ -49,6 +50,7 @@ class Plan:
     shard_size: int
     source: dict[str, str] = field(default_factory=dict)
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    card: bool = False
 
     @staticmethod
     def split_records(records: list[Record], split: SpeakerSplit, limit: int | None) -> dict[str, list[Record]]:
@@ -103,7 +105,7 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": PLAN_VERSION, "kind": self.kind, "identity": self.identity, "shard_size": self.shard_size,
-            "source": self.source, "parts": self.parts,
+            "source": self.source, "parts": self.parts, "card": self.card,
             "records": {part: {split: [r.to_dict() for r in records] for split, records in table.items()}
                         for part, table in self.records.items()},
         }
@@ -116,7 +118,7 @@ class Plan:
             identity.setdefault("recipe", "matched")
         return cls(
             kind=data["kind"], identity=identity, shard_size=data["shard_size"],
-            source=data.get("source", {}), parts=data.get("parts", {}),
+            source=data.get("source", {}), parts=data.get("parts", {}), card=bool(data.get("card", False)),
             records={part: {split: [Record.from_dict(r) for r in records] for split, records in table.items()}
                      for part, table in data["records"].items()},
         )
@@ -127,10 +129,17 @@ class Plan:
 
     @classmethod
     def load(cls, out: str | Path) -> Plan | None:
+        """The plan of `out`, None when there is none; `PlanMismatchError` when it cannot be read."""
         path = cls.path(out)
         if not path.is_file():
             return None
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, OSError) as error:  # truncated, edited or not ours
+            raise PlanMismatchError(
+                f"`out` {str(out)!r}: its build plan {STATE_DIR}/{PLAN_FILE} is damaged ({type(error).__name__}: "
+                f"{str(error)[:120]}), so its shards cannot be matched to a plan. Choose another `out`, or delete "
+                "the folder to build it again.") from None
 
     def save(self, out: str | Path) -> None:
         """Write atomically: a temp name, then a rename, so a kill never leaves half a plan."""
@@ -151,5 +160,25 @@ class Plan:
         if self.records != other.records:
             raise PlanMismatchError(
                 f"`out` {str(out)!r} was started from the same source, but the source's utterances changed since "
-                f"(files added, removed or renamed). Choose another `out`, or restore the source."
+                f"({_first_difference(other.records, self.records)}). Choose another `out`, or restore the source."
             )
+
+
+def _first_difference(before: dict, now: dict) -> str:
+    """The first record that differs between two plans' records, in words."""
+    for part in sorted(set(before) | set(now)):
+        for split in sorted(set(before.get(part, {})) | set(now.get(part, {}))):
+            old = {r.utterance_id: r for r in before.get(part, {}).get(split, [])}
+            new = {r.utterance_id: r for r in now.get(part, {}).get(split, [])}
+            for utt in sorted(set(old) | set(new)):
+                if utt not in new:
+                    return f"{utt} ({split}) is no longer there"
+                if utt not in old:
+                    return f"{utt} ({split}) was added"
+                if old[utt] != new[utt]:
+                    a, b = old[utt].to_dict(), new[utt].to_dict()
+                    fields = ", ".join(f"{k}: {a[k]!r} then, {b[k]!r} now" for k in a if a[k] != b[k])
+                    return f"{utt}: {fields}"
+            if list(old) != list(new):
+                return f"the order of {split}'s utterances"
+    return "files added, removed or renamed"

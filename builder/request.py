@@ -11,16 +11,20 @@ check it in `BuildRequest.check`, and read it where it acts.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codecfake_hf.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from codecfake_hf.codecs.base import PRECISIONS
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.recipe import RECIPES
 from codecfake_hf.splits import parse_ratios
 
 DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
+DEFAULT_MAX_SECONDS = 60.0  # VCTK's longest utterance is under 20 s, LibriSpeech's under 36 s
+DEFAULT_MAX_SKIPPED = 0.2
 
 
 @dataclass(kw_only=True)
@@ -86,6 +90,16 @@ class BuildRequest:
     batch_seconds: float | None = field(default=None, metadata={"help": (
         "Padded seconds of audio per codec batch; lower it if memory runs out (default: 60 on CUDA, 8 on CPU, "
         "where big batches run slower).")})
+    max_seconds: float = field(default=DEFAULT_MAX_SECONDS, metadata={"help": (
+        f"Longest utterance accepted, in seconds (default: {DEFAULT_MAX_SECONDS:g}); longer ones are skipped and "
+        "reported, since a codec holds a whole utterance in memory (a 5-minute clip took 6 GB).")})
+    max_skipped: float = field(default=DEFAULT_MAX_SKIPPED, metadata={"help": (
+        f"Largest fraction of a part's utterances that may be skipped (default: {DEFAULT_MAX_SKIPPED:g}); a codec "
+        "that skips more, or writes no row at all, has failed: it is named in the report, left out of the card, "
+        "and the exit status is 2.")})
+    overwrite: bool = field(default=False, metadata={"help": (
+        "Build into a folder that is not empty and was not made by this tool (by default such a folder is "
+        "refused, so that its README.md is not replaced by the card). Its other files are left alone.")})
     mic: Literal["mic1", "mic2"] = field(default="mic1", metadata={"help": "VCTK 0.92 microphone (default: mic1)."})
     speaker_pattern: str | None = field(default=None, metadata={"help": (
         "folder: sources; a regex on each file's relative path whose group `speaker` is the speaker.")})
@@ -108,11 +122,16 @@ class BuildRequest:
             raise CodecFakeError(f"`limit` must be a positive number of utterances, got {self.limit}.")
         if self.shard_size < 1:
             raise CodecFakeError(f"`shard_size` must be at least 1 utterance, got {self.shard_size}.")
-        if self.genuine_sample_rate is not None and self.genuine_sample_rate < 1000:
+        if self.genuine_sample_rate is not None and not MIN_SAMPLE_RATE <= self.genuine_sample_rate <= MAX_SAMPLE_RATE:
             raise CodecFakeError(
-                f"`genuine_sample_rate` must be a rate in Hz (e.g. 16000), got {self.genuine_sample_rate}.")
-        if self.batch_seconds is not None and self.batch_seconds <= 0:
-            raise CodecFakeError(f"`batch_seconds` must be positive, got {self.batch_seconds}.")
+                f"`genuine_sample_rate` must be a rate in Hz within {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} (e.g. 16000), "
+                f"got {self.genuine_sample_rate}.")
+        if self.batch_seconds is not None and not (math.isfinite(self.batch_seconds) and self.batch_seconds > 0):
+            raise CodecFakeError(f"`batch_seconds` must be a positive number of seconds, got {self.batch_seconds}.")
+        if not (math.isfinite(self.max_seconds) and self.max_seconds > 0):
+            raise CodecFakeError(f"`max_seconds` must be a positive number of seconds, got {self.max_seconds}.")
+        if not 0 <= self.max_skipped <= 1:
+            raise CodecFakeError(f"`max_skipped` must be a fraction within 0..1, got {self.max_skipped}.")
         if self.recipe is not None and self.recipe not in RECIPES:
             raise CodecFakeError(f"`recipe` must be one of {', '.join(RECIPES)} (or None: by source), "
                                  f"got {self.recipe!r}.")
@@ -152,6 +171,8 @@ class ImportRequest:
     layout: str = field(default="auto", metadata={"help": (
         "The release's layout: wav (`<codec>+<utterance>.wav` files), hf-parquet (a local copy of the Hub's "
         "rogertseng/CodecFake), cors (CodecFake+ CoRS audio + CoRS_labels.txt), or auto (default: from the files).")})
+    overwrite: bool = field(default=False, metadata={"help": (
+        "Import into a folder that is not empty and was not made by this tool (refused by default).")})
 
 
 @dataclass(kw_only=True)

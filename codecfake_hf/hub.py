@@ -310,15 +310,19 @@ def fill_repo_id(folder: str | Path, repo_id: str) -> bool:
 def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     if not codec_parts:
         return "No codec rows yet."
-    rows = ["| config | sample rate | bitrate | codebooks | hop | checkpoint | weights | output length | notes |",
-            "|---|---:|---:|---:|---:|---|---|---|---|"]
+    rows = ["| config | sample rate | bitrate | codebooks | hop | quantizer | auxiliary | decoder | backend "
+            "| checkpoint | weights | output length | notes |",
+            "|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---|"]
     taxonomy = info.source.get("taxonomy") or {}
     for name in codec_parts:
         if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
             facts = taxonomy.get(name, {})
+            # The release's own spellings (CodecFake+: MVQ/SVQ/SQ, None/SD, Time/Freq); the rows' taxonomy
+            # columns hold -1 (no label) for a codec the registry lacks.
+            cells = " | ".join(str(facts.get(key, "—")) for key in ("quantizer", "auxiliary", "decoder"))
             described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
                                   if key in facts)
-            rows.append(f"| `{name}` | — | — | — | — | — | original release files | — | "
+            rows.append(f"| `{name}` | — | — | — | — | {cells} | — | — | original release files | — | "
                         f"{'CodecFake+ taxonomy: ' + described if described else 'not in the registry'} |")
             continue
         s = registry.spec(name)
@@ -329,6 +333,7 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         rows.append(f"| `{s.name}` | {s.sample_rate} Hz | {s.bitrate_kbps:g} kbps | {s.n_codebooks} | {s.hop_length} | "
+                    f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.length_rule} | {s.notes} |")
     return "\n".join(rows)
 

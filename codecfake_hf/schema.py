@@ -20,6 +20,9 @@ import datasets
 import numpy as np
 
 from .audio import encode_flac
+from .codecs.registry import TAXONOMY
+from .codecs.registry import spec as codec_spec
+from .errors import UnknownCodecError
 
 if TYPE_CHECKING:
     from .corpus import Record
@@ -46,6 +49,30 @@ def row_id(part: str, utterance_id: str) -> str:
 
 
 RowValue = Callable[["Record", str], Any]
+
+
+def taxonomy_names(key: str) -> list[str]:
+    """The ClassLabel names of taxonomy column `key`: `bonafide` (the genuine rows' value), then the codec values.
+
+    Genuine rows get `bonafide`, the label column's bona fide name, so that `eval finetune --label_column_name
+    decoder` finds its bona fide class without `--bonafide_label`, and a taxonomy classifier still tells genuine
+    speech from every kind of codec.
+    """
+    return [LABELS[BONAFIDE], *TAXONOMY[key]]
+
+
+def taxonomy_of(part: str, key: str) -> int:
+    """A part's class id in taxonomy column `key`: that of `bonafide` for genuine, else of its codec spec's value.
+
+    A part the registry does not know (a codec of an imported release, e.g. CodecFake+'s) gets -1, `datasets`'
+    "no label": its taxonomy is the release's, shown in the card, not one of ours.
+    """
+    if part == GENUINE:
+        return taxonomy_names(key).index(LABELS[BONAFIDE])
+    try:
+        return taxonomy_names(key).index(getattr(codec_spec(part), key))
+    except UnknownCodecError:
+        return -1
 
 
 @dataclass(frozen=True)
@@ -80,6 +107,15 @@ COLUMNS: tuple[Column, ...] = (
            lambda record, part: part),
     Column("label", datasets.ClassLabel(names=list(LABELS)), f"{BONAFIDE} = {LABELS[BONAFIDE]}, "
            f"{SPOOF} = {LABELS[SPOOF]}", lambda record, part: label_of(part)),
+    Column("quantizer", datasets.ClassLabel(names=taxonomy_names("quantizer")),
+           "CodecFake+ taxonomy: the codec's vector quantizer (`bonafide` for genuine rows)",
+           lambda record, part: taxonomy_of(part, "quantizer")),
+    Column("auxiliary", datasets.ClassLabel(names=taxonomy_names("auxiliary")),
+           "CodecFake+ taxonomy: the codec's auxiliary training objective (`bonafide` for genuine rows)",
+           lambda record, part: taxonomy_of(part, "auxiliary")),
+    Column("decoder", datasets.ClassLabel(names=taxonomy_names("decoder")),
+           "CodecFake+ taxonomy: the domain the codec's decoder outputs (`bonafide` for genuine rows)",
+           lambda record, part: taxonomy_of(part, "decoder")),
     Column("text", datasets.Value("string"), "transcript (empty where the corpus has none)",
            lambda record, part: record.text),
     Column("gender", datasets.Value("string"), "speaker's gender where the corpus states it (`F`, `M`)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import json
 
@@ -82,7 +83,7 @@ def hub_layout(name: str, fixture) -> tuple[dict[str, bytes | str], str]:
     layout also has to make `default_config` return the tiny config (see `tiny_official_config`).
     """
     family = codecs.spec(name).family
-    if family in ("encodec", "dac"):
+    if family in ("encodec", "dac", "mimi", "xcodec"):  # transformers' layout: config.json + model.safetensors
         files = {"config.json": (fixture.tiny_dir / "config_transformers.json").read_bytes(),
                  "model.safetensors": (fixture.tiny_dir / "weights_transformers.safetensors").read_bytes()}
         return files, "model.safetensors"
@@ -140,4 +141,14 @@ def official_key_shapes(name: str, fixture) -> dict[str, tuple[int, ...]]:
         from codecfake_hf.codecs.funcodec import codec as funcodec
 
         return {key: shape for key, shape in shapes.items() if not key.startswith(funcodec.TRAINING_ONLY_PREFIXES)}
+    if family in ("mimi", "xcodec"):  # the Hub file's layout, renamed as `from_pretrained` renames it
+        import torch
+
+        from codecfake_hf.codecs import transformers_weights
+
+        module = importlib.import_module(f"codecfake_hf.codecs.{family}.codec")
+        with torch.device("meta"):
+            model = module.make_model(module.default_config(codecs.spec(name)))
+        renamed = transformers_weights.model_keys(model, shapes)
+        return {renamed[key]: shape for key, shape in shapes.items()}
     return shapes

@@ -46,7 +46,7 @@ class TinyCodecs:
         self.batches = Counter()
         self.interrupt_after = interrupt_after
 
-    def __call__(self, name, device, random_weights):
+    def __call__(self, name, device, random_weights, seed=0):
         config = self.codec_fixture(name).tiny_checkpoint_config
         codec = codecs.load(name, config=config, random_weights=True, device=device)
         self.built.append(name)
@@ -163,7 +163,8 @@ def test_card_yaml_configs_info_license_and_codec_table(built):
     assert "CSTR VCTK Corpus" in body and "CC BY 4.0" in body
     assert "@inproceedings{wu2024codecfake" in body and "@misc{yamagishi2019vctk" in body
     spec = codecs.spec(ENCODEC)
-    assert f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | [{spec.hub_repo}]" in body
+    assert (f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | multi-codebook | none | time | transformers "
+            f"| [{spec.hub_repo}]") in body
     assert "**random** (smoke run)" in body  # the tests' codecs have random weights, and the card says so
     assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
     # A VCTK build follows the CodecFake pipeline's input recipe by default, and the card says what that is.
@@ -373,8 +374,8 @@ def test_build_leaves_only_its_plan_and_lock_and_keeps_the_callers_progress_bar_
         assert not datasets.utils.logging.is_progress_bar_enabled()  # the build used to turn them back on
     finally:
         datasets.enable_progress_bars()
-    # No `datasets` staging (`*.incomplete`), cache or lock files: only the plan and the folder's own lock.
-    assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json"]
+    # No `datasets` staging (`*.incomplete`), cache or lock files: the plan, the shards' records, the lock.
+    assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json", "shards"]
     assert sorted(p.name for p in out.iterdir()) == [".codecfake", "README.md", "data"]
 
 

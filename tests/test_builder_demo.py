@@ -67,7 +67,7 @@ def test_demo_uses_the_public_speech_set_when_reachable(tmp_path, demo_dir, fake
 def test_demo_will_not_delete_a_folder_it_did_not_build(tmp_path, capsys):
     (tmp_path / "precious.txt").write_text("keep me")
     assert main(["demo", "--out", str(tmp_path)]) == 2
-    assert "exists and is not a dataset folder this tool built" in capsys.readouterr().err
+    assert "is not empty and was not made by this tool (it holds precious.txt)" in capsys.readouterr().err
     assert (tmp_path / "precious.txt").exists()
 
 

@@ -145,3 +145,16 @@ def test_a_build_whose_rank_was_killed_is_finished_by_a_rerun_with_nothing_missi
     assert shard_bytes(out) == shard_bytes(reference)
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # finished shards kept as they were
     assert not list((out / ".codecfake").rglob("*.tmp"))
+
+
+def test_an_error_found_by_rank_0_ends_every_rank_with_its_message(setup):
+    """A folder locked by another run: rank 0 finds it, and no rank waits for it forever."""
+    from filelock import FileLock
+
+    out = setup[1] / "locked"
+    (out / ".codecfake").mkdir(parents=True)
+    with FileLock(str(out / ".codecfake" / "lock")):
+        done = run_build(setup, out, 2)
+    assert done.returncode != 0
+    message = f"error: `--out` '{out}' is being built by another run; wait for it to end."
+    assert done.stderr.count(message) == 2, done.stderr[-3000:]  # one line from each rank

@@ -13,9 +13,11 @@ from codecfake_hf import codecs
 
 
 def test_every_registry_config_has_shipped_facts():
+    # The paper's configs; the ones beyond it (transformers families) build their tiny configs in
+    # tests/tiny_configs.py and record their official key/shape sets from the meta device.
     shipped = {path.parent.name for path in (FIXTURES / "codecs").glob("*/manifest.json")}
-    assert set(codecs.names()) <= shipped
-    for name in codecs.names():
+    assert set(codecs.registry.RELEASE_NAMES) <= shipped
+    for name in codecs.registry.RELEASE_NAMES:
         manifest = (FIXTURES / "codecs" / name / "manifest.json")
         fixture = load_codec_fixture(name)
         assert fixture.manifest["name"] == name
@@ -31,7 +33,7 @@ def test_shipped_clips_are_real_speech_with_attribution(release_lengths):
     attribution = (FIXTURES / "clips" / "ATTRIBUTION.md").read_text()
     assert "CC BY 4.0" in attribution and "VCTK" in attribution and "CodecFake" in attribution
     # The release's lengths of every config on every clip (the DESIGN's examples among them).
-    assert len(release_lengths) == 3 * len(codecs.names())
+    assert len(release_lengths) == 3 * len(codecs.registry.RELEASE_NAMES)
     assert release_lengths["SpeechTokenizer+p225_273.wav"] == (102720, 16000)
     assert release_lengths["academicodec_hifi_16k_320d+p225_273.wav"] == (102400, 16000)
     assert release_lengths["audiodec_24k_320d+p225_273.wav"] == (153900, 24000)

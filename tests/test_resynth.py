@@ -118,7 +118,7 @@ def test_batches_respect_the_padded_budget_and_inexact_codecs_run_alone():
     assert all(len(g) == 1 for g in _batches(lengths, max_samples=10_000, exact=False))
 
 
-@pytest.mark.parametrize("name", codecs.names())
+@pytest.mark.parametrize("name", codecs.registry.RELEASE_NAMES)
 def test_engine_follows_each_codec_length_rule_on_the_release_clips(name, codec_fixture, demo_dir,
                                                                      release_lengths):
     """Tiny random-weight models of every config: output lengths equal the CodecFake release files'."""

@@ -19,7 +19,16 @@ def test_make_row_fills_every_column_in_order_and_round_trips_through_datasets(t
     assert list(row) == list(schema.FEATURES)
     assert row["id"] == schema.row_id("encodec_24khz", "p225_273") == "encodec_24khz+p225_273"
     assert row["label"] == schema.SPOOF
-    assert schema.make_row(record, schema.GENUINE, pcm, 16000)["label"] == schema.BONAFIDE
+    genuine = schema.make_row(record, schema.GENUINE, pcm, 16000)
+    assert genuine["label"] == schema.BONAFIDE
+    # the CodecFake+ taxonomy: the codec's own values, and `bonafide` (class 0) in all three for genuine rows
+    assert [row[key] for key in ("quantizer", "auxiliary", "decoder")] == [1, 1, 1]  # multi-codebook, none, time
+    assert [genuine[key] for key in ("quantizer", "auxiliary", "decoder")] == [0, 0, 0]
+    freq = schema.make_row(record, "funcodec-funcodec_en_libritts-16k-gr8nq32ds320", pcm, 16000)
+    assert schema.FEATURES["decoder"].int2str(freq["decoder"]) == "frequency"
+    # a codec of an imported release that the registry lacks (CodecFake+'s WavTokenizer): no label (-1)
+    other = schema.make_row(record, "WavTokenizer", pcm, 16000)
+    assert [other[key] for key in ("quantizer", "auxiliary", "decoder")] == [-1, -1, -1]
     samples, rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
     assert rate == 24000 and np.array_equal(samples, pcm)
 
@@ -39,5 +48,7 @@ def test_card_table_is_generated_from_the_features():
     assert '| `label` | `ClassLabel(names=["bonafide", "spoof"])` |' in "\n".join(table)
     assert "| `age` | int32 |" in "\n".join(table)
     # A folder with another column (e.g. a ClassLabel added later) shows it with its own type.
-    extra = datasets.Features({**schema.FEATURES, "decoder": datasets.ClassLabel(names=["time", "frequency"])})
-    assert schema.schema_table(extra)[-1] == '| `decoder` | `ClassLabel(names=["time", "frequency"])` |  |'
+    extra = datasets.Features({**schema.FEATURES, "vocoder": datasets.ClassLabel(names=["gan", "diffusion"])})
+    assert schema.schema_table(extra)[-1] == '| `vocoder` | `ClassLabel(names=["gan", "diffusion"])` |  |'
+    decoder = '| `decoder` | `ClassLabel(names=["bonafide", "time", "frequency"])` | CodecFake+ taxonomy'
+    assert decoder in "\n".join(table)

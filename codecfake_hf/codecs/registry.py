@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 QUANTIZERS = ("multi-codebook", "single-codebook", "scalar")
 AUXILIARIES = ("none", "semantic-distillation", "disentanglement")
 DECODERS = ("time", "frequency")
+# The three taxonomy fields and their values, in the order the dataset's ClassLabel columns list them (after the
+# genuine rows' own value, see `codecfake_hf.schema`).
+TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"quantizer": QUANTIZERS, "auxiliary": AUXILIARIES, "decoder": DECODERS})
+BACKENDS = ("transformers", "codecfake-hf")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +55,8 @@ class CodecSpec:
         decoder (str): CodecFake+ decoder domain: `time` (waveform) or `frequency` (spectrum + inverse STFT).
         aliases (tuple[str, ...]): short names accepted by `spec()` and `load()`.
         notes (str): what the dataset card should say about this config.
+        backend (str): what runs the network: `transformers` (its model class) or `codecfake-hf` (this
+            package's own modules).
     """
 
     name: str
@@ -67,9 +74,10 @@ class CodecSpec:
     decoder: str
     aliases: tuple[str, ...] = ()
     notes: str = ""
+    backend: str = "codecfake-hf"
 
     def __post_init__(self) -> None:
-        for field_name, choices in (("quantizer", QUANTIZERS), ("auxiliary", AUXILIARIES), ("decoder", DECODERS)):
+        for field_name, choices in (*TAXONOMY.items(), ("backend", BACKENDS)):
             if getattr(self, field_name) not in choices:
                 raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "
                                  f"valid: {', '.join(choices)}.")
@@ -97,26 +105,26 @@ _SPECS = [
         name="encodec_24khz", family="encodec", sample_rate=24000, hop_length=320, n_codebooks=2,
         codebook_size=1024, bitrate_kbps=1.5, hub_repo="facebook/encodec_24khz",
         hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("encodec",),
+        aliases=("encodec",), backend="transformers",
         notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
     ),
     CodecSpec(
         name="descript-audio-codec-16khz", family="dac", sample_rate=16000, hop_length=320, n_codebooks=12,
         codebook_size=1024, bitrate_kbps=6.0, hub_repo="descript/dac_16khz",
         hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_16khz", "dac16"), notes=_DAC_NOTE,
+        aliases=("dac_16khz", "dac16"), notes=_DAC_NOTE, backend="transformers",
     ),
     CodecSpec(
         name="descript-audio-codec-24khz", family="dac", sample_rate=24000, hop_length=320, n_codebooks=32,
         codebook_size=1024, bitrate_kbps=24.0, hub_repo="descript/dac_24khz",
         hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_24khz", "dac24"), notes=_DAC_NOTE,
+        aliases=("dac_24khz", "dac24"), notes=_DAC_NOTE, backend="transformers",
     ),
     CodecSpec(
         name="descript-audio-codec-44khz", family="dac", sample_rate=44100, hop_length=512, n_codebooks=9,
         codebook_size=1024, bitrate_kbps=7.752, hub_repo="descript/dac_44khz",
         hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_44khz", "dac44"), notes=_DAC_NOTE,
+        aliases=("dac_44khz", "dac44"), notes=_DAC_NOTE, backend="transformers",
     ),
     CodecSpec(
         name="SpeechTokenizer", family="speechtokenizer", sample_rate=16000, hop_length=320, n_codebooks=8,
@@ -206,6 +214,76 @@ _SPECS = [
         notes=_FUNCODEC_NOTE + " The original release's files for this name equal the ds320 ones "
         "(most likely a folder-name slip); codecfake-hf runs the ds640 checkpoint.",
     ),
+]
+
+# The 15 configs of the CodecFake paper and release, in its table's order.
+RELEASE_NAMES: tuple[str, ...] = tuple(s.name for s in _SPECS)
+
+# Beyond the CodecFake paper: the other official bitrates of EnCodec, and codec families transformers ships.
+_HF = ("config.json", "model.safetensors")
+_ENCODEC_48K_NOTE = (
+    "transformers EncodecModel (facebook/encodec_48khz) at {kbps:g} kbps ({nq} of 16 codebooks). The model is "
+    "stereo: the mono utterance is fed as both channels and the two decoded channels are averaged. Input is "
+    "zero-padded to whole 1 s chunks (1 % overlap) with a padding mask, as EncodecFeatureExtractor does, and each "
+    "chunk is normalised to its RMS and restored, as the model does."
+)
+_MIMI_NOTE = (
+    "transformers MimiModel (kyutai/mimi) with {nq} of 32 codebooks ({what}); input and output cut to the input "
+    "length, as MimiModel.forward does. The config is transformers' MimiConfig defaults (documented as kyutai/mimi's); "
+    "the Hub config.json and the key layout of the Hub file could not be compared offline."
+)
+_XCODEC_NOTE = (
+    "transformers XcodecModel ({repo}, semantic model {semantic}) at {kbps:g} kbps ({nq} of 8 codebooks); input "
+    "zero-padded to a multiple of the 320-sample hop as DacFeatureExtractor(hop_length=320) does, output cut to "
+    "the input length. Config: XcodecConfig defaults with that semantic model, not compared offline with the Hub's "
+    "config.json or preprocessor_config.json."
+)
+_XCODEC_CHECKPOINTS = (
+    ("hubert-librispeech", "HuBERT base (facebook/hubert-base-ls960)"),
+    ("wavlm-mls", "WavLM base+"),
+    ("wavlm-more-data", "WavLM base+"),
+    ("hubert-general", "HuBERT base, general audio"),
+    ("hubert-general-balanced", "HuBERT base, general audio"),
+)
+
+_SPECS += [
+    CodecSpec(
+        name=f"encodec_24khz_{kbps}kbps", family="encodec", sample_rate=24000, hop_length=320,
+        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_24khz",
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",), backend="transformers",
+        quantizer="multi-codebook", auxiliary="none", decoder="time",
+        notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
+    )
+    for kbps, nq in ((3, 4), (6, 8), (12, 16), (24, 32))
+] + [
+    CodecSpec(
+        name=f"encodec_48khz_{kbps}kbps", family="encodec", sample_rate=48000, hop_length=320,
+        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_48khz",
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec48_{kbps}",), backend="transformers",
+        quantizer="multi-codebook", auxiliary="none", decoder="time",
+        notes=_ENCODEC_48K_NOTE.format(kbps=kbps, nq=nq),
+    )
+    for kbps, nq in ((3, 2), (6, 4), (12, 8), (24, 16))
+] + [
+    CodecSpec(
+        name=f"mimi-nq{nq}", family="mimi", sample_rate=24000, hop_length=1920, n_codebooks=nq,
+        codebook_size=2048, bitrate_kbps=nq * 11 * 12.5 / 1000, hub_repo="kyutai/mimi", hub_files=_HF,
+        length_rule=_SAME, aliases=aliases, notes=_MIMI_NOTE.format(nq=nq, what=what), backend="transformers",
+        # split RVQ whose first codebook is distilled from WavLM (semantic); SEANet + transformer decoder (time)
+        quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
+    )
+    for nq, aliases, what in ((8, ("mimi", "mimi8"), "Moshi's setting"), (32, ("mimi32",), "all of them"))
+] + [
+    CodecSpec(
+        name=f"xcodec-{ckpt}-nq{nq}", family="xcodec", sample_rate=16000, hop_length=320, n_codebooks=nq,
+        codebook_size=1024, bitrate_kbps=kbps, hub_repo=f"hf-audio/xcodec-{ckpt}", hub_files=_HF,
+        length_rule=_SAME, aliases=(f"xcodec-{ckpt}-{kbps:g}kbps",),
+        notes=_XCODEC_NOTE.format(repo=f"hf-audio/xcodec-{ckpt}", semantic=semantic, kbps=kbps, nq=nq),
+        # RVQ over acoustic + HuBERT/WavLM features, trained to reconstruct the semantic ones; DAC decoder
+        backend="transformers", quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
+    )
+    for ckpt, semantic in _XCODEC_CHECKPOINTS
+    for nq, kbps in ((1, 0.5), (8, 4.0))
 ]
 
 _REGISTRY: dict[str, CodecSpec] = {}

@@ -1,4 +1,4 @@
-"""EnCodec 24 kHz on transformers' `EncodecModel`, at the bandwidth CodecFake used (1.5 kbps)."""
+"""EnCodec 24 kHz (CodecFake's 1.5 kbps and the official bandwidths) and 48 kHz on transformers' `EncodecModel`."""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 
     from ..registry import CodecSpec
 
-# facebook/encodec_24khz config.json (the transformers 4.31 conversion the CodecFake pipeline loaded).
+# The Hub config.json files, by repository: facebook/encodec_24khz (the transformers 4.31 conversion the
+# CodecFake pipeline loaded) and facebook/encodec_48khz (stereo, 1 s chunks with 1 % overlap, normalised).
 _OFFICIAL = {
-    "encodec_24khz": {
+    "facebook/encodec_24khz": {
         "_name_or_path": "ArthurZ/encodec_24khz",
         "architectures": ["EncodecModel"],
         "audio_channels": 1,
@@ -53,6 +54,35 @@ _OFFICIAL = {
         "upsampling_ratios": [8, 5, 4, 2],
         "use_causal_conv": True,
     },
+    "facebook/encodec_48khz": {
+        "_name_or_path": "ArthurZ/encodec_48khz",
+        "architectures": ["EncodecModel"],
+        "audio_channels": 2,
+        "chunk_length_s": 1.0,
+        "codebook_dim": 128,
+        "codebook_size": 1024,
+        "compress": 2,
+        "dilation_growth_rate": 2,
+        "hidden_size": 128,
+        "kernel_size": 7,
+        "last_kernel_size": 7,
+        "model_type": "encodec",
+        "norm_type": "time_group_norm",
+        "normalize": True,
+        "num_filters": 32,
+        "num_lstm_layers": 2,
+        "num_residual_layers": 1,
+        "overlap": 0.01,
+        "pad_mode": "reflect",
+        "residual_kernel_size": 3,
+        "sampling_rate": 48000,
+        "target_bandwidths": [3.0, 6.0, 12.0, 24.0],
+        "torch_dtype": "float32",
+        "transformers_version": "4.31.0.dev0",
+        "trim_right_ratio": 1.0,
+        "upsampling_ratios": [8, 5, 4, 2],
+        "use_causal_conv": False,
+    },
 }
 
 # The Hub repository holds model.safetensors and, from the same upload, pytorch_model.bin.
@@ -61,13 +91,14 @@ _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 # Keyword options of `build` (checked by `registry.load`): name -> one line of help.
 OPTIONS: dict[str, str] = {
-    "bandwidth": "kbps, one of the config's target_bandwidths (default: the first, 1.5 kbps, as CodecFake ran)",
+    "bandwidth": "kbps, one of the config's target_bandwidths (default: the config's bitrate; encodec_24khz: 1.5 "
+                 "kbps, as CodecFake ran)",
 }
 
 
 def default_config(spec: CodecSpec) -> dict[str, Any]:
-    """The official transformers `config.json` of `spec` (facebook/encodec_24khz)."""
-    return copy.deepcopy(_OFFICIAL[spec.name])
+    """The official transformers `config.json` of `spec`'s Hub repository (facebook/encodec_24khz or _48khz)."""
+    return copy.deepcopy(_OFFICIAL[spec.hub_repo])
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -108,7 +139,8 @@ def build(
         config: transformers `EncodecConfig` values.
         state_dict: weights; `None` keeps random initial weights.
         device: where the model runs.
-        bandwidth: kbps, one of `config["target_bandwidths"]`; default the first (1.5 kbps, CodecFake's).
+        bandwidth: kbps, one of `config["target_bandwidths"]`; default the spec's bitrate (for `encodec_24khz`
+            1.5 kbps, the first, which transformers' `encode` picks without one and CodecFake ran).
     """
     from transformers import EncodecConfig, EncodecModel
 
@@ -117,10 +149,10 @@ def build(
     encodec_config = EncodecConfig(**config)
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
-        bandwidth = valid[0]  # what transformers' encode() picks without one, and what CodecFake ran
+        bandwidth = spec.bitrate_kbps if float(spec.bitrate_kbps) in valid else valid[0]
     if float(bandwidth) not in valid:
         raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
-                               f"valid: {', '.join(f'{b:g}' for b in valid)} (CodecFake used {valid[0]:g}).")
+                               f"valid: {', '.join(f'{b:g}' for b in valid)}.")
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
     if state_dict is not None:
@@ -214,11 +246,22 @@ class EncodecCodec(Codec):
     # -- the reference path -----------------------------------------------------------------------------
 
     def _alone(self, wave: torch.Tensor) -> torch.Tensor:
-        # Exactly the CodecFake pipeline's calls for one utterance (padding mask of ones).
-        audio = wave[None, None, :]
-        mask = torch.ones_like(audio, dtype=torch.bool)
+        # Unchunked mono (24 kHz): exactly the CodecFake pipeline's calls for one utterance (padding mask of ones).
+        # Chunked (48 kHz): what `EncodecFeatureExtractor` does first, zero padding up to whole 1 s chunks with a
+        # padding mask that marks it, which `encode` uses to zero each chunk's padding and `decode` to cut back.
+        # Stereo (48 kHz): the mono utterance is fed as both channels, and the two decoded channels are averaged.
+        n = wave.shape[-1]
+        config = self.model.config
+        audio = wave[None, None, :].expand(1, config.audio_channels, n)
+        mask = torch.ones(1, n, dtype=torch.bool, device=wave.device)
+        if config.chunk_length is not None and config.chunk_stride is not None:
+            steps = math.ceil(n / config.chunk_stride)
+            width = (steps - 1) * config.chunk_stride + config.chunk_length
+            audio = nn.functional.pad(audio, (0, width - n))
+            mask = nn.functional.pad(mask, (0, width - n))
         encoded = self.model.encode(audio, mask, bandwidth=self.bandwidth)
-        return self.model.decode(encoded.audio_codes, encoded.audio_scales, mask)[0][0, 0]
+        decoded = self.model.decode(encoded.audio_codes, encoded.audio_scales, mask)[0]
+        return decoded[0].mean(dim=0)[:n]
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)

@@ -1,0 +1,113 @@
+"""What a finished shard was made from, kept beside the plan: resume and extend trust contents, not file names.
+
+Each shard, once renamed into `data/`, gets a small record in `<out>/.codecfake/shards/<part>/<shard>.json`:
+the shard's fingerprint (size, row count from its Parquet footer, a hash of its first and last MiB)
+and the fingerprint of every source file it was made from (size and modification time). A later run
+keeps a shard only when its record exists and both still match; otherwise the shard is redone, and
+the run says why. A shard without a record was renamed into place by a run killed just after: it is
+redone too. Records are one file per shard, so the ranks of a distributed build never share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from codecfake_hf.corpus import Record
+from codecfake_hf.files import write_json_atomic
+from codecfake_hf.schema import DATA_DIR, STATE_DIR
+
+RECORDS_DIR = "shards"
+HASH_BLOCK = 1 << 20  # bytes hashed at each end of a shard: a cheap check that still sees a changed file
+
+
+@dataclass(frozen=True)
+class ShardState:
+    """A shard's record: `rows` written of `records` planned (the rest were skipped)."""
+
+    rows: int
+    records: int
+
+
+def record_path(out: Path, shard: Path) -> Path:
+    relative = shard.relative_to(out / DATA_DIR)
+    return out / STATE_DIR / RECORDS_DIR / relative.with_suffix(".json")
+
+
+def shard_fingerprint(path: Path) -> dict:
+    """Size, Parquet row count and a hash of the first and last `HASH_BLOCK` bytes of a shard."""
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        digest.update(file.read(HASH_BLOCK))
+        if size > HASH_BLOCK:
+            file.seek(max(HASH_BLOCK, size - HASH_BLOCK))
+            digest.update(file.read(HASH_BLOCK))
+    return {"bytes": size, "rows": pq.read_metadata(path).num_rows, "sha256_ends": digest.hexdigest()}
+
+
+def source_fingerprint(record: Record) -> str | None:
+    """`size:mtime_ns` of a record's audio file; None for audio held by its source (a Hub dataset's row)."""
+    if record.path is None:
+        return None
+    try:
+        stat = os.stat(record.path)
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def write_record(out: Path, shard: Path, records: list[Record]) -> ShardState:
+    """Record a shard just renamed into place, with the fingerprints of the source files it was made from."""
+    fingerprint = shard_fingerprint(shard)
+    sources = {r.utterance_id: source_fingerprint(r) for r in records}
+    write_json_atomic(record_path(out, shard), {"shard": fingerprint, "records": len(records), "sources": sources})
+    return ShardState(rows=fingerprint["rows"], records=len(records))
+
+
+def read_record(out: Path, shard: Path) -> dict | None:
+    try:
+        return json.loads(record_path(out, shard).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def stale_reason(out: Path, shard: Path, records: list[Record]) -> str | None:
+    """Why the shard on disk cannot be kept (None: it can): missing, unrecorded, changed, or made from
+    source files that have changed since."""
+    if not shard.exists():
+        return "missing"
+    recorded = read_record(out, shard)
+    if recorded is None:
+        return "not recorded (a run was stopped just after writing it)"
+    try:
+        now = shard_fingerprint(shard)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError: a truncated footer
+        return f"unreadable ({type(error).__name__})"
+    then = recorded.get("shard", {})
+    if now != then:
+        return (f"changed since it was written ({now['bytes']} bytes, {now['rows']} rows; recorded "
+                f"{then.get('bytes')} bytes, {then.get('rows')} rows)")
+    sources = recorded.get("sources", {})
+    changed = [r.utterance_id for r in records if sources.get(r.utterance_id) != source_fingerprint(r)]
+    if changed:
+        return f"source file(s) changed since: {', '.join(changed[:3])}" + (" ..." if len(changed) > 3 else "")
+    return None
+
+
+def shard_state(out: Path, shard: Path) -> ShardState | None:
+    recorded = read_record(out, shard)
+    if recorded is None:
+        return None
+    return ShardState(rows=recorded["shard"]["rows"], records=recorded["records"])
+
+
+def recorded_shards(out: Path) -> list[Path]:
+    """The shards of `out/data/` this tool wrote (those with a record)."""
+    root = out / STATE_DIR / RECORDS_DIR
+    return sorted(out / DATA_DIR / p.relative_to(root).with_suffix(".parquet") for p in root.rglob("*.json"))

@@ -1,0 +1,125 @@
+"""Mimi 24 kHz, 12.5 Hz, split RVQ of 2048-entry codebooks, on transformers' `MimiModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ...errors import CodecConfigError
+from .. import transformers_weights, weights
+from ..base import Codec
+
+if TYPE_CHECKING:
+    from transformers import MimiModel
+
+    from ..registry import CodecSpec
+
+
+# Keyword options of `build` (checked by `registry.load`): name -> one line of help.
+OPTIONS: dict[str, str] = {
+    "num_quantizers": "codebooks to encode and decode with, 1..32 (default: the config's, 8 or 32)",
+}
+
+
+def default_config(spec: CodecSpec) -> dict[str, Any]:
+    """The kyutai/mimi config: transformers' `MimiConfig` defaults, which its docstring documents as that checkpoint's.
+
+    Not compared with the Hub's config.json here (no Hub access when this was written); `download` reads the real
+    file, and a difference in an architecture field shows up as a strict-load error naming the keys.
+    """
+    from transformers import MimiConfig
+
+    config = MimiConfig().to_dict()
+    for key in ("transformers_version", "_name_or_path", "dtype", "torch_dtype"):
+        config.pop(key, None)
+    return config
+
+
+def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """`config.json` and `model.safetensors` of kyutai/mimi (Hub cache first)."""
+    return transformers_weights.download(spec.hub_repo, codec=spec.name)
+
+
+def make_model(config: Mapping[str, Any]) -> MimiModel:
+    from transformers import MimiConfig, MimiModel
+
+    # `frame_rate`: the key older Mimi config files carry (transformers derives it now, and still reads it)
+    weights.refuse_unknown_keys(config, {*MimiConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, "frame_rate"},
+                                what="Mimi config")
+    # Eager attention: the same kernels on every device and batch shape (sdpa picks per shape).
+    mimi_config = MimiConfig(**dict(config))
+    mimi_config._attn_implementation = "eager"
+    return MimiModel(mimi_config)
+
+
+def build(
+    spec: CodecSpec,
+    config: dict[str, Any],
+    state_dict: Mapping[str, torch.Tensor] | None,
+    *,
+    device: str | torch.device = "cpu",
+    num_quantizers: int | None = None,
+) -> MimiCodec:
+    """Build `MimiModel` from a transformers config and load `state_dict` (checkpoint layout) strictly.
+
+    Args:
+        spec: the registry entry.
+        config: transformers `MimiConfig` values.
+        state_dict: weights in the Hub file's layout; `None` keeps random initial weights.
+        device: where the model runs.
+        num_quantizers: codebooks to encode and decode with (default: the spec's).
+    """
+    model = make_model(config)
+    if state_dict is not None:
+        transformers_weights.load(model, state_dict, source=f"{spec.name} checkpoint")
+    n_q = spec.n_codebooks if num_quantizers is None else int(num_quantizers)
+    valid = range(model.config.num_semantic_quantizers, model.config.num_quantizers + 1)
+    if n_q not in valid:
+        raise CodecConfigError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
+                         f"(1 semantic codebook plus acoustic ones).")
+    return MimiCodec(spec, model, device=device, num_quantizers=n_q)
+
+
+class MimiCodec(Codec):
+    """Mimi as transformers' `MimiModel.forward` runs it: encode with `num_quantizers` codebooks, decode, trim.
+
+    The output is trimmed to the input length (the decoder makes whole 1920-sample frames, at least as many
+    samples as went in). Each utterance runs alone: the encoder's last strided convolutions pad the end of the
+    signal (replicate padding in the downsampling layer), so inside a zero-padded batch an item's last frame would
+    see the batch padding instead of its own edge. Alone, it gets what `MimiModel` gives it unbatched.
+
+    Args:
+        spec: the registry entry.
+        model: a transformers `MimiModel`.
+        device: where the model runs.
+        num_quantizers: codebooks used (8 is Moshi's setting, 32 all of them).
+    """
+
+    batch_exact = False
+    batch_note = ("each utterance runs alone: Mimi's encoder pads the signal's end (replicate padding before its "
+                  "downsampling), which batch padding would change")
+
+    def __init__(self, spec: CodecSpec, model: MimiModel, device: str | torch.device = "cpu", *,
+                 num_quantizers: int = 8):
+        super().__init__(spec, model, device)
+        self.num_quantizers = num_quantizers
+
+    @torch.inference_mode()
+    def encode(self, wave: torch.Tensor) -> torch.Tensor:
+        """One utterance `[T]` at 24 kHz -> codes `[num_quantizers, ceil(T / 1920)]`."""
+        audio = wave.to(self.device)[None, None, :]
+        return self.model.encode(audio, num_quantizers=self.num_quantizers).audio_codes[0]
+
+    @torch.inference_mode()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes `[K, F]` -> audio `[F * 1920]` at 24 kHz."""
+        return self.model.decode(codes[None].to(self.device)).audio_values[0, 0]
+
+    def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
+        for i, n in enumerate(int(n) for n in lengths):
+            audio = self.decode(self.encode(waves[i, :n]))[:n]
+            out[i, : audio.shape[0]] = audio
+        return out

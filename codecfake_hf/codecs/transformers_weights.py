@@ -1,0 +1,98 @@
+"""Checkpoints of the codec families that run on `transformers` models: Hub files, key names, strict loads.
+
+A transformers checkpoint on the Hub is `config.json` plus `model.safetensors` in the layout the model had when
+it was converted; `from_pretrained` renames its keys on load through transformers' conversion mapping (Mimi's
+flat `encoder.layers.*` become `encoder.encoder_seanet.layers.*` in transformers 5, `weight_g`/`weight_v` become
+weight-norm parametrizations). The families here read the same files through `weights.hub_file` (cache first,
+`HF_HUB_OFFLINE` honoured, one message when they are missing) and apply that same mapping, key by key, before a
+strict `load_state_dict`, so a wrong or truncated file is named instead of half-loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import weights
+
+
+def download(repo_id: str, *, codec: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """`config.json` and `model.safetensors` of the Hub repository `repo_id` (the transformers layout)."""
+    config = weights.read_config_file(weights.hub_file(repo_id, "config.json", codec=codec), codec=codec,
+                                      required=("model_type",), what="a transformers config.json")
+    path = weights.hub_file(repo_id, "model.safetensors", codec=codec)
+    return config, weights.load_checkpoint(path, codec=codec)
+
+
+def _renamings(model: nn.Module, *, reverse: bool) -> list:
+    from transformers.conversion_mapping import get_model_conversion_mapping
+    from transformers.core_model_loading import WeightRenaming
+
+    conversions = get_model_conversion_mapping(model, add_legacy=not reverse)
+    if reverse:  # as `save_pretrained` reverts them: last first
+        conversions = [c.reverse_transform() for c in conversions[::-1]]
+    return [c for c in conversions if isinstance(c, WeightRenaming)]
+
+
+def checkpoint_key(key: str, renamings: list) -> str:
+    from transformers.core_model_loading import rename_source_key
+
+    return rename_source_key(key, renamings, [])[0]
+
+
+def checkpoint_shapes(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    """The keys and shapes `save_pretrained(model)` writes: the checkpoint layout of `model`'s architecture.
+
+    Works on a model built on the meta device (no memory): this is how the official key/shape set of a config is
+    recorded without its weights.
+    """
+    reverse = _renamings(model, reverse=True)
+    return {checkpoint_key(k, reverse): tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def model_keys(model: nn.Module, keys) -> dict[str, str]:
+    """Checkpoint key -> `model`'s key, for `keys` in the checkpoint layout (as `load` renames them)."""
+    forward = _renamings(model, reverse=False)
+    return {key: checkpoint_key(key, forward) for key in keys}
+
+
+def to_checkpoint(model: nn.Module) -> dict[str, torch.Tensor]:
+    """`model`'s weights under the checkpoint's key names (what `save_pretrained` would write)."""
+    reverse = _renamings(model, reverse=True)
+    return {checkpoint_key(k, reverse): v for k, v in model.state_dict().items()}
+
+
+def load(model: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Load a checkpoint-layout `state_dict` into `model` strictly, through transformers' key renamings.
+
+    Keys are renamed as `from_pretrained` renames them (the model's conversion mapping plus the legacy
+    `weight_g`/`weight_v` and `gamma`/`beta` names); weight-norm pairs are then folded into plain weights
+    where the model has none (the transformers codecs here build their convolutions without weight norm).
+    """
+    forward = _renamings(model, reverse=False)
+    renamed = {checkpoint_key(k, forward): v for k, v in state_dict.items()}
+    expected = model.state_dict()
+    renamed = _fold_weight_norm(renamed, expected)
+    weights.load_strict(model, renamed, source=source)
+
+
+def _fold_weight_norm(state: dict[str, torch.Tensor], expected: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    g_suffix, v_suffix = ".parametrizations.weight.original0", ".parametrizations.weight.original1"
+    out = dict(state)
+    for key in [k for k in state if k.endswith(g_suffix)]:
+        base = key[: -len(g_suffix)]
+        if f"{base}.weight" in expected and f"{base}{g_suffix}" not in expected and f"{base}{v_suffix}" in state:
+            g, v = out.pop(key), out.pop(f"{base}{v_suffix}")
+            dims = tuple(range(1, v.dim()))
+            out[f"{base}.weight"] = g * v / v.norm(dim=dims, keepdim=True)
+    return out
+
+
+def meta_shapes(make_model: Callable[[], nn.Module]) -> dict[str, tuple[int, ...]]:
+    """`checkpoint_shapes` of the model `make_model()` builds on the meta device."""
+    with torch.device("meta"):
+        model = make_model()
+    return checkpoint_shapes(model)
