@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -189,11 +190,18 @@ def release_dir(shared) -> Path:
     return shared / "data" / "codecfake-demo"
 
 
+class ReleaseInfo(NamedTuple):
+    """A release clip's length and rate, named as `soundfile.info`'s fields."""
+
+    frames: int
+    samplerate: int
+
+
 @pytest.fixture(scope="session")
-def release_lengths() -> dict[str, tuple[int, int]]:
-    """`{"<codec>+<utt>.wav": (frames, sample_rate)}` of the release's codec clips (shipped; no audio needed)."""
+def release_lengths() -> dict[str, ReleaseInfo]:
+    """`{"<codec>+<utt>.wav": (frames, samplerate)}` of the release's codec clips (shipped; no audio needed)."""
     table = json.loads((FIXTURES / "clips" / "release-lengths.json").read_text())
-    return {name: (entry["frames"], entry["sample_rate"]) for name, entry in table.items()}
+    return {name: ReleaseInfo(entry["frames"], entry["sample_rate"]) for name, entry in table.items()}
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
