@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from datasets.arrow_writer import ParquetWriter
 
-from codecfake_hf.audio import clipped_samples, read_audio, resample, to_pcm16
+from codecfake_hf.audio import clipped_samples, is_pcm16, read_audio, resample, to_pcm16, to_pcm24
 from codecfake_hf.corpus import Corpus, Record
 from codecfake_hf.errors import AudioError, CodecFakeError
 from codecfake_hf.files import atomic_path
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Genuine audio is stored as read (16-bit PCM): no ±0.99 clamp, which CodecFake applied to fakes only.
+# Genuine audio is stored as read (16-bit PCM, or 24-bit for a source with more bits): no ±0.99 clamp, which
+# CodecFake applied to fakes only.
 GENUINE_CLAMP = 1.0
 
 _DESCRIPTION = ("Codec-resynthesised speech (CodecFake): genuine utterances and what neural audio codecs "
@@ -119,6 +120,9 @@ class PartRows:
             # A codec holds a whole utterance in memory: a 5-minute clip took 6 GB.
             return AudioError(f"{wave.shape[0] / rate:.1f} s, longer than `max_seconds` ({self.max_seconds:g} s); "
                               "cut it, or raise `max_seconds` if memory allows")
+        # The source's own precision decides the row's: 16-bit PCM where it holds the audio as read (a 16-bit
+        # file), else 24-bit (a 24-bit file exactly; a float file to within 2**-23), resampled or not.
+        quantise = to_pcm16 if is_pcm16(wave) else to_pcm24
         if self.genuine_sample_rate is not None:
             wave, rate = resample(wave, rate, self.genuine_sample_rate), self.genuine_sample_rate
         clipped = clipped_samples(wave, GENUINE_CLAMP)
@@ -126,7 +130,7 @@ class PartRows:
             what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
             logger.warning("%s: %s", record.utterance_id, what)
             self.clipped.append(f"{record.utterance_id}: {what}")  # list.append: safe from the worker threads
-        return make_row(record, part, to_pcm16(wave, clamp=GENUINE_CLAMP), rate)
+        return make_row(record, part, quantise(wave, clamp=GENUINE_CLAMP), rate)
 
     def _codec_rows(self, records: list[Record], part: str, genuine: Path) -> Iterator[dict]:
         by_id = {record.utterance_id: record for record in records}

@@ -17,6 +17,7 @@ from .errors import AudioError
 # 16-bit PCM through torchaudio, whose float -> int16 conversion scales by 2**15 and rounds.
 CLAMP = 0.99
 PCM16_SCALE = 32768.0
+PCM24_SCALE = 8388608.0  # 2**23: a 24-bit sample's full scale
 
 # Sample rates a file may state: outside these bounds the header is wrong or the file is not audio.
 MIN_SAMPLE_RATE = 4_000
@@ -186,13 +187,34 @@ def from_pcm16(pcm: np.ndarray) -> np.ndarray:
     return (np.asarray(pcm, dtype=np.int16).astype(np.float32) / PCM16_SCALE).astype(np.float32)
 
 
+def is_pcm16(wave: np.ndarray) -> bool:
+    """Whether 16-bit PCM holds `wave` exactly (every sample a multiple of 2**-15 within full scale), as
+    a 16-bit file reads; a 24-bit or float file's audio mostly does not."""
+    scaled = np.asarray(wave, dtype=np.float64) * PCM16_SCALE
+    return bool(np.all(scaled == np.rint(scaled)) and np.all((scaled >= -32768) & (scaled <= 32767)))
+
+
+def to_pcm24(wave: np.ndarray, clamp: float = CLAMP) -> np.ndarray:
+    """Clamp to ±`clamp` and quantise to 24-bit samples (scale 2**23, round half to even), held in int32."""
+    wave = np.clip(np.asarray(wave, dtype=np.float64), -clamp, clamp)
+    return np.clip(np.rint(wave * PCM24_SCALE), -8388608, 8388607).astype(np.int32)
+
+
 def encode_flac(pcm: np.ndarray, sample_rate: int) -> bytes:
-    """Encode int16 mono samples as FLAC (16-bit, lossless) bytes."""
+    """Encode mono PCM samples as lossless FLAC bytes: int16 samples (see `to_pcm16`) as 16-bit FLAC, int32
+    samples holding 24-bit values (see `to_pcm24`) as 24-bit FLAC."""
     pcm = np.asarray(pcm)
-    if pcm.dtype != np.int16:
-        raise TypeError(f"encode_flac takes int16 samples (see to_pcm16), got {pcm.dtype}")
     buffer = io.BytesIO()
-    sf.write(buffer, pcm, sample_rate, format="FLAC", subtype="PCM_16")
+    if pcm.dtype == np.int16:
+        sf.write(buffer, pcm, sample_rate, format="FLAC", subtype="PCM_16")
+    elif pcm.dtype == np.int32:
+        if pcm.size and (pcm.min() < -8388608 or pcm.max() > 8388607):
+            raise ValueError("encode_flac: int32 samples must hold 24-bit values (see to_pcm24)")
+        # libsndfile writes int32 as 32-bit full scale and keeps the top 24 bits: shift the value up to them.
+        sf.write(buffer, pcm << 8, sample_rate, format="FLAC", subtype="PCM_24")
+    else:
+        raise TypeError(f"encode_flac takes int16 (see to_pcm16) or 24-bit int32 samples (see to_pcm24), "
+                        f"got {pcm.dtype}")
     return buffer.getvalue()
 
 

@@ -341,9 +341,9 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
 def _notes(info: DatasetCardInfo) -> list[str]:
     notes = []
     if info.imported:
-        notes.append("- Rows are the release's files stored as 16-bit PCM in FLAC: lossless for 16-bit files (as the "
-                     "original CodecFake release's are); a file with more bits (24-bit, float) loses what lies below "
-                     "its 16th bit.")
+        notes.append("- Rows are the release's files in FLAC: 16-bit PCM for 16-bit files (as the original CodecFake "
+                     "release's are) and 24-bit PCM for files with more bits; lossless for 16- and 24-bit files, "
+                     "while a float file keeps 24 bits (what lies below, about −144 dBFS, is lost).")
     else:
         notes.append(_rate_note(info.genuine_sample_rate, info.recipe))
         if info.precisions:
@@ -355,9 +355,11 @@ def _notes(info: DatasetCardInfo) -> list[str]:
                 "per codec) and may depend on how utterances were batched.")
         notes += [
             "- Fakes are clamped to ±0.99 and quantised to 16-bit PCM, as the CodecFake pipeline did.",
-            "- Genuine rows are 16-bit PCM in FLAC too: not lossless for a source with more bits (24-bit or float "
-            "files, and any resampled audio), which loses what lies below the 16th bit (about −96 dBFS); the codecs "
-            "resynthesise exactly these 16-bit genuine rows.",
+            "- Genuine rows keep their source's precision in FLAC: 16-bit PCM from a 16-bit source, 24-bit PCM "
+            "from a 24-bit or float source. At the source's own rate this is lossless for 16- and 24-bit files; a "
+            "float file keeps 24 bits (what lies below, about −144 dBFS, is lost; samples beyond full scale are "
+            "clipped, and listed below when any were); resampled audio is quantised to that same depth. The codecs "
+            "resynthesise exactly these genuine rows.",
             "- Utterances that could not be read or that a codec rejected (corrupt, silent, too short) are left out "
             "and were reported by the build.",
         ]

@@ -95,7 +95,7 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("audio", datasets.Audio(),  # no sampling_rate: each row decodes at its file's own rate
-           "FLAC, 16-bit, at the file's own rate"),
+           "FLAC (16-bit; 24-bit for a genuine row from a 24-bit or float source), at the file's own rate"),
     Column("id", datasets.Value("string"),
            f"`<codec>{ID_SEPARATOR}<utterance_id>`, as in the CodecFake release (`{row_id(GENUINE, 'p225_001')}`)",
            lambda record, part: row_id(part, record.utterance_id)),
@@ -133,7 +133,8 @@ FEATURES = datasets.Features({column.name: column.feature for column in COLUMNS}
 
 def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac: bytes | None = None
              ) -> dict[str, Any]:
-    """One dataset row: FLAC audio of int16 `pcm` at `sample_rate`, and every other column from `record`/`part`.
+    """One dataset row: FLAC audio of `pcm` (int16, or 24-bit values in int32) at `sample_rate`, and every other
+    column from `record`/`part`.
 
     `flac`: `encode_flac(pcm, sample_rate)` when the caller has it already (the engine encodes in its
     worker threads); None: encoded here."""

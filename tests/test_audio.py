@@ -8,12 +8,15 @@ from codecfake_hf import AudioError
 from codecfake_hf.audio import (
     CLAMP,
     check_waveform,
+    decode_audio_bytes,
     decode_flac,
     encode_flac,
     from_pcm16,
+    is_pcm16,
     read_audio,
     resample,
     to_pcm16,
+    to_pcm24,
 )
 
 
@@ -24,6 +27,33 @@ def test_pcm16_flac_round_trip_is_bit_exact():
     assert rate == 24_000
     assert decoded.dtype == np.int16
     np.testing.assert_array_equal(decoded, pcm)
+
+
+def test_pcm24_flac_round_trip_is_bit_exact_and_decodes_to_the_24_bit_values():
+    import io
+
+    rng = np.random.default_rng(1)
+    pcm = rng.integers(-2 ** 23, 2 ** 23, size=24_000, dtype=np.int32)
+    pcm[:2] = -(2 ** 23), 2 ** 23 - 1  # both ends of the range
+    data = encode_flac(pcm, 48_000)
+    assert sf.info(io.BytesIO(data)).subtype == "PCM_24"
+    stored, _ = sf.read(io.BytesIO(data), dtype="int32")
+    np.testing.assert_array_equal(stored >> 8, pcm)
+    wave, rate = decode_audio_bytes(data, "x")  # what a codec is fed from a genuine row: exact in float32
+    assert rate == 48_000
+    np.testing.assert_array_equal(wave.astype(np.float64) * 2 ** 23, pcm)
+    with pytest.raises(ValueError, match="24-bit values"):
+        encode_flac(pcm << 4, 48_000)
+    with pytest.raises(TypeError, match="int16"):
+        encode_flac(pcm.astype(np.float32), 48_000)
+
+
+def test_is_pcm16_and_to_pcm24():
+    assert is_pcm16(from_pcm16(np.array([-32768, 0, 5, 32767], dtype=np.int16)))
+    assert not is_pcm16(np.array([2.0 ** -20], dtype=np.float32))
+    assert not is_pcm16(np.array([1.0], dtype=np.float32))  # beyond 16-bit full scale
+    np.testing.assert_array_equal(to_pcm24(np.array([-2.0, -1.0, 2.0 ** -23, 0.5, 1.0]), clamp=1.0),
+                                  [-(2 ** 23), -(2 ** 23), 1, 2 ** 22, 2 ** 23 - 1])
 
 
 def test_to_pcm16_clamps_to_099_and_scales_by_2_15():

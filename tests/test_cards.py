@@ -192,3 +192,45 @@ def test_a_card_written_by_hand_keeps_its_text_above_the_generated_part(tmp_path
     assert card.index("Hand-written.") < card.index(modelcard.GENERATED_START)
     assert front_matter(tmp_path)["license"] == "mit" and front_matter(tmp_path)["datasets"] == ["org/codecfake"]
     assert "[org/codecfake](https://huggingface.co/datasets/org/codecfake)" in card
+
+
+def test_24_bit_and_float_sources_keep_24_bits_and_the_card_says_where_that_is_lossless(demo_dir, tmp_path,
+                                                                                      codec_fixture):
+    import io
+
+    wave, rate = read_audio(demo_dir / "genuine+p225_273.wav")
+    root = tmp_path / "speech"
+    sources = {}
+    for s, subtype in enumerate(("PCM_24", "FLOAT", "PCM_24", "FLOAT", "PCM_16")):
+        path = root / f"spk{s}" / "utt0.wav"
+        path.parent.mkdir(parents=True)
+        # Below the 16th bit: a 16-bit row could not hold this; 24 bits hold the 24-bit file exactly.
+        clip = 0.5 * wave[s * 4000: s * 4000 + 6000] + np.float32(3 * 2.0 ** -23)
+        sf.write(path, clip, rate, subtype=subtype)
+        sources[f"spk{s}_utt0"] = (sf.read(path, dtype="float64")[0], subtype)
+    out = tmp_path / "out"
+    request = BuildRequest(source=f"folder:{root}", codecs=ENCODEC, out=str(out), device="cpu",
+                           genuine_sample_rate=0, random_weights=True)
+    build(request, codec_factory=TinyCodecs(codec_fixture), progress=False)
+    rows = datasets.concatenate_datasets([
+        datasets.load_dataset(str(out), ENCODEC, split=split, cache_dir=str(tmp_path / "cache"))
+        for split in ("train", "validation", "test")]).cast_column("audio", datasets.Audio(decode=False))
+    fakes = rows.filter(lambda row: row["codec"] == ENCODEC)
+    rows = rows.filter(lambda row: row["codec"] == "genuine")
+    assert sorted(fakes["utterance_id"]) == sorted(sources)  # the codec read the 24-bit rows
+    assert {sf.info(io.BytesIO(a["bytes"])).subtype for a in fakes["audio"]} == {"PCM_16"}  # as the paper did
+    assert sorted(rows["utterance_id"]) == sorted(sources)
+    for row in rows:
+        source, subtype = sources[row["utterance_id"]]
+        info = sf.info(io.BytesIO(row["audio"]["bytes"]))
+        stored, stored_rate = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="float64")
+        assert stored_rate == rate and info.subtype == ("PCM_16" if subtype == "PCM_16" else "PCM_24")
+        if subtype == "FLOAT":  # kept to within half a 24-bit step
+            assert np.abs(stored - source).max() <= 2.0 ** -24
+            assert not np.array_equal(np.round(source * 2 ** 15) / 2 ** 15, source)  # 16 bits would lose it
+        else:  # 24- and 16-bit files: sample for sample
+            assert np.array_equal(stored, source)
+    card = (out / "README.md").read_text()
+    assert "24-bit PCM from a 24-bit or float source" in card
+    assert "lossless for 16- and 24-bit files; a float file keeps 24 bits" in card
+    assert "not lossless" not in card and "below the 16th bit" not in card
