@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import CodecFakeError
 from .files import write_json_atomic
@@ -54,8 +54,32 @@ def load_json(path: str | os.PathLike) -> Any:
         raise ResultsFileError(f"cannot read {path}: {error}") from None
 
 
+class _Record:
+    """A results dataclass's JSON round trip: `to_dict`, and `from_dict` naming `what` (default `_what`) in errors."""
+
+    _what: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any], what: str | None = None) -> T:
+        return _from_dict(cls, data, cls._what if what is None else what)
+
+
+class _RecordFile(_Record):
+    """A `_Record` kept in a JSON file of its own: `save(path)`, `load(path)` (errors name the path)."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def load(cls: type[T], path: str | os.PathLike) -> T:
+        return cls.from_dict(load_json(path), str(path))
+
+
 @dataclass
-class CodecResult:
+class CodecResult(_Record):
     """Detection results of one set of spoof rows against the genuine rows.
 
     Args:
@@ -66,22 +90,17 @@ class CodecResult:
         n_spoof (int): spoof rows scored.
     """
 
+    _what = "codec result"
+
     eer: float
     threshold: float
     min_dcf: float
     n_bonafide: int
     n_spoof: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "codec result") -> CodecResult:
-        return _from_dict(cls, data, what)
-
 
 @dataclass
-class SourceTracingResult:
+class SourceTracingResult(_Record):
     """Multi-class results of a source-tracing model ("which codec made this?").
 
     Args:
@@ -95,6 +114,8 @@ class SourceTracingResult:
         classes_unknown_to_model (list[str]): true classes the model cannot predict (always wrong).
     """
 
+    _what = "source tracing"
+
     classes: list[str]
     model_classes: list[str]
     accuracy: float
@@ -104,16 +125,9 @@ class SourceTracingResult:
     rows: int
     classes_unknown_to_model: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "source tracing") -> SourceTracingResult:
-        return _from_dict(cls, data, what)
-
 
 @dataclass
-class ScoreResults:
+class ScoreResults(_RecordFile):
     """One scoring run of a detector on a dataset split.
 
     Args:
@@ -131,6 +145,8 @@ class ScoreResults:
         source_tracing (SourceTracingResult | None): a source-tracing model's multi-class results.
         untrained (bool): the model was saved without training (its results mean nothing).
     """
+
+    _what = "results"
 
     model: str
     dataset: str
@@ -168,7 +184,8 @@ class ScoreResults:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "results") -> ScoreResults:
+    def from_dict(cls, data: dict[str, Any], what: str | None = None) -> ScoreResults:
+        what = cls._what if what is None else what
         results = _from_dict(cls, data, what)
         results.per_codec = {codec: CodecResult.from_dict(value, f"{what}: per_codec {codec}")
                              for codec, value in dict(results.per_codec).items()}
@@ -178,16 +195,9 @@ class ScoreResults:
             results.source_tracing = SourceTracingResult.from_dict(results.source_tracing, f"{what}: source_tracing")
         return results
 
-    def save(self, path: str | os.PathLike) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ScoreResults:
-        return cls.from_dict(load_json(path), str(path))
-
 
 @dataclass
-class ValidationResult:
+class ValidationResult(_Record):
     """The validation split's results at the end of fine-tuning (the training codecs only).
 
     Args:
@@ -199,6 +209,8 @@ class ValidationResult:
         macro_f1 (float | None): source tracing: its macro-F1, 0..1.
     """
 
+    _what = "validation"
+
     split: str
     eer: float | None = None
     min_dcf: float | None = None
@@ -206,16 +218,9 @@ class ValidationResult:
     accuracy: float | None = None
     macro_f1: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "validation") -> ValidationResult:
-        return _from_dict(cls, data, what)
-
 
 @dataclass
-class TrainingFacts:
+class TrainingFacts(_RecordFile):
     """What a fine-tuning run says about itself, for the model card and for scoring with its window.
 
     Args:
@@ -248,6 +253,8 @@ class TrainingFacts:
             card could be read locally); None: not stated.
     """
 
+    _what = "training facts"
+
     dataset: str
     base_model: str | None = None
     config_name: str | None = None
@@ -279,20 +286,14 @@ class TrainingFacts:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], what: str = "training facts") -> TrainingFacts:
+    def from_dict(cls, data: dict[str, Any], what: str | None = None) -> TrainingFacts:
+        what = cls._what if what is None else what
         facts = _from_dict(cls, data, what)
         if isinstance(facts.validation, dict):
             facts.validation = ValidationResult.from_dict(facts.validation, f"{what}: validation")
         facts.train_codecs = list(facts.train_codecs or [])
         facts.hyperparameters = dict(facts.hyperparameters or {})
         return facts
-
-    def save(self, path: str | os.PathLike) -> Path:
-        return write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> TrainingFacts:
-        return cls.from_dict(load_json(path), str(path))
 
 
 __all__ = ["POOLED", "SCORE_DESCRIPTION", "CodecResult", "ResultsFileError", "ScoreResults", "SourceTracingResult",

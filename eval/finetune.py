@@ -59,7 +59,7 @@ from .data import (
 
 # datasets >= 4 decodes Audio through torchcodec and loads Hub-layout folders with per-config data_files.
 require_version("datasets>=4.0", "To fix: pip install -e . in the codecfake-hf checkout")
-require_version("transformers>=4.46", "To fix: pip install -e . in the codecfake-hf checkout")
+require_version("transformers>=5.0", "To fix: pip install -e . in the codecfake-hf checkout")
 
 logger = logging.getLogger(__name__)
 

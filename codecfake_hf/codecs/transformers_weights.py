@@ -6,6 +6,9 @@ flat `encoder.layers.*` become `encoder.encoder_seanet.layers.*` in transformers
 weight-norm parametrizations). The families here read the same files through `weights.hub_file` (cache first,
 `HF_HUB_OFFLINE` honoured, one message when they are missing) and apply that same mapping, key by key, before a
 strict `load_state_dict`, so a wrong or truncated file is named instead of half-loaded.
+
+The families also share their config handling here (`config_values`, `model_config`), `with_weights`, and
+`resynthesize_alone` for those that run each utterance on its own.
 """
 
 from __future__ import annotations
@@ -96,3 +99,38 @@ def meta_shapes(make_model: Callable[[], nn.Module]) -> dict[str, tuple[int, ...
     with torch.device("meta"):
         model = make_model()
     return checkpoint_shapes(model)
+
+
+# Keys a transformers config's `to_dict()` carries about the file or the run, not the architecture.
+_RUN_KEYS = ("transformers_version", "_name_or_path", "dtype", "torch_dtype")
+
+
+def config_values(config) -> dict[str, Any]:
+    """A transformers config object's values without the keys about its file or run (version, path, dtype)."""
+    values = config.to_dict()
+    for key in _RUN_KEYS:
+        values.pop(key, None)
+    return values
+
+
+def model_config(config_class, config: Mapping[str, Any], *, what: str, extra_keys=()):
+    """`config_class(**config)`, refusing keys that `config_class` does not know (besides `extra_keys`)."""
+    weights.refuse_unknown_keys(config, {*config_class().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *extra_keys},
+                                what=what)
+    return config_class(**dict(config))
+
+
+def with_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor] | None, *, source: str) -> nn.Module:
+    """`model` with a checkpoint-layout `state_dict` loaded by `load`; `None` keeps its random initial weights."""
+    if state_dict is not None:
+        load(model, state_dict, source=source)
+    return model
+
+
+def resynthesize_alone(codec, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its length."""
+    out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
+    for i, n in enumerate(int(n) for n in lengths):
+        audio = codec.decode(codec.encode(waves[i, :n]))[:n]
+        out[i, : audio.shape[0]] = audio
+    return out

@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ...errors import CodecConfigError, WeightsUnavailableError
-from .. import weights
+from .. import transformers_weights, weights
 from ..base import Codec
 
 if TYPE_CHECKING:
@@ -144,9 +144,7 @@ def build(
     """
     from transformers import EncodecConfig, EncodecModel
 
-    weights.refuse_unknown_keys(config, {*EncodecConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS},
-                                what="EnCodec config")
-    encodec_config = EncodecConfig(**config)
+    encodec_config = transformers_weights.model_config(EncodecConfig, config, what="EnCodec config")
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
         bandwidth = spec.bitrate_kbps if float(spec.bitrate_kbps) in valid else valid[0]

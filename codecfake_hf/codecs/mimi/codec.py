@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ...errors import CodecConfigError
-from .. import transformers_weights, weights
+from .. import transformers_weights
 from ..base import Codec
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
     """
     from transformers import MimiConfig
 
-    config = MimiConfig().to_dict()
-    for key in ("transformers_version", "_name_or_path", "dtype", "torch_dtype"):
-        config.pop(key, None)
-    return config
+    return transformers_weights.config_values(MimiConfig())
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -46,10 +43,8 @@ def make_model(config: Mapping[str, Any]) -> MimiModel:
     from transformers import MimiConfig, MimiModel
 
     # `frame_rate`: the key older Mimi config files carry (transformers derives it now, and still reads it)
-    weights.refuse_unknown_keys(config, {*MimiConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, "frame_rate"},
-                                what="Mimi config")
+    mimi_config = transformers_weights.model_config(MimiConfig, config, what="Mimi config", extra_keys=("frame_rate",))
     # Eager attention: the same kernels on every device and batch shape (sdpa picks per shape).
-    mimi_config = MimiConfig(**dict(config))
     mimi_config._attn_implementation = "eager"
     return MimiModel(mimi_config)
 
@@ -71,9 +66,7 @@ def build(
         device: where the model runs.
         num_quantizers: codebooks to encode and decode with (default: the spec's).
     """
-    model = make_model(config)
-    if state_dict is not None:
-        transformers_weights.load(model, state_dict, source=f"{spec.name} checkpoint")
+    model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
     n_q = spec.n_codebooks if num_quantizers is None else int(num_quantizers)
     valid = range(model.config.num_semantic_quantizers, model.config.num_quantizers + 1)
     if n_q not in valid:
@@ -118,8 +111,4 @@ class MimiCodec(Codec):
         return self.model.decode(codes[None].to(self.device)).audio_values[0, 0]
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
-        for i, n in enumerate(int(n) for n in lengths):
-            audio = self.decode(self.encode(waves[i, :n]))[:n]
-            out[i, : audio.shape[0]] = audio
-        return out
+        return transformers_weights.resynthesize_alone(self, waves, lengths)

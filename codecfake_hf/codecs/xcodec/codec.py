@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ...errors import CodecConfigError
-from .. import transformers_weights, weights
+from .. import transformers_weights
 from ..base import Codec
 
 if TYPE_CHECKING:
@@ -42,10 +42,7 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
     from transformers import AutoConfig, XcodecConfig
 
     semantic = AutoConfig.for_model(SEMANTIC_MODEL.get(spec.hub_repo, "hubert")).to_dict()
-    config = XcodecConfig(semantic_model_config=semantic).to_dict()
-    for key in ("transformers_version", "_name_or_path", "dtype", "torch_dtype"):
-        config.pop(key, None)
-    return config
+    return transformers_weights.config_values(XcodecConfig(semantic_model_config=semantic))
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -56,9 +53,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 def make_model(config: Mapping[str, Any]) -> XcodecModel:
     from transformers import XcodecConfig, XcodecModel
 
-    weights.refuse_unknown_keys(config, {*XcodecConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS},
-                                what="X-Codec config")
-    xcodec_config = XcodecConfig(**dict(config))
+    xcodec_config = transformers_weights.model_config(XcodecConfig, config, what="X-Codec config")
     xcodec_config.semantic_model_config._attn_implementation = "eager"
     return XcodecModel(xcodec_config)
 
@@ -80,9 +75,7 @@ def build(
         device: where the model runs.
         bandwidth: kbps, one of `config["target_bandwidths"]` (default: the spec's bitrate).
     """
-    model = make_model(config)
-    if state_dict is not None:
-        transformers_weights.load(model, state_dict, source=f"{spec.name} checkpoint")
+    model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
     valid = [float(b) for b in model.config.target_bandwidths]
     bandwidth = float(spec.bitrate_kbps if bandwidth is None else bandwidth)
     if bandwidth not in valid:
@@ -131,8 +124,4 @@ class XcodecCodec(Codec):
         return self.model.decode(codes[None].to(self.device), return_dict=False)[0, 0]
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
-        for i, n in enumerate(int(n) for n in lengths):
-            audio = self.decode(self.encode(waves[i, :n]))[:n]
-            out[i, : audio.shape[0]] = audio
-        return out
+        return transformers_weights.resynthesize_alone(self, waves, lengths)
