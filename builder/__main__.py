@@ -27,8 +27,6 @@ from .demo import run_demo
 from .request import BuildRequest, DemoRequest, ImportRequest, PushRequest
 
 EXIT_USER_ERROR = 2
-# How the user called us: the console script (pyproject.toml) or `python -m builder` from a checkout.
-PROG = "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
 COMMANDS = {
     "build": (BuildRequest, "resynthesise a corpus through codecs and write the dataset folder"),
     "import": (ImportRequest, "convert a folder of the original CodecFake release"),
@@ -39,8 +37,14 @@ COMMANDS = {
 POSITIONAL = {"import": "path", "push": "folder"}
 
 
+def program_name() -> str:
+    """How the user called us, for usage lines: the console script `codecfake-build`, or `python -m builder`."""
+    return "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
+
+
 def usage() -> str:
-    lines = [f"usage: {PROG} [-v] <command> [arguments]   ({PROG} <command> --help)", "",
+    prog = program_name()
+    lines = [f"usage: {prog} [-v] <command> [arguments]   ({prog} <command> --help)", "",
              "Build, import and publish CodecFake datasets (genuine speech + codec resyntheses) in the Hub layout.",
              "", "commands:"]
     lines += [f"  {name:<8} {text}" for name, (_, text) in COMMANDS.items()]
@@ -51,7 +55,7 @@ def usage() -> str:
 def parse(command: str, argv: list[str]):
     """The command's request dataclass, filled from `argv` (`--help` prints its fields' help and exits)."""
     request_class, _ = COMMANDS[command]
-    parser = HfArgumentParser(request_class, prog=f"{PROG} {command}", description=request_class.__doc__)
+    parser = HfArgumentParser(request_class, prog=f"{program_name()} {command}", description=request_class.__doc__)
     positional = POSITIONAL.get(command)
     if positional and argv and not argv[0].startswith("-"):
         argv = [f"--{positional}", *argv]

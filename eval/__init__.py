@@ -4,3 +4,11 @@ Fine-tunes `transformers` audio classifiers on a CodecFake dataset with `Trainer
 (EER, minDCF, DET curves), runs the paper's protocols and writes model cards with EER in `model-index`.
 The `evaluate` metric module lives in `eval/eer/` (`evaluate.load("eval/eer")`).
 """
+
+import sys
+from pathlib import Path
+
+
+def program_name() -> str:
+    """How the user called us, for usage lines: the console script `codecfake-eval`, or `python -m eval`."""
+    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else "python -m eval"

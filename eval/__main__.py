@@ -7,10 +7,11 @@ Each command has its own `--help`.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from codecfake_hf import redact
 from codecfake_hf.errors import CodecFakeError
+
+from . import program_name
 
 COMMANDS = {
     "finetune": "fine-tune an audio classifier (Trainer) on a CodecFake dataset",
@@ -21,13 +22,9 @@ COMMANDS = {
 }
 
 
-def prog() -> str:
-    """How the user called us: the console script `codecfake-eval`, or `python -m eval` from a checkout."""
-    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else "python -m eval"
-
-
 def usage() -> str:
-    lines = [f"usage: {prog()} <command> [arguments]   ({prog()} <command> --help)", "", "commands:"]
+    prog = program_name()
+    lines = [f"usage: {prog} <command> [arguments]   ({prog} <command> --help)", "", "commands:"]
     lines += [f"  {name:<14} {text}" for name, text in COMMANDS.items()]
     return "\n".join(lines)
 

@@ -24,6 +24,7 @@ from codecfake_hf import modelcard
 from codecfake_hf.detectors import AasistFeatureExtractor, AasistForAudioClassification
 from codecfake_hf.results import TrainingFacts
 
+from . import program_name
 from .data import EvalArgumentError
 
 ORIGIN = ("the official {name} checkpoint of clovaai/aasist (Jung et al., ICASSP 2022; MIT licence, copyright "
@@ -71,7 +72,7 @@ def run_convert(args: ConvertArguments) -> Path:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = HfArgumentParser(ConvertArguments, prog="python -m eval convert-aasist",
+    parser = HfArgumentParser(ConvertArguments, prog=f"{program_name()} convert-aasist",
                               description=__doc__.split("\n\n")[0])
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     return run_convert(args)

@@ -41,6 +41,7 @@ from codecfake_hf import detectors, hub, metrics, modelcard
 from codecfake_hf.files import write_json_atomic
 from codecfake_hf.results import TrainingFacts, ValidationResult
 
+from . import program_name
 from .data import (
     CODECFAKE_SECONDS,
     SOURCE_TRACING,
@@ -239,7 +240,7 @@ def given_flags(argv: list[str]) -> set[str]:
 def parse_args(argv: list[str] | None = None):
     """(ModelArguments, DataTrainingArguments, TrainingArguments) from the command line or one `.json`."""
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments),
-                              prog="python -m eval finetune", description=__doc__.split("\n\n")[0])
+                              prog=f"{program_name()} finetune", description=__doc__.split("\n\n")[0])
     parser.set_defaults(**TRAINING_DEFAULTS)
     return parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv)
 

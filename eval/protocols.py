@@ -35,6 +35,7 @@ from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED
 from codecfake_hf.schema import GENUINE
 
+from . import program_name
 from .data import EvalArgumentError, dataset_codecs, load_split
 from .finetune import (
     TRAINING_DEFAULTS,
@@ -206,6 +207,6 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
 
 def main(argv: list[str] | None = None) -> dict:
     parser = HfArgumentParser((ProtocolArguments, ModelArguments, DataTrainingArguments, TrainingArguments),
-                              prog="python -m eval protocol", description=__doc__.split("\n\n")[0])
+                              prog=f"{program_name()} protocol", description=__doc__.split("\n\n")[0])
     parser.set_defaults(**TRAINING_DEFAULTS)
     return run_protocol(*parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv))

@@ -45,6 +45,7 @@ from codecfake_hf.files import atomic_path, write_text_atomic
 from codecfake_hf.results import POOLED, CodecResult, ScoreResults, SourceTracingResult
 from codecfake_hf.schema import GENUINE, part_order
 
+from . import program_name
 from .data import (
     CODECFAKE_SECONDS,
     SOURCE_TRACING,
@@ -341,7 +342,7 @@ def run_score(args: ScoreArguments) -> ScoreResults:
 
 
 def main(argv: list[str] | None = None) -> ScoreResults:
-    parser = HfArgumentParser(ScoreArguments, prog="python -m eval score", description=__doc__.split("\n\n")[0])
+    parser = HfArgumentParser(ScoreArguments, prog=f"{program_name()} score", description=__doc__.split("\n\n")[0])
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         try:
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> ScoreResults:
 
 def card_main(argv: list[str] | None = None) -> Path:
     """`python -m eval card`: rebuild README.md from the folder's JSON files; push if asked."""
-    parser = HfArgumentParser(CardArguments, prog="python -m eval card", description=CardArguments.__doc__)
+    parser = HfArgumentParser(CardArguments, prog=f"{program_name()} card", description=CardArguments.__doc__)
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     model_dir = Path(args.model_dir)
     if not model_dir.is_dir():
