@@ -189,7 +189,8 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
     )
     run = BuildRun(plan, Path(out), corpus=reader, progress=progress, overwrite=overwrite)
     run.report.skipped = [f"import: {reason}" for reason in skipped]
-    return run.run(ordered, notes=[f"Rows imported from {what}, unchanged (16-bit PCM at each file's rate)."])
+    return run.run(ordered, notes=[f"Rows imported from {what} at each file's rate: 16-bit files unchanged (16-bit "
+                                     "PCM), files with more bits as 24-bit PCM."])
 
 
 # Sources whose speakers the CodecFake paper's split names (the built-in demo uses VCTK-like ids for it).
@@ -390,7 +391,8 @@ class BuildRun:
                             genuine_sample_rate=request.genuine_sample_rate if request else None,
                             recipe=plan.identity.get("recipe", MATCHED),
                             batch_seconds=request.batch_seconds if request else None,
-                            max_seconds=request.max_seconds if request else None)
+                            max_seconds=request.max_seconds if request else None,
+                            taxonomy=plan.source.get("taxonomy"))
             for split, shard in shards:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
                 records = plan.shard_records(part, split, shard)

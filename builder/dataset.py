@@ -16,7 +16,7 @@ instantiated directly, and what is published is Parquet + YAML configs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from codecfake_hf.errors import AudioError, CodecFakeError
 from codecfake_hf.files import atomic_path
 from codecfake_hf.recipe import MATCHED, from_source
 from codecfake_hf.resynth import Failure, Utterance, ordered_map, resynthesize_stream
-from codecfake_hf.schema import FEATURES, GENUINE, make_row
+from codecfake_hf.schema import FEATURES, GENUINE, make_row, release_taxonomy
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -67,6 +67,8 @@ class PartRows:
         batch_seconds (float | None): padded seconds per codec batch (None: the engine's default).
         max_seconds (float | None): longer utterances are skipped (None: no limit).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
+        taxonomy (Mapping | None): {part: {field: release spelling}} of an imported release's codecs (CodecFake+
+            CoRS's `QUA AUX DEC`): the taxonomy columns of a part the registry lacks, where the spelling is known.
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.
@@ -76,8 +78,10 @@ class PartRows:
 
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
                  genuine_sample_rate: int | None = None, recipe: str = MATCHED, batch_seconds: float | None = None,
-                 max_seconds: float | None = None, progress: tqdm | None = None):
+                 max_seconds: float | None = None, progress: tqdm | None = None,
+                 taxonomy: Mapping[str, Mapping[str, str]] | None = None):
         self.corpus = corpus
+        self.taxonomy = {part: release_taxonomy(facts) for part, facts in (taxonomy or {}).items()}
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
         self.recipe = recipe
@@ -130,7 +134,7 @@ class PartRows:
             what = f"{clipped} samples beyond full scale (peak {float(np.abs(wave).max()):.3g}) clipped"
             logger.warning("%s: %s", record.utterance_id, what)
             self.clipped.append(f"{record.utterance_id}: {what}")  # list.append: safe from the worker threads
-        return make_row(record, part, quantise(wave, clamp=GENUINE_CLAMP), rate)
+        return make_row(record, part, quantise(wave, clamp=GENUINE_CLAMP), rate, taxonomy=self.taxonomy.get(part))
 
     def _codec_rows(self, records: list[Record], part: str, genuine: Path) -> Iterator[dict]:
         by_id = {record.utterance_id: record for record in records}

@@ -27,7 +27,7 @@ from .errors import CodecFakeError
 from .files import write_text_atomic
 from .recipe import MATCHED
 from .recipe import describe as describe_recipe
-from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, schema_table
+from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, release_taxonomy, schema_table
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
@@ -317,9 +317,11 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     for name in codec_parts:
         if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
             facts = taxonomy.get(name, {})
-            # The release's own spellings (CodecFake+: MVQ/SVQ/SQ, None/SD, Time/Freq); the rows' taxonomy
-            # columns hold -1 (no label) for a codec the registry lacks.
-            cells = " | ".join(str(facts.get(key, "—")) for key in ("quantizer", "auxiliary", "decoder"))
+            # Our values where the release's spelling is known (CodecFake+: MVQ/SVQ/SQ, None/SD/Dis, Time/Freq),
+            # as the rows' taxonomy columns hold them; else the spelling (the rows hold -1, no label).
+            ours = release_taxonomy(facts)
+            cells = " | ".join(ours.get(key) or str(facts.get(key, "—"))
+                               for key in ("quantizer", "auxiliary", "decoder"))
             described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
                                   if key in facts)
             rows.append(f"| `{name}` | — | — | — | — | {cells} | — | — | original release files | — | "

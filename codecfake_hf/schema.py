@@ -12,8 +12,9 @@ are all derived from that list, so a new column is one `Column(...)` entry:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import datasets
@@ -61,11 +62,40 @@ def taxonomy_names(key: str) -> list[str]:
     return [LABELS[BONAFIDE], *TAXONOMY[key]]
 
 
+# Spellings of the taxonomy values in CodecFake+'s label files (`QUA AUX DEC`) and paper (arXiv 2501.08238),
+# lower-cased with spaces and underscores as hyphens; our own value names are accepted as they are.
+_TAXONOMY_SPELLINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "quantizer": {"mvq": "multi-codebook", "multi-codebook-vq": "multi-codebook", "rvq": "multi-codebook",
+                  "svq": "single-codebook", "single-codebook-vq": "single-codebook",
+                  "sq": "scalar", "fsq": "scalar", "scalar-quantization": "scalar"},
+    "auxiliary": {"no": "none", "sd": "semantic-distillation", "semantic": "semantic-distillation",
+                  "dis": "disentanglement", "disentangle": "disentanglement", "d": "disentanglement"},
+    "decoder": {"t": "time", "time-domain": "time", "freq": "frequency", "f": "frequency",
+                "frequency-domain": "frequency"},
+})
+
+
+def taxonomy_value(key: str, spelling: str | None) -> str | None:
+    """Our value of taxonomy field `key` for a release's `spelling` of it (`MVQ` -> `multi-codebook`, `SD` ->
+    `semantic-distillation`, `Freq` -> `frequency`, ...); None for a spelling not known (e.g. `-`)."""
+    word = "-".join(str(spelling or "").strip().lower().replace("_", " ").split())
+    if word in TAXONOMY[key]:
+        return word
+    return _TAXONOMY_SPELLINGS[key].get(word)
+
+
+def release_taxonomy(facts: Mapping[str, str] | None) -> dict[str, str]:
+    """{field: our value} of a release codec's taxonomy facts (`{"quantizer": "SVQ", ...}`), for the fields
+    whose spelling is known."""
+    values = {key: taxonomy_value(key, (facts or {}).get(key)) for key in TAXONOMY}
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def taxonomy_of(part: str, key: str) -> int:
     """A part's class id in taxonomy column `key`: that of `bonafide` for genuine, else of its codec spec's value.
 
     A part the registry does not know (a codec of an imported release, e.g. CodecFake+'s) gets -1, `datasets`'
-    "no label": its taxonomy is the release's, shown in the card, not one of ours.
+    "no label" (`make_row` fills in the release's own taxonomy where its label file gives it).
     """
     if part == GENUINE:
         return taxonomy_names(key).index(LABELS[BONAFIDE])
@@ -131,14 +161,18 @@ COLUMNS: tuple[Column, ...] = (
 FEATURES = datasets.Features({column.name: column.feature for column in COLUMNS})
 
 
-def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac: bytes | None = None
-             ) -> dict[str, Any]:
+def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac: bytes | None = None,
+             taxonomy: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One dataset row: FLAC audio of `pcm` (int16, or 24-bit values in int32) at `sample_rate`, and every other
     column from `record`/`part`.
 
     `flac`: `encode_flac(pcm, sample_rate)` when the caller has it already (the engine encodes in its
-    worker threads); None: encoded here."""
+    worker threads); None: encoded here. `taxonomy`: {field: our value} (`release_taxonomy`) of a part the
+    registry does not know, for its taxonomy columns (else -1)."""
     row = {column.name: column.value(record, part) for column in COLUMNS if column.value is not None}
+    for key, value in (taxonomy or {}).items():  # a codec the registry lacks: the release's taxonomy
+        if row[key] == -1:
+            row[key] = taxonomy_names(key).index(value)
     row["audio"] = {"bytes": encode_flac(pcm, sample_rate) if flac is None else flac, "path": f"{row['id']}.flac"}
     return {column.name: row[column.name] for column in COLUMNS}  # in the declared column order
 

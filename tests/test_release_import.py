@@ -117,7 +117,7 @@ def cors_release(tmp_path, demo_dir):
     root = tmp_path / "CoRS"
     lines = ["Model ClipID QUA AUX DEC Label"]
     models = {"VCTK": ("-", "-", "-", "bonafide"), "SpeechTokenizer": ("MVQ", "SD", "Time", "spoof"),
-              "WavTokenizer": ("SVQ", "None", "Freq", "spoof")}
+              "WavTokenizer": ("SVQ", "None", "Freq", "spoof"), "FACodec": ("SQ", "Dis", "Freq", "spoof")}
     for k, speaker in enumerate(SPEAKERS):
         utterance = f"{speaker}_{k + 1:03d}"
         for model, (qua, aux, dec, label) in models.items():
@@ -133,11 +133,12 @@ def cors_release(tmp_path, demo_dir):
 def test_cors_release_imports_with_its_taxonomy(cors_release, tmp_path, capsys):
     assert detect_layout(cors_release) == "cors"
     parts, skipped, taxonomy = scan_cors(cors_release)
-    assert sorted(parts) == ["SpeechTokenizer", "WavTokenizer", "genuine"]
+    assert sorted(parts) == ["FACodec", "SpeechTokenizer", "WavTokenizer", "genuine"]
     assert taxonomy == {
         "SpeechTokenizer": {"model": "SpeechTokenizer", "quantizer": "MVQ", "auxiliary": "SD", "decoder": "Time"},
-        "WavTokenizer": {"model": "WavTokenizer", "quantizer": "SVQ", "auxiliary": "None", "decoder": "Freq"}}
-    assert skipped == ["CoRS_labels.txt:11: p999_001: no audio file of that name"]
+        "WavTokenizer": {"model": "WavTokenizer", "quantizer": "SVQ", "auxiliary": "None", "decoder": "Freq"},
+        "FACodec": {"model": "FACodec", "quantizer": "SQ", "auxiliary": "Dis", "decoder": "Freq"}}
+    assert skipped == ["CoRS_labels.txt:14: p999_001: no audio file of that name"]
 
     out = tmp_path / "out"
     assert main(["import", str(cors_release), "--out", str(out), "--layout", "cors"]) == 0
@@ -149,10 +150,34 @@ def test_cors_release_imports_with_its_taxonomy(cors_release, tmp_path, capsys):
     card = (out / "README.md").read_text()
     assert "CodecFake+" in card and "`WavTokenizer`" in card
     assert "CodecFake+ taxonomy: quantizer SVQ, auxiliary None, decoder Freq" in card
+    assert "| single-codebook | none | frequency |" in card
+
+    # Codecs the registry lacks carry the label file's taxonomy as our ClassLabel values, not -1.
+    for config, values in (("WavTokenizer", ("single-codebook", "none", "frequency")),
+                           ("FACodec", ("scalar", "disentanglement", "frequency"))):
+        rows = datasets.concatenate_datasets([load(out, config, split, tmp_path) for split in SPEAKERS.values()])
+        names = {key: rows.features[key].names for key in ("quantizer", "auxiliary", "decoder")}
+        fakes = rows.filter(lambda row, codec=config: row["codec"] == codec)
+        assert len(fakes) == 3
+        for key, value in zip(("quantizer", "auxiliary", "decoder"), values, strict=True):
+            assert set(fakes[key]) == {names[key].index(value)}
+    # The registry's codec keeps the registry's taxonomy.
+    speech = load(out, "SpeechTokenizer", "train", tmp_path).filter(lambda row: row["codec"] == "SpeechTokenizer")
+    assert min(speech["quantizer"]) >= 0 and min(speech["auxiliary"]) >= 0
+
+
+def test_release_taxonomy_spellings():
+    from codecfake_hf.schema import release_taxonomy, taxonomy_value
+
+    assert release_taxonomy({"quantizer": "MVQ", "auxiliary": "SD", "decoder": "Time"}) == {
+        "quantizer": "multi-codebook", "auxiliary": "semantic-distillation", "decoder": "time"}
+    assert taxonomy_value("auxiliary", "Disentangle") == "disentanglement"
+    assert taxonomy_value("quantizer", "single codebook") == "single-codebook"
+    assert taxonomy_value("decoder", "-") is None and release_taxonomy({"quantizer": "?"}) == {}
 
 
 def test_cors_label_file_with_a_bad_line_names_it(cors_release):
     with open(cors_release / "CoRS_labels.txt", "a") as file:
         file.write("WavTokenizer p225_001 SVQ spoof\n")
-    with pytest.raises(CorpusError, match=r"CoRS_labels.txt:12: 4 fields, expected 6"):
+    with pytest.raises(CorpusError, match=r"CoRS_labels.txt:15: 4 fields, expected 6"):
         scan_cors(cors_release)
