@@ -66,6 +66,44 @@ def dataset_id(name: str) -> str:
     return path.name if is_local_dataset(name) else name
 
 
+def base_model_id(base_model: str | None) -> str | None:
+    """The Hub id for the card's `base_model`: a Hub id as given; a local folder only where it is a snapshot in
+    the Hub cache (`.../models--ORG--NAME/snapshots/...`), which names its repo; else None (named in the text)."""
+    if not base_model:
+        return None
+    path = Path(base_model)
+    if not path.exists():
+        return base_model
+    for part in path.resolve().parts:
+        if part.startswith("models--") and part.count("--") >= 2:
+            return "/".join(part.split("--")[1:])
+    return None
+
+
+def base_model_license(base_model: str | None) -> str | None:
+    """The base model's licence from its card's metadata, read locally only (no network): the folder's
+    README.md, or for a Hub id its README.md in the local Hub cache; None where no card says."""
+    if not base_model:
+        return None
+    card_path = Path(base_model) / "README.md"
+    if not card_path.is_file():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(base_model, "README.md")
+        except ValueError:  # not a repo id
+            return None
+        if not isinstance(cached, str):
+            return None
+        card_path = Path(cached)
+    try:
+        license_id = ModelCard.load(card_path).data.license
+    except (OSError, ValueError) as error:
+        logger.warning("could not read the licence of %s from %s: %s", base_model, card_path, error)
+        return None
+    return license_id if isinstance(license_id, str) and license_id else None
+
+
 def is_local_dataset(name: str) -> bool:
     """A dataset given as a local folder (existing, or an absolute or `./` path), not a Hub id."""
     return Path(name).exists() or Path(name).is_absolute() or str(name).startswith(("./", "../", "~"))
@@ -175,8 +213,12 @@ def results_table(run: ScoreResults) -> str:
     return "\n".join(lines)
 
 
-def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str) -> ModelCard:
-    """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body."""
+def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str,
+                     license: str | None = None) -> ModelCard:
+    """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body.
+
+    `license`: the card's licence; None: the training facts' (`--license` of finetune, else the base model's
+    as its local card states), else left out and the body says so."""
     if not training and not runs:
         raise ModelCardError(
             f"nothing to put on the card of {model_name}: no {TRAINING_FILE} and no {RESULTS_FILE}; run "
@@ -186,10 +228,13 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     trained_on = training.dataset if training and not training.origin else None
     datasets_cited = sorted({d for d in [trained_on, *(r.dataset for r in runs)] if d and not is_local_dataset(d)})
     base_model = training.base_model if training else None
+    license = license or (training.license if training else None)
     data = ModelCardData(
         model_name=model_name,
-        # `base_model` links a Hub model; a local folder is named in the text only
-        base_model=base_model if base_model and not Path(base_model).exists() else None,
+        license=license,
+        # `base_model` links a Hub model; a local folder is named in the text only (unless it is a Hub cache
+        # snapshot, which names its repo)
+        base_model=base_model_id(base_model),
         datasets=datasets_cited or None,
         library_name="transformers",
         pipeline_tag="audio-classification",
@@ -259,6 +304,13 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         body += ["## Training hyper-parameters", "", "| name | value |", "|---|---|"]
         body += [f"| {name} | {value} |" for name, value in hyper.items()] + [""]
     body += [*how_to_use(model_name, training), ""]
+    if license:
+        body += ["## Licence", "", f"`{license}`.", ""]
+    else:
+        base = f" The weights derive from {base_model}, whose licence applies to them." if base_model else ""
+        body += ["## Licence", "", f"Not stated: no `--license` was given and no local card of the base model "
+                 f"names one.{base} State it with `python -m eval card --model_dir FOLDER --license ID` (an SPDX or "
+                 "Hub licence id).", ""]
     body += [
         "## Limitations",
         "",
@@ -312,20 +364,24 @@ GENERATED_END = "<!-- codecfake-hf: end of the generated part -->"
 OWN_METADATA = ("model_name", "base_model", "datasets", "library_name", "pipeline_tag", "metrics", "model-index")
 
 
-def write_model_card(model_dir: str | Path, model_name: str | None = None) -> Path:
+def write_model_card(model_dir: str | Path, model_name: str | None = None, license: str | None = None) -> Path:
     """Write or update `README.md` of `model_dir` from its training facts and results; returns its path.
 
     As huggingface_hub's `metadata_update` does, an existing card keeps what its user wrote: metadata keys
     other than the results' own (`OWN_METADATA`; tags are merged), and the text outside the generated part
-    (a card without that part keeps its text above it).
+    (a card without that part keeps its text above it). The licence: `license` where given, else the one the
+    existing card states (a user's edit), else the training facts'.
     """
     model_dir = Path(model_dir)
     training = read_training_facts(model_dir)
     runs = read_results(model_dir)
-    card = build_model_card(training, runs, model_name or model_dir.resolve().name)
     path = model_dir / "README.md"
-    if path.is_file():
-        card = merge_with_existing(ModelCard.load(path), card)
+    existing = ModelCard.load(path) if path.is_file() else None
+    if license is None and existing is not None and isinstance(existing.data.license, str):
+        license = existing.data.license or None
+    card = build_model_card(training, runs, model_name or model_dir.resolve().name, license=license)
+    if existing is not None:
+        card = merge_with_existing(existing, card)
     path = write_text_atomic(path, str(card))
     logger.info("Wrote the model card %s", path)
     return path

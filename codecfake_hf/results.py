@@ -249,6 +249,8 @@ class TrainingFacts(_RecordFile):
         origin (str | None): for a model trained elsewhere (a converted official checkpoint), where it comes
             from; the card then says this instead of "fine-tuned on".
         training_data (str | None): with `origin`, what it was trained on.
+        license (str | None): the model's licence for its card (`--license`, else the base model's where its
+            card could be read locally); None: not stated.
     """
 
     _what = "training facts"
@@ -276,6 +278,7 @@ class TrainingFacts(_RecordFile):
     label_smoothing_factor: float = 0.0
     origin: str | None = None
     training_data: str | None = None
+    license: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

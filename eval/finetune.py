@@ -159,6 +159,9 @@ class DataTrainingArguments:
         default=None, metadata={"help": "Use at most this many training rows (smoke tests). Default: all."})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "Use at most this many validation rows. Default: all."})
+    license: str | None = field(default=None, metadata={"help": (
+        "The model's licence on its card (an SPDX or Hub licence id, e.g. `mit`). Default: the base model's "
+        "licence as its card states, read locally (its folder, or the Hub cache); else left out with a note.")})
 
 
 # Defaults that differ from TrainingArguments': validate and save every epoch, keep the best checkpoint by
@@ -570,6 +573,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         label_column=label_info.column,
         labels=list(label_info.names),
         label_smoothing_factor=training_args.label_smoothing_factor,
+        license=data_args.license or modelcard.base_model_license(model_args.model_name_or_path),
     )
 
     # The Hub token stays out of the Trainer's arguments, which it pickles into training_args.bin (top level and

@@ -126,6 +126,10 @@ class CardArguments:
     hub_token: str | None = field(default=None, metadata={"help": "Hub token. Default: the logged-in one."})
     hub_private_repo: bool | None = field(
         default=None, metadata={"help": "Create the repo private. Default: the Hub's default."})
+    license: str | None = field(default=None, metadata={"help": (
+        "The model's licence on its card (an SPDX or Hub licence id, e.g. `mit`). Default: what the card states "
+        "already, else what finetune recorded (its `--license`, else the base model's licence as its local card "
+        "states), else left out with a note on the card.")})
 
 
 def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: ScoreArguments) -> np.ndarray:
@@ -358,7 +362,8 @@ def card_main(argv: list[str] | None = None) -> Path:
     if not model_dir.is_dir():
         raise EvalArgumentError(f"`--model_dir {args.model_dir}` is not a folder")
     repo_id = args.hub_model_id or model_dir.resolve().name
-    path = modelcard.write_model_card(model_dir, model_name=repo_id)  # the full id: the card's pipeline snippet
+    # the full id: the card's pipeline snippet
+    path = modelcard.write_model_card(model_dir, model_name=repo_id, license=args.license)
     print(f"wrote {path}")
     if args.push_to_hub:
         url = modelcard.push_model_folder(model_dir, repo_id, token=args.hub_token, private=args.hub_private_repo)

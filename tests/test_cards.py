@@ -181,6 +181,49 @@ def test_model_card_user_edits_survive_score_and_a_local_dataset_is_no_hub_link(
     assert card.count(modelcard.GENERATED_START) == 1
 
 
+def test_model_card_licence_and_base_model(tmp_path, monkeypatch):
+    from codecfake_hf import modelcard
+    from codecfake_hf.results import TrainingFacts
+    from eval.score import card_main
+
+    # The base model's licence, read from its card in a local folder; none where no card says.
+    base = tmp_path / "hub" / "models--facebook--wav2vec2-base" / "snapshots" / "abc123"
+    base.mkdir(parents=True)
+    (base / "README.md").write_text("---\nlicense: apache-2.0\n---\n# wav2vec2\n")
+    assert modelcard.base_model_license(str(base)) == "apache-2.0"
+    assert modelcard.base_model_license(str(tmp_path)) is None
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert modelcard.base_model_license("nobody/not-in-the-cache") is None
+    # `base_model`: a Hub id as given; a Hub cache snapshot names its repo; another folder is no link.
+    assert modelcard.base_model_id("facebook/wav2vec2-base") == "facebook/wav2vec2-base"
+    assert modelcard.base_model_id(str(base)) == "facebook/wav2vec2-base"
+    assert modelcard.base_model_id(str(tmp_path)) is None
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    modelcard.write_training_facts(model_dir, TrainingFacts(dataset="org/data", base_model=str(base),
+                                                            dataset_config="all", license="apache-2.0"))
+    modelcard.write_model_card(model_dir, "me/det")
+    meta = front_matter(model_dir)
+    assert meta["license"] == "apache-2.0" and meta["base_model"] == "facebook/wav2vec2-base"
+    # `card --license` sets it; a later rewrite without it keeps what the card states.
+    card_main(["--model_dir", str(model_dir), "--hub_model_id", "me/det", "--license", "mit"])
+    assert front_matter(model_dir)["license"] == "mit"
+    modelcard.write_model_card(model_dir, "me/det")
+    assert front_matter(model_dir)["license"] == "mit"
+    assert "## Licence\n\n`mit`." in (model_dir / "README.md").read_text()
+
+    # Nothing known: no `license` key, and the card says so and how to state it.
+    other = tmp_path / "other"
+    other.mkdir()
+    modelcard.write_training_facts(other, TrainingFacts(dataset="org/data", base_model="org/base"))
+    modelcard.write_model_card(other, "me/other")
+    assert "license" not in front_matter(other) and front_matter(other)["base_model"] == "org/base"
+    text = (other / "README.md").read_text()
+    assert "Not stated: no `--license` was given" in text and "derive from org/base" in text
+    assert "python -m eval card --model_dir FOLDER --license ID" in text
+
+
 def test_a_card_written_by_hand_keeps_its_text_above_the_generated_part(tmp_path):
     from codecfake_hf import modelcard
     from codecfake_hf.results import TrainingFacts

@@ -216,8 +216,9 @@ def test_finetune_push_to_hub_uploads_our_card(tiny_codecfake, tiny_wav2vec2, tm
     secret = "hf_FinetuneSecret0123456789abcdefghij"
     assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--config_name", tiny_wav2vec2, *flags,
                    "--push_to_hub", "--hub_model_id", "me/detector", "--hub_strategy", "end",
-                   "--hub_token", secret) == 0
+                   "--hub_token", secret, "--license", "mit") == 0
     assert [repo for repo, *_ in uploads] == ["me/detector"]
+    assert "license: mit" in uploads[0][1] and "## Licence\n\n`mit`." in uploads[0][1]
     assert "type: eer" in uploads[0][1] and "split: validation" in uploads[0][1]
     assert uploads[0][2] == secret and "checkpoint-*" in uploads[0][3]["ignore_patterns"]
     training = json.loads((tmp_path / "pushed" / "codecfake_training.json").read_text())
@@ -368,6 +369,7 @@ def test_finetune_from_a_checkpoint(tiny_codecfake, tiny_wav2vec2, tmp_path):
     checkpoint = tmp_path / "checkpoint"
     AutoModelForAudioClassification.from_config(AutoConfig.from_pretrained(tiny_wav2vec2)).save_pretrained(checkpoint)
     Wav2Vec2FeatureExtractor.from_pretrained(tiny_wav2vec2).save_pretrained(checkpoint)
+    (checkpoint / "README.md").write_text("---\nlicense: apache-2.0\n---\n# a checkpoint\n")  # its own card
     flags = trainer_flags(tmp_path / "model", tmp_path / "cache", steps=1)
     assert run_cli("finetune", "--dataset_name", tiny_codecfake, "--dataset_config_name", "SpeechTokenizer",
                    "--model_name_or_path", checkpoint, "--no_freeze_feature_encoder", *flags) == 0
@@ -377,6 +379,8 @@ def test_finetune_from_a_checkpoint(tiny_codecfake, tiny_wav2vec2, tmp_path):
     assert training["base_model"] == str(checkpoint)
     card = (tmp_path / "model" / "README.md").read_text()
     assert "config: SpeechTokenizer" in card and str(checkpoint) in card
+    # No `--license`: the base model's, as its card states; a local folder is no `base_model` link.
+    assert training["license"] == "apache-2.0" and "license: apache-2.0" in card and "base_model:" not in card
 
 
 @pytest.mark.slow
