@@ -80,38 +80,30 @@ def test_console_scripts_point_at_the_two_command_lines():
     assert project["scripts"] == {"codecfake-build": "builder.__main__:main", "codecfake-eval": "eval.__main__:main"}
 
 
+# (module, sys.argv[0], program name in the usage lines, its commands, the start of its own usage line)
 EVAL_COMMANDS = ["finetune", "score", "protocol", "card", "convert-aasist"]
 BUILD_COMMANDS = ["build", "import", "push", "demo"]
+PROGRAMS = [
+    ("eval", "/venv/bin/codecfake-eval", "codecfake-eval", EVAL_COMMANDS, "<command>"),
+    ("eval", str(ROOT / "eval" / "__main__.py"), "python -m eval", EVAL_COMMANDS, "<command>"),
+    ("builder", "/venv/bin/codecfake-build", "codecfake-build", BUILD_COMMANDS, "[-v] <command>"),
+    ("builder", str(ROOT / "builder" / "__main__.py"), "python -m builder", BUILD_COMMANDS, "[-v] <command>"),
+]
 
 
-@pytest.mark.parametrize("argv0, expected", [("/venv/bin/codecfake-eval", "codecfake-eval"),
-                                             (str(ROOT / "eval" / "__main__.py"), "python -m eval")])
-def test_eval_command_usage_names_the_program_run(monkeypatch, capsys, argv0, expected):
-    from eval.__main__ import main
+@pytest.mark.parametrize("module, argv0, expected, commands, top", PROGRAMS)
+def test_command_usage_names_the_program_run(monkeypatch, capsys, module, argv0, expected, commands, top):
+    import importlib
 
+    main = importlib.import_module(f"{module}.__main__").main
     monkeypatch.setattr(sys, "argv", [argv0])
-    for command in EVAL_COMMANDS:
+    for command in commands:
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: {expected} {command} "), command
     main(["--help"])
-    assert capsys.readouterr().out.startswith(f"usage: {expected} <command>")
-
-
-@pytest.mark.parametrize("argv0, expected", [("/venv/bin/codecfake-build", "codecfake-build"),
-                                             (str(ROOT / "builder" / "__main__.py"), "python -m builder")])
-def test_build_command_usage_names_the_program_run(monkeypatch, capsys, argv0, expected):
-    from builder.__main__ import main
-
-    monkeypatch.setattr(sys, "argv", [argv0])
-    for command in BUILD_COMMANDS:
-        with pytest.raises(SystemExit) as exit_:
-            main([command, "--help"])
-        assert exit_.value.code == 0
-        assert capsys.readouterr().out.startswith(f"usage: {expected} {command} "), command
-    main(["--help"])
-    assert capsys.readouterr().out.startswith(f"usage: {expected} [-v] <command>")
+    assert capsys.readouterr().out.startswith(f"usage: {expected} {top}")
 
 
 def test_report_to_a_missing_tracker_is_one_message_naming_the_install(monkeypatch, capsys, tmp_path):
