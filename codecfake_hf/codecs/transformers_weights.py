@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import CodecConfigError
 from . import weights
 
 
@@ -118,6 +119,16 @@ def model_config(config_class, config: Mapping[str, Any], *, what: str, extra_ke
     weights.refuse_unknown_keys(config, {*config_class().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *extra_keys},
                                 what=what)
     return config_class(**dict(config))
+
+
+def checked_bandwidth(name: str, bandwidth: float, target_bandwidths) -> float:
+    """`bandwidth` (kbps) as the config spells it (transformers checks membership against its own numbers);
+    refused, with the valid ones, when the model was not trained for it."""
+    match = [b for b in target_bandwidths if float(b) == float(bandwidth)]
+    if not match:
+        raise CodecConfigError(f"{name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
+                               f"valid: {', '.join(f'{float(b):g}' for b in target_bandwidths)}.")
+    return match[0]
 
 
 def with_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor] | None, *, source: str) -> nn.Module:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ...errors import CodecConfigError, WeightsUnavailableError
+from ...errors import WeightsUnavailableError
 from .. import transformers_weights, weights
 from ..base import Codec
 
@@ -148,9 +148,7 @@ def build(
     valid = [float(b) for b in encodec_config.target_bandwidths]
     if bandwidth is None:
         bandwidth = spec.bitrate_kbps if float(spec.bitrate_kbps) in valid else valid[0]
-    if float(bandwidth) not in valid:
-        raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth!r} kbps is not one this model was trained for; "
-                               f"valid: {', '.join(f'{b:g}' for b in valid)}.")
+    transformers_weights.checked_bandwidth(spec.name, bandwidth, encodec_config.target_bandwidths)
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
     if state_dict is not None:

@@ -71,7 +71,7 @@ def build(
     valid = range(model.config.num_semantic_quantizers, model.config.num_quantizers + 1)
     if n_q not in valid:
         raise CodecConfigError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
-                         f"(1 semantic codebook plus acoustic ones).")
+                               f"(1 semantic codebook plus acoustic ones).")
     return MimiCodec(spec, model, device=device, num_quantizers=n_q)
 
 

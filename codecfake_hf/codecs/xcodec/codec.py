@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ...errors import CodecConfigError
 from .. import transformers_weights
 from ..base import Codec
 
@@ -76,13 +75,8 @@ def build(
         bandwidth: kbps, one of `config["target_bandwidths"]` (default: the spec's bitrate).
     """
     model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
-    valid = [float(b) for b in model.config.target_bandwidths]
-    bandwidth = float(spec.bitrate_kbps if bandwidth is None else bandwidth)
-    if bandwidth not in valid:
-        raise CodecConfigError(f"{spec.name}: bandwidth={bandwidth:g} kbps is not one this model was trained for; "
-                         f"valid: {', '.join(f'{b:g}' for b in valid)}.")
-    # XcodecModel.encode checks membership against the config's own numbers (ints and floats alike).
-    bandwidth_arg = next(b for b in model.config.target_bandwidths if float(b) == bandwidth)
+    bandwidth = spec.bitrate_kbps if bandwidth is None else bandwidth
+    bandwidth_arg = transformers_weights.checked_bandwidth(spec.name, bandwidth, model.config.target_bandwidths)
     return XcodecCodec(spec, model, device=device, bandwidth=bandwidth_arg)
 
 
