@@ -152,3 +152,20 @@ def official_key_shapes(name: str, fixture) -> dict[str, tuple[int, ...]]:
         renamed = transformers_weights.model_keys(model, shapes)
         return {renamed[key]: shape for key, shape in shapes.items()}
     return shapes
+
+
+# The two parity cases of every fixture: (input, reference output, reference codes) files under tiny/.
+PARITY_CASES = {"noise": ("input.npy", "output.npy", "codes.npy"),
+                "speech": ("speech_input.npy", "speech_output.npy", "speech_codes.npy")}
+
+
+def parity_files(name: str, case: str) -> tuple[str, str, str]:
+    """The fixture files of `case` for `name`'s pipeline path.
+
+    DAC's pipeline path is the dac package's compress()/decompress(): its `output.npy` is the plain
+    encode/decode of the 1 s noise input (a DAC quirk, tests/test_dac.py), so the noise case of the compress
+    path is the 3 s one (`input_3s.npy`, `output_compress.npy`, `codes_compress.npy`).
+    """
+    if case == "noise" and codecs.spec(name).family == "dac":
+        return "input_3s.npy", "output_compress.npy", "codes_compress.npy"
+    return PARITY_CASES[case]

@@ -5,104 +5,273 @@ rounding decides: another CPU's kernels (AVX2 vs AVX-512), a batch instead of on
 slightly different convolution calls can pick the other one, and every later stage of that frame follows.
 Such a flip is not an implementation error, so parity is checked in two parts that cannot hide one:
 
-- `check_codes`: every code equals the reference's, except frames whose first differing stage is a near-tie
-  on our own path (the two codewords' squared distances differ by at most `TIE_GAP` of their scale; the
-  median gap between the two nearest codewords of the tiny fixtures is about 5e-2);
-- `forcing_codes`: the reference's codes are imposed at every stage ≥ 1 while our model runs, so the
-  output must then match the reference over the whole signal, at the parity bound.
+- `check_codes`: every code equals the reference's, except frames whose first differing stage is a later
+  stage of its chain (never one that quantises the latent itself) and a near-tie on our own path: the two
+  codewords' squared distances, in the space the family searches, differ by at most `TIE_GAP` of their
+  scale (the median gap between the two nearest codewords of the tiny fixtures is about 5e-2);
+- `recording(codec, force=...)`: the reference's codes are imposed at every later stage while our model
+  runs, so the output must then match the reference over the whole signal, at the parity bound.
 
-The quantiser hook is FunCodec's (`ResidualCodebooks._nearest`), the family whose tiny fixtures have
-near-ties at late stages.
+Which flips happen depends on the machine, so nothing here pins a frame: the fixtures were made on one CPU
+and the checks run on others (DAC 24 kHz speech flips at frame 299 on one, FunCodec gr1/gr8 elsewhere).
+
+`QUANTISERS` is the one table, one entry per family: the method that picks one stage's codewords (hooked
+while the block runs), which stage a call is, the vectors and codebook the distance is taken between (DAC:
+the l2-normalised projected residual and codebook; HiFi-Codec: one group's slice), how to impose given codes,
+the chains of stages (Mimi: semantic | acoustic; HiFi-Codec: one per group) and the fixture's codes layout.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from codecfake_hf.codecs.funcodec import quantizer as funcodec_quantizer
+from codecfake_hf import codecs
 
-# Largest relative distance gap accepted as a near-tie. The encoder itself agrees with upstream to about
-# 1e-5 (relative L2, gr1's grouped convolutions), so at a deep stage the residual can move by that much;
-# the flips seen on AMD EPYC (AVX-512) had gaps of 1.1e-5 (gr1) and 2.4e-5, 3.9e-5 (gr8).
+# Largest relative distance gap accepted as a near-tie. The encoders agree with upstream to about 1e-5
+# (relative L2, FunCodec gr1's grouped convolutions), so at a deep stage the residual can move by that much;
+# the flips seen so far had gaps of 1.1e-5 (FunCodec gr1), 2.4e-5 and 3.9e-5 (gr8), on AMD EPYC (AVX-512).
 TIE_GAP = 1e-4
+
+
+def _rows(vectors: torch.Tensor) -> torch.Tensor:
+    """A stage's input as `[B, T, D]`: a flat `[N, D]` (one item's frames, as AudioDec and HiFi-Codec pass
+    them) becomes `[1, N, D]`."""
+    return vectors[None] if vectors.dim() == 2 else vectors
+
+
+@dataclass(frozen=True)
+class Quantiser:
+    """Where a family picks its codewords, and how to read and steer that choice.
+
+    Args:
+        where (Callable[[], tuple[Any, str]]): the class (or module) and the name of the callable that picks
+            one stage's codewords; its first argument is the stage's quantiser object.
+        stages (Callable[[Any], list[Any]]): codec -> the quantiser object of each codes row, in row order
+            (FunCodec: one object whose `stage` argument is the row).
+        chains (Callable[[Any, int], list[list[int]]]): (codec, rows) -> rows in residual chains; the first row
+            of a chain quantises the latent itself, each later one what the earlier rows of its chain left.
+        search (Callable[..., tuple[torch.Tensor, torch.Tensor]]): (quantiser, *args) -> (the vectors searched,
+            `[B, T, D]`, and the codebook `[K, D]`, in the space and form the distance is taken).
+        chosen (Callable[[Any], torch.Tensor]): the callable's result -> its codes (any shape with B·T entries).
+        impose (Callable[..., Any]): (quantiser, args, result, codes shaped like `chosen(result)`) -> the
+            result with those codes (and their codewords, where the callable returns them too).
+        row (Callable[..., int] | None): (quantiser, *args) -> the row, where `stages` cannot tell it.
+        layout (Callable[[Any, np.ndarray], np.ndarray]): (codec, the fixture's codes) -> `[rows, frames]`.
+    """
+
+    where: Callable[[], tuple[Any, str]]
+    stages: Callable[[Any], list[Any]]
+    search: Callable[..., tuple[torch.Tensor, torch.Tensor]]
+    chains: Callable[[Any, int], list[list[int]]] = lambda codec, rows: [list(range(rows))]
+    chosen: Callable[[Any], torch.Tensor] = lambda result: result
+    impose: Callable[..., Any] = lambda quantiser, args, result, codes: codes
+    row: Callable[..., int] | None = None
+    layout: Callable[[Any, np.ndarray], np.ndarray] = lambda codec, codes: codes
+
+
+def _transformers_codebook(family: str, cls: str) -> Quantiser:
+    """EnCodec, Mimi, X-Codec: `<Family>EuclideanCodebook.encode(hidden [B, T, D]) -> [B, T]`, codebook `embed`."""
+    return Quantiser(
+        where=lambda: (getattr(importlib.import_module(f"transformers.models.{family}.modeling_{family}"), cls),
+                       "encode"),
+        stages=lambda codec: [layer.codebook for layer in _transformers_layers(codec.model.quantizer)],
+        search=lambda codebook, hidden: (_rows(hidden), codebook.embed),
+        chains=_mimi_chains if family == "mimi" else lambda codec, rows: [list(range(rows))],
+    )
+
+
+def _transformers_layers(quantizer) -> list:
+    if hasattr(quantizer, "semantic_residual_vector_quantizer"):  # Mimi: semantic rows first, then acoustic
+        semantic, acoustic = quantizer.semantic_residual_vector_quantizer, quantizer.acoustic_residual_vector_quantizer
+        return [*semantic.layers, *acoustic.layers]
+    return list(getattr(quantizer, "layers", None) or quantizer.quantizers)
+
+
+def _mimi_chains(codec, rows: int) -> list[list[int]]:
+    # The acoustic RVQ quantises the latent itself, not what the semantic codebook left.
+    semantic = codec.model.config.num_semantic_quantizers
+    return [list(range(semantic)), list(range(semantic, rows))]
+
+
+def _hifi_chains(codec, rows: int) -> list[list[int]]:
+    # Rows layer by layer, group by group: each group's slice is its own residual chain.
+    groups = len(codec.model.quantizer.quantizer_modules)
+    return [list(range(g, rows, groups)) for g in range(groups)]
+
+
+def _hifi_search(book, x):
+    return _rows(x), book.embedding.weight
+
+
+def _dac_search(quantizer, z_e):
+    return F.normalize(z_e.transpose(1, 2), dim=-1), F.normalize(quantizer.codebook.weight, dim=-1)
+
+
+def _funcodec_impose(codebooks, args, result, codes):
+    stage, _ = args
+    return codes, F.embedding(codes, codebooks.embed[stage]).transpose(1, 2)
+
+
+def _audiodec_layout(codec, codes: np.ndarray) -> np.ndarray:
+    # The fixture stores flat indices into the stacked codebooks: row q holds code + q * codebook_size.
+    size = codec.model.autoencoder["generator"].quantizer.codebook.codebook_size
+    return codes - size * np.arange(codes.shape[0])[:, None]
+
+
+QUANTISERS: dict[str, Quantiser] = {
+    "encodec": _transformers_codebook("encodec", "EncodecEuclideanCodebook"),
+    "mimi": _transformers_codebook("mimi", "MimiEuclideanCodebook"),
+    "xcodec": _transformers_codebook("xcodec", "XcodecEuclideanCodebook"),
+    # Our own loop over transformers' modules (the dac package's expression): `nearest_codewords(quantizer, z_e)`.
+    "dac": Quantiser(
+        where=lambda: (importlib.import_module("codecfake_hf.codecs.dac.codec"), "nearest_codewords"),
+        stages=lambda codec: list(codec.model.quantizer.quantizers),
+        search=_dac_search,
+    ),
+    "speechtokenizer": Quantiser(
+        where=lambda: (importlib.import_module("codecfake_hf.codecs.nn.quantization").EuclideanCodebook, "encode"),
+        stages=lambda codec: [layer._codebook for layer in codec.model.quantizer.vq.layers],
+        search=lambda book, x: (_rows(x), book.embed),
+    ),
+    "academicodec": Quantiser(
+        where=lambda: (importlib.import_module("codecfake_hf.codecs.academicodec.hificodec").Codebook, "encode"),
+        stages=lambda codec: [book for layer in codec.model.quantizer.layers for book in layer],
+        search=_hifi_search,
+        chains=_hifi_chains,
+        layout=lambda codec, codes: codes[0].T,  # [1, T, layers * groups]
+    ),
+    "audiodec": Quantiser(
+        where=lambda: (importlib.import_module("codecfake_hf.codecs.audiodec.model").VectorQuantizer, "encode"),
+        stages=lambda codec: list(codec.model.autoencoder["generator"].quantizer.codebook.layers),
+        search=lambda layer, x: (_rows(x), layer.embed.t()),
+        layout=_audiodec_layout,
+    ),
+    "funcodec": Quantiser(
+        where=lambda: (importlib.import_module("codecfake_hf.codecs.funcodec.quantizer").ResidualCodebooks,
+                       "_nearest"),
+        stages=lambda codec: [codec.model.quantizer.codebooks],
+        search=lambda codebooks, stage, residual: (residual.transpose(1, 2), codebooks.embed[stage]),
+        chosen=lambda result: result[0],
+        impose=_funcodec_impose,
+        row=lambda codebooks, stage, residual: stage,
+    ),
+}
+
+
+def quantiser(codec) -> Quantiser:
+    return QUANTISERS[codecs.spec(codec.name).family]
+
+
+def reference_codes(codec, codes: np.ndarray) -> np.ndarray:
+    """The fixture's codes file in `[rows, frames]`, the layout `Stages.codes` gives."""
+    return np.asarray(quantiser(codec).layout(codec, codes))
 
 
 @dataclass
 class Stages:
-    """What each quantiser stage saw and chose, concatenated over successive calls (segments).
+    """What each quantiser stage saw and chose, in call order (segments, windows, chunks: successive calls).
 
     Args:
-        residuals (dict[int, list[torch.Tensor]]): stage -> its inputs `[B, D, T]`, in call order.
-        indices (dict[int, list[torch.Tensor]]): stage -> the codes it used `[B, T]`, in call order.
+        vectors (dict[int, list[torch.Tensor]]): row -> the vectors it searched, `[B, T, D]` float64, per call.
+        indices (dict[int, list[torch.Tensor]]): row -> the codes it used `[B, T]`, per call.
+        codebooks (dict[int, torch.Tensor]): row -> its codebook `[K, D]` float64, in the searched form.
+        chains (list[list[int]]): rows in residual chains (see `Quantiser.chains`), set when the block ends.
     """
 
-    residuals: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    vectors: dict[int, list[torch.Tensor]] = field(default_factory=dict)
     indices: dict[int, list[torch.Tensor]] = field(default_factory=dict)
+    codebooks: dict[int, torch.Tensor] = field(default_factory=dict)
+    chains: list[list[int]] = field(default_factory=list)
 
-    def residual(self, stage: int, item: int, frame: int) -> torch.Tensor:
-        return torch.cat(self.residuals[stage], dim=-1)[item, :, frame]
+    def _frames(self, calls: list[torch.Tensor], item: int | None) -> torch.Tensor:
+        # item None: every call's batch rows one after another (one utterance cut into windows or chunks);
+        # else that batch row of each call.
+        if item is None:
+            return torch.cat([c.reshape(-1, *c.shape[2:]) for c in calls])
+        return torch.cat([c[item] for c in calls])
 
-    def codes(self, item: int, frames: int) -> np.ndarray:
-        """`[n_q, frames]` codes of item `item` (stages at the full frame rate only)."""
-        return np.stack([torch.cat(self.indices[s], dim=-1)[item, :frames].numpy() for s in sorted(self.indices)])
+    def vector(self, row: int, frame: int, item: int | None = None) -> torch.Tensor:
+        return self._frames(self.vectors[row], item)[frame]
+
+    def codes(self, item: int | None = None, frames: int | None = None) -> np.ndarray:
+        """`[rows, frames]` codes of the run (`item` None: all calls' batch rows in order), the first `frames`."""
+        return np.stack([self._frames(self.indices[r], item)[:frames].numpy() for r in sorted(self.indices)])
 
 
 @contextlib.contextmanager
-def recording_stages(force: np.ndarray | None = None) -> Iterator[Stages]:
-    """Record what each FunCodec quantiser stage saw and chose while the block runs.
+def recording(codec, force: np.ndarray | None = None) -> Iterator[Stages]:
+    """Record what each quantiser stage of `codec`'s family sees and chooses while the block runs.
 
-    With `force` (`[n_q, frames]` codes of one item), stages ≥ 1 use those codes instead of their own
-    choice, frame by frame across successive calls (segments); stage 0 may be downsampled and is not forced.
+    With `force` (`[rows, frames]` codes of the one utterance the block runs, as `reference_codes` gives), every
+    row that is not the first of its chain uses those codes instead of its own choice, frame by frame across
+    successive calls; the first rows are not forced (a difference there is never a near-tie).
     """
+    entry = quantiser(codec)
+    owner, name = entry.where()
+    original = getattr(owner, name)
+    stage_rows = {id(stage): row for row, stage in enumerate(entry.stages(codec))}
     seen = Stages()
-    original = funcodec_quantizer.ResidualCodebooks._nearest
+    firsts: set[int] = set()
+    if force is not None:
+        firsts = {chain[0] for chain in entry.chains(codec, force.shape[0]) if chain}
 
-    def nearest(self, stage: int, residual: torch.Tensor):
-        offset = sum(r.shape[-1] for r in seen.residuals.get(stage, []))
-        seen.residuals.setdefault(stage, []).append(residual.detach().double())
-        indices, codewords = original(self, stage, residual)
-        if force is not None and stage > 0:
-            forced = torch.as_tensor(force[stage, offset: offset + residual.shape[-1]], dtype=torch.long)
-            indices = forced.to(indices.device)[None].expand_as(indices)
-            codewords = F.embedding(indices, self.embed[stage]).transpose(1, 2)
-        seen.indices.setdefault(stage, []).append(indices.detach().cpu())
-        return indices, codewords
+    def pick(stage, *args):
+        row = entry.row(stage, *args) if entry.row is not None else stage_rows[id(stage)]
+        vectors, codebook = entry.search(stage, *args)
+        offset = sum(v.shape[0] * v.shape[1] for v in seen.vectors.get(row, []))
+        result = original(stage, *args)
+        codes = entry.chosen(result)
+        if force is not None and row not in firsts:
+            forced = torch.as_tensor(force[row, offset: offset + codes.numel()], dtype=torch.long)
+            codes = forced.to(codes.device).reshape(codes.shape)
+            result = entry.impose(stage, args, result, codes)
+        seen.vectors.setdefault(row, []).append(vectors.detach().double().cpu())
+        seen.indices.setdefault(row, []).append(codes.detach().cpu().reshape(vectors.shape[:2]))
+        seen.codebooks.setdefault(row, codebook.detach().double().cpu())
+        return result
 
-    funcodec_quantizer.ResidualCodebooks._nearest = nearest
+    setattr(owner, name, pick)
     try:
         yield seen
     finally:
-        funcodec_quantizer.ResidualCodebooks._nearest = original
+        setattr(owner, name, original)
+        seen.chains = entry.chains(codec, len(seen.indices))
 
 
-def tie_gap(embed: torch.Tensor, residual: torch.Tensor, a: int, b: int) -> float:
-    """|d(x, e_a) - d(x, e_b)| over |x|² + |e_a|², in float64, for one residual `x [D]`."""
-    embed = embed.double()
-    d_a, d_b = ((residual - embed[a]) ** 2).sum(), ((residual - embed[b]) ** 2).sum()
-    return float(abs(d_a - d_b) / ((residual**2).sum() + (embed[a] ** 2).sum()))
+def tie_gap(codebook: torch.Tensor, vector: torch.Tensor, a: int, b: int) -> float:
+    """|d(x, e_a) - d(x, e_b)| over |x|² + |e_a|², in float64, for one searched vector `x [D]`."""
+    d_a, d_b = ((vector - codebook[a]) ** 2).sum(), ((vector - codebook[b]) ** 2).sum()
+    return float(abs(d_a - d_b) / ((vector**2).sum() + (codebook[a] ** 2).sum()))
 
 
-def check_codes(codes: np.ndarray, expected: np.ndarray, stages: Stages, embed: torch.Tensor,
-                item: int = 0) -> list[int]:
-    """Assert `codes [n_q, F]` equal `expected` up to near-ties; return the frames that flipped.
+def check_codes(codes: np.ndarray, expected: np.ndarray, stages: Stages, item: int | None = None) -> list[int]:
+    """Assert `codes [rows, F]` equal `expected` up to near-ties; return the frames that flipped.
 
-    `stages` is what `recording_stages` saw while `codes` were made (item `item` of each call), `embed`
-    the codebooks `[n_q, size, D]`.
+    `stages` is what `recording` saw while `codes` were made (batch row `item` of each call, or all of them).
+    In each frame and chain, the first differing row must not be the chain's first and must be a near-tie;
+    the later rows of that chain follow it.
     """
     assert codes.shape == expected.shape, (codes.shape, expected.shape)
     flipped = []
     for frame in sorted(set(np.argwhere(codes != expected)[:, 1].tolist())):
-        stage = int(np.argmax(codes[:, frame] != expected[:, frame]))
-        assert stage > 0, f"frame {frame}: stage 0 differs ({codes[0, frame]} vs {expected[0, frame]})"
-        residual = stages.residual(stage, item, frame)
-        gap = tie_gap(embed[stage], residual, int(codes[stage, frame]), int(expected[stage, frame]))
-        assert gap <= TIE_GAP, (f"frame {frame}, stage {stage}: codeword {codes[stage, frame]} instead of "
-                                f"{expected[stage, frame]}, and the two are not near-tied (gap {gap:.2e})")
+        for chain in stages.chains:
+            differing = [row for row in chain if codes[row, frame] != expected[row, frame]]
+            if not differing:
+                continue
+            row = differing[0]
+            assert row != chain[0], (f"frame {frame}: stage {row} differs ({codes[row, frame]} vs "
+                                     f"{expected[row, frame]}), and it quantises the latent itself")
+            vector = stages.vector(row, frame, item)
+            gap = tie_gap(stages.codebooks[row], vector, int(codes[row, frame]), int(expected[row, frame]))
+            assert gap <= TIE_GAP, (f"frame {frame}, stage {row}: codeword {codes[row, frame]} instead of "
+                                    f"{expected[row, frame]}, and the two are not near-tied (gap {gap:.2e})")
         flipped.append(frame)
     return flipped

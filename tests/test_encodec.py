@@ -1,7 +1,8 @@
-"""EnCodec 24 kHz on transformers' EncodecModel at 1.5 kbps, as the CodecFake pipeline ran it.
+"""EnCodec 24 kHz on transformers' EncodecModel at 1.5 kbps, as the CodecFake pipeline ran it: its quirks.
 
 Tiny random-weight model from `../shared/codec-fixtures/encodec_24khz/` (made with the encodec
 package; transformers reproduces it bit for bit), loaded through `codecs.load` as the official files are.
+Parity with its output and codes on both inputs: tests/test_codec_contract.py.
 """
 
 
@@ -16,8 +17,7 @@ from codecfake_hf.codecs.encodec import codec as encodec
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 NAME = "encodec_24khz"
-# The manifest expects rel. L2 <= 1e-5 of a faithful float32 implementation (a float64 rerun of the
-# reference differs by 4e-7); measured here: 2e-7 (input.npy) and 3e-7 (speech).
+# The manifest expects rel. L2 <= 1e-5 of a faithful float32 implementation (the contract test's bound).
 TOL = 1e-5
 
 
@@ -30,18 +30,13 @@ def one(wave: np.ndarray):
     return torch.from_numpy(wave)[None], torch.tensor([wave.shape[0]])
 
 
-@pytest.mark.parametrize("case", [("input", "output", "codes"), ("speech_input", "speech_output", "speech_codes")])
-@pytest.mark.parametrize("weights", ["weights_transformers.safetensors", "weights.safetensors"])
-def test_reproduces_the_reference_output_and_codes(codec_fixture, case, weights):
-    # weights.safetensors holds the same tensors in the encodec package's naming (encodec_24khz-*.th).
-    fx = codec_fixture(NAME)
-    inp, out, codes = case
-    codec = tiny(codec_fixture, weights)
-    wave = fx.npy(f"{inp}.npy")
-    result, lengths = codec.resynthesize(*one(wave))
-    assert int(lengths[0]) == len(wave)
-    assert rel_l2(result[0], fx.npy(f"{out}.npy")) <= TOL
-    assert np.array_equal(codec.encode(*one(wave))[0].numpy(), fx.npy(f"{codes}.npy"))
+def test_encodec_package_naming_loads_the_same_weights(codec_fixture):
+    # weights.safetensors holds the tensors of weights_transformers.safetensors in the encodec package's naming
+    # (encodec_24khz-*.th); `build` renames them.
+    state = tiny(codec_fixture, "weights.safetensors").model.state_dict()
+    reference = tiny(codec_fixture).model.state_dict()
+    assert state.keys() == reference.keys()
+    assert all(torch.equal(state[key], reference[key]) for key in reference)
 
 
 def test_official_config_has_the_hub_checkpoint_keys(codec_fixture):

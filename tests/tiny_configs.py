@@ -65,13 +65,15 @@ def generated_fixture_root(name: str) -> Path:
     The same layout as `../shared/codec-fixtures/<name>/`, so the registry-wide contract test runs on it:
     `manifest.json` (name, the official checkpoint's key/shape set from the official config built on the meta
     device, the tiny config) and `tiny/` (the tiny config and random weights in the Hub file's layout, a noise
-    input and a speech-like one at the codec's rate). There is no upstream output to compare with: these
-    families run on transformers' own models, which tests/test_transformers_codecs.py compares with
-    transformers' feature extractor + `forward`.
+    input and a speech-like one at the codec's rate, and for each the reference output and codes). These
+    families run on transformers' own models, so the reference is transformers' own pipeline, feature extractor
+    + `forward` (`transformers_reference`), which shares no code with our wrappers beyond the model itself.
     """
     if name in _GENERATED:
         return _GENERATED[name]
+    import near_ties
     import numpy as np
+    import torch
     from safetensors.torch import save_file
 
     from codecfake_hf import codecs
@@ -83,6 +85,17 @@ def generated_fixture_root(name: str) -> Path:
     (root / "tiny").mkdir()
     config = tiny_config(name)
     codec = codecs.load(name, config=config, random_weights=True)
+    rate = spec.sample_rate
+    rng = np.random.default_rng(0)
+    noise = (0.1 * rng.standard_normal(rate // 4)).astype(np.float32)
+    t = np.arange(rate) / rate
+    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
+    speech = 0.3 * np.sin(2 * np.pi * (140 + 30 * np.sin(2 * np.pi * 3 * t)) * t) * envelope
+    speech = (speech + 0.01 * rng.standard_normal(rate)).astype(np.float32)
+    with near_ties.recording(codec) as stages:  # the latent the first stage sees, for the codewords' scale
+        codec.resynthesize(speech[None], [speech.shape[0]])
+    latent = torch.cat([v.reshape(-1, v.shape[-1]) for v in stages.vectors[0]]).float()
+    _spread_codebooks(codec, seed=sum(name.encode()), latent=latent)
     if spec.family == "encodec":  # the Hub file's layout is the model's own (legacy weight norm names)
         state = codec.model.state_dict()
         official = _official_encodec_shapes(spec)
@@ -92,18 +105,86 @@ def generated_fixture_root(name: str) -> Path:
         official = transformers_weights.meta_shapes(lambda: family.make_model(family.default_config(spec)))
     save_file({k: v.contiguous() for k, v in state.items()}, str(root / "tiny" / "weights_transformers.safetensors"))
     (root / "tiny" / "config_transformers.json").write_text(json.dumps(config, indent=1))
-    rate = spec.sample_rate
-    rng = np.random.default_rng(0)
-    np.save(root / "tiny" / "input.npy", (0.1 * rng.standard_normal(rate // 4)).astype(np.float32))
-    t = np.arange(rate) / rate
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
-    speech = 0.3 * np.sin(2 * np.pi * (140 + 30 * np.sin(2 * np.pi * 3 * t)) * t) * envelope
-    np.save(root / "tiny" / "speech_input.npy", (speech + 0.01 * rng.standard_normal(rate)).astype(np.float32))
+    np.save(root / "tiny" / "input.npy", noise)
+    np.save(root / "tiny" / "speech_input.npy", speech)
+    for case in ("", "speech_"):
+        output, codes = transformers_reference(name, codec.model, np.load(root / "tiny" / f"{case}input.npy"))
+        np.save(root / "tiny" / f"{case}output.npy", output)
+        np.save(root / "tiny" / f"{case}codes.npy", codes)
     manifest = {"name": name, "state_dict": {k: list(v) for k, v in official.items()}, "tiny": {"config": config},
                 "generated": "tests/tiny_configs.py (transformers family, no ../shared fixture)"}
     (root / "manifest.json").write_text(json.dumps(manifest))
     _GENERATED[name] = root
     return root
+
+
+def _spread_codebooks(codec, seed: int, latent) -> None:
+    """Random codewords for the model's codebooks, which transformers initialises to zeros (random weights then
+    quantise every frame to codeword 0, and the decoder never sees the input).
+
+    Normal entries of the latent's spread per dimension, around its mean for the first stage of each residual
+    chain and around zero for the later ones (what they quantise is what is left); Mimi's `cluster_usage` at 1
+    (its codewords are `embed_sum / cluster_usage`).
+    """
+    import near_ties
+    import torch
+
+    entry = near_ties.quantiser(codec)
+    books = entry.stages(codec)
+    firsts = {chain[0] for chain in entry.chains(codec, len(books))}
+    generator = torch.Generator().manual_seed(seed)
+    mean, std = latent.mean(0), latent.std(0)
+    with torch.no_grad():
+        for row, book in enumerate(books):
+            name = "embed_sum" if "embed_sum" in book._buffers else "embed"
+            buffer = book._buffers[name]
+            buffer.copy_((mean if row in firsts else 0) + std * torch.randn(buffer.shape, generator=generator))
+            if name == "embed_sum":
+                book._buffers["cluster_usage"].fill_(1.0)
+                book._embed = None
+            else:
+                book._buffers["embed_avg"].copy_(buffer)
+
+
+def transformers_reference(name: str, model, wave):
+    """(output `[T]`, codes `[K, frames]`) of one utterance through transformers' own pipeline: the family's
+    feature extractor, then the model at the registry entry's bitrate (as `transformers`' docs run it).
+
+    EnCodec: `EncodecFeatureExtractor` (chunked and padded at 48 kHz), the mono utterance as every channel,
+    `encode` then `decode` (the CodecFake pipeline's calls), the decoded channels averaged, the chunks' codes one
+    after another without the padding `encode` adds to the last; Mimi: the same extractor, `num_quantizers`;
+    X-Codec: `DacFeatureExtractor` (padding to whole hops), `bandwidth`. The output is cut to the input length.
+    """
+    import numpy as np
+    import torch
+    from transformers import DacFeatureExtractor, EncodecFeatureExtractor
+
+    from codecfake_hf import codecs
+
+    spec = codecs.spec(name)
+    config = model.config
+    rate, n = spec.sample_rate, wave.shape[0]
+    with torch.inference_mode():
+        if spec.family == "xcodec":
+            extractor = DacFeatureExtractor(feature_size=1, sampling_rate=rate, hop_length=config.hop_length)
+            inputs = extractor(raw_audio=wave, sampling_rate=rate, return_tensors="pt")
+            bandwidth = next(b for b in config.target_bandwidths if b == spec.bitrate_kbps)
+            result = model(inputs["input_values"], bandwidth=bandwidth)
+            return result.audio_values[0, 0, :n].numpy(), result.audio_codes[0].numpy()
+        channels = getattr(config, "audio_channels", 1)
+        extractor = EncodecFeatureExtractor(feature_size=channels, sampling_rate=rate,
+                                            chunk_length_s=getattr(config, "chunk_length_s", None),
+                                            overlap=getattr(config, "overlap", None))
+        raw = wave if channels == 1 else np.stack([wave] * channels)
+        inputs = extractor(raw_audio=raw, sampling_rate=rate, return_tensors="pt")
+        if spec.family == "mimi":
+            result = model(**inputs, num_quantizers=spec.n_codebooks)
+            return result.audio_values[0, 0, :n].numpy(), result.audio_codes[0].numpy()
+        bandwidth = next(b for b in config.target_bandwidths if b == spec.bitrate_kbps)
+        codes, scales, pad = model.encode(**inputs, bandwidth=bandwidth, return_dict=False)
+        audio = model.decode(codes, scales, inputs["padding_mask"], last_frame_pad_length=pad, return_dict=False)[0]
+        codes = codes[:, 0].permute(1, 0, 2).reshape(codes.shape[2], -1)  # [chunks, 1, K, frames] -> [K, all frames]
+        return audio[0].mean(0)[:n].numpy(), codes[:, : codes.shape[1] - pad].numpy()
 
 
 def _official_encodec_shapes(spec) -> dict[str, tuple[int, ...]]:

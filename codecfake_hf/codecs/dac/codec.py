@@ -226,12 +226,7 @@ class DacCodec(Codec):
         codes = []
         for quantizer in self.model.quantizer.quantizers:
             z_e = quantizer.in_proj(residual)
-            batch, dim, frames = z_e.shape
-            encodings = F.normalize(z_e.permute(0, 2, 1).reshape(batch * frames, dim))
-            codebook = F.normalize(quantizer.codebook.weight)
-            dist = (encodings.pow(2).sum(1, keepdim=True) - 2 * encodings @ codebook.t()
-                    + codebook.pow(2).sum(1, keepdim=True).t())
-            indices = (-dist).max(1)[1].reshape(batch, frames)
+            indices = nearest_codewords(quantizer, z_e)
             z_q = quantizer.codebook(indices).transpose(1, 2)
             residual = residual - quantizer.out_proj(z_e + (z_q - z_e))
             codes.append(indices)
@@ -333,6 +328,17 @@ class DacCodec(Codec):
 
 
 # -- length arithmetic of dac/model/base.py (CodecMixin.get_delay / get_output_length) -------------------
+
+
+def nearest_codewords(quantizer: nn.Module, z_e: torch.Tensor) -> torch.Tensor:
+    """Codes `[B, T]` of one stage: the nearest codeword to each frame of `z_e [B, D, T]` (its projected residual),
+    both l2-normalised, by the dac package's float32 expression `-(|e|^2 - 2 e.c + |c|^2)`."""
+    batch, dim, frames = z_e.shape
+    encodings = F.normalize(z_e.permute(0, 2, 1).reshape(batch * frames, dim))
+    codebook = F.normalize(quantizer.codebook.weight)
+    dist = (encodings.pow(2).sum(1, keepdim=True) - 2 * encodings @ codebook.t()
+            + codebook.pow(2).sum(1, keepdim=True).t())
+    return (-dist).max(1)[1].reshape(batch, frames)
 
 
 def _output_length(convs: list[nn.Module], length: int) -> int:
