@@ -35,7 +35,8 @@ def refuse_unknown_keys(config: Mapping[str, Any], known: Iterable[str], *, what
                                f"known: {', '.join(sorted(known))}.")
 
 
-def from_config(cls: type[T], config: Mapping[str, Any], *, what: str, ignored: Iterable[str] = ()) -> T:
+def from_config(cls: type[T], config: Mapping[str, Any], *, what: str, ignored: Iterable[str] = (),
+                hints: Mapping[str, Any] | None = None) -> T:
     """The frozen dataclass `cls` built from the official config mapping `config`.
 
     Args:
@@ -43,7 +44,11 @@ def from_config(cls: type[T], config: Mapping[str, Any], *, what: str, ignored: 
             key every official file holds (required), a field with one takes upstream's default when omitted.
         config: the official file's mapping (JSON or YAML as read).
         what: names the config in messages (e.g. "SpeechTokenizer config").
-        ignored: keys of the official files that only training reads: accepted and dropped.
+        ignored: keys of the official files that only training reads: accepted and dropped (as are those of the
+            class attribute `TRAINING_KEYS`, where `cls` lists them itself).
+        hints: annotations that replace the fields' own for this call (FunCodec: the dataclass of `encoder_conf`
+            depends on the `encoder` it configures). A field annotated with a dataclass reads its mapping with
+            `from_config` too, its messages naming the section.
 
     Raises:
         CodecConfigError: naming the keys that are neither fields nor `ignored` (and the known ones), the
@@ -52,13 +57,13 @@ def from_config(cls: type[T], config: Mapping[str, Any], *, what: str, ignored: 
     """
     if not isinstance(config, Mapping):
         raise CodecConfigError(f"{what} is a {type(config).__name__}, not a mapping of options.")
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    refuse_unknown_keys(config, {*fields, *ignored}, what=what)
+    fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
+    refuse_unknown_keys(config, {*fields, *ignored, *getattr(cls, "TRAINING_KEYS", ())}, what=what)
     missing = [name for name, field in fields.items() if name not in config and _required(field)]
     if missing:
         raise CodecConfigError(f"{what} lacks {', '.join(f'`{key}`' for key in missing)}, which the official config "
                                "file holds; add it (see the family's default_config).")
-    hints = _hints(cls)
+    hints = {**_hints(cls), **(hints or {})}
     values = {name: coerce(config[name], hints[name], key=name, what=what) for name in fields if name in config}
     return cls(**values)
 
@@ -76,8 +81,10 @@ def coerce(value: Any, hint: Any, *, key: str, what: str) -> Any:
     """`value` as the annotation `hint` wants it (list -> tuple, int -> float), or a `CodecConfigError` naming `key`.
 
     Supported annotations: `Any`, `bool`, `int`, `float`, `str`, `dict` / `Mapping[...]`, `tuple[X, ...]`,
-    `tuple[X, Y]`, `Literal[...]` and unions of these (`X | None`).
+    `tuple[X, Y]`, `Literal[...]`, unions of these (`X | None`), and a dataclass (read from a mapping).
     """
+    if dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        return from_config(hint, value, what=f"{what} `{key}`")
     try:
         return _coerce(value, hint)
     except _Mismatch:
@@ -152,6 +159,8 @@ def _describe(hint: Any) -> str:
         return "a mapping"
     if hint is type(None):
         return "null"
+    if dataclasses.is_dataclass(hint):
+        return f"a mapping of {hint.__name__} options"
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, repr(hint))
 
 
