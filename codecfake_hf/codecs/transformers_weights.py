@@ -132,17 +132,35 @@ def model_config(config_class, config: Mapping[str, Any], *, what: str, extra_ke
     them, so the Hub files omit keys by design. `convert`, if given, maps the checked mapping onto the class's
     keys first (DAC: the dac package's own kwargs).
     """
-    from huggingface_hub.errors import StrictDataclassError
-
     refuse_unknown_keys(config, {*config_class().to_dict(), *FILE_KEYS, *extra_keys}, what=what)
     values = dict(config) if convert is None else convert(dict(config))
+    _check_sub_configs(values, what=what)
+    return _strict(lambda: config_class(**values), what=what)
+
+
+def _check_sub_configs(values: Mapping[str, Any], *, what: str) -> None:
+    """Type-check each sub-config (a mapping with a `model_type`, as X-Codec's semantic and acoustic models) with
+    its own config class: a composite config reads values of its sub-configs before they are validated."""
+    from transformers import CONFIG_MAPPING
+
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value.get("model_type") in CONFIG_MAPPING:
+            sub_class = CONFIG_MAPPING[value["model_type"]]
+            sub_values = {k: v for k, v in value.items() if k != "model_type"}
+            _strict(lambda cls=sub_class, kwargs=sub_values: cls(**kwargs), what=what, prefix=f"{key}.")
+
+
+def _strict(make: Callable[[], Any], *, what: str, prefix: str = ""):
+    """`make()`, a transformers config; its strict-dataclass validation error as a `CodecConfigError` naming the key."""
+    from huggingface_hub.errors import StrictDataclassError
+
     try:
-        return config_class(**values)
+        return make()
     except StrictDataclassError as error:
         lines = str(error).splitlines()
         field = re.search(r"field '([^']+)'", lines[0])
-        detail = lines[-1].strip()
-        raise CodecConfigError(f"{what}: {f'`{field[1]}`: ' if field else ''}{detail}") from None
+        detail = re.sub(r"^\w+Error: ", "", lines[-1].strip())
+        raise CodecConfigError(f"{what}: {f'`{prefix}{field[1]}`: ' if field else ''}{detail}") from None
 
 
 def checked_bandwidth(name: str, bandwidth: float, target_bandwidths) -> float:

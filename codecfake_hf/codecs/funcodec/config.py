@@ -237,7 +237,7 @@ class ModelConf:
 # defaults to 1 s, and audio_normalize differs between the two classes).
 MODEL_DEFAULTS = {
     "encodec": {"audio_normalize": True, "segment_dur": 1.0, "overlap_ratio": 0.01, "codec_domain": "time",
-                "target_sample_hz": 24000, "bypass_quantizer": False},
+                "target_sample_hz": 24000, "bypass_quantizer": False, "domain_conf": {}},
     "freq_codec": {"audio_normalize": False, "segment_dur": 1.0, "overlap_ratio": 0.01,
                    "codec_domain": ["time", "time"], "target_sample_hz": 24000, "bypass_quantizer": False,
                    "domain_conf": {}},

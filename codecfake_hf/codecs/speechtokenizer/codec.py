@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ...errors import CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..config import from_config
@@ -51,6 +52,7 @@ class SpeechTokenizerConfig:
         activation (str): `torch.nn` activation name (ELU).
         codebook_size (int): entries per codebook.
         n_q (int): codebooks of the residual VQ.
+        sample_rate (int): audio rate in Hz (16000).
     """
 
     n_filters: int
@@ -65,6 +67,7 @@ class SpeechTokenizerConfig:
     activation: str
     codebook_size: int
     n_q: int
+    sample_rate: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, what: str = "SpeechTokenizer config") -> SpeechTokenizerConfig:
@@ -229,7 +232,11 @@ def build(
     Args:
         n_q: codebooks to use (default: the registry's, all 8, as CodecFake did).
     """
-    model = SpeechTokenizerModel.from_config(SpeechTokenizerConfig.from_config(config))
+    architecture = SpeechTokenizerConfig.from_config(config)
+    if architecture.sample_rate != spec.sample_rate:
+        raise CodecConfigError(f"{spec.name}: the config describes {architecture.sample_rate} Hz; this codec runs at "
+                               f"{spec.sample_rate} Hz.")
+    model = SpeechTokenizerModel.from_config(architecture)
     if state_dict is not None:
         weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
     return SpeechTokenizerCodec(spec, model, device, n_q=n_q)
