@@ -1,12 +1,12 @@
 """The config pattern of the native codec families: an official config mapping -> a frozen dataclass.
 
 Each family that runs its own network (SpeechTokenizer, AcademiCodec, AudioDec, FunCodec) describes the keys of
-its official config file that shape the model as a frozen dataclass, at the top of its `codec.py`, and reads the
-file's mapping with `from_config`: one place that refuses unknown keys, names missing ones and checks the type of
-each value from the dataclass's annotations (standard library only: `dataclasses.fields`, `typing`). The
-dataclass's own `__post_init__` then checks what relates fields to each other. The transformers families do the
-same with transformers' config classes (`transformers_weights.model_config`).
-"""
+its official config file that shape the model as a frozen dataclass (at the top of its `codec.py`, or in its
+`config.py` where its network modules take the dataclass) and reads the file's mapping with `from_config`: one
+place that refuses unknown keys, names missing ones and checks the type of each value from the dataclass's
+annotations (standard library only: `dataclasses.fields`, `typing`). The dataclass's own `__post_init__` then
+checks what relates fields to each other. The transformers families do the same with transformers' config
+classes (`transformers_weights.model_config`)."""
 
 from __future__ import annotations
 
