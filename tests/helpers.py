@@ -116,8 +116,11 @@ def tiny_official_config(monkeypatch, name: str, fixture) -> None:
 def with_unknown_option(name: str, config: dict, key: str = "volume_knob") -> dict:
     """`config` with `key` added where the family reads its model options (AudioDec: generator_params)."""
     config = copy.deepcopy(config)
-    if codecs.spec(name).family == "audiodec":
+    family = codecs.spec(name).family
+    if family == "audiodec":
         config["autoencoder_generator_params"][key] = 11
+    elif family == "funcodec":  # the top level of its config.yaml is the trainer's dump: only sections are checked
+        config["model_conf"] = {**(config.get("model_conf") or {}), key: 11}
     else:
         config[key] = 11
     return config

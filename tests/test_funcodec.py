@@ -305,6 +305,29 @@ def _defective(defect: str, fixture) -> tuple[dict[str, bytes | str], str, str]:
     raise AssertionError(defect)
 
 
+# What FunCodec's trainer writes beside the model part of a recipe (the Hub's config.yaml is its dump of every
+# argument: 3.9 kB against the recipe's model part), a sample of the kinds of keys it holds.
+TRAINER_DUMP = {"config": "conf/encodec_16k_n32_600k_step.yaml", "output_dir": "exp/encodec", "ngpu": 4, "seed": 0,
+                "num_workers": 8, "batch_type": "length", "batch_bins": 76800, "max_epoch": 60, "optim": "adam",
+                "optim_conf": {"lr": 3.0e-4, "betas": [0.5, 0.9]}, "scheduler": "warmuplr",
+                "use_preprocessor": True, "speech_max_length": 40960, "train_data_path_and_name_and_type":
+                [["dump/train/wav.scp", "speech", "kaldi_ark"]], "token_list": None}
+
+
+@pytest.mark.parametrize("name", [TIME[0], FREQ[1]])
+def test_a_trainer_dump_config_yaml_loads_as_its_model_part(name, codec_fixture, fake_hub, caplog):
+    """The top level of a checkpoint's config.yaml holds the training run's arguments, which upstream ignores."""
+    fixture = codec_fixture(name)
+    fake_hub.add(codecs.spec(name).hub_repo,
+                 funcodec_hub_files(fixture, config={**fixture.tiny_config, **TRAINER_DUMP}))
+    with caplog.at_level(logging.DEBUG, logger="codecfake_hf.codecs.funcodec.config"):
+        codec = codecs.load(name)
+    assert "ignoring the training options batch_bins, batch_type, config" in caplog.text
+    reference = codecs.load(name, config=fixture.tiny_config, state_dict=fixture.weights())
+    wave = fixture.npy("input.npy")
+    np.testing.assert_array_equal(resynthesize_one(codec, wave), resynthesize_one(reference, wave))
+
+
 # A truncated model.pth: tests/test_codec_contract.py, for every config.
 DEFECTS = ["not_a_dict", "missing_key", "unknown_key", "other_width", "bad_yaml",
            "not_a_model_config"]

@@ -9,11 +9,14 @@ of upstream's class, as FunCodec's own `build_model` does.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from ...errors import CodecConfigError
 from ..config import from_config
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -262,11 +265,11 @@ class FunCodecConfig:
         encoder_conf, decoder_conf: the section of the named network (`ENCODERS` / `DECODERS`).
         quantizer_conf (QuantizerConf), model_conf (ModelConf): their sections.
 
-    A section the file omits (or leaves null) takes upstream's defaults.
+    A section the file omits (or leaves null) takes upstream's defaults. Other top-level keys are ignored, as
+    upstream ignores them: the `config.yaml` of a checkpoint is the trainer's dump of all its arguments (data
+    paths, optimiser, scheduler, GPUs: 3.9 kB on the Hub, against the recipe's model part kept here). Inside
+    the sections, which upstream passes to the networks' constructors, an unknown key is refused.
     """
-
-    # Top-level keys of the official files that only training reads.
-    TRAINING_KEYS: ClassVar[tuple[str, ...]] = ("sampling_rate", "discriminator", "discriminator_conf")
     model: str
     input_size: int | None
     encoder: str
@@ -285,7 +288,11 @@ class FunCodecConfig:
             if key in config and not (isinstance(config[key], str) and config[key] in valid):
                 raise CodecConfigError(f"FunCodec: {key} {config[key]!r} is not supported; valid: "
                                        f"{', '.join(map(repr, valid))}.")
-        values = dict(config)
+        names = {field.name for field in fields(cls)}
+        ignored = sorted(set(config) - names)
+        if ignored:
+            logger.debug("FunCodec config.yaml: ignoring the training options %s", ", ".join(ignored))
+        values = {key: value for key, value in config.items() if key in names}
         for section in ("encoder_conf", "quantizer_conf", "decoder_conf", "model_conf"):
             values[section] = config.get(section) or {}
         values["model_conf"] = {**MODEL_DEFAULTS.get(config.get("model"), {}), **values["model_conf"]}
