@@ -10,11 +10,12 @@ STAMP := $(VENV)/.installed
 demo: setup
 	$(PY) -m builder demo
 
+# One pytest worker per core (pytest-xdist); each runs torch on one thread (tests/conftest.py).
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 test-slow: setup
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n auto -m slow
 
 lint: setup
 	$(PY) -m ruff check codecfake_hf builder eval tests bench

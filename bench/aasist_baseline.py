@@ -30,18 +30,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RESULTS = Path(__file__).parent / "results"
+from bench import record
+
 CHECKPOINTS = ("AASIST", "AASIST-L")
 
 
 def agreement(scores: dict, reference: dict, manifest: dict) -> dict:
     """Largest |log-odds difference| to the upstream fixture, by kind of clip: 16 kHz codec clips (the same
-    samples), genuine clips (the release's 32-bit float WAVs, stored 16-bit by the import, as every genuine row),
+    samples), genuine clips (the release's 32-bit float WAVs, stored as 24-bit PCM by the import),
     and 24/44.1 kHz clips (resampled by `datasets`' Audio cast here, by soxr in the fixture)."""
     resampled = {name.rsplit(".", 1)[0] for name in manifest["resampled"]}
-    groups = {"codec_16khz": [], "genuine_pcm16": [], "resampled": []}
+    groups = {"codec_16khz": [], "genuine": [], "resampled": []}
     for row_id, value in reference.items():
-        kind = ("resampled" if row_id in resampled else "genuine_pcm16" if row_id.startswith("genuine+")
+        kind = ("resampled" if row_id in resampled else "genuine" if row_id.startswith("genuine+")
                 else "codec_16khz")
         groups[kind].append(abs(scores[row_id] - value))
     return {kind: max(values) for kind, values in groups.items() if values}
@@ -123,8 +124,8 @@ def markdown(report: dict) -> str:
     lines += ["", "Agreement with the upstream model's logits on the same clips "
               "(`../shared/detector-fixtures/aasist/`), largest |log-odds difference|: " + "; ".join(
                   f"{name}: 16 kHz codec clips {d['codec_16khz']:.1g} (the same samples; scores.txt keeps 6 "
-                  f"decimals), genuine clips {d['genuine_pcm16']:.1g} (the release's float WAVs are stored "
-                  f"16-bit), 24/44.1 kHz clips {d['resampled']:.1g} (datasets' resampler here, soxr there)"
+                  f"decimals), genuine clips {d['genuine']:.1g} (the release's float WAVs are stored "
+                  f"as 24-bit PCM), 24/44.1 kHz clips {d['resampled']:.1g} (datasets' resampler here, soxr there)"
                   for name, m in report["models"].items()
                   for d in [m["max_abs_log_odds_diff_vs_upstream_fixture"]])
               + "; every accept/reject decision equal: " + str(all(
@@ -146,9 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         report = run(args.shared, args.work_dir or Path(tmp))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "aasist-baseline.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "aasist-baseline.md").write_text(markdown(report))
+    record("aasist-baseline", report, markdown(report).splitlines())
     print(markdown(report))
     return report
 

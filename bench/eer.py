@@ -22,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecfake_hf.files import write_json_atomic, write_text_atomic
+from bench import RESULTS, record
 from codecfake_hf.metrics import compute_eer, compute_min_dcf
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def published_det_curve(bonafide: np.ndarray, spoof: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,9 +104,6 @@ def main(argv: list[str] | None = None) -> dict:
         "repeats": args.repeats,
         "results": rows,
     }
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(output.with_suffix(".json"), report)
     lines = [
         f"# compute_eer on {args.scores:,} scores",
         "",
@@ -128,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
               "(exact integer comparisons); the reference does a stable argsort of all scores and builds the "
               "whole curve. minDCF needs the whole curve (n + 1 points); it builds it from the same two sorts, merged "
               "with `searchsorted`, instead of a stable argsort.", ""]
-    write_text_atomic(output.with_suffix(".md"), "\n".join(lines))
+    record(Path(args.output), report, lines)
     return report
 
 

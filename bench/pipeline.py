@@ -36,6 +36,7 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
+from bench import record
 from bench.resynth import vctk_like_utterances
 from builder import build
 from builder.request import BuildRequest
@@ -43,7 +44,6 @@ from codecfake_hf import codecs, resynth
 from codecfake_hf.audio import read_audio
 from codecfake_hf.resynth import Utterance, resynthesize_stream
 
-RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 SPEAKERS = 4  # the utterances are spread over this many speakers (all in the train split)
 
@@ -150,8 +150,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def write_results(row: dict, meta: dict, stem: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "row": row}, indent=2) + "\n")
     lines = [
         f"# Pipeline: end-to-end build vs the engine alone; 2 processes x 1 thread vs 1 process x 2 threads "
         f"({meta['machine']}, {meta['cpus']} cores)",
@@ -187,8 +185,7 @@ def write_results(row: dict, meta: dict, stem: str) -> Path:
         f"| `OMP_NUM_THREADS=2 python -m builder build ...` | {row['cli_1proc_2threads_seconds']} |",
         f"| speed of 2 x 1 over 1 x 2 | **{row['two_procs_over_two_threads']}** |",
     ]
-    path = RESULTS / f"{stem}.md"
-    path.write_text("\n".join(lines) + "\n")
+    path = record(stem, {"meta": meta, "row": row}, lines)
     return path
 
 

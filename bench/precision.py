@@ -32,12 +32,11 @@ import torch
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample, to_pcm16
-from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.resynth import resolve_device
 
+from . import record
 from .resynth import vctk_like_utterances
 
-RESULTS = Path(__file__).parent / "results"
 SHARED = Path(os.environ.get("CODECFAKE_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
@@ -109,8 +108,6 @@ def bench_codec(name: str, clips: list[np.ndarray], rate: int, device: torch.dev
 
 
 def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(RESULTS / f"{stem}.json", {"meta": meta, "rows": rows})
     lines = [
         f"# Precision: deviation from fp32 per codec ({meta['device_name']})",
         "",
@@ -136,8 +133,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         else:
             lines.append(f"| {r['codec']} | {r['precision']} | {r['rel_l2']:.3g} | {r['snr_db']} "
                          f"| {r['max_pcm16_steps']} | {r['seconds']} | {r['speedup']}x |")
-    path = RESULTS / f"{stem}.md"
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    path = record(stem, {"meta": meta, "rows": rows}, lines)
     return path
 
 

@@ -21,11 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench import record
 from codecfake_hf import codecs
-from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.resynth import DEFAULT_BATCH_SECONDS, Utterance, resolve_device, resynthesize_stream
-
-RESULTS = Path(__file__).parent / "results"
 
 # Configs left out of the CPU table (`--codecs cpu`) on a 2-core machine, and why; `all` still runs them.
 CPU_SKIP = {
@@ -105,8 +103,6 @@ def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_se
 
 
 def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(RESULTS / f"{stem}.json", {"meta": meta, "rows": rows})
     lines = [
         f"# Resynthesis: batched engine vs batch-size-1 loop ({meta['device_name']})",
         "",
@@ -124,8 +120,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
             f"| {r['loop_utt_per_s']} | {r['engine_utt_per_s']} | **{r['speedup']}x** "
             f"| {'yes' if r['batch_exact'] else 'no: one at a time'} |"
         )
-    path = RESULTS / f"{stem}.md"
-    write_text_atomic(path, "\n".join(lines) + "\n")
+    path = record(stem, {"meta": meta, "rows": rows}, lines)
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import io
 import json
@@ -11,6 +12,9 @@ import torch
 import yaml
 
 from codecfake_hf import codecs
+
+# The families whose configs are transformers' config classes (their Hub files are in transformers' format).
+TRANSFORMERS_FAMILIES = ("encodec", "dac", "mimi", "xcodec")
 
 
 def torch_save_bytes(obj) -> bytes:
@@ -83,7 +87,7 @@ def hub_layout(name: str, fixture) -> tuple[dict[str, bytes | str], str]:
     layout also has to make `default_config` return the tiny config (see `tiny_official_config`).
     """
     family = codecs.spec(name).family
-    if family in ("encodec", "dac", "mimi", "xcodec"):  # transformers' layout: config.json + model.safetensors
+    if family in TRANSFORMERS_FAMILIES:  # transformers' layout: config.json + model.safetensors
         files = {"config.json": (fixture.tiny_dir / "config_transformers.json").read_bytes(),
                  "model.safetensors": (fixture.tiny_dir / "weights_transformers.safetensors").read_bytes()}
         return files, "model.safetensors"
@@ -112,10 +116,50 @@ def tiny_official_config(monkeypatch, name: str, fixture) -> None:
 def with_unknown_option(name: str, config: dict, key: str = "volume_knob") -> dict:
     """`config` with `key` added where the family reads its model options (AudioDec: generator_params)."""
     config = copy.deepcopy(config)
-    if codecs.spec(name).family == "audiodec":
+    family = codecs.spec(name).family
+    if family == "audiodec":
         config["autoencoder_generator_params"][key] = 11
+    elif family == "funcodec":  # the top level of its config.yaml is the trainer's dump: only sections are checked
+        config["model_conf"] = {**(config.get("model_conf") or {}), key: 11}
     else:
         config[key] = 11
+    return config
+
+
+# Per family, where a key that shapes the model sits in its config (a path into the official format, the
+# fixtures' short form for AudioDec): an integer in every family. FunCodec's `encoder_conf` keys take upstream's
+# defaults when omitted, so its required key is the top-level `input_size`.
+ARCHITECTURE_KEYS = {
+    "speechtokenizer": ("n_filters",),
+    "academicodec": ("n_codes",),
+    "audiodec": ("autoencoder_generator_params", "code_dim"),
+    "funcodec": ("encoder_conf", "n_filters"),
+    "encodec": ("hidden_size",),
+    "dac": ("encoder_hidden_size",),
+    "mimi": ("hidden_size",),
+    "xcodec": ("semantic_model_config", "hidden_size"),
+}
+REQUIRED_KEYS = {**ARCHITECTURE_KEYS, "funcodec": ("input_size",)}
+_DELETE = object()
+
+
+def plain(config) -> dict:
+    """A config dataclass as the JSON of an official file would spell it (tuples as lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def with_value(config: dict, path: tuple[str, ...], value=_DELETE) -> dict:
+    """A deep copy of `config` with the key at `path` set to `value` (no value: removed)."""
+    config = copy.deepcopy(config)
+    *sections, key = path
+    section = config
+    for name in sections:
+        section = section[name]
+    assert key in section, (path, sorted(section))
+    if value is _DELETE:
+        del section[key]
+    else:
+        section[key] = value
     return config
 
 

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import pad_batch, rel_l2, resynthesize_one
+from helpers import plain
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.academicodec import codec as academicodec
+from codecfake_hf.codecs.academicodec.config import HiFiCodecConfig
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 NAMES = ["academicodec_hifi_16k_320d", "academicodec_hifi_16k_320d_large_uni", "academicodec_hifi_24k_320d"]
@@ -47,6 +49,16 @@ def test_official_config_and_state_dict(name, codec_fixture):
     # the official keys and shapes: tests/test_codec_contract.py
     codec = codecs.load(name, config=fixture.tiny_config, random_weights=True)
     assert codec.random_weights and (codec.sample_rate, codec.spec.hop_length) == (spec.sample_rate, 320)
+
+
+@parametrize_names
+def test_config_dataclass_holds_the_official_values_and_upstream_constants(name, codec_fixture):
+    """HiFiCodecConfig: the file's inference keys with their values, and upstream's hard-coded constants."""
+    official = codec_fixture(name).manifest["config"]
+    values = plain(HiFiCodecConfig.from_config(academicodec.default_config(codecs.spec(name))))
+    read = official["inference_relevant"]
+    constants = {key: official["hardcoded_in_code"][key] for key in set(values) - set(read)}
+    assert values == {**{key: official["values"][key] for key in read}, **constants}
 
 
 @parametrize_names

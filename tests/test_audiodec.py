@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import rel_l2, resynthesize_one
-from helpers import audiodec_hub_files, audiodec_trainer_checkpoint, torch_save_bytes
+from helpers import audiodec_hub_files, audiodec_trainer_checkpoint, plain, torch_save_bytes
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.audiodec import codec as audiodec
+from codecfake_hf.codecs.audiodec.config import generator_params
 from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 NAME = "audiodec_24k_320d"
@@ -64,6 +65,18 @@ def test_default_config_is_the_official_one(fixture):
         official = fixture.manifest["config"][part]["values"]
         assert config[part]["model_type"] == official["model_type"]
         assert config[part]["generator_params"] == official["generator_params"]
+
+
+def test_generator_params_hold_the_official_values(fixture):
+    """Each part's dataclass: the official file's generator_params, and upstream's defaults for what it omits
+    (the autoencoder's ELU, which the manifest records as a code default)."""
+    config = audiodec.default_config(codecs.spec(NAME))
+    for part in PARTS:
+        official = fixture.manifest["config"][part]["values"]["generator_params"]
+        values = plain(generator_params(config, part))
+        assert {key: values[key] for key in official} == official
+    autoencoder = generator_params(config, "autoencoder")
+    assert fixture.manifest["config"]["hardcoded_in_code"]["activation"].startswith(autoencoder.nonlinear_activation)
 
 
 # --- the vocoder state ------------------------------------------------------------------------------------

@@ -14,12 +14,16 @@ import pytest
 import torch
 from conftest import pad_batch, rel_l2, resynthesize_one
 from helpers import (
+    ARCHITECTURE_KEYS,
     PARITY_CASES,
+    REQUIRED_KEYS,
+    TRANSFORMERS_FAMILIES,
     hub_layout,
     official_key_shapes,
     parity_files,
     tiny_official_config,
     with_unknown_option,
+    with_value,
 )
 
 from codecfake_hf import codecs
@@ -29,6 +33,9 @@ from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavai
 BATCH_PARITY = 1e-4
 
 parametrize_names = pytest.mark.parametrize("name", codecs.names())
+_TRANSFORMERS = [name for name in codecs.names() if codecs.spec(name).family in TRANSFORMERS_FAMILIES]
+parametrize_native = pytest.mark.parametrize("name", [name for name in codecs.names() if name not in _TRANSFORMERS])
+parametrize_transformers = pytest.mark.parametrize("name", _TRANSFORMERS)
 
 # Parity bound (rel. L2 of the output against the reference), by family: the fixtures' 1e-4, tighter where
 # the family reaches far less. Measured here (noise, speech; the worst config of the family):
@@ -122,6 +129,44 @@ def test_unknown_config_key_is_one_error_naming_codec_key_and_source(name, codec
         codecs.load(name, config=config, random_weights=True)
     message = str(info.value)
     assert message.startswith(f"{name}: ") and message.endswith("(config: the `config` argument)")
+
+
+@parametrize_native
+def test_missing_config_key_is_one_error_naming_codec_and_key(name, codec_fixture):
+    """A native family's config dataclass names the architecture key an official-format config lacks."""
+    path = REQUIRED_KEYS[codecs.spec(name).family]
+    config = with_value(codec_fixture(name).tiny_checkpoint_config, path)
+    with pytest.raises(CodecConfigError) as info:
+        codecs.load(name, config=config, random_weights=True)
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and f"lacks `{path[-1]}`" in message
+    assert message.endswith("(config: the `config` argument)")
+
+
+@parametrize_transformers
+def test_transformers_config_without_a_key_takes_the_class_default(name, codec_fixture):
+    """A transformers config.json holds only the values that differ from the config class's defaults
+    (`save_pretrained`), so an omitted key is the default, as `from_pretrained` reads it."""
+    spec, family = codecs.spec(name), codecs.registry.family(name)
+    path = ARCHITECTURE_KEYS[spec.family]
+    tiny = codec_fixture(name).tiny_checkpoint_config
+    with torch.device("meta"):
+        codec = family.build(spec, with_value(tiny, path), None, device="meta")
+    built, default, given = codec.model.config, type(codec.model.config)(), tiny
+    for key in path:
+        built, default, given = getattr(built, key), getattr(default, key), given[key]
+    assert built == default != given
+
+
+@parametrize_names
+def test_wrong_typed_config_value_is_one_error_naming_the_key(name, codec_fixture):
+    path = ARCHITECTURE_KEYS[codecs.spec(name).family]
+    config = with_value(codec_fixture(name).tiny_checkpoint_config, path, "sixteen")
+    with pytest.raises(CodecConfigError) as info:
+        codecs.load(name, config=config, random_weights=True)
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and f"{path[-1]}`" in message and "'sixteen'" in message
+    assert message.endswith("(config: the `config` argument)")
 
 
 def test_speechtokenizer_refuses_encodecs_bandwidth_naming_its_own_option():

@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import pad_batch, rel_l2, resynthesize_one
-from helpers import funcodec_hub_files
+from helpers import funcodec_hub_files, plain
 from near_ties import check_codes, recording
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio
 from codecfake_hf.codecs.funcodec import codec as funcodec
+from codecfake_hf.codecs.funcodec.config import FunCodecConfig
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 FREQ = ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
@@ -51,6 +52,24 @@ def test_official_config_and_its_training_only_keys(name, codec_fixture):
     assert funcodec.default_config(codecs.spec(name)) == fixture.manifest["config"]["values"]
     inference = {key for key in fixture.official_shapes() if not key.startswith(funcodec.TRAINING_ONLY_PREFIXES)}
     assert len(inference) == fixture.manifest["state_dict_notes"]["n_inference_keys"]
+
+
+@parametrize_names
+def test_config_sections_are_upstreams_arguments_with_its_resolved_values(name, codec_fixture):
+    """Each section's dataclass holds upstream's constructor arguments (the manifest's resolved ones) with their
+    values, the defaults of omitted keys included; every other upstream argument is a known training key. A
+    `*_params` None stands for upstream's own default there (ELU's alpha 1, no norm arguments)."""
+    resolved = codec_fixture(name).manifest["config"]["resolved_constructor_args"]
+    config = FunCodecConfig.from_config(funcodec.default_config(codecs.spec(name)))
+    sections = {"encoder": config.encoder_conf, "decoder": config.decoder_conf,
+                "quantizer": config.quantizer_conf, "model": config.model_conf}
+    for section, conf in sections.items():
+        values, upstream = plain(conf), resolved[section]
+        assert set(values) <= set(upstream), section
+        assert set(upstream) - {"input_size"} <= set(values) | set(getattr(conf, "TRAINING_KEYS", ())), section
+        for key, value in values.items():
+            if not (value is None and key.endswith("_params")):
+                assert value == upstream[key], (section, key)
 
 
 @pytest.mark.parametrize("name", [FREQ[0], TIME[1]])
@@ -177,7 +196,7 @@ def test_segmented_configs_overlap_add_whole_segments(name, codec_fixture):
     ({"encoder_conf": {"seq_model": "transformer"}}, "seq_model"),
     ({"quantizer_conf": {"codebook_size": 8, "num_quantizers": 2, "commit_weight": 1}}, "commit_weight"),
     ({"model_conf": {"codec_domain": "stft"}}, "codec_domain 'stft'"),
-    ({"decoder_conf": {"upsample_kernel": 3}}, r"decoder_conf: keys \['upsample_kernel'\]"),
+    ({"decoder_conf": {"upsample_kernel": 3}}, r"`decoder_conf`: unknown option\(s\) 'upsample_kernel'; known: .*trim"),
     ({"sampling_rate": 16000, "encoder_conf": {"ratios": [8, 5, 4, 4]}}, "640-sample hop"),
 ])
 def test_unsupported_or_mismatched_config_is_refused(change, message):
@@ -243,6 +262,29 @@ def _defective(defect: str, fixture) -> tuple[dict[str, bytes | str], str, str]:
     if defect == "not_a_model_config":
         return {**good, "config.yaml": "batch_size: 8\n"}, "config.yaml", "not a FunCodec model config"
     raise AssertionError(defect)
+
+
+# What FunCodec's trainer writes beside the model part of a recipe (the Hub's config.yaml is its dump of every
+# argument: 3.9 kB against the recipe's model part), a sample of the kinds of keys it holds.
+TRAINER_DUMP = {"config": "conf/encodec_16k_n32_600k_step.yaml", "output_dir": "exp/encodec", "ngpu": 4, "seed": 0,
+                "num_workers": 8, "batch_type": "length", "batch_bins": 76800, "max_epoch": 60, "optim": "adam",
+                "optim_conf": {"lr": 3.0e-4, "betas": [0.5, 0.9]}, "scheduler": "warmuplr",
+                "use_preprocessor": True, "speech_max_length": 40960, "train_data_path_and_name_and_type":
+                [["dump/train/wav.scp", "speech", "kaldi_ark"]], "token_list": None}
+
+
+@pytest.mark.parametrize("name", [TIME[0], FREQ[1]])
+def test_a_trainer_dump_config_yaml_loads_as_its_model_part(name, codec_fixture, fake_hub, caplog):
+    """The top level of a checkpoint's config.yaml holds the training run's arguments, which upstream ignores."""
+    fixture = codec_fixture(name)
+    fake_hub.add(codecs.spec(name).hub_repo,
+                 funcodec_hub_files(fixture, config={**fixture.tiny_config, **TRAINER_DUMP}))
+    with caplog.at_level(logging.DEBUG, logger="codecfake_hf.codecs.funcodec.config"):
+        codec = codecs.load(name)
+    assert "ignoring the training options batch_bins, batch_type, config" in caplog.text
+    reference = codecs.load(name, config=fixture.tiny_config, state_dict=fixture.weights())
+    wave = fixture.npy("input.npy")
+    np.testing.assert_array_equal(resynthesize_one(codec, wave), resynthesize_one(reference, wave))
 
 
 # A truncated model.pth: tests/test_codec_contract.py, for every config.

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import pad_batch, rel_l2
-from helpers import torch_save_bytes
+from helpers import plain, torch_save_bytes
 
 from codecfake_hf import codecs
 from codecfake_hf.codecs.speechtokenizer import codec as speechtokenizer
@@ -46,6 +46,15 @@ def test_state_dict_is_accepted_nested_or_flat(fixture):
 
 def test_default_config_is_the_official_one(fixture):  # its keys and shapes: tests/test_codec_contract.py
     assert speechtokenizer.default_config(codecs.spec(NAME)) == fixture.manifest["config"]["values"]
+
+
+def test_config_dataclass_holds_the_keys_upstream_reads(fixture):
+    """SpeechTokenizerConfig is what upstream's `SpeechTokenizer.__init__` reads of the file, with its values."""
+    official = fixture.manifest["config"]
+    config = speechtokenizer.SpeechTokenizerConfig.from_config(speechtokenizer.default_config(codecs.spec(NAME)))
+    values = plain(config)
+    assert set(values) == set(official["keys_read_by_SpeechTokenizer.__init__"])
+    assert values == {key: official["values"][key] for key in values}
 
 
 def test_checkpoint_of_another_model_names_the_file_and_the_keys(fake_hub, fixture):

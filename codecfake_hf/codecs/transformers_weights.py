@@ -13,6 +13,7 @@ The families also share their config handling here (`config_values`, `model_conf
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from torch import nn
 
 from ..errors import CodecConfigError
 from . import weights
+from .config import refuse_unknown_keys
 
 
 def download(repo_id: str, *, codec: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -114,11 +116,51 @@ def config_values(config) -> dict[str, Any]:
     return values
 
 
-def model_config(config_class, config: Mapping[str, Any], *, what: str, extra_keys=()):
-    """`config_class(**config)`, refusing keys that `config_class` does not know (besides `extra_keys`)."""
-    weights.refuse_unknown_keys(config, {*config_class().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *extra_keys},
-                                what=what)
-    return config_class(**dict(config))
+# Keys a transformers config.json on the Hub carries beside the config class's own.
+FILE_KEYS = ("_name_or_path", "architectures", "torch_dtype", "dtype", "transformers_version")
+
+
+def model_config(config_class, config: Mapping[str, Any], *, what: str, extra_keys=(), convert=None):
+    """The transformers config class built from the official `config.json` mapping; every transformers family's
+    config goes through here.
+
+    The config pattern of the native families (`config.from_config`) with transformers' class as the dataclass:
+    keys that `config_class` does not know (besides the file's own `FILE_KEYS` and `extra_keys`, keys of older
+    files) are refused naming them and the known ones; a value of the wrong type is refused naming its key
+    (transformers' configs are `huggingface_hub` strict dataclasses that check their annotations). Omitted keys
+    take the class's defaults, as in `from_pretrained`: `save_pretrained` writes only the values that differ from
+    them, so the Hub files omit keys by design. `convert`, if given, maps the checked mapping onto the class's
+    keys first (DAC: the dac package's own kwargs).
+    """
+    refuse_unknown_keys(config, {*config_class().to_dict(), *FILE_KEYS, *extra_keys}, what=what)
+    values = dict(config) if convert is None else convert(dict(config))
+    _check_sub_configs(values, what=what)
+    return _strict(lambda: config_class(**values), what=what)
+
+
+def _check_sub_configs(values: Mapping[str, Any], *, what: str) -> None:
+    """Type-check each sub-config (a mapping with a `model_type`, as X-Codec's semantic and acoustic models) with
+    its own config class: a composite config reads values of its sub-configs before they are validated."""
+    from transformers import CONFIG_MAPPING
+
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value.get("model_type") in CONFIG_MAPPING:
+            sub_class = CONFIG_MAPPING[value["model_type"]]
+            sub_values = {k: v for k, v in value.items() if k != "model_type"}
+            _strict(lambda cls=sub_class, kwargs=sub_values: cls(**kwargs), what=what, prefix=f"{key}.")
+
+
+def _strict(make: Callable[[], Any], *, what: str, prefix: str = ""):
+    """`make()`, a transformers config; its strict-dataclass validation error as a `CodecConfigError` naming the key."""
+    from huggingface_hub.errors import StrictDataclassError
+
+    try:
+        return make()
+    except StrictDataclassError as error:
+        lines = str(error).splitlines()
+        field = re.search(r"field '([^']+)'", lines[0])
+        detail = re.sub(r"^\w+Error: ", "", lines[-1].strip())
+        raise CodecConfigError(f"{what}: {f'`{prefix}{field[1]}`: ' if field else ''}{detail}") from None
 
 
 def checked_bandwidth(name: str, bandwidth: float, target_bandwidths) -> float:

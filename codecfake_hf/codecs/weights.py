@@ -20,7 +20,7 @@ from huggingface_hub.errors import (
 from safetensors.torch import load_file as load_safetensors
 from torch import nn
 
-from ..errors import CheckpointError, CodecConfigError, WeightsUnavailableError
+from ..errors import CheckpointError, WeightsUnavailableError
 
 
 def hub_file(repo_id: str, filename: str, *, codec: str, revision: str | None = None) -> Path:
@@ -172,18 +172,3 @@ def load_strict(
     module.load_state_dict(check_state_dict(module, state_dict, source=source, ignore_prefixes=ignore_prefixes),
                            strict=True)
 
-
-# Keys a transformers config.json on the Hub carries beside the config class's own.
-TRANSFORMERS_FILE_KEYS = ("_name_or_path", "architectures", "torch_dtype", "dtype", "transformers_version")
-
-
-def refuse_unknown_keys(config: Mapping[str, Any], known: Iterable[str], *, what: str) -> None:
-    """Raise `CodecConfigError` naming the keys of `config` outside `known` (and the known ones).
-
-    Official config files carry training options too; `known` holds every key of the official files, so
-    only a key that no official config has (a typo, another model's option) is refused.
-    """
-    unknown = sorted(set(config) - set(known))
-    if unknown:
-        raise CodecConfigError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))}; "
-                               f"known: {', '.join(sorted(known))}.")

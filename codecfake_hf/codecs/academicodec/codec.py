@@ -3,7 +3,7 @@
 The CodecFake pipeline (roger-tseng/AudioDecBenchmark@vctk, `base_codec/academicodec.py`) built the
 upstream `VQVAE` from AcademiCodec's JSON config and a Hub checkpoint `{"generator", "encoder",
 "quantizer"}`, peak-normalised each utterance to 0.95, encoded it to 4 codebooks and decoded the codes.
-The network itself lives in `hificodec.py`.
+The network lives in `hificodec.py`, the official configs and `HiFiCodecConfig` in `config.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..registry import CodecSpec
-from .hificodec import CONSTANT_KEYS, HiFiCodec, HiFiCodecConfig
+from .config import OFFICIAL_CONFIGS, HiFiCodecConfig
+from .hificodec import HiFiCodec
 
 logger = logging.getLogger(__name__)
 
@@ -27,30 +28,6 @@ logger = logging.getLogger(__name__)
 PEAK_LEVEL = 0.95
 # Sub-dictionaries of the official checkpoint file that the upstream VQVAE loads (it ignores any other).
 CHECKPOINT_PARTS = ("generator", "encoder", "quantizer")
-
-# egs/HiFi-Codec-16k-320d/config_16k_320d.json at b6ac134, which the pipeline also used for the
-# 16k-320d-large-universal checkpoint. Only the keys HiFiCodecConfig reads shape the model; the rest
-# (optimiser, mel loss, data loading) are kept so that this is the official file as it is.
-_CONFIG_16K: dict[str, Any] = {
-    "resblock": "1", "num_gpus": 8, "batch_size": 64, "learning_rate": 0.0002,
-    "adam_b1": 0.5, "adam_b2": 0.9, "lr_decay": 0.98, "seed": 1234,
-    "upsample_rates": [8, 5, 4, 2], "upsample_kernel_sizes": [16, 11, 8, 4],
-    "upsample_initial_channel": 512, "resblock_kernel_sizes": [3, 7, 11],
-    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
-    "segment_size": 16000, "num_mels": 80, "num_freq": 1025, "n_fft": 1024, "hop_size": 200,
-    "win_size": 800, "sampling_rate": 16000, "n_code_groups": 2, "n_codes": 1024,
-    "codebook_loss_lambda": 1.0, "commitment_loss_lambda": 0.25, "fmin": 0, "fmax": 8000,
-    "fmax_for_loss": None, "num_workers": 12,
-    "dist_config": {"dist_backend": "nccl", "dist_url": "tcp://localhost:54321", "world_size": 1},
-}
-# egs/HiFi-Codec-24k-320d/config_24k_320d.json differs only in rate, batch size and mel-loss framing.
-_CONFIG_24K = {**_CONFIG_16K, "batch_size": 80, "hop_size": 240, "win_size": 1024, "sampling_rate": 24000}
-OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
-    "academicodec_hifi_16k_320d": _CONFIG_16K,
-    "academicodec_hifi_16k_320d_large_uni": _CONFIG_16K,
-    "academicodec_hifi_24k_320d": _CONFIG_24K,
-}
-
 
 def peak_normalize(waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The pipeline's `librosa.util.normalize(wav) * 0.95`, per item over its valid samples.
@@ -162,7 +139,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     source = f"{spec.name}: checkpoint file {path}"
     state_dict = flatten_checkpoint(weights.load_checkpoint(path, codec=spec.name), source=source)
     config = default_config(spec)
-    weights.check_against(lambda: HiFiCodec(HiFiCodecConfig.from_json(config)), state_dict, source=source)
+    weights.check_against(lambda: HiFiCodec(HiFiCodecConfig.from_config(config)), state_dict, source=source)
     return config, state_dict
 
 
@@ -174,9 +151,7 @@ def build(
     device: str | torch.device = "cpu",
 ) -> AcademiCodec:
     """Build `spec` from an AcademiCodec JSON config and a checkpoint (nested or flat; None: random weights)."""
-    known = {key for official in OFFICIAL_CONFIGS.values() for key in official} | set(CONSTANT_KEYS)
-    weights.refuse_unknown_keys(config, known, what="AcademiCodec config")
-    cfg = HiFiCodecConfig.from_json(config)
+    cfg = HiFiCodecConfig.from_config(config)
     expected = (spec.sample_rate, spec.hop_length, spec.n_codebooks)
     if (cfg.sampling_rate, cfg.hop_length, cfg.n_codebooks) != expected:
         raise CodecConfigError(

@@ -10,99 +10,17 @@ what it would see alone (the upstream code runs one utterance at a time).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import CodecConfigError
 from ..nn.seanet import time_mask
+from .config import HiFiCodecConfig
 
 LRELU_SLOPE = 0.1
-# Keys of the JSON config that shape the model: required ones, and upstream constants a config may override.
-_INT_KEYS = ("upsample_initial_channel", "n_code_groups", "n_codes", "sampling_rate")
-_LIST_KEYS = ("upsample_rates", "upsample_kernel_sizes", "resblock_kernel_sizes", "resblock_dilation_sizes")
-CONSTANT_KEYS = ("encoder_base_channels", "latent_dim", "groupnorm_channels_per_group")
-
-
-@dataclass(frozen=True)
-class HiFiCodecConfig:
-    """The hyper-parameters of an AcademiCodec JSON config that shape the model; defaults are the official.
-
-    Args:
-        upsample_rates (tuple[int, ...]): generator strides; the encoder uses them reversed.
-        upsample_kernel_sizes (tuple[int, ...]): kernel of each strided (transposed) convolution.
-        upsample_initial_channel (int): generator channels after `conv_pre`, halved at each stage.
-        resblock_kernel_sizes (tuple[int, ...]): kernels of the parallel residual blocks of a stage.
-        resblock_dilation_sizes (tuple[tuple[int, ...], ...]): dilations of each of those blocks.
-        n_code_groups (int): groups of the latent, each quantised by its own codebook per layer.
-        n_codes (int): entries per codebook.
-        sampling_rate (int): audio rate in Hz.
-        encoder_base_channels (int): encoder channels after `conv_pre`, doubled at each stage (32 upstream).
-        latent_dim (int): latent channels between encoder and generator (512 upstream).
-        groupnorm_channels_per_group (int): encoder GroupNorm width, `GroupNorm(ch // this, ch)` (16 upstream).
-
-    The last three are constants in the upstream code; the config may set them so that tests can build a
-    narrow model of the same structure (as the codec fixtures' `tiny.config` does).
-    """
-
-    upsample_rates: tuple[int, ...] = (8, 5, 4, 2)
-    upsample_kernel_sizes: tuple[int, ...] = (16, 11, 8, 4)
-    upsample_initial_channel: int = 512
-    resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
-    resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
-    n_code_groups: int = 2
-    n_codes: int = 1024
-    sampling_rate: int = 16000
-    encoder_base_channels: int = 32
-    latent_dim: int = 512
-    groupnorm_channels_per_group: int = 16
-
-    @classmethod
-    def from_json(cls, config: Mapping[str, Any]) -> HiFiCodecConfig:
-        """Read an AcademiCodec JSON config (a dict); keys for the upstream constants are optional."""
-        if str(config.get("resblock", "1")) != "1":
-            raise CodecConfigError(f"`resblock` must be '1' (ResBlock1, which every HiFi-Codec checkpoint uses), "
-                                   f"got {config['resblock']!r}")
-        missing = [key for key in (*_INT_KEYS, *_LIST_KEYS) if key not in config]
-        if missing:
-            raise CodecConfigError(f"the AcademiCodec config lacks {', '.join(missing)}")
-        return cls(
-            upsample_rates=tuple(int(u) for u in config["upsample_rates"]),
-            upsample_kernel_sizes=tuple(int(k) for k in config["upsample_kernel_sizes"]),
-            resblock_kernel_sizes=tuple(int(k) for k in config["resblock_kernel_sizes"]),
-            resblock_dilation_sizes=tuple(tuple(int(d) for d in ds) for ds in config["resblock_dilation_sizes"]),
-            **{key: int(config[key]) for key in (*_INT_KEYS, *CONSTANT_KEYS) if key in config},
-        )
-
-    def __post_init__(self):
-        n = len(self.upsample_rates)
-        if len(self.upsample_kernel_sizes) != n:
-            raise CodecConfigError(f"`upsample_rates` {self.upsample_rates} and `upsample_kernel_sizes` "
-                                   f"{self.upsample_kernel_sizes} must have equal lengths")
-        if len(self.resblock_dilation_sizes) != len(self.resblock_kernel_sizes):
-            raise CodecConfigError(f"`resblock_kernel_sizes` {self.resblock_kernel_sizes} and "
-                                   f"`resblock_dilation_sizes` {self.resblock_dilation_sizes} must have equal lengths")
-        if self.upsample_initial_channel % 2**n or self.latent_dim % self.n_code_groups:
-            raise CodecConfigError(f"`upsample_initial_channel` ({self.upsample_initial_channel}) must divide by "
-                                   f"2**{n} and `latent_dim` ({self.latent_dim}) by `n_code_groups` "
-                                   f"({self.n_code_groups})")
-        if 2 * self.encoder_base_channels % self.groupnorm_channels_per_group:  # the first GroupNorm's width
-            raise CodecConfigError(f"2 * `encoder_base_channels` ({self.encoder_base_channels}) must divide by "
-                                   f"`groupnorm_channels_per_group` ({self.groupnorm_channels_per_group})")
-
-    @property
-    def hop_length(self) -> int:
-        return math.prod(self.upsample_rates)
-
-    @property
-    def n_codebooks(self) -> int:
-        """Codes per frame: two residual layers of `n_code_groups` codebooks."""
-        return 2 * self.n_code_groups
 
 
 # --- masks of padded batches -------------------------------------------------------------------------

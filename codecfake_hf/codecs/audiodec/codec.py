@@ -22,7 +22,6 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Mapping
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,8 @@ from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec
 from ..registry import CodecSpec
-from .model import AudioDecModel, AutoencoderParams, HiFiGANVocoder, SymAudioDec, VocoderParams
+from .config import OFFICIAL_CONFIG, PARTS, generator_params
+from .model import AudioDecModel, HiFiGANVocoder, SymAudioDec
 
 DECODER_STATES = ("primed", "zeros")
 
@@ -85,36 +85,6 @@ class AudioDecCodec(Codec):
         return self.decode(self.encode(waves))
 
 
-# The inference-relevant part of the official config.yml files (the rest configures training).
-_OFFICIAL_CONFIG = {
-    "autoencoder": {
-        "model_type": "symAudioDec",
-        "sampling_rate": 24000,
-        "generator_params": {
-            "input_channels": 1, "output_channels": 1, "encode_channels": 32, "decode_channels": 32,
-            "code_dim": 64, "codebook_num": 8, "codebook_size": 1024, "bias": True,
-            "enc_ratios": [2, 4, 8, 16], "dec_ratios": [16, 8, 4, 2],
-            "enc_strides": [3, 4, 5, 5], "dec_strides": [5, 5, 4, 3],
-            "mode": "causal", "codec": "audiodec", "projector": "conv1d", "quantier": "residual_vq",
-        },
-    },
-    "vocoder": {
-        "model_type": "HiFiGAN",
-        "sampling_rate": 24000,
-        "generator_params": {
-            "in_channels": 64, "out_channels": 1, "channels": 512, "kernel_size": 7,
-            "upsample_scales": [5, 5, 4, 3], "upsample_kernel_sizes": [10, 10, 8, 6],
-            "resblock_kernel_sizes": [11], "resblock_dilations": [[1, 3, 5]], "groups": 3, "bias": True,
-            "use_additional_convs": True, "nonlinear_activation": "LeakyReLU",
-            "nonlinear_activation_params": {"negative_slope": 0.1}, "use_weight_norm": True,
-            "stats": "stats/symAD_libritts_24000_hop300_clean.npy",
-        },
-    },
-}
-PARTS = ("autoencoder", "vocoder")
-_MODEL_TYPES = {part: _OFFICIAL_CONFIG[part]["model_type"] for part in PARTS}
-
-
 # Keyword options of `build` (checked by `registry.load`): name -> one line of help.
 OPTIONS: dict[str, str] = {"decoder_state": "'primed' (default: the vocoder state right after loading) or 'zeros'"}
 
@@ -126,33 +96,13 @@ def default_config(spec: CodecSpec) -> dict:
     `build` also takes the fixtures' short form `{"autoencoder_generator_params": …,
     "vocoder_generator_params": …}`.
     """
-    return copy.deepcopy(_OFFICIAL_CONFIG)
-
-
-def _generator_params(config: Mapping[str, Any], part: str) -> dict:
-    if part in config:
-        section = config[part]
-        if isinstance(section, Mapping) and section.get("model_type", _MODEL_TYPES[part]) != _MODEL_TYPES[part]:
-            raise CodecConfigError(f"AudioDec: the {part} config has model_type {section['model_type']!r}; "
-                                   f"only {_MODEL_TYPES[part]!r} is supported.")
-        if isinstance(section, Mapping) and isinstance(section.get("generator_params"), Mapping):
-            return dict(section["generator_params"])
-    elif f"{part}_generator_params" in config:
-        return dict(config[f"{part}_generator_params"])
-    raise CodecConfigError(f"AudioDec: the config has no {part!r} generator_params (expected "
-                           f"{{'{part}': {{'generator_params': ...}}}} or '{part}_generator_params'); "
-                           f"got keys {sorted(config)}.")
+    return copy.deepcopy(OFFICIAL_CONFIG)
 
 
 def _network(config: Mapping[str, Any], part: str) -> nn.Module:
     """The generator of `part` (`autoencoder` or `vocoder`), built from its `generator_params` in `config`."""
-    network, params = (SymAudioDec, AutoencoderParams) if part == "autoencoder" else (HiFiGANVocoder, VocoderParams)
-    values = _generator_params(config, part)
-    known = {f.name for f in fields(params)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise CodecConfigError(f"AudioDec {part}: unknown generator_params {unknown}; known: {sorted(known)}.")
-    return network(params(**values))
+    network = SymAudioDec if part == "autoencoder" else HiFiGANVocoder
+    return network(generator_params(config, part))
 
 
 def _generator_state(path: Path, *, codec: str) -> dict[str, torch.Tensor]:

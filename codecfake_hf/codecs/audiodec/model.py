@@ -8,13 +8,13 @@ prefixes of the checkpoints; `audiodec.py` runs it as the CodecFake pipeline did
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from ...errors import CodecConfigError
+from .config import AutoencoderParams, VocoderParams
 from .layers import CausalConv1d, CausalConvTranspose1d, StreamState, make_activation, make_conv
 
 # Upstream `AudioDec(receptive_length=8192)`: load_receiver primes the vocoder with the codes of
@@ -87,46 +87,6 @@ class DecoderBlock(nn.Module):
         self.res_units = nn.ModuleList(
             ResidualUnit(out_channels, d, make_activation(**activation)) for d in (1, 3, 9)
         )
-
-
-@dataclass
-class AutoencoderParams:
-    """`generator_params` of the autoencoder's config.yml (upstream `StreamGenerator` arguments).
-
-    Only the official choices are built: causal mode, the `audiodec` codec, a conv1d projector and a
-    residual VQ, without weight norm. Defaults are the official checkpoint's.
-    """
-
-    input_channels: int = 1
-    output_channels: int = 1
-    encode_channels: int = 32
-    decode_channels: int = 32
-    code_dim: int = 64
-    codebook_num: int = 8
-    codebook_size: int = 1024
-    bias: bool = True
-    enc_ratios: tuple[int, ...] = (2, 4, 8, 16)
-    dec_ratios: tuple[int, ...] = (16, 8, 4, 2)
-    enc_strides: tuple[int, ...] = (3, 4, 5, 5)
-    dec_strides: tuple[int, ...] = (5, 5, 4, 3)
-    mode: str = "causal"
-    codec: str = "audiodec"
-    projector: str = "conv1d"
-    quantier: str = "residual_vq"  # sic: upstream's spelling
-    nonlinear_activation: str = "ELU"
-    nonlinear_activation_params: dict | None = None
-    use_weight_norm: bool = False
-
-    def __post_init__(self):
-        official = {"mode": "causal", "codec": "audiodec", "projector": "conv1d",
-                    "quantier": "residual_vq", "use_weight_norm": False, "input_channels": 1}
-        for name, value in official.items():
-            if getattr(self, name) != value:
-                raise CodecConfigError(f"AudioDec autoencoder: `{name}={getattr(self, name)!r}` is not supported "
-                                       f"(only {value!r}, the official checkpoint's).")
-        if len(self.enc_ratios) != len(self.enc_strides) or len(self.dec_ratios) != len(self.dec_strides):
-            raise CodecConfigError("AudioDec autoencoder: `enc_ratios`/`enc_strides` and `dec_ratios`/`dec_strides` "
-                                   "must have equal lengths.")
 
 
 class SymAudioDec(nn.Module):
@@ -270,45 +230,6 @@ class MultiGroupBlock(nn.Module):
                 xt = self.convs2[i](self.activation(xt), state)
             x = xt + x
         return self.conv_out(x)
-
-
-@dataclass
-class VocoderParams:
-    """`generator_params` of the vocoder's config.yml (upstream HiFi-GAN `StreamGenerator` arguments).
-
-    `stats` is only a switch here: when set, the latents are normalised by the `mean`/`scale`
-    buffers, which the checkpoint holds (upstream reads the file at construction and the checkpoint
-    then overwrites them); random-weight builds use mean 0, scale 1. Defaults are the official model's.
-    """
-
-    in_channels: int = 64
-    out_channels: int = 1
-    channels: int = 512
-    kernel_size: int = 7
-    upsample_scales: tuple[int, ...] = (5, 5, 4, 3)
-    upsample_kernel_sizes: tuple[int, ...] = (10, 10, 8, 6)
-    resblock_kernel_sizes: tuple[int, ...] = (11,)
-    resblock_dilations: tuple[tuple[int, ...], ...] = ((1, 3, 5),)
-    groups: int = 3
-    bias: bool = True
-    use_additional_convs: bool = True
-    nonlinear_activation: str = "LeakyReLU"
-    nonlinear_activation_params: dict | None = None
-    use_weight_norm: bool = True
-    stats: str | None = "stats/symAD_libritts_24000_hop300_clean.npy"
-
-    def __post_init__(self):
-        if self.nonlinear_activation_params is None:
-            self.nonlinear_activation_params = {"negative_slope": 0.1}
-        if len(self.resblock_kernel_sizes) != 1 or len(self.resblock_dilations) != 1 or self.groups <= 1:
-            raise CodecConfigError("AudioDec vocoder: only the multi-group block (one resblock kernel, groups > 1) "
-                                   f"is supported, got resblock_kernel_sizes={self.resblock_kernel_sizes}, "
-                                   f"groups={self.groups}.")
-        if self.kernel_size % 2 == 0 or self.resblock_kernel_sizes[0] % 2 == 0:
-            raise CodecConfigError("AudioDec vocoder: `kernel_size` and `resblock_kernel_sizes` must be odd.")
-        if list(self.upsample_kernel_sizes) != [2 * s for s in self.upsample_scales]:
-            raise CodecConfigError(f"AudioDec vocoder: `upsample_kernel_sizes` must be twice `upsample_scales`, got "
-                                   f"{self.upsample_kernel_sizes} and {self.upsample_scales}.")
 
 
 class HiFiGANVocoder(nn.Module):

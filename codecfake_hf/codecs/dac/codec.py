@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import CheckpointError, CodecConfigError
-from .. import weights
+from .. import transformers_weights, weights
 from ..base import Codec
 from ..nn.loudness import gain_to, integrated_loudness
 
@@ -117,19 +117,22 @@ def build(
 
     if path not in ("compress", "plain"):
         raise CodecConfigError(f"{spec.name}: path={path!r}; valid: 'compress' (the CodecFake pipeline), 'plain'.")
-    config = dict(config)
-    known = {*DacConfig().to_dict(), *weights.TRANSFORMERS_FILE_KEYS, *_ORIGINAL_CONFIG_KEYS, "latent_dim",
-             "quantizer_dropout"}
-    weights.refuse_unknown_keys(config, known, what="DAC config")
-    if "encoder_dim" in config:
-        config = config_from_original(config)
-    # DacConfig derives the hop from the strides; a stale stored hop_length (see _COMMON) must not win.
-    config.pop("hop_length", None)
-    if int(config.get("sampling_rate", spec.sample_rate)) != spec.sample_rate:
-        logger.warning("%s: config says sampling_rate=%s; using %d Hz, the rate this checkpoint was trained at",
-                       spec.name, config.get("sampling_rate"), spec.sample_rate)
-    config["sampling_rate"] = spec.sample_rate
-    model = DacModel(DacConfig(**config))
+
+    def to_dac_config(values: dict[str, Any]) -> dict[str, Any]:
+        if "encoder_dim" in values:
+            values = config_from_original(values)
+        # DacConfig derives the hop from the strides; a stale stored hop_length (see _COMMON) must not win.
+        values.pop("hop_length", None)
+        if values.get("sampling_rate", spec.sample_rate) != spec.sample_rate:
+            logger.warning("%s: config says sampling_rate=%s; using %d Hz, the rate this checkpoint was trained at",
+                           spec.name, values.get("sampling_rate"), spec.sample_rate)
+        values["sampling_rate"] = spec.sample_rate
+        return values
+
+    original_keys = (*_ORIGINAL_CONFIG_KEYS, "latent_dim", "quantizer_dropout")
+    dac_config = transformers_weights.model_config(DacConfig, config, what="DAC config", extra_keys=original_keys,
+                                                   convert=to_dac_config)
+    model = DacModel(dac_config)
     if state_dict is not None:
         state_dict = dict(state_dict)
         if _is_original(state_dict):

@@ -7,14 +7,13 @@ The CodecFake pipeline (roger-tseng/AudioDecBenchmark@vctk, `base_codec/funcodec
 quantised, decoded, multiplied back by the RMS and cut to the input length. The time-domain configs
 (`model: encodec`) run a 1-D SEANet on the waveform (`..nn.seanet`); the FreqCodec configs
 (`model: freq_codec`) run a 2-D SEANet over an STFT's magnitude and phase (`freqcodec.py`); the
-model around either is `model.py`. Everything is built from the checkpoint's own `config.yaml`,
-with upstream's defaults for keys it omits.
+model around either is `model.py`. Everything is built from the checkpoint's own `config.yaml`
+(read into `config.FunCodecConfig`), with upstream's defaults for keys it omits.
 """
 
 from __future__ import annotations
 
 import copy
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +25,7 @@ from .. import weights
 from ..base import Codec
 from ..nn.seanet import SEANetDecoder, SEANetEncoder
 from ..registry import CodecSpec
+from .config import OFFICIAL_CONFIGS, FunCodecConfig, SEANetDecoder2dConf, SEANetEncoder2dConf
 from .freqcodec import MagPhaseAnalysis, MagPhaseSynthesis, SEANetDecoder2d, SEANetEncoder2d
 from .model import FunCodecModel
 from .quantizer import FunCodecQuantizer
@@ -35,175 +35,31 @@ from .quantizer import FunCodecQuantizer
 # anything else must match the model exactly.
 TRAINING_ONLY_PREFIXES = ("discriminator.", "mel_spec_transforms.", "context_model.")
 
-# --- official configs ---------------------------------------------------------------------------------
-# The Hub's config.yaml files could not be read when this was written; these are FunCodec's recipes
-# (egs/LibriTTS/codec/conf/*.yaml, model part), which the parameter counts and file sizes of the
-# EnCodec-style checkpoints corroborate. For gr1/gr8 the widths are NOT known: the recipe's are known to
-# be wrong for those checkpoints (0.52 M / 4.50 M parameters published, 16.2 M here). Loading the real
-# files never uses these: download() reads the checkpoint's own config.yaml.
-_QUANTIZER_CONF = {
-    "codebook_size": 1024, "num_quantizers": 32, "ema_decay": 0.99, "kmeans_init": True,
-    "sampling_rate": 16000, "quantize_dropout": True, "rand_num_quant": [1, 2, 4, 8, 16, 32], "use_ddp": True,
-    "encoder_hop_length": 320,
-}
-_DISCRIMINATOR = {
-    "discriminator": "multiple_disc",
-    "discriminator_conf": {"disc_conf_list": [{"name": "encodec_multi_scale_stft_discriminator", "filters": 32}]},
-}
-_MODEL_CONF = {
-    "odim": 128, "multi_spectral_window_powers_of_two": [5, 6, 7, 8, 9, 10], "target_sample_hz": 16000,
-    "audio_normalize": True, "use_power_spec_loss": True, "segment_dur": None, "overlap_ratio": None,
-}
-_ENCODEC_DS320: dict[str, Any] = {
-    "input_size": 1, "sampling_rate": 16000,
-    "encoder": "encodec_seanet_encoder", "encoder_conf": {"norm": "time_group_norm", "causal": False},
-    "quantizer": "costume_quantizer", "quantizer_conf": _QUANTIZER_CONF,
-    "decoder": "encodec_seanet_decoder", "decoder_conf": {"norm": "time_group_norm", "causal": False},
-    **_DISCRIMINATOR, "model": "encodec", "model_conf": _MODEL_CONF,
-}
-_DS640_RATIOS = [8, 5, 4, 2, 2]
-_ENCODEC_DS640: dict[str, Any] = {
-    **_ENCODEC_DS320,
-    "encoder_conf": {"ratios": _DS640_RATIOS, **_ENCODEC_DS320["encoder_conf"]},
-    "quantizer_conf": {**_QUANTIZER_CONF, "rand_num_quant": [2, 4, 8, 16, 32], "encoder_hop_length": 640},
-    "decoder_conf": {"ratios": _DS640_RATIOS, **_ENCODEC_DS320["decoder_conf"]},
-}
-_FREQ_RATIOS = [[4, 1], [4, 1], [4, 2], [4, 1]]
-_FREQ_CONV = {"ratios": _FREQ_RATIOS, "norm": "time_group_norm", "norm_params": {"num_groups": 1},
-              "causal": False}
-_FREQCODEC_MAG_PHASE: dict[str, Any] = {
-    "input_size": 3, "sampling_rate": 16000,
-    "encoder": "encodec_seanet_encoder_2d", "encoder_conf": {**_FREQ_CONV, "dilation_base": 1},
-    "quantizer": "costume_quantizer", "quantizer_conf": _QUANTIZER_CONF,
-    "decoder": "encodec_seanet_decoder_2d", "decoder_conf": {**_FREQ_CONV, "channels": 3, "dilation_base": 1},
-    **_DISCRIMINATOR, "model": "freq_codec",
-    "model_conf": {**_MODEL_CONF, "codec_domain": ["mag_phase", "mag_phase"]},
-}
-OFFICIAL_CONFIGS: dict[str, dict[str, Any]] = {
-    "funcodec-funcodec_en_libritts-16k-gr1nq32ds320": _FREQCODEC_MAG_PHASE,
-    "funcodec-funcodec_en_libritts-16k-gr8nq32ds320": _FREQCODEC_MAG_PHASE,
-    "funcodec-funcodec_en_libritts-16k-nq32ds320": _ENCODEC_DS320,
-    "funcodec-funcodec_en_libritts-16k-nq32ds640": _ENCODEC_DS640,
-    "funcodec-funcodec_zh_en_general_16k_nq32ds320": _ENCODEC_DS320,
-    "funcodec-funcodec_zh_en_general_16k_nq32ds640": _ENCODEC_DS640,
-}
-
-# Defaults of the upstream model classes for model_conf keys a config.yaml may omit (note: segment_dur
-# defaults to 1 s, and audio_normalize differs between the two classes).
-_MODEL_DEFAULTS = {
-    "encodec": {"audio_normalize": True, "segment_dur": 1.0, "overlap_ratio": 0.01, "codec_domain": "time",
-                "target_sample_hz": 24000, "bypass_quantizer": False},
-    "freq_codec": {"audio_normalize": False, "segment_dur": 1.0, "overlap_ratio": 0.01,
-                   "codec_domain": ["time", "time"], "target_sample_hz": 24000, "bypass_quantizer": False,
-                   "domain_conf": {}},
-}
-# quantizer_conf keys that only training uses (EMA, k-means init, dropout, DDP) or only the bitrate
-# arithmetic of a `bit_width` request (which CodecFake never made).
-_QUANTIZER_TRAINING_KEYS = ("ema_decay", "kmeans_init", "quantize_dropout", "rand_num_quant", "use_ddp",
-                            "sampling_rate", "encoder_hop_length")
-_QUANTIZER_KEYS = ("codebook_size", "num_quantizers", "codec_dim", "codec_range", "q0_ds_ratio")
-# FunCodec's 1-D SEANet options that EnCodec's SEANet (nn/seanet.py) fixes at these values (every official
-# config keeps them); its `seq_model`/`seq_layer_num` become seanet's `lstm` layer count.
-_SEANET_FIXED = {"res_seq": True, "double_filters": True, "half_filters": True, "add_snake_activation": False}
-
 
 # --- building from config.yaml --------------------------------------------------------------------------
 
-def _seanet_1d_args(conf: Mapping[str, Any], side: str) -> dict[str, Any]:
-    """FunCodec's 1-D SEANet `encoder_conf`/`decoder_conf` -> `seanet.SEANetEncoder/Decoder` arguments."""
-    args = dict(conf)
-    seq_model, seq_layer_num = args.pop("seq_model", "lstm"), args.pop("seq_layer_num", 2)
-    fixed = {key: args.pop(key, value) for key, value in _SEANET_FIXED.items()}
-    unsupported = {key: value for key, value in fixed.items() if value != _SEANET_FIXED[key]}
-    if seq_model not in ("lstm", "none", None):
-        unsupported["seq_model"] = seq_model
-    if unsupported:
-        raise CodecConfigError(f"FunCodec {side}: options {unsupported} are not supported; valid: seq_model 'lstm' or "
-                               f"'none', and {_SEANET_FIXED}.")
-    args["lstm"] = int(seq_layer_num) if seq_model == "lstm" else 0
-    args.setdefault("norm", "weight_norm")  # upstream's default
-    norm_params = dict(args.get("norm_params") or {})
-    num_groups = norm_params.pop("num_groups", 1)
-    if num_groups != 1:  # EnCodec's time_group_norm is GroupNorm(1, C)
-        raise CodecConfigError(f"FunCodec {side}: norm_params num_groups={num_groups} is not supported; valid: 1.")
-    args["norm_params"] = norm_params
-    return args
-
-
-def _construct(cls: type[nn.Module], args: dict[str, Any], what: str, **fixed: Any) -> nn.Module:
-    """`cls(**fixed, **args)`, refusing keys `cls` does not take with a message that lists the valid ones."""
-    valid = sorted(set(inspect.signature(cls).parameters) - set(fixed))
-    unknown = sorted(set(args) - set(valid))
-    if unknown:
-        raise CodecConfigError(f"FunCodec {what}: keys {unknown} are not supported; valid: {', '.join(valid)}.")
-    return cls(**fixed, **args)
-
-
-def _build_encoder(config: Mapping[str, Any]) -> nn.Module:
-    name, conf = config.get("encoder"), dict(config.get("encoder_conf") or {})
-    if name == "encodec_seanet_encoder":
-        return _construct(SEANetEncoder, _seanet_1d_args(conf, "encoder"), "encoder_conf",
-                          channels=config["input_size"])
-    if name == "encodec_seanet_encoder_2d":
-        return _construct(SEANetEncoder2d, conf, "encoder_conf", input_size=config["input_size"])
-    raise CodecConfigError(f"FunCodec: encoder {name!r} is not supported; valid: 'encodec_seanet_encoder', "
-                           "'encodec_seanet_encoder_2d'.")
-
-
-def _build_decoder(config: Mapping[str, Any], input_size: int) -> nn.Module:
-    name, conf = config.get("decoder"), dict(config.get("decoder_conf") or {})
-    if name == "encodec_seanet_decoder":
-        return _construct(SEANetDecoder, _seanet_1d_args(conf, "decoder"), "decoder_conf", dimension=input_size)
-    if name == "encodec_seanet_decoder_2d":
-        return _construct(SEANetDecoder2d, conf, "decoder_conf", input_size=input_size)
-    raise CodecConfigError(f"FunCodec: decoder {name!r} is not supported; valid: 'encodec_seanet_decoder', "
-                           "'encodec_seanet_decoder_2d'.")
-
-
-def _build_quantizer(config: Mapping[str, Any], input_size: int) -> FunCodecQuantizer:
-    if config.get("quantizer") != "costume_quantizer":
-        raise CodecConfigError(f"FunCodec: quantizer {config.get('quantizer')!r} is not supported; valid: "
-                               "'costume_quantizer'.")
-    conf = dict(config.get("quantizer_conf") or {})
-    unknown = sorted(set(conf) - set(_QUANTIZER_KEYS) - set(_QUANTIZER_TRAINING_KEYS))
-    if unknown:
-        raise CodecConfigError(f"FunCodec: quantizer_conf keys {unknown} are not supported; valid: "
-                               f"{', '.join(_QUANTIZER_KEYS + _QUANTIZER_TRAINING_KEYS)}.")
-    return FunCodecQuantizer(input_size, **{key: conf[key] for key in _QUANTIZER_KEYS if key in conf})
-
-
 def build_model(config: Mapping[str, Any]) -> FunCodecModel:
     """The inference network of a FunCodec `config.yaml` (as a dict), with random weights."""
-    weights.refuse_unknown_keys(config, {key for official in OFFICIAL_CONFIGS.values() for key in official},
-                                what="FunCodec config.yaml")
-    model_name = config.get("model")
-    if model_name not in _MODEL_DEFAULTS:
-        raise CodecConfigError(f"FunCodec: model {model_name!r} is not supported; valid: {', '.join(_MODEL_DEFAULTS)}.")
-    if config.get("input_size") is None:
-        raise CodecConfigError("FunCodec: configs with a feature front end (input_size: null) are not supported.")
-    model_conf = {**_MODEL_DEFAULTS[model_name], **(config.get("model_conf") or {})}
-    if model_conf["bypass_quantizer"]:
-        raise CodecConfigError("FunCodec: bypass_quantizer=true is not supported (CodecFake quantised).")
-    domain = model_conf["codec_domain"]
-    analysis = synthesis = None
-    if model_name == "encodec":
-        if domain != "time":
-            raise CodecConfigError(f"FunCodec: encodec codec_domain {domain!r} is not supported; valid: 'time'.")
+    cfg = FunCodecConfig.from_config(config)
+    encoder_conf, decoder_conf, dimension = cfg.encoder_conf, cfg.decoder_conf, cfg.encoder_conf.dimension
+    if isinstance(encoder_conf, SEANetEncoder2dConf):
+        encoder = SEANetEncoder2d(input_size=cfg.input_size, **encoder_conf.module_args())
     else:
-        if list(domain) != ["mag_phase", "mag_phase"]:
-            raise CodecConfigError(f"FunCodec: freq_codec codec_domain {domain!r} is not supported; valid: "
-                                   "['mag_phase', 'mag_phase'].")
-        stft = {key: value for key, value in (model_conf["domain_conf"] or {}).items()
-                if key in ("n_fft", "hop_length")}
+        encoder = SEANetEncoder(channels=cfg.input_size, **encoder_conf.module_args())
+    if isinstance(decoder_conf, SEANetDecoder2dConf):
+        decoder = SEANetDecoder2d(input_size=dimension, **decoder_conf.module_args())
+    else:
+        decoder = SEANetDecoder(dimension=dimension, **decoder_conf.module_args())
+    analysis = synthesis = None
+    if cfg.frequency_domain:
+        stft = cfg.model_conf.stft_args()
         analysis, synthesis = MagPhaseAnalysis(**stft), MagPhaseSynthesis(**stft)
-    encoder = _build_encoder(config)
-    dimension = int((config.get("encoder_conf") or {}).get("dimension", 128))  # both encoders' default
-    quantizer = _build_quantizer(config, dimension)
-    decoder = _build_decoder(config, dimension)
+    quantizer = FunCodecQuantizer(dimension, **vars(cfg.quantizer_conf))
+    model_conf = cfg.model_conf
     return FunCodecModel(
-        encoder, quantizer, decoder, sample_rate=int(model_conf["target_sample_hz"]),
-        audio_normalize=bool(model_conf["audio_normalize"]), segment_dur=model_conf["segment_dur"],
-        overlap_ratio=model_conf["overlap_ratio"], enc_trans_func=analysis, dec_trans_func=synthesis,
+        encoder, quantizer, decoder, sample_rate=model_conf.target_sample_hz,
+        audio_normalize=model_conf.audio_normalize, segment_dur=model_conf.segment_dur,
+        overlap_ratio=model_conf.overlap_ratio, enc_trans_func=analysis, dec_trans_func=synthesis,
     )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from ...errors import CheckpointError
+from ...errors import CodecConfigError
 from .. import weights
 from ..base import Codec
+from ..config import from_config
 from ..nn.quantization import ResidualVectorQuantizer
 from ..nn.seanet import SEANetDecoder, SEANetEncoder
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from ..registry import CodecSpec
 
 # speechtokenizer_hubert_avg/config.json of fnlp/SpeechTokenizer, as published (training keys included;
-# the model reads only ARCHITECTURE_KEYS).
+# the model reads only the fields of SpeechTokenizerConfig).
 OFFICIAL_CONFIG: dict[str, Any] = {
     "resblock": "1", "num_gpus": 3, "batch_size": 60, "learning_rate": 0.0001, "adam_b1": 0.5,
     "adam_b2": 0.9, "lr_decay": 0.98, "seed": 1234, "lambda_distill": 0.15,
@@ -31,17 +33,50 @@ OFFICIAL_CONFIG: dict[str, Any] = {
     "fmin": 0, "fmax": 8000, "fmax_for_loss": None, "num_workers": 12,
     "dist_config": {"dist_backend": "nccl", "dist_url": "tcp://localhost:54322", "world_size": 1},
 }
-ARCHITECTURE_KEYS = (
-    "n_filters", "strides", "dimension", "semantic_dimension", "bidirectional", "dilation_base",
-    "residual_kernel_size", "n_residual_layers", "lstm_layers", "activation", "codebook_size", "n_q",
-)
 
 
-def _check_architecture_keys(config: Mapping[str, Any], what: str) -> None:
-    missing = [key for key in ARCHITECTURE_KEYS if key not in config]
-    if missing:
-        raise CheckpointError(f"{what} lacks {', '.join(missing)}: it is not a SpeechTokenizer config.json.")
+@dataclass(frozen=True)
+class SpeechTokenizerConfig:
+    """The keys of SpeechTokenizer's `config.json` that shape the model; every official file holds them all.
 
+    Args:
+        n_filters (int): width of the SEANet's first conv.
+        strides (tuple[int, ...]): decoder upsampling ratios (the encoder downsamples in reverse order).
+        dimension (int): latent channels (the RVQ's dimension).
+        semantic_dimension (int): output width of the distillation head (HuBERT's 768); training only.
+        bidirectional (bool): whether the encoder's LSTM is bidirectional (the decoder's never is).
+        dilation_base (int): residual block `j` of a stage has dilation `dilation_base ** j`.
+        residual_kernel_size (int): kernel width of the residual blocks' first conv.
+        n_residual_layers (int): residual blocks per stage.
+        lstm_layers (int): LSTM layers of encoder and decoder.
+        activation (str): `torch.nn` activation name (ELU).
+        codebook_size (int): entries per codebook.
+        n_q (int): codebooks of the residual VQ.
+        sample_rate (int): audio rate in Hz (16000).
+    """
+
+    n_filters: int
+    strides: tuple[int, ...]
+    dimension: int
+    semantic_dimension: int
+    bidirectional: bool
+    dilation_base: int
+    residual_kernel_size: int
+    n_residual_layers: int
+    lstm_layers: int
+    activation: str
+    codebook_size: int
+    n_q: int
+    sample_rate: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, what: str = "SpeechTokenizer config") -> SpeechTokenizerConfig:
+        """Read an official-format `config.json` (a dict); its training keys are accepted and ignored."""
+        return from_config(cls, config, what=what, ignored=TRAINING_KEYS)
+
+
+# The official file's other keys: optimiser, data, mel loss and distributed training.
+TRAINING_KEYS = tuple(key for key in OFFICIAL_CONFIG if key not in {f.name for f in fields(SpeechTokenizerConfig)})
 
 class SpeechTokenizerModel(nn.Module):
     """SpeechTokenizer: SEANet encoder (BiLSTM), residual VQ, SEANet decoder; state dict as the official file.
@@ -64,21 +99,18 @@ class SpeechTokenizerModel(nn.Module):
         self.hop_length = encoder.hop_length
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SpeechTokenizerModel:
-        """Build from a config in the format of the official `config.json` (randomly initialised)."""
-        weights.refuse_unknown_keys(config, OFFICIAL_CONFIG, what="SpeechTokenizer config")
-        _check_architecture_keys(config, "SpeechTokenizer config")
+    def from_config(cls, config: SpeechTokenizerConfig) -> SpeechTokenizerModel:
+        """Build from the config's architecture (randomly initialised)."""
         seanet = dict(
-            n_filters=config["n_filters"], dimension=config["dimension"], ratios=config["strides"],
-            lstm=config["lstm_layers"], dilation_base=config["dilation_base"],
-            residual_kernel_size=config["residual_kernel_size"],
-            n_residual_layers=config["n_residual_layers"], activation=config["activation"],
+            n_filters=config.n_filters, dimension=config.dimension, ratios=config.strides, lstm=config.lstm_layers,
+            dilation_base=config.dilation_base, residual_kernel_size=config.residual_kernel_size,
+            n_residual_layers=config.n_residual_layers, activation=config.activation,
         )
-        dimension, semantic = config["dimension"], config["semantic_dimension"]
+        dimension, semantic = config.dimension, config.semantic_dimension
         return cls(
             # Upstream: only the encoder's LSTM follows `bidirectional`; the decoder's is always forward-only.
-            encoder=SEANetEncoder(**seanet, bidirectional=config["bidirectional"]),
-            quantizer=ResidualVectorQuantizer(dimension, config["n_q"], config["codebook_size"]),
+            encoder=SEANetEncoder(**seanet, bidirectional=config.bidirectional),
+            quantizer=ResidualVectorQuantizer(dimension, config.n_q, config.codebook_size),
             decoder=SEANetDecoder(**seanet, bidirectional=False),
             transform=nn.Linear(dimension, semantic) if dimension != semantic else nn.Identity(),
         )
@@ -181,8 +213,8 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     checkpoint_path = weights.hub_file(spec.hub_repo, checkpoint_name, codec=spec.name)
     state_dict = weights.flatten(weights.load_checkpoint(checkpoint_path, codec=spec.name))
     # Check the file against its config now, while both paths are known, so a wrong file is named.
-    _check_architecture_keys(config, f"{spec.name}: config file {config_path}")
-    weights.check_against(lambda: SpeechTokenizerModel.from_config(config), state_dict,
+    architecture = SpeechTokenizerConfig.from_config(config, what=f"{spec.name}: config file {config_path}")
+    weights.check_against(lambda: SpeechTokenizerModel.from_config(architecture), state_dict,
                           source=f"{spec.name}: checkpoint file {checkpoint_path}")
     return config, state_dict
 
@@ -200,7 +232,11 @@ def build(
     Args:
         n_q: codebooks to use (default: the registry's, all 8, as CodecFake did).
     """
-    model = SpeechTokenizerModel.from_config(config)
+    architecture = SpeechTokenizerConfig.from_config(config)
+    if architecture.sample_rate != spec.sample_rate:
+        raise CodecConfigError(f"{spec.name}: the config describes {architecture.sample_rate} Hz; this codec runs at "
+                               f"{spec.sample_rate} Hz.")
+    model = SpeechTokenizerModel.from_config(architecture)
     if state_dict is not None:
         weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
     return SpeechTokenizerCodec(spec, model, device, n_q=n_q)
