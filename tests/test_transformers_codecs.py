@@ -52,6 +52,31 @@ def test_bitrate_is_codebooks_times_bits_times_frame_rate(name):
 
 # -- codebooks per option, and EnCodec 48 kHz's channels ---------------------------------------------------------
 
+@pytest.mark.parametrize("name", ["encodec_24khz", "encodec_48khz_6kbps", "mimi-nq8", "xcodec-hubert-librispeech-nq8"])
+def test_random_weights_draw_codebooks_so_that_codes_follow_the_input(name):
+    """transformers initialises these codebooks to zeros: random weights would code every frame as 0."""
+    codec = codecs.load(name, config=tiny_config(name), random_weights=True, seed=3)
+    books = [m for m in codec.model.modules() if type(m).__name__.endswith("EuclideanCodebook")]
+    used = [book for book in books if bool(book.embed.abs().sum())]
+    assert len(used) >= codec.spec.n_codebooks  # every stage the bitrate uses (unused ones may keep zeros)
+    assert all(torch.unique(book.embed, dim=0).shape[0] == book.embed.shape[0] for book in used)
+    first = used[0]
+    codes = []
+    for seed in (1, 2):  # the first stage's choices, through transformers' own quantiser, on two inputs
+        wave = torch.from_numpy(speechlike(codec.sample_rate // 2, seed))
+        chosen: list[torch.Tensor] = []
+        first.encode = lambda hidden, chosen=chosen: chosen.append(type(first).encode(first, hidden)) or chosen[-1]
+        try:
+            codec.resynthesize(wave[None], torch.tensor([wave.shape[0]]))
+        finally:
+            del first.encode
+        codes.append(torch.cat([c.flatten() for c in chosen]))
+    assert all(len(torch.unique(c)) > 1 for c in codes)  # not one codeword for every frame
+    assert not torch.equal(codes[0], codes[1])
+    again = codecs.load(name, config=tiny_config(name), random_weights=True, seed=3).model.state_dict()
+    assert all(torch.equal(value, again[key]) for key, value in codec.model.state_dict().items())
+
+
 def test_mimi_encodes_num_quantizers_codebooks():
     wave = speechlike(3 * 1920 + 77, 1)
     assert tiny("mimi-nq8").encode(torch.from_numpy(wave)).shape == (8, 4)

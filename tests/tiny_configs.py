@@ -71,9 +71,7 @@ def generated_fixture_root(name: str) -> Path:
     """
     if name in _GENERATED:
         return _GENERATED[name]
-    import near_ties
     import numpy as np
-    import torch
     from safetensors.torch import save_file
 
     from codecfake_hf import codecs
@@ -92,10 +90,6 @@ def generated_fixture_root(name: str) -> Path:
     envelope = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
     speech = 0.3 * np.sin(2 * np.pi * (140 + 30 * np.sin(2 * np.pi * 3 * t)) * t) * envelope
     speech = (speech + 0.01 * rng.standard_normal(t.shape[0])).astype(np.float32)
-    with near_ties.recording(codec) as stages:  # the latent the first stage sees, for the codewords' scale
-        codec.resynthesize(speech[None], [speech.shape[0]])
-    latent = torch.cat([v.reshape(-1, v.shape[-1]) for v in stages.vectors[0]]).float()
-    _spread_codebooks(codec, seed=sum(name.encode()), latent=latent)
     if spec.family == "encodec":  # the Hub file's layout is the model's own (legacy weight norm names)
         state = codec.model.state_dict()
         official = _official_encodec_shapes(spec)
@@ -116,34 +110,6 @@ def generated_fixture_root(name: str) -> Path:
     (root / "manifest.json").write_text(json.dumps(manifest))
     _GENERATED[name] = root
     return root
-
-
-def _spread_codebooks(codec, seed: int, latent) -> None:
-    """Random codewords for the model's codebooks, which transformers initialises to zeros (random weights then
-    quantise every frame to codeword 0, and the decoder never sees the input).
-
-    Normal entries of the latent's spread per dimension, around its mean for the first stage of each residual
-    chain and around zero for the later ones (what they quantise is what is left); Mimi's `cluster_usage` at 1
-    (its codewords are `embed_sum / cluster_usage`).
-    """
-    import near_ties
-    import torch
-
-    entry = near_ties.quantiser(codec)
-    books = entry.stages(codec)
-    firsts = {chain[0] for chain in entry.chains(codec, len(books))}
-    generator = torch.Generator().manual_seed(seed)
-    mean, std = latent.mean(0), latent.std(0)
-    with torch.no_grad():
-        for row, book in enumerate(books):
-            name = "embed_sum" if "embed_sum" in book._buffers else "embed"
-            buffer = book._buffers[name]
-            buffer.copy_((mean if row in firsts else 0) + std * torch.randn(buffer.shape, generator=generator))
-            if name == "embed_sum":
-                book._buffers["cluster_usage"].fill_(1.0)
-                book._embed = None
-            else:
-                book._buffers["embed_avg"].copy_(buffer)
 
 
 def transformers_reference(name: str, model, wave):

@@ -180,6 +180,58 @@ def with_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor] | None
     return model
 
 
+# transformers' k-means codebooks, which it initialises to zeros (the released models learnt theirs).
+_CODEBOOKS = ("EncodecEuclideanCodebook", "MimiEuclideanCodebook", "XcodecEuclideanCodebook")
+
+
+def draw_codebooks(codec) -> None:
+    """Codewords for a random-weight codec whose codebooks transformers leaves at zero (EnCodec, Mimi, X-Codec).
+
+    With zero codebooks every frame quantises to codeword 0, so a random-weight build (a smoke run) gives
+    the decoder the same input for every utterance and never exercises the quantiser. Here the codewords
+    are drawn as a k-means initialisation draws them, from the data: one second of noise from the
+    current generator (seeded by `registry.load`) goes through the codec while each codebook records
+    what it is asked to quantise (all of it, since zero codewords leave the whole latent to every
+    stage); each codebook then gets normal entries of that input's spread per dimension, around its
+    mean for the first stage of a residual chain (`....0.codebook`) and around zero for the
+    later ones, which quantise what the earlier stages leave. Stages the codec's bitrate does not use
+    keep their zeros.
+    """
+    if any(parameter.is_meta for parameter in codec.model.parameters()):
+        return  # built for its shapes only (on the meta device): nothing to draw
+    books = {name: module for name, module in codec.model.named_modules() if type(module).__name__ in _CODEBOOKS}
+    seen: dict[str, torch.Tensor] = {}
+
+    def recording(name, book):
+        def encode(hidden_states):
+            seen.setdefault(name, hidden_states.detach().reshape(-1, hidden_states.shape[-1]).float().cpu())
+            return type(book).encode(book, hidden_states)
+        return encode
+
+    for name, book in books.items():
+        book.encode = recording(name, book)  # on the instance: the class and other models are untouched
+    try:
+        noise = 0.1 * torch.randn(1, codec.sample_rate)
+        codec.resynthesize(noise, torch.tensor([noise.shape[1]]))
+    finally:
+        for book in books.values():
+            del book.encode
+    with torch.no_grad():
+        for name, book in books.items():
+            if name not in seen:
+                continue
+            latent = seen[name]
+            center = latent.mean(0) if name.endswith(".0.codebook") else torch.zeros(latent.shape[1])
+            key = "embed_sum" if "embed_sum" in book._buffers else "embed"  # Mimi keeps sums and usage counts
+            buffer = book._buffers[key]
+            buffer.copy_((center + latent.std(0) * torch.randn(buffer.shape)).to(buffer.device))
+            if key == "embed_sum":
+                book._buffers["cluster_usage"].fill_(1.0)
+                book._embed = None  # Mimi's cached codewords
+            else:
+                book._buffers["embed_avg"].copy_(buffer)
+
+
 def resynthesize_alone(codec, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its length."""
     out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)

@@ -137,7 +137,7 @@ def build(
     Args:
         spec: the registry entry.
         config: transformers `EncodecConfig` values.
-        state_dict: weights; `None` keeps random initial weights.
+        state_dict: weights; `None` keeps random initial weights (codebooks: `transformers_weights.draw_codebooks`).
         device: where the model runs.
         bandwidth: kbps, one of `config["target_bandwidths"]`; default the spec's bitrate (for `encodec_24khz`
             1.5 kbps, the first, which transformers' `encode` picks without one and CodecFake ran).
@@ -157,7 +157,10 @@ def build(
             state_dict = convert_original_state_dict(state_dict)
         state_dict = {_from_parametrization(k): v for k, v in state_dict.items()}
         weights.load_strict(model, state_dict, source=f"{spec.name} checkpoint")
-    return EncodecCodec(spec, model, device=device, bandwidth=float(bandwidth))
+    codec = EncodecCodec(spec, model, device=device, bandwidth=float(bandwidth))
+    if state_dict is None:
+        transformers_weights.draw_codebooks(codec)
+    return codec
 
 
 class EncodecCodec(Codec):

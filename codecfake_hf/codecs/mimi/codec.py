@@ -62,7 +62,8 @@ def build(
     Args:
         spec: the registry entry.
         config: transformers `MimiConfig` values.
-        state_dict: weights in the Hub file's layout; `None` keeps random initial weights.
+        state_dict: weights in the Hub file's layout; `None` keeps random initial weights (codebooks:
+            `transformers_weights.draw_codebooks`).
         device: where the model runs.
         num_quantizers: codebooks to encode and decode with (default: the spec's).
     """
@@ -72,7 +73,10 @@ def build(
     if n_q not in valid:
         raise CodecConfigError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
                                f"(1 semantic codebook plus acoustic ones).")
-    return MimiCodec(spec, model, device=device, num_quantizers=n_q)
+    codec = MimiCodec(spec, model, device=device, num_quantizers=n_q)
+    if state_dict is None:
+        transformers_weights.draw_codebooks(codec)
+    return codec
 
 
 class MimiCodec(Codec):

@@ -70,14 +70,18 @@ def build(
     Args:
         spec: the registry entry.
         config: transformers `XcodecConfig` values.
-        state_dict: weights in the Hub file's layout; `None` keeps random initial weights.
+        state_dict: weights in the Hub file's layout; `None` keeps random initial weights (codebooks:
+            `transformers_weights.draw_codebooks`).
         device: where the model runs.
         bandwidth: kbps, one of `config["target_bandwidths"]` (default: the spec's bitrate).
     """
     model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
     bandwidth = spec.bitrate_kbps if bandwidth is None else bandwidth
     bandwidth_arg = transformers_weights.checked_bandwidth(spec.name, bandwidth, model.config.target_bandwidths)
-    return XcodecCodec(spec, model, device=device, bandwidth=bandwidth_arg)
+    codec = XcodecCodec(spec, model, device=device, bandwidth=bandwidth_arg)
+    if state_dict is None:
+        transformers_weights.draw_codebooks(codec)
+    return codec
 
 
 class XcodecCodec(Codec):
