@@ -78,6 +78,7 @@ class SpeechTokenizerConfig:
 # The official file's other keys: optimiser, data, mel loss and distributed training.
 TRAINING_KEYS = tuple(key for key in OFFICIAL_CONFIG if key not in {f.name for f in fields(SpeechTokenizerConfig)})
 
+
 class SpeechTokenizerModel(nn.Module):
     """SpeechTokenizer: SEANet encoder (BiLSTM), residual VQ, SEANet decoder; state dict as the official file.
 
