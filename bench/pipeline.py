@@ -185,8 +185,7 @@ def write_results(row: dict, meta: dict, stem: str) -> Path:
         f"| `OMP_NUM_THREADS=2 python -m builder build ...` | {row['cli_1proc_2threads_seconds']} |",
         f"| speed of 2 x 1 over 1 x 2 | **{row['two_procs_over_two_threads']}** |",
     ]
-    path = record(stem, {"meta": meta, "row": row}, lines)
-    return path
+    return record(stem, {"meta": meta, "row": row}, lines)
 
 
 if __name__ == "__main__":

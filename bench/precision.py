@@ -133,8 +133,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         else:
             lines.append(f"| {r['codec']} | {r['precision']} | {r['rel_l2']:.3g} | {r['snr_db']} "
                          f"| {r['max_pcm16_steps']} | {r['seconds']} | {r['speedup']}x |")
-    path = record(stem, {"meta": meta, "rows": rows}, lines)
-    return path
+    return record(stem, {"meta": meta, "rows": rows}, lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -120,8 +120,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
             f"| {r['loop_utt_per_s']} | {r['engine_utt_per_s']} | **{r['speedup']}x** "
             f"| {'yes' if r['batch_exact'] else 'no: one at a time'} |"
         )
-    path = record(stem, {"meta": meta, "rows": rows}, lines)
-    return path
+    return record(stem, {"meta": meta, "rows": rows}, lines)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,12 +50,6 @@ def tiny_config(name: str) -> dict[str, Any]:
     return config
 
 
-def has_tiny_config(name: str) -> bool:
-    from codecfake_hf import codecs
-
-    return codecs.spec(name).family in ("mimi", "xcodec") or name.startswith(("encodec_24khz_", "encodec_48khz"))
-
-
 _GENERATED: dict[str, Path] = {}
 
 
