@@ -83,15 +83,13 @@ def bench_codec(name: str, clips: list[np.ndarray], rate: int, device: torch.dev
     reference, fp32_time = _run(codec, waves)
     rows = []
     for precision in precisions:
-        codec.precision = precision
+        variant = codec.with_precision(precision)  # the same model at another precision
         try:
-            _run(codec, [waves[0][: codec.sample_rate]])
-            outputs, elapsed = _run(codec, waves)
+            _run(variant, [waves[0][: codec.sample_rate]])
+            outputs, elapsed = _run(variant, waves)
         except (RuntimeError, TypeError, ValueError) as error:
             rows.append({"codec": name, "precision": precision, "error": str(error).splitlines()[0]})
             continue
-        finally:
-            codec.precision = "fp32"
         rows.append({"codec": name, "precision": precision, **deviation(outputs, reference),
                      "seconds": round(elapsed, 2), "audio_seconds": round(seconds, 2)})
     # fp32 again: its time is the faster of the two runs (the machine may be shared), and its numbers

@@ -365,7 +365,7 @@ class BuildRun:
             self.failed[name] = str(error).splitlines()[0] if str(error) else type(error).__name__
             logger.error("%s: not built: %s", name, error)
             return None
-        codec.precision = self.request.precision
+        codec = codec.with_precision(self.request.precision)
         self.weights[name] = bool(getattr(codec, "random_weights", random_weights))
         return codec
 

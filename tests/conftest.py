@@ -124,18 +124,40 @@ class CodecFixture:
         return dict(walk(self.manifest["state_dict"], ""))
 
 
-def load_codec_fixture(name: str) -> CodecFixture:
-    """The `CodecFixture` of a codec config: ../shared's when present, else the facts shipped in tests/fixtures."""
+def fixture_source(name: str) -> str:
+    """Where codec config `name`'s fixture comes from, in order:
+
+    - `shared`: `../shared/codec-fixtures/<name>/` (the paper's configs: tiny weights run through upstream code);
+    - `committed`: `tests/fixtures/codecs/<name>/tiny/` (a family's fixture made from its upstream code by a script
+      in the repository);
+    - `shipped`: the paper's configs without ../shared: the manifest's facts only (parity data skip);
+    - `generated`: made this session by tests/tiny_configs.py from the family tester's transformers reference.
+    """
     from codecfake_hf.codecs.registry import RELEASE_NAMES
 
-    if name not in RELEASE_NAMES:  # the transformers families beyond the paper: made here (tests/tiny_configs.py)
+    if (SHARED / "codec-fixtures" / name).is_dir():
+        return "shared"
+    if (FIXTURES / "codecs" / name / "tiny").is_dir():
+        return "committed"
+    if name in RELEASE_NAMES:
+        return "shipped"
+    return "generated"
+
+
+def load_codec_fixture(name: str) -> CodecFixture:
+    """The `CodecFixture` of a codec config (see `fixture_source`)."""
+    source = fixture_source(name)
+    if source == "shared":
+        root = SHARED / "codec-fixtures" / name
+        return CodecFixture(root, root)
+    if source == "committed":
+        root = FIXTURES / "codecs" / name
+        return CodecFixture(root, root)
+    if source == "generated":
         from tiny_configs import generated_fixture_root
 
         root = generated_fixture_root(name)
         return CodecFixture(root, root)
-    parity = SHARED / "codec-fixtures" / name
-    if parity.is_dir():
-        return CodecFixture(parity, parity)
     shipped = FIXTURES / "codecs" / name
     if not shipped.is_dir():
         pytest.fail(f"no codec fixture for {name!r} in {shipped.parent} (regenerate with tests/fixtures/"

@@ -15,10 +15,11 @@ Such a flip is not an implementation error, so parity is checked in two parts th
 Which flips happen depends on the machine, so nothing here pins a frame: the fixtures were made on one CPU
 and the checks run on others (DAC 24 kHz speech flips at frame 299 on one, FunCodec gr1/gr8 elsewhere).
 
-`QUANTISERS` is the one table, one entry per family: the method that picks one stage's codewords (hooked
-while the block runs), which stage a call is, the vectors and codebook the distance is taken between (DAC:
-the l2-normalised projected residual and codebook; HiFi-Codec: one group's slice), how to impose given codes,
-the chains of stages (Mimi: semantic | acoustic; HiFi-Codec: one per group) and the fixture's codes layout.
+Each family's tester (tests/codecs/test_<family>.py) gives its `Quantiser`: the method that picks one stage's
+codewords (hooked while the block runs), which stage a call is, the vectors and codebook the distance is taken
+between (DAC: the l2-normalised projected residual and codebook; HiFi-Codec: one group's slice), how to impose
+given codes, the chains of stages (Mimi: semantic | acoustic; HiFi-Codec: one per group) and the fixture's codes
+layout. This module names no family.
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
-
-from codecfake_hf import codecs
 
 # Largest relative distance gap accepted as a near-tie. The encoders agree with upstream to about 1e-5
 # (relative L2, FunCodec gr1's grouped convolutions), so at a deep stage the residual can move by that much;
@@ -41,7 +39,7 @@ from codecfake_hf import codecs
 TIE_GAP = 1e-4
 
 
-def _rows(vectors: torch.Tensor) -> torch.Tensor:
+def rows(vectors: torch.Tensor) -> torch.Tensor:
     """A stage's input as `[B, T, D]`: a flat `[N, D]` (one item's frames, as AudioDec and HiFi-Codec pass
     them) becomes `[1, N, D]`."""
     return vectors[None] if vectors.dim() == 2 else vectors
@@ -49,7 +47,7 @@ def _rows(vectors: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Quantiser:
-    """Where a family picks its codewords, and how to read and steer that choice.
+    """Where a family picks its codewords, and how to read and steer that choice (a family tester's `quantiser`).
 
     Args:
         where (Callable[[], tuple[Any, str]]): the class (or module) and the name of the callable that picks
@@ -77,97 +75,28 @@ class Quantiser:
     layout: Callable[[Any, np.ndarray], np.ndarray] = lambda codec, codes: codes
 
 
-def _transformers_codebook(family: str, cls: str) -> Quantiser:
-    """EnCodec, Mimi, X-Codec: `<Family>EuclideanCodebook.encode(hidden [B, T, D]) -> [B, T]`, codebook `embed`."""
+def transformers_codebook(model_type: str, cls: str, layers: Callable[[Any], list] | None = None,
+                          chains: Callable[[Any, int], list[list[int]]] | None = None) -> Quantiser:
+    """A transformers k-means codebook: `<cls>.encode(hidden [B, T, D]) -> [B, T]` of
+    `transformers.models.<model_type>.modeling_<model_type>`, codebook `embed`; `layers` (codec -> the quantiser
+    layers in codes-row order) defaults to `model.quantizer.layers`."""
+    layers = layers or (lambda codec: list(codec.model.quantizer.layers))
     return Quantiser(
-        where=lambda: (getattr(importlib.import_module(f"transformers.models.{family}.modeling_{family}"), cls),
-                       "encode"),
-        stages=lambda codec: [layer.codebook for layer in _transformers_layers(codec.model.quantizer)],
-        search=lambda codebook, hidden: (_rows(hidden), codebook.embed),
-        chains=_mimi_chains if family == "mimi" else lambda codec, rows: [list(range(rows))],
+        where=lambda: (getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"),
+                               cls), "encode"),
+        stages=lambda codec: [layer.codebook for layer in layers(codec)],
+        search=lambda codebook, hidden: (rows(hidden), codebook.embed),
+        **({"chains": chains} if chains else {}),
     )
 
 
-def _transformers_layers(quantizer) -> list:
-    if hasattr(quantizer, "semantic_residual_vector_quantizer"):  # Mimi: semantic rows first, then acoustic
-        semantic, acoustic = quantizer.semantic_residual_vector_quantizer, quantizer.acoustic_residual_vector_quantizer
-        return [*semantic.layers, *acoustic.layers]
-    return list(getattr(quantizer, "layers", None) or quantizer.quantizers)
-
-
-def _mimi_chains(codec, rows: int) -> list[list[int]]:
-    # The acoustic RVQ quantises the latent itself, not what the semantic codebook left.
-    semantic = codec.model.config.num_semantic_quantizers
-    return [list(range(semantic)), list(range(semantic, rows))]
-
-
-def _hifi_chains(codec, rows: int) -> list[list[int]]:
-    # Rows layer by layer, group by group: each group's slice is its own residual chain.
-    groups = len(codec.model.quantizer.quantizer_modules)
-    return [list(range(g, rows, groups)) for g in range(groups)]
-
-
-def _hifi_search(book, x):
-    return _rows(x), book.embedding.weight
-
-
-def _dac_search(quantizer, z_e):
-    return F.normalize(z_e.transpose(1, 2), dim=-1), F.normalize(quantizer.codebook.weight, dim=-1)
-
-
-def _funcodec_impose(codebooks, args, result, codes):
-    stage, _ = args
-    return codes, F.embedding(codes, codebooks.embed[stage]).transpose(1, 2)
-
-
-def _audiodec_layout(codec, codes: np.ndarray) -> np.ndarray:
-    # The fixture stores flat indices into the stacked codebooks: row q holds code + q * codebook_size.
-    size = codec.model.autoencoder["generator"].quantizer.codebook.codebook_size
-    return codes - size * np.arange(codes.shape[0])[:, None]
-
-
-QUANTISERS: dict[str, Quantiser] = {
-    "encodec": _transformers_codebook("encodec", "EncodecEuclideanCodebook"),
-    "mimi": _transformers_codebook("mimi", "MimiEuclideanCodebook"),
-    "xcodec": _transformers_codebook("xcodec", "XcodecEuclideanCodebook"),
-    # Our own loop over transformers' modules (the dac package's expression): `nearest_codewords(quantizer, z_e)`.
-    "dac": Quantiser(
-        where=lambda: (importlib.import_module("codecfake_hf.codecs.dac.codec"), "nearest_codewords"),
-        stages=lambda codec: list(codec.model.quantizer.quantizers),
-        search=_dac_search,
-    ),
-    "speechtokenizer": Quantiser(
-        where=lambda: (importlib.import_module("codecfake_hf.codecs.nn.quantization").EuclideanCodebook, "encode"),
-        stages=lambda codec: [layer._codebook for layer in codec.model.quantizer.vq.layers],
-        search=lambda book, x: (_rows(x), book.embed),
-    ),
-    "academicodec": Quantiser(
-        where=lambda: (importlib.import_module("codecfake_hf.codecs.academicodec.hificodec").Codebook, "encode"),
-        stages=lambda codec: [book for layer in codec.model.quantizer.layers for book in layer],
-        search=_hifi_search,
-        chains=_hifi_chains,
-        layout=lambda codec, codes: codes[0].T,  # [1, T, layers * groups]
-    ),
-    "audiodec": Quantiser(
-        where=lambda: (importlib.import_module("codecfake_hf.codecs.audiodec.model").VectorQuantizer, "encode"),
-        stages=lambda codec: list(codec.model.autoencoder["generator"].quantizer.codebook.layers),
-        search=lambda layer, x: (_rows(x), layer.embed.t()),
-        layout=_audiodec_layout,
-    ),
-    "funcodec": Quantiser(
-        where=lambda: (importlib.import_module("codecfake_hf.codecs.funcodec.quantizer").ResidualCodebooks,
-                       "_nearest"),
-        stages=lambda codec: [codec.model.quantizer.codebooks],
-        search=lambda codebooks, stage, residual: (residual.transpose(1, 2), codebooks.embed[stage]),
-        chosen=lambda result: result[0],
-        impose=_funcodec_impose,
-        row=lambda codebooks, stage, residual: stage,
-    ),
-}
-
-
 def quantiser(codec) -> Quantiser:
-    return QUANTISERS[codecs.spec(codec.name).family]
+    """The `Quantiser` of `codec`'s family, from its tester (tests/codecs/test_<family>.py)."""
+    from codec_tester import get_tester
+
+    found = get_tester(codec.name).quantiser
+    assert found is not None, f"{codec.name}: its family's TESTER has no `quantiser`"
+    return found
 
 
 def reference_codes(codec, codes: np.ndarray) -> np.ndarray:

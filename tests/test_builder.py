@@ -438,7 +438,7 @@ def test_a_codec_whose_hub_config_is_broken_is_reported_and_the_others_are_writt
                                                                                     codec_fixture, fake_hub):
     """The official loading path (offline Hub cache): one FunCodec repository's config.yaml has an option
     the family does not know; that codec is reported by name and file, the other is written."""
-    from helpers import funcodec_hub_files
+    from test_funcodec import hub_files as funcodec_hub_files
 
     broken, good = "funcodec-funcodec_en_libritts-16k-nq32ds320", "funcodec-funcodec_en_libritts-16k-nq32ds640"
     config = codec_fixture(broken).tiny_config

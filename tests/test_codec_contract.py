@@ -12,43 +12,24 @@ import near_ties
 import numpy as np
 import pytest
 import torch
+from codec_tester import PARITY_CASES, get_tester
 from conftest import pad_batch, rel_l2, resynthesize_one
-from helpers import (
-    ARCHITECTURE_KEYS,
-    PARITY_CASES,
-    REQUIRED_KEYS,
-    TRANSFORMERS_FAMILIES,
-    hub_layout,
-    official_key_shapes,
-    parity_files,
-    tiny_official_config,
-    with_unknown_option,
-    with_value,
-)
+from helpers import with_value
 
 from codecfake_hf import codecs
+from codecfake_hf.codecs.base import Runtime
 from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
 # Batched against alone (rel. L2): the bound of the fixtures' parity, here between two runs of our own code.
 BATCH_PARITY = 1e-4
 
 parametrize_names = pytest.mark.parametrize("name", codecs.names())
-_TRANSFORMERS = [name for name in codecs.names() if codecs.spec(name).family in TRANSFORMERS_FAMILIES]
+_TRANSFORMERS = [name for name in codecs.names() if get_tester(name).transformers_config]
 parametrize_native = pytest.mark.parametrize("name", [name for name in codecs.names() if name not in _TRANSFORMERS])
 parametrize_transformers = pytest.mark.parametrize("name", _TRANSFORMERS)
-
-# Parity bound (rel. L2 of the output against the reference), by family: the fixtures' 1e-4, tighter where
-# the family reaches far less. Measured here (noise, speech; the worst config of the family):
-PARITY = {
-    "encodec": 1e-5,  # the manifest expects <= 1e-5 of a faithful float32 implementation; reached: 3e-7
-    "dac": 1e-4,
-    "speechtokenizer": 1e-4,
-    "academicodec": 1e-4,
-    "audiodec": 1e-4,
-    "funcodec": 1e-4,  # gr1's near-depthwise grouped convs round differently from upstream's calls: 1.1e-5
-    "mimi": 1e-6,  # transformers against itself (tests/tiny_configs.py): bit-exact here
-    "xcodec": 1e-6,
-}
+# One config per family (the first registered), for checks of the family's mechanism rather than of a config.
+parametrize_families = pytest.mark.parametrize(
+    "name", list({codecs.spec(name).family: name for name in codecs.names()[::-1]}.values())[::-1])
 
 
 @parametrize_names
@@ -60,7 +41,7 @@ def test_reproduces_the_reference_output_and_codes(name, case, codec_fixture, ti
     at near-ties (tests/near_ties.py), and then the output is compared under the reference's codes.
     """
     fixture, codec = codec_fixture(name), tiny_codec(name)
-    inputs, outputs, codes_file = parity_files(name, case)
+    inputs, outputs, codes_file = get_tester(name).parity_files(name, case)
     wave, expected = fixture.npy(inputs), fixture.npy(outputs)
     reference = near_ties.reference_codes(codec, fixture.npy(codes_file))
     with near_ties.recording(codec) as stages:
@@ -71,15 +52,14 @@ def test_reproduces_the_reference_output_and_codes(name, case, codec_fixture, ti
         with near_ties.recording(codec, force=reference) as forced:
             output = resynthesize_one(codec, wave)
         np.testing.assert_array_equal(forced.codes(), reference)
-    assert rel_l2(output, expected) <= PARITY[codecs.spec(name).family], flipped
+    assert rel_l2(output, expected) <= get_tester(name).parity_bound, flipped
 
 
-# One family per kind of chain: one RVQ chain with a stage call (FunCodec), DAC's normalised search,
-# HiFi-Codec's groups (a chain each), Mimi's semantic and acoustic chains.
-@pytest.mark.parametrize("name", ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "descript-audio-codec-24khz",
-                                  "academicodec_hifi_16k_320d", "mimi-nq8"])
+@parametrize_families
 def test_near_tie_check_refuses_what_is_not_a_near_tie(name, codec_fixture, tiny_codec):
-    """A changed code passes only as a later stage of its chain, and only if its codeword is near-tied."""
+    """A changed code passes only as a later stage of its chain, and only if its codeword is near-tied: the
+    second-nearest codeword, one a looser `TIE_GAP` could let through, is refused at a later stage, and any change
+    at a chain's first stage is refused."""
     codec = tiny_codec(name)
     with near_ties.recording(codec) as stages:
         resynthesize_one(codec, codec_fixture(name).npy("input.npy"))
@@ -90,23 +70,69 @@ def test_near_tie_check_refuses_what_is_not_a_near_tie(name, codec_fixture, tiny
         later = [(chain[-1], "not near-tied")] if len(chain) > 1 else []  # Mimi's semantic chain: one stage
         for row, message in [*later, (chain[0], "quantises the latent itself")]:
             vector, codebook = stages.vector(row, frame), stages.codebooks[row]
-            farthest = int(((codebook - vector) ** 2).sum(-1).argmax())  # the worst codeword: never a near-tie
+            distances = ((codebook - vector) ** 2).sum(-1)
+            second = int(distances.argsort()[1])  # the runner-up: the nearest codeword that is not the choice
+            if second == int(codes[row, frame]):
+                second = int(distances.argsort()[0])
             changed = codes.copy()
-            changed[row, frame] = farthest
+            changed[row, frame] = second
             with pytest.raises(AssertionError, match=f"stage {row}.*{message}"):
                 near_ties.check_codes(changed, codes, stages)
-    assert len(stages.chains) == {"academicodec": 2, "mimi": 2}.get(codecs.spec(name).family, 1)
+    assert len(stages.chains) == get_tester(name).chains()
 
 
-@parametrize_names
-def test_official_config_builds_the_checkpoint_keys_and_shapes(name, codec_fixture):
-    """The official config, built on the meta device (names and shapes only), has the official file's keys."""
+def test_near_tie_gap_is_pinned_just_above_and_below_tie_gap():
+    """Two codewords whose distance gap is 1.5 × TIE_GAP are not a near-tie; at 0.5 × TIE_GAP they are."""
+    vector = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    zero = torch.zeros(1, 1, dtype=torch.long)
+    for factor, passes in ((0.5, True), (1.5, False)):
+        gap = factor * near_ties.TIE_GAP
+        # e_0 = x and e_1 = x + (0, s): the gap |d_1 - d_0| / (|x|² + |e_1|²) = s² / (2 + s²) = gap
+        codebook = torch.tensor([[1.0, 0.0], [1.0, (2 * gap / (1 - gap)) ** 0.5]], dtype=torch.float64)
+        assert near_ties.tie_gap(codebook, vector, 1, 0) == pytest.approx(gap, rel=1e-9)
+        stages = near_ties.Stages(vectors={0: [vector[None, None]], 1: [vector[None, None]]},
+                                  indices={0: [zero], 1: [zero]}, codebooks={0: codebook, 1: codebook},
+                                  chains=[[0, 1]])
+        flipped, expected = np.array([[0], [1]]), np.zeros((2, 1), np.int64)  # the chain's second stage differs
+        if passes:
+            assert near_ties.check_codes(flipped, expected, stages) == [0]
+        else:
+            with pytest.raises(AssertionError, match="not near-tied"):
+                near_ties.check_codes(flipped, expected, stages)
+
+
+def _official_build(name: str):
+    """`name`'s official config built on the meta device (names and shapes only, no memory)."""
     spec = codecs.spec(name)
     family = codecs.registry.family(name)
     with torch.device("meta"):
-        codec = family.build(spec, family.default_config(spec), None, device="meta")
-    shapes = {key: tuple(value.shape) for key, value in codec.model.state_dict().items()}
-    assert shapes == official_key_shapes(name, codec_fixture(name))
+        return family.build(spec, family.default_config(spec), None, runtime=Runtime(device="meta"))
+
+
+_INDEPENDENT_KEYS = [name for name in codecs.names() if get_tester(name).has_official_key_set(name)]
+
+
+@pytest.mark.parametrize("name", _INDEPENDENT_KEYS)
+def test_official_config_builds_the_checkpoint_keys_and_shapes(name, codec_fixture):
+    """The official config, built on the meta device, has the official file's keys and shapes (from the fixture's
+    manifest, an upstream record of the checkpoint)."""
+    shapes = {key: tuple(value.shape) for key, value in _official_build(name).model.state_dict().items()}
+    assert shapes == get_tester(name).official_key_shapes(name, codec_fixture(name))
+
+
+@parametrize_names
+def test_official_architecture_facts(name):
+    """Parameter count, tensor count, a few shapes and config values of the official config as built, against
+    facts pinned in the family's tester from a source outside our code (never from our builder): a layer more or
+    less, a wider convolution or another codebook size fails here."""
+    facts = get_tester(name).facts.get(name)
+    assert facts is not None, f"{name}: pin its official architecture facts in its family's TESTER.facts"
+    assert facts.source
+    codec = _official_build(name)
+    state = get_tester(name).facts_state(codec)
+    assert (sum(v.numel() for v in state.values()), len(state)) == (facts.parameters, facts.tensors), facts.source
+    assert {key: tuple(state[key].shape) for key in facts.shapes} == dict(facts.shapes)
+    assert {key: get_tester(name).config_value(codec, key) for key in facts.config} == dict(facts.config)
 
 
 @parametrize_names
@@ -124,7 +150,7 @@ def test_unknown_option_is_one_error_naming_the_valid_ones(name, codec_fixture):
 
 @parametrize_names
 def test_unknown_config_key_is_one_error_naming_codec_key_and_source(name, codec_fixture):
-    config = with_unknown_option(name, codec_fixture(name).tiny_checkpoint_config)
+    config = get_tester(name).with_unknown_key(name, codec_fixture(name).tiny_checkpoint_config, "volume_knob")
     with pytest.raises(CodecConfigError, match="volume_knob") as info:
         codecs.load(name, config=config, random_weights=True)
     message = str(info.value)
@@ -134,7 +160,7 @@ def test_unknown_config_key_is_one_error_naming_codec_key_and_source(name, codec
 @parametrize_native
 def test_missing_config_key_is_one_error_naming_codec_and_key(name, codec_fixture):
     """A native family's config dataclass names the architecture key an official-format config lacks."""
-    path = REQUIRED_KEYS[codecs.spec(name).family]
+    path = get_tester(name).required_key or get_tester(name).architecture_key
     config = with_value(codec_fixture(name).tiny_checkpoint_config, path)
     with pytest.raises(CodecConfigError) as info:
         codecs.load(name, config=config, random_weights=True)
@@ -148,10 +174,10 @@ def test_transformers_config_without_a_key_takes_the_class_default(name, codec_f
     """A transformers config.json holds only the values that differ from the config class's defaults
     (`save_pretrained`), so an omitted key is the default, as `from_pretrained` reads it."""
     spec, family = codecs.spec(name), codecs.registry.family(name)
-    path = ARCHITECTURE_KEYS[spec.family]
+    path = get_tester(name).architecture_key
     tiny = codec_fixture(name).tiny_checkpoint_config
     with torch.device("meta"):
-        codec = family.build(spec, with_value(tiny, path), None, device="meta")
+        codec = family.build(spec, with_value(tiny, path), None, runtime=Runtime(device="meta"))
     built, default, given = codec.model.config, type(codec.model.config)(), tiny
     for key in path:
         built, default, given = getattr(built, key), getattr(default, key), given[key]
@@ -160,7 +186,7 @@ def test_transformers_config_without_a_key_takes_the_class_default(name, codec_f
 
 @parametrize_names
 def test_wrong_typed_config_value_is_one_error_naming_the_key(name, codec_fixture):
-    path = ARCHITECTURE_KEYS[codecs.spec(name).family]
+    path = get_tester(name).architecture_key
     config = with_value(codec_fixture(name).tiny_checkpoint_config, path, "sixteen")
     with pytest.raises(CodecConfigError) as info:
         codecs.load(name, config=config, random_weights=True)
@@ -184,10 +210,10 @@ def test_empty_cache_names_the_repository(name, fake_hub):
 def test_official_layout_loads_offline_from_the_hub_cache(name, codec_fixture, tiny_codec, fake_hub, monkeypatch):
     """The official files in a local Hub cache (HF_HUB_OFFLINE) give the model the fixture's weights give."""
     fixture = codec_fixture(name)
-    files, _ = hub_layout(name, fixture)
+    files, _ = get_tester(name).hub_layout(name, fixture)
     assert set(files) <= set(codecs.spec(name).hub_files) | {"model.safetensors", "config.json"}
     fake_hub.add(codecs.spec(name).hub_repo, files)
-    tiny_official_config(monkeypatch, name, fixture)
+    get_tester(name).official_config_is_tiny(monkeypatch, name, fixture)
     codec = codecs.load(name)
     assert not codec.random_weights
     reference = tiny_codec(name)
@@ -201,11 +227,11 @@ def test_official_layout_loads_offline_from_the_hub_cache(name, codec_fixture, t
 @parametrize_names
 def test_truncated_checkpoint_names_the_file(name, codec_fixture, fake_hub, monkeypatch):
     fixture = codec_fixture(name)
-    files, checkpoint = hub_layout(name, fixture)
+    files, checkpoint = get_tester(name).hub_layout(name, fixture)
     data = files[checkpoint]
     files[checkpoint] = data[: len(data) // 2]
     fake_hub.add(codecs.spec(name).hub_repo, files)
-    tiny_official_config(monkeypatch, name, fixture)
+    get_tester(name).official_config_is_tiny(monkeypatch, name, fixture)
     with pytest.raises(CheckpointError, match=f"{name}: checkpoint file .*{checkpoint.split('/')[-1]}") as info:
         codecs.load(name)
     assert "truncated" in str(info.value)

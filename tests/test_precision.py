@@ -7,7 +7,9 @@ import pytest
 import torch
 from conftest import rel_l2, resynthesize_one
 
+from codecfake_hf import codecs
 from codecfake_hf.codecs.base import PRECISIONS, precision_mode
+from codecfake_hf.errors import CodecConfigError
 
 
 def _wave(rate: int, seconds: float = 0.5) -> np.ndarray:
@@ -21,18 +23,28 @@ def test_precisions_differ_as_promised_and_restore_global_state(tiny_codec):
     assert codec.precision == "fp32"
     reference = resynthesize_one(codec, wave)
     tf32_flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    try:
-        codec.precision = "tf32"  # no TF32 on a CPU: the same numbers
-        np.testing.assert_array_equal(resynthesize_one(codec, wave), reference)
-        codec.precision = "bf16"
-        low = resynthesize_one(codec, wave)
-    finally:
-        codec.precision = "fp32"
+    tf32, bf16 = codec.with_precision("tf32"), codec.with_precision("bf16")
+    assert (tf32.precision, bf16.precision, codec.precision) == ("tf32", "bf16", "fp32")
+    assert tf32.model is codec.model and codec.with_precision("fp32") is codec
+    np.testing.assert_array_equal(resynthesize_one(tf32, wave), reference)  # no TF32 on a CPU: the same numbers
+    low = resynthesize_one(bf16, wave)
     assert low.shape == reference.shape and low.dtype == np.float32
     # bfloat16 keeps 8 mantissa bits: close to fp32, but not equal.
     assert 0 < rel_l2(low, reference) < 0.5
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == tf32_flags
     np.testing.assert_array_equal(resynthesize_one(codec, wave), reference)
+
+
+def test_precision_is_fixed_when_the_codec_is_built(codec_fixture):
+    """`load(precision=)` validates and fixes it; nothing sets it (or the weights' seed) afterwards."""
+    config = codec_fixture("encodec_24khz").tiny_checkpoint_config
+    codec = codecs.load("encodec_24khz", config=config, random_weights=True, seed=4, precision="bf16")
+    assert (codec.precision, codec.seed, codec.random_weights) == ("bf16", 4, True)
+    for attribute, value in (("precision", "fp32"), ("seed", 0), ("random_weights", False)):
+        with pytest.raises(AttributeError):
+            setattr(codec, attribute, value)
+    with pytest.raises(CodecConfigError, match=r"^encodec_24khz: precision='fp16'; valid: fp32, tf32, bf16\.$"):
+        codecs.load("encodec_24khz", config=config, random_weights=True, precision="fp16")
 
 
 def test_precision_mode_sets_and_restores_tf32_layers_and_refuses_unknown():

@@ -31,7 +31,7 @@ def test_every_spec_carries_a_valid_taxonomy_and_the_columns_list_it():
         s = codecs.spec(name)
         for key, values in TAXONOMY.items():
             assert getattr(s, key) in values, (name, key)
-        assert s.backend in ("transformers", "codecfake-hf"), name
+        assert s.backend in ("transformers", "codecfake-hf"), name  # this package's families; plugins name theirs
     for key in TAXONOMY:
         assert FEATURES[key].names == ["bonafide", *TAXONOMY[key]]
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
@@ -41,8 +41,14 @@ def test_every_spec_carries_a_valid_taxonomy_and_the_columns_list_it():
              "quantizer": "scalar", "auxiliary": "none"}
     with pytest.raises(ValueError, match="decoder='wavelet'; valid: time, frequency"):
         codecs.CodecSpec(**facts, decoder="wavelet")
-    with pytest.raises(ValueError, match="backend='torchaudio'; valid: transformers, codecfake-hf"):
-        codecs.CodecSpec(**facts, decoder="time", backend="torchaudio")
+    with pytest.raises(ValueError, match="`backend` is empty"):
+        codecs.CodecSpec(**facts, decoder="time", backend="")
+    # Continuous latents (no quantiser) have no codebooks, and quantised ones at least one.
+    assert TAXONOMY["quantizer"][-1] == "continuous" and FEATURES["quantizer"].names[-1] == "continuous"
+    with pytest.raises(ValueError, match="n_codebooks=1 with quantizer='continuous'"):
+        codecs.CodecSpec(**{**facts, "quantizer": "continuous"}, decoder="time")
+    with pytest.raises(ValueError, match="n_codebooks=0 with quantizer='scalar'"):
+        codecs.CodecSpec(**{**facts, "n_codebooks": 0}, decoder="time")
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
-if TYPE_CHECKING:
-    from .registry import CodecSpec
-
+from .spec import CodecSpec
 
 # Numeric precision of a codec run. fp32 is exact and batch-independent (the default: dataset rows);
 # tf32 and bf16 trade accuracy for throughput, measured per codec by bench/precision.py.
@@ -103,6 +103,27 @@ def precision_mode(precision: str, model: nn.Module, device: torch.device) -> It
             yield
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a loaded codec runs, fixed when it is built (`registry.load` makes it; a family's `build`
+    hands it to its `Codec`).
+
+    Args:
+        device (torch.device): where the model runs (a string is accepted: `"cpu"`, `"cuda:0"`, `"meta"`).
+        precision (str): `fp32` (default, exact), `tf32` or `bf16`; see `precision_mode`.
+        seed (int | None): with random weights, the `seed` they were drawn from (with the name:
+            `registry.weight_seed`); None for loaded weights.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    precision: str = "fp32"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", torch.device(self.device))
+        check_precision(self.precision)
+
+
 class Codec:
     """A loaded codec config: the torch module plus what the CodecFake pipeline did around it.
 
@@ -111,31 +132,52 @@ class Codec:
     Args:
         spec (CodecSpec): the registry entry.
         model (nn.Module): the network; its `state_dict()` uses the official checkpoint's key names.
-        device (str | torch.device): where the model runs.
+        runtime (Runtime): device, precision and random-weight seed, fixed here (read them as `device`,
+            `precision`, `seed`, `random_weights`).
 
     Attributes:
         batch_exact (bool): whether an item of a padded batch gets what it would get alone (rel. L2 ≤
             1e-4). Families that cannot promise it set it False (saying why in a comment); the engine
             then runs that codec one utterance at a time.
-        random_weights (bool): set by `registry.load` when the weights are random (smoke runs).
-        seed (int | None): with random weights, the `seed` they were drawn from (with the name:
-            `registry.weight_seed`); None for loaded weights.
-        precision (str): `fp32` (default, exact), `tf32` or `bf16`; see `precision_mode`.
     """
 
     batch_exact: bool = True
 
-    def __init__(self, spec: CodecSpec, model: nn.Module, device: str | torch.device = "cpu"):
+    def __init__(self, spec: CodecSpec, model: nn.Module, runtime: Runtime | None = None):
         self.spec = spec
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.random_weights = False
-        self.seed: int | None = None
-        self.precision = "fp32"
+        self.runtime = runtime if runtime is not None else Runtime()
+        self.model = model.to(self.runtime.device).eval()
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
+
+    @property
+    def precision(self) -> str:
+        """`fp32`, `tf32` or `bf16`, fixed when the codec was built (see `with_precision`)."""
+        return self.runtime.precision
+
+    @property
+    def seed(self) -> int | None:
+        """With random weights, the `seed` they were drawn from; None for loaded weights."""
+        return self.runtime.seed
+
+    @property
+    def random_weights(self) -> bool:
+        """Whether the weights are random (a smoke run), not a checkpoint's."""
+        return self.runtime.seed is not None
+
+    def with_precision(self, precision: str) -> Codec:
+        """This codec at another precision: a new `Codec` over the same model (this one is unchanged)."""
+        if precision == self.precision:
+            return self
+        other = copy.copy(self)
+        other.runtime = Runtime(device=self.device, precision=precision, seed=self.seed)
+        return other
 
     @property
     def sample_rate(self) -> int:
@@ -195,16 +237,19 @@ class Codec:
 
 
 class CodecFamily(Protocol):
-    """What `registry.load` needs of a family: the subpackage `codecs/<family>/` exports these names.
+    """What `registry.load` needs of a family: the subpackage `codecs/<family>/` (or a plugin's module) exports
+    these names.
 
     A family builds every registry entry whose `family` names it; `registry.load` checks the arguments
     and options, picks the path (official weights, caller's weights, random weights) and calls these.
 
     Attributes:
+        SPECS (Sequence[CodecSpec]): the family's configs (`specs.py`), each with `family` set to the family.
         OPTIONS (Mapping[str, str]): keyword options `build` takes beyond `device`, each with one line
             of help (valid values, default); `registry.load` refuses any other name.
     """
 
+    SPECS: Sequence[CodecSpec]
     OPTIONS: Mapping[str, str]
 
     def default_config(self, spec: CodecSpec) -> dict[str, Any]:
@@ -216,8 +261,8 @@ class CodecFamily(Protocol):
         ...
 
     def build(self, spec: CodecSpec, config: dict[str, Any], state_dict: Mapping[str, Any] | None, *,
-              device: str | torch.device = "cpu", **options: Any) -> Codec:
-        """The codec built from `config`, loaded strictly from `state_dict` (None: random weights).
+              runtime: Runtime, **options: Any) -> Codec:
+        """The codec built from `config`, loaded strictly from `state_dict` (None: random weights), on `runtime`.
 
         Raises `CodecConfigError` for a config it cannot build, `CheckpointError` for weights that do
         not fit.

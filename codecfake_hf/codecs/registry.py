@@ -1,4 +1,11 @@
-"""The registry: one `CodecSpec` per codec config of the CodecFake paper, and `load()` to build one."""
+"""The registry: the `CodecSpec`s of every family folder and installed plugin, and `load()` to build one.
+
+It holds no spec of its own. A family is a folder `codecs/<family>/` whose package exports `SPECS` (its configs, in
+`specs.py`) beside the `CodecFamily` functions (`OPTIONS`, `default_config`, `download`, `build`); the registry
+finds every such folder. A third-party package adds a family without editing this repository by declaring an entry
+point in the group `codecfake_hf.codecs` (`<family> = "package.module"`, a module exporting the same names);
+`load_plugins` registers them after the built-in families, and a plugin that fails is named in one warning line.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,16 @@ import contextlib
 import difflib
 import hashlib
 import importlib
+import importlib.metadata
+import importlib.resources
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
+from .spec import TAXONOMY, CodecSpec
 
 if TYPE_CHECKING:
     import torch
@@ -23,268 +32,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-QUANTIZERS = ("multi-codebook", "single-codebook", "scalar")
-AUXILIARIES = ("none", "semantic-distillation", "disentanglement")
-DECODERS = ("time", "frequency")
-# The three taxonomy fields and their values, in the order the dataset's ClassLabel columns list them (after the
-# genuine rows' own value, see `codecfake_hf.schema`).
-TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"quantizer": QUANTIZERS, "auxiliary": AUXILIARIES, "decoder": DECODERS})
-BACKENDS = ("transformers", "codecfake-hf")
+__all__ = ["ENTRY_POINT_GROUP", "REGISTRY", "RELEASE_NAMES", "TAXONOMY", "CodecSpec", "family", "families", "load",
+           "load_plugins", "names", "options", "parse_codec_list", "register", "resolve", "spec", "weight_seed"]
 
+ENTRY_POINT_GROUP = "codecfake_hf.codecs"
+"""The entry-point group through which an installed package adds a codec family (see `load_plugins`)."""
 
-@dataclass(frozen=True, kw_only=True)
-class CodecSpec:
-    """The facts of one codec config, as the CodecFake pipeline used it.
-
-    Args:
-        name (str): the name the CodecFake release gives its files (`<name>+<utterance>.wav`).
-        family (str): subpackage of `codecfake_hf.codecs` that builds it (`encodec`, `dac`, ...).
-        sample_rate (int): the rate the model runs at, in Hz.
-        hop_length (int): input samples per code frame.
-        n_codebooks (int): codebooks CodecFake encoded and decoded with.
-        codebook_size (int): entries per codebook.
-        bitrate_kbps (float): bitrate at `n_codebooks`: n_codebooks × log2(codebook_size) × frame_rate / 1000.
-        hub_repo (str): Hugging Face repository of the official checkpoint.
-        hub_files (tuple[str, ...]): files of that repository the loader reads.
-        length_rule (str): how output length follows input length, in words.
-        quantizer (str): CodecFake+ taxonomy (Chen et al. 2025, arXiv 2501.08238): `multi-codebook`
-            (residual or grouped VQ), `single-codebook` or `scalar`.
-        auxiliary (str): CodecFake+ auxiliary objective: `none`, `semantic-distillation` or
-            `disentanglement`.
-        decoder (str): CodecFake+ decoder domain: `time` (waveform) or `frequency` (spectrum + inverse STFT).
-        aliases (tuple[str, ...]): short names accepted by `spec()` and `load()`.
-        notes (str): what the dataset card should say about this config.
-        backend (str): what runs the network: `transformers` (its model class) or `codecfake-hf` (this
-            package's own modules).
-    """
-
-    name: str
-    family: str
-    sample_rate: int
-    hop_length: int
-    n_codebooks: int
-    codebook_size: int
-    bitrate_kbps: float
-    hub_repo: str
-    hub_files: tuple[str, ...]
-    length_rule: str
-    quantizer: str
-    auxiliary: str
-    decoder: str
-    aliases: tuple[str, ...] = ()
-    notes: str = ""
-    backend: str = "codecfake-hf"
-
-    def __post_init__(self) -> None:
-        for field_name, choices in (*TAXONOMY.items(), ("backend", BACKENDS)):
-            if getattr(self, field_name) not in choices:
-                raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "
-                                 f"valid: {', '.join(choices)}.")
-
-    @property
-    def frame_rate(self) -> float:
-        """Code frames per second (DAC 44 kHz: 44100 / 512 ≈ 86.13)."""
-        return self.sample_rate / self.hop_length
-
-
-_SAME = "same as input (the decoder's output is trimmed to the input length)"
-_FUNCODEC_NOTE = "FunCodec, all 32 quantisers (the pipeline's default bit width)."
-_DAC_NOTE = "DAC through the dac package's compress()/decompress(): -16 LUFS and back, 1 s windows."
-_HIFI_RULE = "truncated down to a multiple of the 320-sample hop"
-_HIFI_NOTE = "Input peak-normalised to 0.95, as the CodecFake pipeline did."
-_FUNCODEC_FREQ_RULE = "STFT frames rounded to whole code frames, then cut to the input length (some inputs shorten)"
-# Every config of the paper quantises with several codebooks (residual VQ; HiFi-Codec's group-residual VQ is
-# several codebooks too) and none but SpeechTokenizer adds an auxiliary objective; only FunCodec's FreqCodec
-# configs decode in the frequency domain (CodecFake+, arXiv 2501.08238, its taxonomy table).
-_MVQ_TIME = {"quantizer": "multi-codebook", "auxiliary": "none", "decoder": "time"}
-_MVQ_FREQ = {"quantizer": "multi-codebook", "auxiliary": "none", "decoder": "frequency"}
-
-_SPECS = [
-    CodecSpec(
-        name="encodec_24khz", family="encodec", sample_rate=24000, hop_length=320, n_codebooks=2,
-        codebook_size=1024, bitrate_kbps=1.5, hub_repo="facebook/encodec_24khz",
-        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("encodec",), backend="transformers",
-        notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
-    ),
-    CodecSpec(
-        name="descript-audio-codec-16khz", family="dac", sample_rate=16000, hop_length=320, n_codebooks=12,
-        codebook_size=1024, bitrate_kbps=6.0, hub_repo="descript/dac_16khz",
-        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_16khz", "dac16"), notes=_DAC_NOTE, backend="transformers",
-    ),
-    CodecSpec(
-        name="descript-audio-codec-24khz", family="dac", sample_rate=24000, hop_length=320, n_codebooks=32,
-        codebook_size=1024, bitrate_kbps=24.0, hub_repo="descript/dac_24khz",
-        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_24khz", "dac24"), notes=_DAC_NOTE, backend="transformers",
-    ),
-    CodecSpec(
-        name="descript-audio-codec-44khz", family="dac", sample_rate=44100, hop_length=512, n_codebooks=9,
-        codebook_size=1024, bitrate_kbps=7.752, hub_repo="descript/dac_44khz",
-        hub_files=("config.json", "model.safetensors"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("dac_44khz", "dac44"), notes=_DAC_NOTE, backend="transformers",
-    ),
-    CodecSpec(
-        name="SpeechTokenizer", family="speechtokenizer", sample_rate=16000, hop_length=320, n_codebooks=8,
-        codebook_size=1024, bitrate_kbps=4.0, hub_repo="fnlp/SpeechTokenizer",
-        hub_files=("speechtokenizer_hubert_avg/config.json", "speechtokenizer_hubert_avg/SpeechTokenizer.pt"),
-        length_rule="padded up to a multiple of the 320-sample hop (not trimmed)",
-        # Its first RVQ layer is distilled from HuBERT: CodecFake+'s semantic distillation.
-        quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
-        aliases=("speechtokenizer",),
-    ),
-    CodecSpec(
-        name="academicodec_hifi_16k_320d", family="academicodec", sample_rate=16000, hop_length=320,
-        n_codebooks=4, codebook_size=1024, bitrate_kbps=2.0, hub_repo="Dongchao/AcademiCodec",
-        hub_files=("HiFi-Codec-16k-320d",), length_rule=_HIFI_RULE, **_MVQ_TIME,
-        aliases=("hificodec_16k",), notes=_HIFI_NOTE,
-    ),
-    CodecSpec(
-        name="academicodec_hifi_16k_320d_large_uni", family="academicodec", sample_rate=16000, hop_length=320,
-        n_codebooks=4, codebook_size=1024, bitrate_kbps=2.0, hub_repo="Dongchao/AcademiCodec",
-        hub_files=("HiFi-Codec-16k-320d-large-universal",), length_rule=_HIFI_RULE, **_MVQ_TIME,
-        aliases=("hificodec_16k_large",), notes=_HIFI_NOTE,
-    ),
-    CodecSpec(
-        name="academicodec_hifi_24k_320d", family="academicodec", sample_rate=24000, hop_length=320,
-        n_codebooks=4, codebook_size=1024, bitrate_kbps=3.0, hub_repo="Dongchao/AcademiCodec",
-        hub_files=("HiFi-Codec-24k-320d",), length_rule=_HIFI_RULE, **_MVQ_TIME,
-        aliases=("hificodec_24k",), notes=_HIFI_NOTE,
-    ),
-    CodecSpec(
-        name="audiodec_24k_320d", family="audiodec", sample_rate=24000, hop_length=300, n_codebooks=8,
-        codebook_size=1024, bitrate_kbps=6.4, hub_repo="AudioDecBenchmark/AudioDec",
-        hub_files=(
-            "autoencoder/symAD_libritts_24000_hop300/checkpoint-500000steps.pkl",
-            "autoencoder/symAD_libritts_24000_hop300/config.yml",
-            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/checkpoint-500000steps.pkl",
-            "vocoder/AudioDec_v1_symAD_libritts_24000_hop300_clean/config.yml",
-            # Not the repo's statistics .npy: its mean/scale are buffers of the vocoder checkpoint,
-            # which upstream loads over the file's values.
-        ),
-        length_rule="padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
-        **_MVQ_TIME, aliases=("audiodec",),
-        notes="Every utterance starts from the vocoder state right after loading (order-independent).",
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_en_libritts-16k-gr1nq32ds320", family="funcodec", sample_rate=16000,
-        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
-        hub_repo="alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr1nq32ds320-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_FUNCODEC_FREQ_RULE, **_MVQ_FREQ,
-        aliases=("funcodec_gr1",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 1. " + _FUNCODEC_NOTE,
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_en_libritts-16k-gr8nq32ds320", family="funcodec", sample_rate=16000,
-        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
-        hub_repo="alibaba-damo/audio_codec-freqcodec_magphase-en-libritts-16k-gr8nq32ds320-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_FUNCODEC_FREQ_RULE, **_MVQ_FREQ,
-        aliases=("funcodec_gr8",), notes="FunCodec FreqCodec (magnitude/phase), group ratio 8. " + _FUNCODEC_NOTE,
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_en_libritts-16k-nq32ds320", family="funcodec", sample_rate=16000,
-        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
-        hub_repo="alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds320-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("funcodec_en_ds320",), notes=_FUNCODEC_NOTE,
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_en_libritts-16k-nq32ds640", family="funcodec", sample_rate=16000,
-        hop_length=640, n_codebooks=32, codebook_size=1024, bitrate_kbps=8.0,
-        hub_repo="alibaba-damo/audio_codec-encodec-en-libritts-16k-nq32ds640-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("funcodec_en_ds640",), notes=_FUNCODEC_NOTE,
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_zh_en_general_16k_nq32ds320", family="funcodec", sample_rate=16000,
-        hop_length=320, n_codebooks=32, codebook_size=1024, bitrate_kbps=16.0,
-        hub_repo="alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds320-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("funcodec_zh_en_ds320",), notes=_FUNCODEC_NOTE,
-    ),
-    CodecSpec(
-        name="funcodec-funcodec_zh_en_general_16k_nq32ds640", family="funcodec", sample_rate=16000,
-        hop_length=640, n_codebooks=32, codebook_size=1024, bitrate_kbps=8.0,
-        hub_repo="alibaba-damo/audio_codec-encodec-zh_en-general-16k-nq32ds640-pytorch",
-        hub_files=("config.yaml", "model.pth"), length_rule=_SAME, **_MVQ_TIME,
-        aliases=("funcodec_zh_en_ds640",),
-        # The release's zh_en ds320 and ds640 demo files are byte-identical: most likely both came
-        # from the ds320 checkpoint through a folder-name slip. We run this name with its own weights.
-        notes=_FUNCODEC_NOTE + " The original release's files for this name equal the ds320 ones "
-        "(most likely a folder-name slip); codecfake-hf runs the ds640 checkpoint.",
-    ),
-]
-
-# The 15 configs of the CodecFake paper and release, in its table's order.
-RELEASE_NAMES: tuple[str, ...] = tuple(s.name for s in _SPECS)
-
-# Beyond the CodecFake paper: the other official bitrates of EnCodec, and codec families transformers ships.
-_HF = ("config.json", "model.safetensors")
-_ENCODEC_48K_NOTE = (
-    "transformers EncodecModel (facebook/encodec_48khz) at {kbps:g} kbps ({nq} of 16 codebooks). The model is "
-    "stereo: the mono utterance is fed as both channels and the two decoded channels are averaged. Input is "
-    "zero-padded to whole 1 s chunks (1 % overlap) with a padding mask, as EncodecFeatureExtractor does, and each "
-    "chunk is normalised to its RMS and restored, as the model does."
-)
-_MIMI_NOTE = (
-    "transformers MimiModel (kyutai/mimi) with {nq} of 32 codebooks ({what}); input and output cut to the input "
-    "length, as MimiModel.forward does. The config is transformers' MimiConfig defaults (documented as kyutai/mimi's); "
-    "the Hub config.json and the key layout of the Hub file could not be compared offline."
-)
-_XCODEC_NOTE = (
-    "transformers XcodecModel ({repo}, semantic model {semantic}) at {kbps:g} kbps ({nq} of 8 codebooks); input "
-    "zero-padded to a multiple of the 320-sample hop as DacFeatureExtractor(hop_length=320) does, output cut to "
-    "the input length. Config: XcodecConfig defaults with that semantic model, not compared offline with the Hub's "
-    "config.json or preprocessor_config.json."
-)
-_XCODEC_CHECKPOINTS = (
-    ("hubert-librispeech", "HuBERT base (facebook/hubert-base-ls960)"),
-    ("wavlm-mls", "WavLM base+"),
-    ("wavlm-more-data", "WavLM base+"),
-    ("hubert-general", "HuBERT base, general audio"),
-    ("hubert-general-balanced", "HuBERT base, general audio"),
-)
-
-_SPECS += [
-    CodecSpec(
-        name=f"encodec_24khz_{kbps}kbps", family="encodec", sample_rate=24000, hop_length=320,
-        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_24khz",
-        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",), backend="transformers",
-        quantizer="multi-codebook", auxiliary="none", decoder="time",
-        notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
-    )
-    for kbps, nq in ((3, 4), (6, 8), (12, 16), (24, 32))
-] + [
-    CodecSpec(
-        name=f"encodec_48khz_{kbps}kbps", family="encodec", sample_rate=48000, hop_length=320,
-        n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_48khz",
-        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec48_{kbps}",), backend="transformers",
-        quantizer="multi-codebook", auxiliary="none", decoder="time",
-        notes=_ENCODEC_48K_NOTE.format(kbps=kbps, nq=nq),
-    )
-    for kbps, nq in ((3, 2), (6, 4), (12, 8), (24, 16))
-] + [
-    CodecSpec(
-        name=f"mimi-nq{nq}", family="mimi", sample_rate=24000, hop_length=1920, n_codebooks=nq,
-        codebook_size=2048, bitrate_kbps=nq * 11 * 12.5 / 1000, hub_repo="kyutai/mimi", hub_files=_HF,
-        length_rule=_SAME, aliases=aliases, notes=_MIMI_NOTE.format(nq=nq, what=what), backend="transformers",
-        # split RVQ whose first codebook is distilled from WavLM (semantic); SEANet + transformer decoder (time)
-        quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
-    )
-    for nq, aliases, what in ((8, ("mimi", "mimi8"), "Moshi's setting"), (32, ("mimi32",), "all of them"))
-] + [
-    CodecSpec(
-        name=f"xcodec-{ckpt}-nq{nq}", family="xcodec", sample_rate=16000, hop_length=320, n_codebooks=nq,
-        codebook_size=1024, bitrate_kbps=kbps, hub_repo=f"hf-audio/xcodec-{ckpt}", hub_files=_HF,
-        length_rule=_SAME, aliases=(f"xcodec-{ckpt}-{kbps:g}kbps",),
-        notes=_XCODEC_NOTE.format(repo=f"hf-audio/xcodec-{ckpt}", semantic=semantic, kbps=kbps, nq=nq),
-        # RVQ over acoustic + HuBERT/WavLM features, trained to reconstruct the semantic ones; DAC decoder
-        backend="transformers", quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
-    )
-    for ckpt, semantic in _XCODEC_CHECKPOINTS
-    for nq, kbps in ((1, 0.5), (8, 4.0))
-]
+# What a family module must export (the `CodecFamily` protocol of base.py, plus its configs).
+FAMILY_EXPORTS = ("SPECS", "OPTIONS", "default_config", "download", "build")
 
 _REGISTRY: dict[str, CodecSpec] = {}
 _ALIASES: dict[str, str] = {}  # every name and alias, lower-cased -> canonical name
@@ -318,13 +73,90 @@ def _unregister(name: str) -> None:
         del _ALIASES[key]
 
 
-for _spec in _SPECS:
-    register(_spec)
-del _spec
+_FAMILIES: dict[str, ModuleType] = {}  # family name -> its module (a folder of this package, or a plugin's)
+
+
+def _family_folders() -> list[str]:
+    """The subpackages of `codecfake_hf.codecs` that declare configs (a `specs.py`), by name."""
+    root = importlib.resources.files(__package__)
+    return sorted(entry.name for entry in root.iterdir() if entry.is_dir() and (entry / "specs.py").is_file())
+
+
+def _check_family(module: ModuleType, family: str) -> list[CodecSpec]:
+    """`module`'s specs, after checking it exports the family protocol and that every spec names `family`."""
+    missing = [name for name in FAMILY_EXPORTS if not hasattr(module, name)]
+    if missing:
+        raise TypeError(f"module {module.__name__} does not export {', '.join(missing)} (a codec family exports "
+                        f"{', '.join(FAMILY_EXPORTS)})")
+    specs = list(module.SPECS)
+    for entry in specs:
+        if not isinstance(entry, CodecSpec):
+            raise TypeError(f"{module.__name__}.SPECS holds a {type(entry).__name__}, not a CodecSpec")
+        if entry.family != family:
+            raise ValueError(f"{module.__name__}: spec {entry.name!r} names family {entry.family!r}, not {family!r}")
+    return specs
+
+
+def _register_builtin_families() -> None:
+    """Register every family folder's specs: the paper's configs first, in the paper's order, then the others by
+    family folder (alphabetically) and in each folder's own order."""
+    found: list[tuple[int, CodecSpec]] = []
+    for folder in _family_folders():
+        module = importlib.import_module(f"{__package__}.{folder}")
+        _FAMILIES[folder] = module
+        found += [(len(found), entry) for entry in _check_family(module, folder)]
+    paper = sorted((e for _, e in found if e.paper_order is not None), key=lambda e: e.paper_order)
+    for entry in [*paper, *(e for _, e in found if e.paper_order is None)]:
+        register(entry)
+
+
+def load_plugins() -> list[str]:
+    """Register the families of installed plugins (entry-point group `codecfake_hf.codecs`); return their names.
+
+    Each entry point is `<family> = "package.module"`; the module exports `SPECS` (every spec's `family` is the
+    entry point's name) and the `CodecFamily` functions. A plugin that cannot be imported, lacks an export, or
+    whose names clash with registered ones is skipped with one warning line naming it and the cause; the registry
+    and the other families are not affected. Called once when `codecfake_hf.codecs` is imported (after the
+    package's own names exist, so a plugin may import them); calling it again registers nothing twice.
+    """
+    added = []
+    for point in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+        if point.name in _FAMILIES:
+            if _FAMILIES[point.name].__name__ != point.value:
+                logger.warning("codec plugin %r (%s) skipped: the family name %r is taken by %s", point.name,
+                               point.value, point.name, _FAMILIES[point.name].__name__)
+            continue
+        try:
+            module = point.load()
+            specs = _check_family(module, point.name)
+            clash = [k for e in specs for k in (e.name, *e.aliases) if k.lower() in _ALIASES]
+            if clash:
+                raise ValueError(f"names already registered: {', '.join(clash)}")
+        except Exception as error:  # a broken plugin must not break the registry: named, then skipped
+            first = str(error).splitlines()[0] if str(error) else ""
+            logger.warning("codec plugin %r (%s) skipped: %s: %s", point.name, point.value, type(error).__name__,
+                           first)
+            continue
+        _FAMILIES[point.name] = module
+        for entry in specs:
+            register(entry)
+        added.append(point.name)
+    return added
+
+
+_register_builtin_families()
+
+# The 15 configs of the CodecFake paper and release, in its table's order.
+RELEASE_NAMES: tuple[str, ...] = tuple(e.name for e in REGISTRY.values() if e.paper_order is not None)
+
+
+def families() -> list[str]:
+    """The registered family names: the folders of this package, then plugins."""
+    return list(_FAMILIES)
 
 
 def names() -> list[str]:
-    """Every codec config name, in the order of the CodecFake paper's table."""
+    """Every codec config name: the CodecFake paper's 15 in its table's order, then the others by family."""
     return list(REGISTRY)
 
 
@@ -361,6 +193,8 @@ def parse_codec_list(text: str) -> list[str]:
 
 
 def _family(s: CodecSpec) -> CodecFamily:
+    if s.family in _FAMILIES:
+        return _FAMILIES[s.family]
     try:
         return importlib.import_module(f"{__package__}.{s.family}")
     except ModuleNotFoundError as error:
@@ -460,6 +294,7 @@ def load(
     random_weights: bool = False,
     seed: int = 0,
     device: str | torch.device = "cpu",
+    precision: str = "fp32",
     **options: Any,
 ) -> Codec:
     """Build a codec, ready for `resynthesize`.
@@ -469,16 +304,22 @@ def load(
     official checkpoint, so tiny test weights and the real files go through the same code; a
     `state_dict` without `config` uses the official config. `random_weights=True` builds the
     architecture (from `config`, or the official one) with random weights, for smoke runs; it logs a
-    warning and sets `codec.random_weights`. Random weights are drawn from `weight_seed(name, seed)`
-    without touching the caller's RNG state: the same name, seed and config give the same model in
-    every run and process. `options` go to the family (e.g. `bandwidth=` for EnCodec; each family's
-    `OPTIONS` lists its own).
+    warning, and the codec's `random_weights`/`seed` say so. Random weights are drawn from
+    `weight_seed(name, seed)` without touching the caller's RNG state: the same name, seed and config give
+    the same model in every run and process. `precision` (`fp32`, `tf32`, `bf16`; see
+    `base.precision_mode`) and `device` are fixed on the codec when it is built (`Codec.with_precision` gives
+    another one over the same model). `options` go to the family (e.g. `bandwidth=` for EnCodec; each
+    family's `OPTIONS` lists its own).
 
     Every failure is a `CodecFakeError`: `UnknownCodecError`, `CodecConfigError` (arguments, options, a
     config the family cannot build, naming the codec and where the config came from), `CheckpointError`,
     `WeightsUnavailableError`, `BackendNotBuiltError`.
     """
+    from .base import PRECISIONS, Runtime
+
     s = spec(name)
+    if precision not in PRECISIONS:
+        raise CodecConfigError(f"{s.name}: precision={precision!r}; valid: {', '.join(PRECISIONS)}.")
     if random_weights and state_dict is not None:
         raise CodecConfigError(f"{s.name}: pass either `state_dict` or `random_weights=True`, not both.")
     if config is not None and state_dict is None and not random_weights:
@@ -502,8 +343,9 @@ def load(
             config, state_dict = family.download(s)
         elif config is None:
             config = family.default_config(s)
+        runtime = Runtime(device=device, precision=precision, seed=int(seed) if state_dict is None else None)
         with _seeded(weight_seed(s.name, seed)) if state_dict is None else contextlib.nullcontext():
-            codec = family.build(s, dict(config), state_dict, device=device, **options)
+            codec = family.build(s, dict(config), state_dict, runtime=runtime, **options)
     except CodecConfigError as error:
         message = str(error)
         if not message.startswith(f"{s.name}:"):
@@ -519,8 +361,6 @@ def load(
                                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}; "
                                f"config: {source}). Check the config against the official one.") from None
     _check_finite(s.name, codec)
-    codec.random_weights = state_dict is None
-    codec.seed = int(seed) if codec.random_weights else None
     return codec
 
 

@@ -7,7 +7,7 @@ weight-norm parametrizations). The families here read the same files through `we
 `HF_HUB_OFFLINE` honoured, one message when they are missing) and apply that same mapping, key by key, before a
 strict `load_state_dict`, so a wrong or truncated file is named instead of half-loaded.
 
-The families also share their config handling here (`config_values`, `model_config`), `with_weights`, and
+The families also share their config handling here (`config_values`, `model_config`), `build_codec`, and
 `resynthesize_alone` for those that run each utterance on its own.
 """
 
@@ -173,11 +173,18 @@ def checked_bandwidth(name: str, bandwidth: float, target_bandwidths) -> float:
     return match[0]
 
 
-def with_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor] | None, *, source: str) -> nn.Module:
-    """`model` with a checkpoint-layout `state_dict` loaded by `load`; `None` keeps its random initial weights."""
+def build_codec(codec_class, spec, model: nn.Module, state_dict: Mapping[str, torch.Tensor] | None, runtime, *,
+                loader: Callable[..., None] = load, **codec_options):
+    """The `build` of the transformers families (EnCodec, Mimi, X-Codec): `codec_class(spec, model, runtime,
+    **codec_options)` with a checkpoint-layout `state_dict` loaded strictly by `loader` (`load`, or a family's own);
+    `None` keeps the random initial weights and draws the k-means codebooks that transformers leaves at zero
+    (`draw_codebooks`)."""
     if state_dict is not None:
-        load(model, state_dict, source=source)
-    return model
+        loader(model, state_dict, source=f"{spec.name} checkpoint")
+    codec = codec_class(spec, model, runtime, **codec_options)
+    if state_dict is None:
+        draw_codebooks(codec)
+    return codec
 
 
 # transformers' k-means codebooks, which it initialises to zeros (the released models learnt theirs).

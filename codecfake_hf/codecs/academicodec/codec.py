@@ -17,8 +17,8 @@ import torch
 
 from ...errors import CheckpointError, CodecConfigError
 from .. import weights
-from ..base import Codec
-from ..registry import CodecSpec
+from ..base import Codec, Runtime
+from ..spec import CodecSpec
 from .config import OFFICIAL_CONFIGS, HiFiCodecConfig
 from .hificodec import HiFiCodec
 
@@ -148,7 +148,7 @@ def build(
     config: Mapping[str, Any],
     state_dict: Mapping[str, Any] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
 ) -> AcademiCodec:
     """Build `spec` from an AcademiCodec JSON config and a checkpoint (nested or flat; None: random weights)."""
     cfg = HiFiCodecConfig.from_config(config)
@@ -163,4 +163,4 @@ def build(
     if state_dict is not None:
         source = f"{spec.name}: the given state_dict"
         weights.load_strict(model, flatten_checkpoint(state_dict, source=source), source=source)
-    return AcademiCodec(spec, model, device=device)
+    return AcademiCodec(spec, model, runtime)

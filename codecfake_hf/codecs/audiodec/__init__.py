@@ -1,5 +1,6 @@
 """AudioDec: symmetric autoencoder plus HiFi-GAN vocoder, state-dict compatible with the official checkpoints."""
 
 from .codec import OPTIONS, build, default_config, download
+from .specs import SPECS
 
-__all__ = ["OPTIONS", "build", "default_config", "download"]
+__all__ = ["OPTIONS", "SPECS", "build", "default_config", "download"]

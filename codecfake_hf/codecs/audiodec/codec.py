@@ -30,8 +30,8 @@ from torch import nn
 
 from ...errors import CheckpointError, CodecConfigError
 from .. import weights
-from ..base import Codec
-from ..registry import CodecSpec
+from ..base import Codec, Runtime
+from ..spec import CodecSpec
 from .config import OFFICIAL_CONFIG, PARTS, generator_params
 from .model import AudioDecModel, HiFiGANVocoder, SymAudioDec
 
@@ -53,11 +53,11 @@ class AudioDecCodec(Codec):
     # batch starts from the same snapshot, so padded batches give what each item gets alone.
     batch_exact = True
 
-    def __init__(self, spec: CodecSpec, model: AudioDecModel, device: str | torch.device = "cpu",
+    def __init__(self, spec: CodecSpec, model: AudioDecModel, runtime: Runtime | None = None,
                  decoder_state: str = "primed"):
         if decoder_state not in DECODER_STATES:
             raise CodecConfigError(f"`decoder_state` must be one of {DECODER_STATES}, got {decoder_state!r}.")
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         self.decoder_state = decoder_state
         self._initial_state = self.model.primed_state() if decoder_state == "primed" else None
 
@@ -153,7 +153,7 @@ def download(spec: CodecSpec) -> tuple[dict, dict]:
 
 
 def build(spec: CodecSpec, config: dict, state_dict: Mapping[str, Any] | None, *,
-          device: str | torch.device = "cpu", decoder_state: str = "primed") -> AudioDecCodec:
+          runtime: Runtime, decoder_state: str = "primed") -> AudioDecCodec:
     """Build the codec from `config` (either layout of `default_config`) and load `state_dict` strictly.
 
     `state_dict` is nested as `{"autoencoder": {"generator": …}, "vocoder": {"generator": …}}` (the
@@ -167,7 +167,7 @@ def build(spec: CodecSpec, config: dict, state_dict: Mapping[str, Any] | None, *
                                f"the registry's {spec.hop_length}.")
     if state_dict is not None:
         _load(model, weights.flatten(state_dict), spec.name)
-    return AudioDecCodec(spec, model, device, decoder_state=decoder_state)
+    return AudioDecCodec(spec, model, runtime, decoder_state=decoder_state)
 
 
 def _load(model: AudioDecModel, flat: dict[str, torch.Tensor], codec: str) -> None:

@@ -17,13 +17,13 @@ from torch import nn
 
 from ...errors import CheckpointError, CodecConfigError
 from .. import transformers_weights, weights
-from ..base import Codec
+from ..base import Codec, Runtime
 from ..nn.loudness import gain_to, integrated_loudness
 
 if TYPE_CHECKING:
     from transformers import DacModel
 
-    from ..registry import CodecSpec
+    from ..spec import CodecSpec
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def build(
     config: dict[str, Any],
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
     path: str = "compress",
     window_batch: int = 32,
 ) -> DacCodec:
@@ -108,7 +108,7 @@ def build(
         spec: the registry entry.
         config: transformers `DacConfig` values (or the dac package's kwargs).
         state_dict: weights in the official Hub naming; `None` keeps random initial weights.
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         path: `"compress"` (what CodecFake ran: -16 LUFS, 1 s windows) or `"plain"` (one padded
             encode/decode of the whole utterance, no loudness normalisation).
         window_batch: windows encoded/decoded per forward pass on the compress path (bounds memory).
@@ -138,7 +138,7 @@ def build(
         if _is_original(state_dict):
             state_dict = convert_original_state_dict(state_dict)
         weights.load_strict(model, state_dict, source=f"{spec.name} checkpoint")
-    return DacCodec(spec, model, device=device, path=path, window_batch=window_batch)
+    return DacCodec(spec, model, runtime, path=path, window_batch=window_batch)
 
 
 @dataclass
@@ -178,14 +178,14 @@ class DacCodec(Codec):
     Args:
         spec: the registry entry.
         model: a transformers `DacModel` (official Hub key names).
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         path: `"compress"` or `"plain"` (see `build`).
         window_batch: windows per forward pass.
     """
 
-    def __init__(self, spec: CodecSpec, model: DacModel, device: str | torch.device = "cpu", *,
+    def __init__(self, spec: CodecSpec, model: DacModel, runtime: Runtime | None = None, *,
                  path: str = "compress", window_batch: int = 32):
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         self.path = path
         self.window_batch = max(1, int(window_batch))
         self.hop_length = math.prod(model.config.downsampling_ratios)

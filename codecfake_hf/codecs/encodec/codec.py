@@ -15,12 +15,12 @@ from torch.nn.utils import parametrize
 
 from ...errors import WeightsUnavailableError
 from .. import transformers_weights, weights
-from ..base import Codec
+from ..base import Codec, Runtime
 
 if TYPE_CHECKING:
     from transformers import EncodecModel
 
-    from ..registry import CodecSpec
+    from ..spec import CodecSpec
 
 # The Hub config.json files, by repository: facebook/encodec_24khz (the transformers 4.31 conversion the
 # CodecFake pipeline loaded) and facebook/encodec_48khz (stereo, 1 s chunks with 1 % overlap, normalised).
@@ -125,7 +125,7 @@ def build(
     config: dict[str, Any],
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
     bandwidth: float | None = None,
 ) -> EncodecCodec:
     """Build `EncodecModel` from a transformers config and load `state_dict` strictly.
@@ -138,7 +138,7 @@ def build(
         spec: the registry entry.
         config: transformers `EncodecConfig` values.
         state_dict: weights; `None` keeps random initial weights (codebooks: `transformers_weights.draw_codebooks`).
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         bandwidth: kbps, one of `config["target_bandwidths"]`; default the spec's bitrate (for `encodec_24khz`
             1.5 kbps, the first, which transformers' `encode` picks without one and CodecFake ran).
     """
@@ -151,16 +151,17 @@ def build(
     transformers_weights.checked_bandwidth(spec.name, bandwidth, encodec_config.target_bandwidths)
     model = EncodecModel(encodec_config)
     _use_legacy_weight_norm(model)
-    if state_dict is not None:
-        state_dict = dict(state_dict)
-        if any(k.startswith(("encoder.model.", "decoder.model.", "quantizer.vq.")) for k in state_dict):
-            state_dict = convert_original_state_dict(state_dict)
-        state_dict = {_from_parametrization(k): v for k, v in state_dict.items()}
-        weights.load_strict(model, state_dict, source=f"{spec.name} checkpoint")
-    codec = EncodecCodec(spec, model, device=device, bandwidth=float(bandwidth))
-    if state_dict is None:
-        transformers_weights.draw_codebooks(codec)
-    return codec
+    return transformers_weights.build_codec(EncodecCodec, spec, model, state_dict, runtime, loader=_load,
+                                            bandwidth=float(bandwidth))
+
+
+def _load(model: EncodecModel, state_dict: Mapping[str, torch.Tensor], *, source: str) -> None:
+    """Any of the three namings `build` accepts, loaded strictly into `model` (legacy weight norm)."""
+    state_dict = dict(state_dict)
+    if any(k.startswith(("encoder.model.", "decoder.model.", "quantizer.vq.")) for k in state_dict):
+        state_dict = convert_original_state_dict(state_dict)
+    state_dict = {_from_parametrization(k): v for k, v in state_dict.items()}
+    weights.load_strict(model, state_dict, source=source)
 
 
 class EncodecCodec(Codec):
@@ -178,13 +179,13 @@ class EncodecCodec(Codec):
     Args:
         spec: the registry entry.
         model: a transformers `EncodecModel` (weight norm in the Hub file's `weight_g`/`weight_v` form).
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         bandwidth: kbps, one of `model.config.target_bandwidths`.
     """
 
-    def __init__(self, spec: CodecSpec, model: EncodecModel, device: str | torch.device = "cpu", *,
+    def __init__(self, spec: CodecSpec, model: EncodecModel, runtime: Runtime | None = None, *,
                  bandwidth: float = 1.5):
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         config = model.config
         self.bandwidth = bandwidth
         self.n_codebooks = model.quantizer.get_num_quantizers_for_bandwidth(bandwidth)

@@ -22,9 +22,9 @@ from torch import nn
 
 from ...errors import CheckpointError, CodecConfigError
 from .. import weights
-from ..base import Codec
+from ..base import Codec, Runtime
 from ..nn.seanet import SEANetDecoder, SEANetEncoder
-from ..registry import CodecSpec
+from ..spec import CodecSpec
 from .config import OFFICIAL_CONFIGS, FunCodecConfig, SEANetDecoder2dConf, SEANetEncoder2dConf
 from .freqcodec import MagPhaseAnalysis, MagPhaseSynthesis, SEANetDecoder2d, SEANetEncoder2d
 from .model import FunCodecModel
@@ -139,7 +139,7 @@ def build(
     config: Mapping[str, Any],
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
 ) -> FunCodec:
     """Build `spec` from a FunCodec config dict and a `model.pth` state dict (None: random weights).
 
@@ -156,4 +156,4 @@ def build(
                             ignore_prefixes=TRAINING_ONLY_PREFIXES)
     # Upstream runs k-means on the input at inference for any codebook not marked initialised.
     model.quantizer.codebooks.mark_initialised()
-    return FunCodec(spec, model, device=device)
+    return FunCodec(spec, model, runtime)

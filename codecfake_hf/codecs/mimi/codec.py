@@ -9,12 +9,12 @@ import torch
 
 from ...errors import CodecConfigError
 from .. import transformers_weights
-from ..base import Codec
+from ..base import Codec, Runtime
 
 if TYPE_CHECKING:
     from transformers import MimiModel
 
-    from ..registry import CodecSpec
+    from ..spec import CodecSpec
 
 
 # Keyword options of `build` (checked by `registry.load`): name -> one line of help.
@@ -54,7 +54,7 @@ def build(
     config: dict[str, Any],
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
     num_quantizers: int | None = None,
 ) -> MimiCodec:
     """Build `MimiModel` from a transformers config and load `state_dict` (checkpoint layout) strictly.
@@ -64,19 +64,16 @@ def build(
         config: transformers `MimiConfig` values.
         state_dict: weights in the Hub file's layout; `None` keeps random initial weights (codebooks:
             `transformers_weights.draw_codebooks`).
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         num_quantizers: codebooks to encode and decode with (default: the spec's).
     """
-    model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
+    model = make_model(config)
     n_q = spec.n_codebooks if num_quantizers is None else int(num_quantizers)
     valid = range(model.config.num_semantic_quantizers, model.config.num_quantizers + 1)
     if n_q not in valid:
         raise CodecConfigError(f"{spec.name}: num_quantizers={n_q} is not in {valid.start}..{valid.stop - 1} "
                                f"(1 semantic codebook plus acoustic ones).")
-    codec = MimiCodec(spec, model, device=device, num_quantizers=n_q)
-    if state_dict is None:
-        transformers_weights.draw_codebooks(codec)
-    return codec
+    return transformers_weights.build_codec(MimiCodec, spec, model, state_dict, runtime, num_quantizers=n_q)
 
 
 class MimiCodec(Codec):
@@ -90,7 +87,7 @@ class MimiCodec(Codec):
     Args:
         spec: the registry entry.
         model: a transformers `MimiModel`.
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         num_quantizers: codebooks used (8 is Moshi's setting, 32 all of them).
     """
 
@@ -98,9 +95,9 @@ class MimiCodec(Codec):
     batch_note = ("each utterance runs alone: Mimi's encoder pads the signal's end (replicate padding before its "
                   "downsampling), which batch padding would change")
 
-    def __init__(self, spec: CodecSpec, model: MimiModel, device: str | torch.device = "cpu", *,
+    def __init__(self, spec: CodecSpec, model: MimiModel, runtime: Runtime | None = None, *,
                  num_quantizers: int = 8):
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         self.num_quantizers = num_quantizers
 
     @torch.inference_mode()

@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 
 ABSOLUTE_GATE_LUFS = -70.0
 MIN_LOUDNESS_LUFS = -70.0
@@ -91,7 +90,7 @@ def integrated_loudness(wave: np.ndarray | torch.Tensor, rate: int, block_size: 
 
     for b, a in k_weighting(rate):
         # audiotools casts the coefficients to float32 (torch `.float()`) before filtering.
-        x = lfilter(b.astype(np.float32).astype(np.float64), a.astype(np.float32).astype(np.float64), x)
+        x = _lfilter(b.astype(np.float32).astype(np.float64), a.astype(np.float32).astype(np.float64), x)
 
     # Gating blocks as julius.core.unfold makes them: the input is zero-padded so that every sample
     # lies in at least one block, i.e. 1 + ceil((T - K) / stride) blocks.
@@ -125,3 +124,10 @@ def gain_to(target_lufs: float, measured_lufs: float) -> float:
     """
     gain_db = torch.tensor(target_lufs, dtype=torch.float32) - torch.tensor(measured_lufs, dtype=torch.float32)
     return float(torch.exp(gain_db * GAIN_FACTOR))
+
+
+def _lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """scipy's `lfilter`, imported on first use (scipy.signal takes most of a second to import)."""
+    from scipy.signal import lfilter
+
+    return lfilter(b, a, x)

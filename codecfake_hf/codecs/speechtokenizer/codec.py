@@ -12,13 +12,13 @@ from torch import nn
 
 from ...errors import CodecConfigError
 from .. import weights
-from ..base import Codec
+from ..base import Codec, Runtime
 from ..config import from_config
 from ..nn.quantization import ResidualVectorQuantizer
 from ..nn.seanet import SEANetDecoder, SEANetEncoder
 
 if TYPE_CHECKING:
-    from ..registry import CodecSpec
+    from ..spec import CodecSpec
 
 # speechtokenizer_hubert_avg/config.json of fnlp/SpeechTokenizer, as published (training keys included;
 # the model reads only the fields of SpeechTokenizerConfig).
@@ -157,9 +157,9 @@ class SpeechTokenizerCodec(Codec):
     # Batches: exact: each item is padded at its own end in every conv, and the encoder's BiLSTM runs on packed
     # sequences
 
-    def __init__(self, spec: CodecSpec, model: SpeechTokenizerModel, device: str | torch.device = "cpu",
+    def __init__(self, spec: CodecSpec, model: SpeechTokenizerModel, runtime: Runtime | None = None,
                  n_q: int | None = None):
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         self.n_q = model.quantizer.check_n_q(spec.n_codebooks if n_q is None else int(n_q))
 
     def output_length(self, length: int) -> int:
@@ -225,7 +225,7 @@ def build(
     config: Mapping[str, Any],
     state_dict: Mapping[str, Any] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
     n_q: int | None = None,
 ) -> SpeechTokenizerCodec:
     """The codec from an official-format config and state dict (nested or flattened; None: random weights).
@@ -240,4 +240,4 @@ def build(
     model = SpeechTokenizerModel.from_config(architecture)
     if state_dict is not None:
         weights.load_strict(model, weights.flatten(state_dict), source=f"{spec.name} state dict")
-    return SpeechTokenizerCodec(spec, model, device, n_q=n_q)
+    return SpeechTokenizerCodec(spec, model, runtime, n_q=n_q)

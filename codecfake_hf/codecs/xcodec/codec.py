@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .. import transformers_weights
-from ..base import Codec
+from ..base import Codec, Runtime
 
 if TYPE_CHECKING:
     from transformers import XcodecModel
 
-    from ..registry import CodecSpec
+    from ..spec import CodecSpec
 
 # The semantic model of each released hf-audio/xcodec-* checkpoint (their model cards' table): HuBERT base for
 # the LibriSpeech and general-audio ones, WavLM base+ for the MLS ones. Both are "base" size (768 wide, 12 layers),
@@ -62,7 +62,7 @@ def build(
     config: dict[str, Any],
     state_dict: Mapping[str, torch.Tensor] | None,
     *,
-    device: str | torch.device = "cpu",
+    runtime: Runtime,
     bandwidth: float | None = None,
 ) -> XcodecCodec:
     """Build `XcodecModel` from a transformers config and load `state_dict` (checkpoint layout) strictly.
@@ -72,16 +72,13 @@ def build(
         config: transformers `XcodecConfig` values.
         state_dict: weights in the Hub file's layout; `None` keeps random initial weights (codebooks:
             `transformers_weights.draw_codebooks`).
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         bandwidth: kbps, one of `config["target_bandwidths"]` (default: the spec's bitrate).
     """
-    model = transformers_weights.with_weights(make_model(config), state_dict, source=f"{spec.name} checkpoint")
+    model = make_model(config)
     bandwidth = spec.bitrate_kbps if bandwidth is None else bandwidth
     bandwidth_arg = transformers_weights.checked_bandwidth(spec.name, bandwidth, model.config.target_bandwidths)
-    codec = XcodecCodec(spec, model, device=device, bandwidth=bandwidth_arg)
-    if state_dict is None:
-        transformers_weights.draw_codebooks(codec)
-    return codec
+    return transformers_weights.build_codec(XcodecCodec, spec, model, state_dict, runtime, bandwidth=bandwidth_arg)
 
 
 class XcodecCodec(Codec):
@@ -95,7 +92,7 @@ class XcodecCodec(Codec):
     Args:
         spec: the registry entry.
         model: a transformers `XcodecModel`.
-        device: where the model runs.
+        runtime: device, precision and random-weight seed (`registry.load` makes it).
         bandwidth: kbps, one of `model.config.target_bandwidths` (0.5 kbps per codebook).
     """
 
@@ -103,9 +100,9 @@ class XcodecCodec(Codec):
     batch_note = ("each utterance runs alone: the semantic model group-normalises over time and attends over the "
                   "whole utterance, so batch padding would change every frame")
 
-    def __init__(self, spec: CodecSpec, model: XcodecModel, device: str | torch.device = "cpu", *,
+    def __init__(self, spec: CodecSpec, model: XcodecModel, runtime: Runtime | None = None, *,
                  bandwidth: float = 4.0):
-        super().__init__(spec, model, device)
+        super().__init__(spec, model, runtime)
         self.bandwidth = bandwidth
         self.hop_length = int(model.config.hop_length)
 

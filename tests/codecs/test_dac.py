@@ -9,12 +9,16 @@ compress path on both inputs (3 s noise, speech), near-ties included: tests/test
 import numpy as np
 import pytest
 import torch
+from codec_tester import FamilyTester, OfficialFacts
 from conftest import pad_batch, rel_l2
+from near_ties import Quantiser
 from safetensors.torch import save_file
+from torch.nn import functional as F
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs import weights
+from codecfake_hf.codecs.base import Runtime
 from codecfake_hf.codecs.dac import codec as dac
 from codecfake_hf.codecs.nn.loudness import integrated_loudness
 from codecfake_hf.errors import CheckpointError, CodecConfigError
@@ -72,7 +76,7 @@ def test_official_config_has_the_hub_checkpoint_keys_and_window_facts(codec_fixt
     manifest = fx.manifest
     spec = codecs.spec(name)
     with torch.device("meta"):  # the official size, shapes only
-        codec = dac.build(spec, dac.default_config(spec), None, device="meta")
+        codec = dac.build(spec, dac.default_config(spec), None, runtime=Runtime(device="meta"))
     # The manifest lists the dac package's keys (weight_g/weight_v); transformers' conversion folds each
     # pair into one `weight` of weight_v's shape and renames the layers.
     expected = {}
@@ -199,3 +203,58 @@ def test_bad_options_are_refused(codec_fixture):
         tiny(codec_fixture, "descript-audio-codec-16khz", path="loud")
     with pytest.raises(CodecConfigError, match="unknown option"):
         tiny(codec_fixture, "descript-audio-codec-16khz", bandwidth=6.0)
+
+
+# -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
+
+def _dac_search(quantizer, z_e):
+    # The dac package's search: both the projected residual and the codebook l2-normalised.
+    return F.normalize(z_e.transpose(1, 2), dim=-1), F.normalize(quantizer.codebook.weight, dim=-1)
+
+
+def _facts(name: str, parameters: int, tensors: int, encoder: int, decoder: int, n_codebooks: int, hop: int):
+    return OfficialFacts(
+        source=f"../shared/codec-fixtures/{name}/manifest.json: the state dict of the dac package's GitHub release "
+               "weights_*.pth (key set and shapes, weight-norm pairs folded as transformers' convert_dac_checkpoint.py "
+               "does) and the conf/final/*.yml config",
+        parameters=parameters, tensors=tensors,
+        shapes={"encoder.conv1.weight": (encoder, 1, 7), "decoder.conv1.weight": (decoder, 1024, 7),
+                "quantizer.quantizers.0.codebook.weight": (1024, 8), "decoder.conv2.weight": (1, decoder // 16, 7)},
+        config={"encoder_hidden_size": encoder, "decoder_hidden_size": decoder, "n_codebooks": n_codebooks,
+                "codebook_size": 1024, "codebook_dim": 8, "hop_length": hop})
+
+
+class DacTester(FamilyTester):
+    family = "dac"
+    parity_bound = 1e-4
+    architecture_key = ("encoder_hidden_size",)
+    transformers_config = True
+    # Our own loop over transformers' modules (the dac package's expression): `nearest_codewords(quantizer, z_e)`.
+    quantiser = Quantiser(
+        where=lambda: (dac, "nearest_codewords"),
+        stages=lambda codec: list(codec.model.quantizer.quantizers),
+        search=_dac_search,
+    )
+    facts = {
+        "descript-audio-codec-16khz": _facts("descript-audio-codec-16khz", 74_141_697, 238, 64, 1536, 12, 320),
+        "descript-audio-codec-24khz": _facts("descript-audio-codec-24khz", 74_653_857, 338, 64, 1536, 32, 320),
+        "descript-audio-codec-44khz": _facts("descript-audio-codec-44khz", 76_620_777, 223, 64, 1536, 9, 512),
+    }
+
+    def official_key_shapes(self, name, fixture):
+        # The manifests list the dac package's keys, which transformers' conversion renames one to one (folding
+        # weight_g/weight_v into one `weight`).
+        renamed = {dac.original_key(key.removeprefix("state_dict.")): shape
+                   for key, shape in fixture.official_shapes().items()}
+        return {key: shape for key, shape in renamed.items() if key is not None}
+
+    def parity_files(self, name, case):
+        # DAC's pipeline path is the dac package's compress()/decompress(): the fixture's `output.npy` is the plain
+        # encode/decode of the 1 s noise input (see the plain-path test above), so the noise case of the compress
+        # path is the 3 s one.
+        if case == "noise":
+            return "input_3s.npy", "output_compress.npy", "codes_compress.npy"
+        return super().parity_files(name, case)
+
+
+TESTER = DacTester()

@@ -3,17 +3,22 @@
 Fixture parity (primed state, as the release ran), the official keys and the offline Hub: tests/test_codec_contract.py.
 """
 
+import copy
 import os
 
 import numpy as np
 import pytest
 import torch
+import yaml
+from codec_tester import FamilyTester, OfficialFacts
 from conftest import rel_l2, resynthesize_one
-from helpers import audiodec_hub_files, audiodec_trainer_checkpoint, plain, torch_save_bytes
+from helpers import plain, torch_save_bytes
+from near_ties import Quantiser, rows
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.audiodec import codec as audiodec
+from codecfake_hf.codecs.audiodec import model as audiodec_model
 from codecfake_hf.codecs.audiodec.config import generator_params
 from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
@@ -157,7 +162,7 @@ class _RunsCode:
 def _without_vocoder_mean(fixture) -> bytes:
     generator = _nested(fixture.weights())["vocoder"]["generator"]
     del generator["mean"]
-    return audiodec_trainer_checkpoint(generator)
+    return trainer_checkpoint(generator)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +176,7 @@ def _without_vocoder_mean(fixture) -> bytes:
     ],
 )
 def test_bad_official_files_fail_naming_the_file(fake_hub, fixture, defect, target, message):
-    files = audiodec_hub_files(fixture)
+    files = hub_files(fixture)
     files[target] = {
         "not a checkpoint": lambda: b"<html>rate limited</html>",
         "runs code": lambda: torch_save_bytes({"model": {"generator": _RunsCode()}}),
@@ -198,3 +203,78 @@ def test_official_weights_from_the_cache(demo_dir):
     wave = resample(genuine, rate, codec.sample_rate)
     out = resynthesize_one(codec, wave)
     assert out.shape == (153900,) and np.isfinite(out).all() and np.abs(out).max() <= 1.0
+
+
+# -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
+
+def trainer_checkpoint(generator: dict) -> bytes:
+    """A checkpoint as AudioDec's trainer saves it: model, optimizer and scheduler states, steps, epochs."""
+    probe = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    probe(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    step_lr = torch.optim.lr_scheduler.StepLR(optimizer, step_size=200000, gamma=1.0)
+    multi_step = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[200000, 400000], gamma=0.5)
+    return torch_save_bytes({
+        "optimizer": {"generator": optimizer.state_dict(), "discriminator": optimizer.state_dict()},
+        "scheduler": {"generator": step_lr.state_dict(), "discriminator": multi_step.state_dict()},
+        "steps": 500000,
+        "epochs": 17,
+        "model": {"generator": generator, "discriminator": {"msd.weight": torch.zeros(2, 2)}},
+    })
+
+
+def hub_files(fixture) -> dict[str, bytes]:
+    """The tiny model as the official repository's files: trainer .pkl checkpoints and config.yml per part."""
+    files = {}
+    for path in codecs.spec(NAME).hub_files:
+        part = path.split("/")[0]
+        if path.endswith(".yml"):
+            model_type = "symAudioDec" if part == "autoencoder" else "HiFiGAN"
+            config = {"model_type": model_type, "sampling_rate": 24000, "batch_length": 9600,
+                      "generator_params": fixture.tiny_config[f"{part}_generator_params"]}
+            files[path] = yaml.safe_dump(config).encode()
+        else:
+            prefix = f"{part}.generator."
+            generator = {k.removeprefix(prefix): v for k, v in fixture.weights().items() if k.startswith(prefix)}
+            files[path] = trainer_checkpoint(generator)
+    return files
+
+
+def _layout(codec, codes: np.ndarray) -> np.ndarray:
+    # The fixture stores flat indices into the stacked codebooks: row q holds code + q * codebook_size.
+    size = codec.model.autoencoder["generator"].quantizer.codebook.codebook_size
+    return codes - size * np.arange(codes.shape[0])[:, None]
+
+
+class AudioDecTester(FamilyTester):
+    family = "audiodec"
+    # The fixtures' short form of the config: each part's generator_params under `<part>_generator_params`.
+    architecture_key = ("autoencoder_generator_params", "code_dim")
+    quantiser = Quantiser(
+        where=lambda: (audiodec_model.VectorQuantizer, "encode"),
+        stages=lambda codec: list(codec.model.autoencoder["generator"].quantizer.codebook.layers),
+        search=lambda layer, x: (rows(x), layer.embed.t()),
+        layout=_layout,
+    )
+    facts = {NAME: OfficialFacts(
+        source="../shared/codec-fixtures/audiodec_24k_320d/manifest.json: AudioDecBenchmark/AudioDec's two "
+               "checkpoint-500000steps.pkl generators (7,939,936 + 19,461,090 parameters and their state-dict "
+               "buffers, 1,138,278 + 174,464) and their config.yml",
+        parameters=28_713_768, tensors=258,
+        shapes={"autoencoder.generator.quantizer.codebook.layers.0.embed": (64, 1024),
+                "vocoder.generator.input_conv.conv.bias": (512,),
+                "vocoder.generator.output_conv.pad_buffer": (1, 32, 6),
+                "autoencoder.generator.encoder.conv.pad_buffer": (1, 1, 6)})}
+
+    def hub_layout(self, name, fixture):
+        files = hub_files(fixture)
+        return files, next(path for path in files if path.endswith(".pkl"))
+
+    def with_unknown_key(self, name, config, key):
+        config = copy.deepcopy(config)
+        config["autoencoder_generator_params"][key] = 11  # AudioDec checks its generator_params
+        return config
+
+
+TESTER = AudioDecTester()

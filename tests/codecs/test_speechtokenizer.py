@@ -8,10 +8,13 @@ import json
 import pytest
 import soundfile as sf
 import torch
+from codec_tester import FamilyTester, OfficialFacts
 from conftest import pad_batch, rel_l2
 from helpers import plain, torch_save_bytes
+from near_ties import Quantiser, rows
 
 from codecfake_hf import codecs
+from codecfake_hf.codecs.nn import quantization
 from codecfake_hf.codecs.speechtokenizer import codec as speechtokenizer
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
@@ -125,3 +128,35 @@ def test_official_size_batch_equals_each_clip_alone(demo_dir):
     for i, wave in enumerate(waves):
         alone, _ = codec.resynthesize(wave[None], [wave.shape[0]])
         assert rel_l2(out[i, : out_lengths[i]], alone[0]) <= 1e-4
+
+
+# -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
+
+def hub_files(fixture, checkpoint=None, config=None) -> dict[str, bytes | str]:
+    """config.json and SpeechTokenizer.pt under the repository's `speechtokenizer_hubert_avg/`."""
+    return {CONFIG_FILE: json.dumps(config if config is not None else fixture.tiny_config),
+            CHECKPOINT_FILE: torch_save_bytes(checkpoint if checkpoint is not None else fixture.weights())}
+
+
+class SpeechTokenizerTester(FamilyTester):
+    family = "speechtokenizer"
+    architecture_key = ("n_filters",)
+    quantiser = Quantiser(
+        where=lambda: (quantization.EuclideanCodebook, "encode"),
+        stages=lambda codec: [layer._codebook for layer in codec.model.quantizer.vq.layers],
+        search=lambda book, x: (rows(x), book.embed),
+    )
+    facts = {NAME: OfficialFacts(
+        source="../shared/codec-fixtures/SpeechTokenizer/manifest.json: fnlp/SpeechTokenizer's "
+               "speechtokenizer_hubert_avg/SpeechTokenizer.pt (key set and shapes: 103,675,586 parameters + the "
+               "codebooks' buffers) and its config.json",
+        parameters=120_461_002, tensors=166,
+        shapes={"encoder.model.0.conv.conv.bias": (64,), "encoder.model.13.lstm.weight_ih_l0": (4096, 1024),
+                "quantizer.vq.layers.0._codebook.embed": (1024, 1024), "transform.weight": (768, 1024),
+                "decoder.model.15.conv.conv.weight_v": (1, 64, 7)})}
+
+    def hub_layout(self, name, fixture):
+        return hub_files(fixture), CHECKPOINT_FILE
+
+
+TESTER = SpeechTokenizerTester()

@@ -10,12 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from codec_tester import FamilyTester, OfficialFacts
 from conftest import pad_batch, rel_l2, resynthesize_one
-from helpers import plain
+from helpers import plain, torch_save_bytes
+from near_ties import Quantiser, rows
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.academicodec import codec as academicodec
+from codecfake_hf.codecs.academicodec import hificodec
 from codecfake_hf.codecs.academicodec.config import HiFiCodecConfig
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
@@ -218,3 +221,55 @@ def test_official_size_batch_matches_one_by_one(name, codec_fixture):
         alone = resynthesize_one(codec, wave[:n])
         assert int(out_lengths[i]) == alone.shape[0]
         assert rel_l2(out[i, : alone.shape[0]], alone) <= PARITY
+
+
+# -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
+
+def hub_files(name: str, fixture) -> dict[str, bytes]:
+    """The repository's one checkpoint file `{generator, encoder, quantizer}` (its config lives in the code)."""
+    nested = {part: {k.removeprefix(f"{part}."): v for k, v in fixture.weights().items() if k.startswith(f"{part}.")}
+              for part in academicodec.CHECKPOINT_PARTS}
+    return {codecs.spec(name).hub_files[0]: torch_save_bytes({**nested, "steps": 1_000_000})}
+
+
+def _chains(codec, rows: int) -> list[list[int]]:
+    # Rows layer by layer, group by group: each group's slice is its own residual chain.
+    groups = len(codec.model.quantizer.quantizer_modules)
+    return [list(range(g, rows, groups)) for g in range(groups)]
+
+
+_FACTS = OfficialFacts(
+    source="../shared/codec-fixtures/academicodec_hifi_*/manifest.json: the Hub file Dongchao/AcademiCodec/"
+           "HiFi-Codec-* (generator, encoder and quantizer state dicts, weight_g and weight_v both counted: "
+           "15,353,346 + 47,228,960 + 1,048,576) and AcademiCodec's egs/*/config_*.json",
+    parameters=63_630_882, tensors=495,
+    shapes={"generator.conv_pre.weight_v": (512, 512, 7), "generator.conv_post.weight_g": (1, 1, 1),
+            "quantizer.quantizer_modules.0.embedding.weight": (1024, 256),
+            "quantizer.quantizer_modules2.1.embedding.weight": (1024, 256)})
+
+
+class AcademiCodecTester(FamilyTester):
+    family = "academicodec"
+    architecture_key = ("n_codes",)
+    quantiser = Quantiser(
+        where=lambda: (hificodec.Codebook, "encode"),
+        stages=lambda codec: [book for layer in codec.model.quantizer.layers for book in layer],
+        search=lambda book, x: (rows(x), book.embedding.weight),  # one group's slice
+        chains=_chains,
+        layout=lambda codec, codes: codes[0].T,  # [1, T, layers * groups]
+    )
+    facts = dict.fromkeys(NAMES, _FACTS)
+
+    def chains(self):
+        return 2
+
+    def hub_layout(self, name, fixture):
+        files = hub_files(name, fixture)
+        return files, next(iter(files))
+
+    def official_config_is_tiny(self, monkeypatch, name, fixture):
+        # The Hub repository holds only the checkpoint; the config comes from the code.
+        monkeypatch.setattr(academicodec, "default_config", lambda spec: dict(fixture.tiny_config))
+
+
+TESTER = AcademiCodecTester()

@@ -5,19 +5,24 @@ Fixture parity, the official keys, the offline Hub and the shared battery: tests
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
+from codec_tester import FamilyTester, OfficialFacts
 from conftest import pad_batch, rel_l2, resynthesize_one
-from helpers import funcodec_hub_files, plain
-from near_ties import check_codes, recording
+from helpers import plain, torch_save_bytes
+from near_ties import Quantiser, check_codes, recording
+from torch.nn import functional as F
 
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio
 from codecfake_hf.codecs.funcodec import codec as funcodec
+from codecfake_hf.codecs.funcodec import quantizer as funcodec_quantizer
 from codecfake_hf.codecs.funcodec.config import FunCodecConfig
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
@@ -243,20 +248,20 @@ def test_uninitialised_codebooks_are_marked_initialised(codec_fixture, caplog):
 
 def _defective(defect: str, fixture) -> tuple[dict[str, bytes | str], str, str]:
     """(Hub files, the file the error must name, a phrase of the error) for each kind of bad download."""
-    good = funcodec_hub_files(fixture)
+    good = hub_files(fixture)
     weights = fixture.weights()
     if defect == "not_a_dict":
-        return funcodec_hub_files(fixture, checkpoint=list(weights.values())), "model.pth", "not a dict of tensors"
+        return hub_files(fixture, checkpoint=list(weights.values())), "model.pth", "not a dict of tensors"
     if defect == "missing_key":
         del weights["decoder.model.0.conv.conv.bias"]
-        return (funcodec_hub_files(fixture, checkpoint=weights), "model.pth",
+        return (hub_files(fixture, checkpoint=weights), "model.pth",
                 "missing keys: decoder.model.0.conv.conv.bias")
     if defect == "unknown_key":
         weights["generator.extra"] = torch.zeros(1)
-        return funcodec_hub_files(fixture, checkpoint=weights), "model.pth", "unexpected keys: generator.extra"
+        return hub_files(fixture, checkpoint=weights), "model.pth", "unexpected keys: generator.extra"
     if defect == "other_width":  # tiny weights under the official config
         config = funcodec.default_config(codecs.spec(fixture.manifest["name"]))
-        return funcodec_hub_files(fixture, config=config), "model.pth", "wrong shapes"
+        return hub_files(fixture, config=config), "model.pth", "wrong shapes"
     if defect == "bad_yaml":
         return {**good, "config.yaml": "encoder: [unclosed"}, "config.yaml", "could not be read as YAML"
     if defect == "not_a_model_config":
@@ -278,7 +283,7 @@ def test_a_trainer_dump_config_yaml_loads_as_its_model_part(name, codec_fixture,
     """The top level of a checkpoint's config.yaml holds the training run's arguments, which upstream ignores."""
     fixture = codec_fixture(name)
     fake_hub.add(codecs.spec(name).hub_repo,
-                 funcodec_hub_files(fixture, config={**fixture.tiny_config, **TRAINER_DUMP}))
+                 hub_files(fixture, config={**fixture.tiny_config, **TRAINER_DUMP}))
     with caplog.at_level(logging.DEBUG, logger="codecfake_hf.codecs.funcodec.config"):
         codec = codecs.load(name)
     assert "ignoring the training options batch_bins, batch_type, config" in caplog.text
@@ -316,3 +321,65 @@ def test_official_size_length_rule_and_batch_on_real_clips(name, demo_dir):
     assert out_lengths.tolist() == [sf.info(demo_dir / f"{name}+{utt}.wav").frames for utt in UTTERANCES]
     for i, wave in enumerate(waves):
         assert rel_l2(out[i, : int(out_lengths[i])], resynthesize_one(codec, wave)) <= PARITY
+
+
+# -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
+
+def hub_files(fixture, checkpoint=None, config=None) -> dict[str, bytes | str]:
+    """config.yaml and model.pth as FunCodec's Hub repositories hold them (the tiny model by default)."""
+    return {"config.yaml": yaml.safe_dump(config if config is not None else fixture.tiny_config),
+            "model.pth": torch_save_bytes(checkpoint if checkpoint is not None else fixture.weights())}
+
+
+def _impose(codebooks, args, result, codes):
+    stage, _ = args
+    return codes, F.embedding(codes, codebooks.embed[stage]).transpose(1, 2)
+
+
+def _facts(name: str, parameters: int, tensors: int, lstm: tuple[int, int]) -> OfficialFacts:
+    return OfficialFacts(
+        source=f"../shared/codec-fixtures/{name}/manifest.json: the state dict of FunCodec's recipe config for "
+               "this checkpoint (its key set; the manifest notes that the Hub model.pth's shapes were not read), "
+               "inference keys only (the discriminator and mel-loss tensors are training-only)",
+        parameters=parameters, tensors=tensors,
+        shapes={"quantizer.rq.model.embed": (32, 1024, 128), "decoder.model.1.lstm.weight_ih_l0": lstm})
+
+
+class FunCodecTester(FamilyTester):
+    family = "funcodec"
+    # `encoder_conf` keys take upstream's defaults when omitted, so the required key is the top-level `input_size`.
+    architecture_key = ("encoder_conf", "n_filters")
+    required_key = ("input_size",)
+    # gr1's near-depthwise grouped convs round differently from upstream's calls: 1.1e-5 reached
+    quantiser = Quantiser(
+        where=lambda: (funcodec_quantizer.ResidualCodebooks, "_nearest"),
+        stages=lambda codec: [codec.model.quantizer.codebooks],
+        search=lambda codebooks, stage, residual: (residual.transpose(1, 2), codebooks.embed[stage]),
+        chosen=lambda result: result[0],
+        impose=_impose,
+        row=lambda codebooks, stage, residual: stage,
+    )
+    facts = {
+        FREQ[0]: _facts(FREQ[0], 24_645_065, 166, (2048, 512)),
+        FREQ[1]: _facts(FREQ[1], 24_645_065, 166, (2048, 512)),
+        TIME[0]: _facts(TIME[0], 23_277_251, 164, (2048, 512)),
+        TIME[1]: _facts(TIME[1], 65_971_395, 196, (4096, 1024)),
+        TIME[2]: _facts(TIME[2], 23_277_251, 164, (2048, 512)),
+        TIME[3]: _facts(TIME[3], 65_971_395, 196, (4096, 1024)),
+    }
+
+    def hub_layout(self, name, fixture):
+        return hub_files(fixture), "model.pth"
+
+    def with_unknown_key(self, name, config, key):
+        # The top level of its config.yaml is the trainer's dump: only the model's sections are checked.
+        config = copy.deepcopy(config)
+        config["model_conf"] = {**(config.get("model_conf") or {}), key: 11}
+        return config
+
+    def official_key_shapes(self, name, fixture):
+        return {key: shape for key, shape in fixture.official_shapes().items()
+                if not key.startswith(funcodec.TRAINING_ONLY_PREFIXES)}
+
+
+TESTER = FunCodecTester()

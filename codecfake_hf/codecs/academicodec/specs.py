@@ -1,0 +1,22 @@
+"""AcademiCodec's three HiFi-Codec configs of the CodecFake paper."""
+
+from ..spec import CodecSpec
+
+_RULE = "truncated down to a multiple of the 320-sample hop"
+_NOTE = "Input peak-normalised to 0.95, as the CodecFake pipeline did."
+
+SPECS = [
+    CodecSpec(
+        name=name, family="academicodec", sample_rate=rate, hop_length=320, n_codebooks=4, codebook_size=1024,
+        bitrate_kbps=kbps, hub_repo="Dongchao/AcademiCodec", hub_files=(checkpoint,), length_rule=_RULE,
+        quantizer="multi-codebook", auxiliary="none", decoder="time", aliases=(alias,), notes=_NOTE,
+        # yangdongchao/AcademiCodec: MIT (its LICENSE); the Hub repository Dongchao/AcademiCodec states none
+        license="mit", paper_order=order,
+    )
+    for order, (name, rate, kbps, checkpoint, alias) in enumerate([
+        ("academicodec_hifi_16k_320d", 16000, 2.0, "HiFi-Codec-16k-320d", "hificodec_16k"),
+        ("academicodec_hifi_16k_320d_large_uni", 16000, 2.0, "HiFi-Codec-16k-320d-large-universal",
+         "hificodec_16k_large"),
+        ("academicodec_hifi_24k_320d", 24000, 3.0, "HiFi-Codec-24k-320d", "hificodec_24k"),
+    ], start=5)
+]

@@ -1,0 +1,93 @@
+"""`CodecSpec`, the facts of one codec config, and the CodecFake+ taxonomy its fields take values from.
+
+Every family folder (`codecs/<family>/specs.py`) declares its configs as `CodecSpec`s; the registry collects them.
+This module imports nothing of the package, so a family, the registry and `base.py` can all import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+# CodecFake+ taxonomy (Chen et al. 2025, arXiv 2501.08238): quantizer, auxiliary objective, decoder domain.
+# `continuous` is ours: a tokenizer whose latents are not quantised (VibeVoice's σ-VAE, Pocket TTS's), a cell the
+# CodecFake+ label files do not have yet; such a config has no codebooks and no bitrate.
+QUANTIZERS = ("multi-codebook", "single-codebook", "scalar", "continuous")
+AUXILIARIES = ("none", "semantic-distillation", "disentanglement")
+DECODERS = ("time", "frequency")
+# The three taxonomy fields and their values, in the order the dataset's ClassLabel columns list them (after the
+# genuine rows' own value, see `codecfake_hf.schema`).
+TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"quantizer": QUANTIZERS, "auxiliary": AUXILIARIES, "decoder": DECODERS})
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodecSpec:
+    """The facts of one codec config, as the CodecFake pipeline (or our build of a newer codec) runs it.
+
+    Args:
+        name (str): the config's name; for the paper's configs, the name the CodecFake release gives its files
+            (`<name>+<utterance>.wav`).
+        family (str): the family folder that builds it (`codecs/<family>/`, or a plugin's entry-point name).
+        sample_rate (int): the rate the model runs at, in Hz (its input; see `output_rate`).
+        hop_length (int): input samples per code (or latent) frame.
+        n_codebooks (int): codebooks encoded and decoded with (0 for continuous latents).
+        codebook_size (int): entries per codebook (0 for continuous latents).
+        bitrate_kbps (float): bitrate at `n_codebooks`: n_codebooks × log2(codebook_size) × frame_rate / 1000
+            (0 for continuous latents: not applicable).
+        hub_repo (str): Hugging Face repository of the official checkpoint.
+        hub_files (tuple[str, ...]): files of that repository the loader reads.
+        length_rule (str): how output length follows input length, in words.
+        quantizer (str): CodecFake+ taxonomy: `multi-codebook` (residual or grouped VQ), `single-codebook`,
+            `scalar`, or `continuous` (no quantiser).
+        auxiliary (str): CodecFake+ auxiliary objective: `none`, `semantic-distillation` or `disentanglement`.
+        decoder (str): CodecFake+ decoder domain: `time` (waveform) or `frequency` (spectrum + inverse STFT).
+        aliases (tuple[str, ...]): other names accepted by `spec()` and `load()` (short names, CodecFake+ CoRS names).
+        notes (str): what the dataset card should say about this config.
+        backend (str): what runs the network: `transformers` (its model class), `codecfake-hf` (this package's own
+            modules), or a plugin's own name.
+        license (str): licence of the official weights, as the Hub's `license:` field spells it (`mit`,
+            `cc-by-nc-4.0`, ...); `""` where the checkpoint states none.
+        paper_order (int | None): position in the CodecFake paper's table (Wu et al., Interspeech 2024), 0-based;
+            None for configs beyond the paper. The registry lists the paper's configs first, in that order.
+        output_rate (int | None): the decoder's output rate where it differs from `sample_rate` (NeuCodec: 16 kHz
+            in, 24 kHz out); None: the same.
+    """
+
+    name: str
+    family: str
+    sample_rate: int
+    hop_length: int
+    n_codebooks: int
+    codebook_size: int
+    bitrate_kbps: float
+    hub_repo: str
+    hub_files: tuple[str, ...]
+    length_rule: str
+    quantizer: str
+    auxiliary: str
+    decoder: str
+    aliases: tuple[str, ...] = ()
+    notes: str = ""
+    backend: str = "codecfake-hf"
+    license: str = ""
+    paper_order: int | None = None
+    output_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        for field_name, choices in TAXONOMY.items():
+            if getattr(self, field_name) not in choices:
+                raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "
+                                 f"valid: {', '.join(choices)}.")
+        if not self.backend:
+            raise ValueError(f"CodecSpec {self.name!r}: `backend` is empty; name what runs the network.")
+        continuous = self.quantizer == "continuous"
+        if continuous != (self.n_codebooks == 0):
+            raise ValueError(f"CodecSpec {self.name!r}: n_codebooks={self.n_codebooks} with quantizer="
+                             f"{self.quantizer!r}; continuous latents have no codebooks, quantised ones at least one.")
+
+    @property
+    def frame_rate(self) -> float:
+        """Code frames per second (DAC 44 kHz: 44100 / 512 ≈ 86.13)."""
+        return self.sample_rate / self.hop_length
