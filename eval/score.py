@@ -228,10 +228,12 @@ def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, da
 
 
 def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> None:
-    """ASVspoof-style score file: `utterance codec key score` per line (written atomically)."""
+    """ASVspoof-style score file: `utterance codec key score` per line (written atomically). The score is written
+    with the shortest digits that read back as the same float64, so measures recomputed from the file equal the
+    report's exactly."""
     with atomic_path(path) as tmp, tmp.open("w") as file:
         for utt, codec, label, score in zip(ids, codecs, labels, scores, strict=True):
-            file.write(f"{utt} {codec} {label_names[label]} {score:.6f}\n")
+            file.write(f"{utt} {codec} {label_names[label]} {float(score)!r}\n")
 
 
 def load_scoring_model(args: ScoreArguments):
