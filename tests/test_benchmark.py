@@ -61,6 +61,26 @@ def test_score_report_equals_the_asvspoof5_package_per_codec_family_cell_and_poo
         "min_dcf"]
 
 
+def test_stand_alone_metric_module_equals_the_package():
+    """eval/eer/eer.py (numpy only, no codecfake_hf) on the fixture's groups: the package's four measures."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("standalone_eer", FIXTURE.parents[2] / "eval" / "eer" / "eer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    scores, labels, names = fixture_rows()
+    for codec in {n for n in names if n != GENUINE}:
+        bonafide, spoof = scores[labels == 0], scores[names == codec]
+        values = {"eer": module.compute_eer(bonafide, spoof)[0], **module.asvspoof5_costs(bonafide, spoof)}
+        for measure in MEASURES:
+            assert values[measure] == pytest.approx(expected["groups"][f"codec:{codec}"][measure], abs=1e-6)
+    for reference in expected["degenerate"].values():
+        bonafide, spoof = np.array(reference["bonafide"]), np.array(reference["spoof"])
+        values = {"eer": module.compute_eer(bonafide, spoof)[0], **module.asvspoof5_costs(bonafide, spoof)}
+        assert all(values[m] == pytest.approx(reference[m], abs=1e-6) for m in MEASURES)
+
+
 def test_degenerate_splits_equal_the_package():
     for name, reference in json.loads((FIXTURE / "expected.json").read_text())["degenerate"].items():
         values = metrics.detection_measures(reference["bonafide"], reference["spoof"])
