@@ -86,7 +86,9 @@ class ScoreArguments:
         default=None, metadata={"help": "Score only these codecs (plus genuine). Default: every codec of the config."})
     audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
     label_column_name: str = field(
-        default="label", metadata={"help": "ClassLabel column with a bona fide class. Default: label."})
+        default="label", metadata={"help": "The column the model was trained on: `label` (bona fide vs spoof) for a "
+                                          "detector or a multi-task model; `codec`, `family` or a taxonomy column "
+                                          "for a tracer. Default: label."})
     codec_column_name: str = field(default="codec", metadata={"help": "Codec column. Default: codec."})
     id_column_name: str = field(
         default="id", metadata={"help": "Utterance id written to the score file. Default: id (`<codec>+<utt>`)."})
