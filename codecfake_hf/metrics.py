@@ -28,6 +28,12 @@ The implementation sorts the two classes separately (`np.sort`, much faster than
 concatenation) and merges them with the same tie rule (`searchsorted`: spoof strictly below a bona fide
 trial come before it), so it gives the published values bit for bit in O(n log n); `bench/eer.py`
 measures it against the straightforward code.
+
+ASVspoof 5's measures (its `evaluation-package`, track 1): minDCF (primary), actDCF, Cllr and EER, with
+P_spoof = 0.05, C_miss = 1, C_fa = 10 (`ASVSPOOF5_DCF`). actDCF and Cllr read the score as a log-likelihood
+ratio (bona fide vs spoof), so they mean something only for calibrated scores: `fit_calibration` learns the
+affine map that makes a system's scores LLRs on development data (prior-weighted logistic regression).
+`tests/fixtures/asvspoof5/` holds that package's own outputs on recorded score files; our values equal them.
 """
 
 from __future__ import annotations
@@ -48,6 +54,12 @@ __all__ = [
     "compute_det_curve",
     "compute_eer",
     "compute_min_dcf",
+    "compute_act_dcf",
+    "compute_cllr",
+    "compute_auroc",
+    "detection_measures",
+    "fit_calibration",
+    "Calibration",
     "confusion_matrix",
     "eer_from_labels",
     "split_scores",
@@ -291,6 +303,171 @@ def compute_min_dcf(
     return compute_det_curve(bonafide_scores, spoof_scores).min_dcf(p_spoof, c_miss, c_fa)
 
 
+def _check_costs(p_spoof: float, c_miss: float, c_fa: float) -> None:
+    if not 0.0 < p_spoof < 1.0 or c_miss <= 0 or c_fa <= 0:
+        raise MetricInputError(
+            f"a DCF needs 0 < p_spoof < 1 and positive costs, got p_spoof={p_spoof}, c_miss={c_miss}, c_fa={c_fa}")
+
+
+def compute_act_dcf(
+    bonafide_scores,
+    spoof_scores,
+    p_spoof: float = ASVSPOOF5_DCF["p_spoof"],
+    c_miss: float = ASVSPOOF5_DCF["c_miss"],
+    c_fa: float = ASVSPOOF5_DCF["c_fa"],
+) -> tuple[float, float]:
+    """Normalised actual DCF: the cost at the Bayes threshold of LLR scores (ASVspoof 5 `compute_actDCF`).
+
+    The scores are read as log-likelihood ratios (bona fide vs spoof); the threshold is −log β with
+    β = C_miss·(1 − P_spoof) / (C_fa·P_spoof) (ASVspoof 5: −log 1.9 ≈ −0.642). A bona fide trial below it is a
+    miss, a spoof trial at or above it a false acceptance; the cost is normalised as minDCF's.
+
+    Args:
+        bonafide_scores: array-like [N_bona], LLRs of bona fide trials.
+        spoof_scores: array-like [N_spoof], LLRs of spoof trials.
+        p_spoof, c_miss, c_fa: the cost model (ASVspoof 5's by default).
+
+    Returns:
+        `(act_dcf, threshold)`; 1 is no better than always deciding for the cheaper class.
+    """
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    _check_costs(p_spoof, c_miss, c_fa)
+    threshold = -np.log(c_miss * (1 - p_spoof) / (c_fa * p_spoof))
+    miss = np.count_nonzero(bonafide < threshold) / bonafide.size
+    false_alarm = np.count_nonzero(spoof >= threshold) / spoof.size
+    cost = c_miss * (1 - p_spoof) * miss + c_fa * p_spoof * false_alarm
+    return float(cost / min(c_fa * p_spoof, c_miss * (1 - p_spoof))), float(threshold)
+
+
+def compute_cllr(bonafide_scores, spoof_scores) -> float:
+    """Cost of log-likelihood ratios in bits (ASVspoof 5 `calculate_CLLR`): 0 for perfect LLRs, 1 for a system
+    that always says 0, above 1 for a miscalibrated one.
+
+    Cllr = ½ (mean log2(1 + e^−s) over bona fide + mean log2(1 + e^s) over spoof). `np.logaddexp` keeps it
+    finite where the package's `log1p(exp(·))` overflows to inf (|s| > 709); elsewhere the two agree.
+    """
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    return float(0.5 * (np.mean(np.logaddexp(0.0, -bonafide)) + np.mean(np.logaddexp(0.0, spoof))) / np.log(2))
+
+
+def detection_measures(bonafide_scores, spoof_scores, **costs) -> dict[str, float]:
+    """ASVspoof 5's track-1 measures of one set of trials: `eer`, `threshold` (at the EER), `min_dcf`,
+    `act_dcf` and `cllr` (the last two read the scores as LLRs)."""
+    curve = compute_det_curve(bonafide_scores, spoof_scores)
+    eer, threshold = compute_eer(bonafide_scores, spoof_scores)
+    min_dcf, _ = curve.min_dcf(**costs)
+    act_dcf, _ = compute_act_dcf(bonafide_scores, spoof_scores, **costs)
+    return {"eer": eer, "threshold": threshold, "min_dcf": min_dcf, "act_dcf": act_dcf,
+            "cllr": compute_cllr(bonafide_scores, spoof_scores)}
+
+
+CALIBRATION_RIDGE = 1e-3  # on the scale only: a separable development set still gives a finite map
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """An affine map `scale * score + offset` that turns a system's scores into LLRs (bona fide vs spoof).
+
+    Args:
+        scale: the slope (positive for a system whose higher scores are more bona fide).
+        offset: the shift.
+        prior: the bona fide prior the fit was weighted for.
+        n_bonafide: development trials of each class it was fitted on.
+        n_spoof: likewise, spoof.
+    """
+
+    scale: float
+    offset: float
+    prior: float = 0.5
+    n_bonafide: int = 0
+    n_spoof: int = 0
+
+    def __call__(self, scores) -> np.ndarray:
+        return self.scale * np.asarray(scores, dtype=np.float64) + self.offset
+
+
+def _calibration_objective(params: np.ndarray, scores: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+                           logit_prior: float):
+    """Weighted logistic loss of `scale * s + offset + logit(prior)` with the ridge, its gradient and Hessian."""
+    scale, offset = params
+    z = scale * scores + offset + logit_prior
+    signed = np.where(targets, -z, z)  # loss of each trial: softplus(signed)
+    loss = float(np.sum(weights * np.logaddexp(0.0, signed)) + 0.5 * CALIBRATION_RIDGE * scale**2)
+    p = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid(z), overflow-free
+    residual = weights * (p - targets)
+    grad = np.array([np.sum(residual * scores) + CALIBRATION_RIDGE * scale, np.sum(residual)])
+    curvature = weights * p * (1.0 - p)
+    hess = np.array([[np.sum(curvature * scores**2) + CALIBRATION_RIDGE, np.sum(curvature * scores)],
+                     [np.sum(curvature * scores), np.sum(curvature) + 1e-300]])
+    return loss, grad, hess
+
+
+def fit_calibration(bonafide_scores, spoof_scores, prior: float = 0.5, max_iter: int = 200) -> Calibration:
+    """Linear calibration of development scores into LLRs by prior-weighted logistic regression.
+
+    As BOSARIS' `train_binary_classifier` and the ASVspoof 5 tools' `get_calibration_affine` (logistic regression
+    on the development scores) do: minimise P·mean_bona log(1 + e^−(a s + b + L)) + (1 − P)·mean_spoof
+    log(1 + e^(a s + b + L)) + ½·1e-3·a², L = logit(P), over the scale a and offset b by Newton steps with
+    backtracking; a s + b is then an LLR. With P = ½ this minimises the development Cllr. The weak ridge on `a`
+    keeps the map finite on a separable development set (ASVspoof 5's tool gets the same from scikit-learn's
+    default regularisation).
+
+    Args:
+        bonafide_scores: array-like [N_bona], development scores of bona fide trials.
+        spoof_scores: array-like [N_spoof], development scores of spoof trials.
+        prior: the bona fide prior the classes are weighted to (0 < prior < 1).
+        max_iter: Newton steps at most.
+
+    Returns:
+        The `Calibration` (callable on scores).
+    """
+    bonafide = _as_scores(bonafide_scores, "bonafide_scores")
+    spoof = _as_scores(spoof_scores, "spoof_scores")
+    if not 0.0 < prior < 1.0:
+        raise MetricInputError(f"calibration needs 0 < prior < 1, got {prior}")
+    if not (np.all(np.isfinite(bonafide)) and np.all(np.isfinite(spoof))):
+        raise MetricInputError("calibration needs finite development scores (an infinite score has no LLR)")
+    scores = np.concatenate((bonafide, spoof))
+    targets = np.concatenate((np.ones(bonafide.size), np.zeros(spoof.size)))
+    weights = np.concatenate((np.full(bonafide.size, prior / bonafide.size),
+                              np.full(spoof.size, (1 - prior) / spoof.size)))
+    logit_prior = float(np.log(prior / (1 - prior)))
+    params = np.zeros(2)
+    loss, grad, hess = _calibration_objective(params, scores, targets, weights, logit_prior)
+    for _ in range(max_iter):
+        try:
+            step = np.linalg.solve(hess, grad)
+        except np.linalg.LinAlgError:
+            step = grad
+        size = 1.0
+        while size > 1e-12:
+            trial = params - size * step
+            new = _calibration_objective(trial, scores, targets, weights, logit_prior)
+            if new[0] <= loss:
+                break
+            size /= 2
+        else:
+            break
+        params, (loss, grad, hess) = trial, new
+        if np.max(np.abs(grad)) < 1e-12:
+            break
+    return Calibration(scale=float(params[0]), offset=float(params[1]), prior=prior,
+                       n_bonafide=int(bonafide.size), n_spoof=int(spoof.size))
+
+
+def compute_auroc(positive_scores, negative_scores) -> float:
+    """Area under the ROC curve: the probability that a positive trial scores above a negative one, ties
+    counted one half (the Mann-Whitney U statistic over N_pos·N_neg). Used for open-set tracing: positives are
+    clips of codecs the tracer never saw, the score its "none of the known codecs" score."""
+    positive = np.sort(_as_scores(positive_scores, "positive_scores"))
+    negative = np.sort(_as_scores(negative_scores, "negative_scores"))
+    below = np.searchsorted(negative, positive, side="left")
+    tied = np.searchsorted(negative, positive, side="right") - below
+    return float((below.sum() + 0.5 * tied.sum()) / (positive.size * negative.size))
+
+
 def split_scores(scores, labels, pos_label=0) -> tuple[np.ndarray, np.ndarray]:
     """Scores of one array split by label into `(bonafide, spoof)`; `pos_label` is the bona fide label.
 
@@ -332,7 +509,8 @@ def classification_scores(true_ids, predicted_ids, num_classes: int | None = Non
 
     Macro-F1 averages the per-class F1 over the classes that occur as a true or a predicted label (scikit-learn's
     `f1_score(average="macro")` with its default labels); a class with no true and no predicted rows does not
-    count. Returns `{"accuracy", "macro_f1", "f1" (per class id, NaN where the class does not count),
+    count. Weighted F1 weighs each class's F1 by its true rows (scikit-learn's `average="weighted"`). Returns
+    `{"accuracy", "macro_f1", "weighted_f1", "f1" (per class id, NaN where the class does not count),
     "confusion" (counts, true x predicted)}`.
     """
     true_ids, predicted_ids = np.asarray(true_ids, dtype=np.int64), np.asarray(predicted_ids, dtype=np.int64)
@@ -345,5 +523,6 @@ def classification_scores(true_ids, predicted_ids, num_classes: int | None = Non
     counted = (true_counts + predicted_counts) > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.where(counted, 2 * hits / (true_counts + predicted_counts), np.nan)
+    weighted = float(np.sum(np.where(true_counts > 0, f1, 0.0) * true_counts) / true_counts.sum())
     return {"accuracy": float(hits.sum() / true_ids.size), "macro_f1": float(np.nanmean(f1[counted])),
-            "f1": f1, "confusion": matrix}
+            "weighted_f1": weighted, "f1": f1, "confusion": matrix}

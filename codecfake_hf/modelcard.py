@@ -22,14 +22,15 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .errors import CodecFakeError
-from .files import write_json_atomic, write_text_atomic
+from .files import atomic_path, write_json_atomic, write_text_atomic
 from .hub import push
-from .results import POOLED, ScoreResults, SourceTracingResult, TrainingFacts, load_json
+from .results import POOLED, CodecResult, ScoreResults, SourceTracingResult, TrainingFacts, load_json
 
 logger = logging.getLogger(__name__)
 
 TRAINING_FILE = "codecfake_training.json"
 RESULTS_FILE = "codecfake_results.json"
+FIGURES_DIR = "figures"  # PNGs the card embeds (DET curves, confusion matrices, protocol matrices); pushed with it
 TASK_TYPE = "audio-classification"
 TASK_NAME = "Audio deepfake detection (bona fide vs codec resynthesis)"
 SOURCE_TRACING_TASK = "Codec source tracing (which codec made this clip)"
@@ -151,7 +152,7 @@ def eval_results(training: TrainingFacts | None, runs: list[ScoreResults]) -> li
     seen: set[tuple] = set()  # one entry per dataset, config and split: e.g. a codec scored in `all` and alone
 
     def add(dataset: str, config: str | None, split: str, eer: float | None, min_dcf: float | None,
-            codecs: str) -> None:
+            codecs: str, result: CodecResult | None = None) -> None:
         key = (dataset_id(dataset), config, split)
         if key in seen:
             return
@@ -165,34 +166,58 @@ def eval_results(training: TrainingFacts | None, runs: list[ScoreResults]) -> li
         if min_dcf is not None:
             entries.append(EvalResult(metric_type="min_dcf", metric_name="minDCF (ASVspoof 5 costs)",
                                       metric_value=round(float(min_dcf), 4), **common))
+        if result is not None and result.act_dcf is not None:
+            entries.append(EvalResult(metric_type="act_dcf", metric_name="actDCF (ASVspoof 5 costs)",
+                                      metric_value=round(float(result.act_dcf), 4), **common))
+        if result is not None and result.cllr is not None:
+            entries.append(EvalResult(metric_type="cllr", metric_name="Cllr (bits)",
+                                      metric_value=round(float(result.cllr), 4), **common))
+
+    def add_tracing(run_or_training, config: str | None, split: str, accuracy: float | None,
+                    macro_f1: float | None, weighted_f1: float | None, what: str, head: str | None = None) -> None:
+        dataset = dataset_id(run_or_training.dataset)
+        task = SOURCE_TRACING_TASK + (f", head `{head}`" if head else "")
+        common = {"task_type": TASK_TYPE, "task_name": task, "dataset_type": dataset,
+                  "dataset_name": f"{dataset} ({config or 'default'}: {what})", "dataset_config": config,
+                  "dataset_split": split}
+        for metric_type, name, value, metric_config in (
+                ("accuracy", "Accuracy (%)", accuracy, None), ("f1", "Macro-F1 (%)", macro_f1, "macro"),
+                ("f1", "Weighted F1 (%)", weighted_f1, "weighted")):
+            if value is not None:
+                entries.append(EvalResult(metric_type=metric_type, metric_name=name, metric_config=metric_config,
+                                          metric_value=round(100 * float(value), 4), **common))
 
     validation = training.validation if training is not None else None
     if validation:
+        if training.task == "source-tracing":
+            add_tracing(training, training.dataset_config, validation.split, validation.accuracy,
+                        validation.macro_f1, validation.weighted_f1, f"`{training.label_column}`, training codecs")
+        for head, values in validation.heads.items():
+            add_tracing(training, training.dataset_config, validation.split, values.get("accuracy"),
+                        values.get("macro_f1"), values.get("weighted_f1"), f"`{head}`, training codecs", head)
         add(training.dataset, training.dataset_config, validation.split, validation.eer, validation.min_dcf,
             "training codecs: " + ", ".join(training.train_codecs))
     for run in runs:
         tracing = run.source_tracing
-        if tracing is not None:  # accuracy and macro-F1 of "which codec made this?", before the split's EERs
-            common = {"task_type": TASK_TYPE, "task_name": SOURCE_TRACING_TASK,
-                      "dataset_type": dataset_id(run.dataset),
-                      "dataset_name": f"{dataset_id(run.dataset)} ({run.dataset_config or 'default'}: "
-                                      f"{len(tracing.classes)} classes)",
-                      "dataset_config": run.dataset_config, "dataset_split": run.split}
-            entries.append(EvalResult(metric_type="accuracy", metric_name="Accuracy (%)",
-                                      metric_value=round(100 * float(tracing.accuracy), 4), **common))
-            entries.append(EvalResult(metric_type="f1", metric_name="Macro-F1 (%)", metric_config="macro",
-                                      metric_value=round(100 * float(tracing.macro_f1), 4), **common))
+        if tracing is not None:  # accuracy and F1 of "which codec made this?", before the split's EERs
+            add_tracing(run, run.dataset_config, run.split, tracing.accuracy, tracing.macro_f1, tracing.weighted_f1,
+                        f"{len(tracing.classes)} classes")
+        for head, result in run.heads.items():
+            add_tracing(run, run.dataset_config, run.split, result.accuracy, result.macro_f1, result.weighted_f1,
+                        f"`{head}`, {len(result.classes)} classes", head)
         if run.pooled is not None:
-            add(run.dataset, run.dataset_config, run.split, run.pooled.eer, run.pooled.min_dcf, "all codecs pooled")
+            add(run.dataset, run.dataset_config, run.split, run.pooled.eer, run.pooled.min_dcf, "all codecs pooled",
+                run.pooled)
         for codec, result in run.per_codec.items():
-            add(run.dataset, codec, run.split, result.eer, result.min_dcf, f"{codec} vs genuine")
+            add(run.dataset, codec, run.split, result.eer, result.min_dcf, f"{codec} vs genuine", result)
     return entries
 
 
 def confusion_table(tracing: SourceTracingResult) -> str:
     """A Markdown table of a source-tracing run: counts, rows = true class, columns = predicted class (registry
-    order), then each class's F1; accuracy and macro-F1 above it."""
-    lines = [f"Accuracy {100 * tracing.accuracy:.2f} %, macro-F1 {100 * tracing.macro_f1:.2f} % "
+    order), then each class's F1; accuracy, macro-F1 and weighted F1 above it."""
+    weighted = "" if tracing.weighted_f1 is None else f", weighted F1 {100 * tracing.weighted_f1:.2f} %"
+    lines = [f"Accuracy {100 * tracing.accuracy:.2f} %, macro-F1 {100 * tracing.macro_f1:.2f} %{weighted} "
              f"({tracing.rows} rows; rows: true class, columns: predicted class)", "",
              "| true \\ predicted | " + " | ".join(tracing.classes) + " | F1 (%) |",
              "|---|" + "---:|" * (len(tracing.classes) + 1)]
@@ -203,22 +228,78 @@ def confusion_table(tracing: SourceTracingResult) -> str:
     return "\n".join(lines)
 
 
-def results_table(run: ScoreResults) -> str:
-    """A Markdown table of one scoring run: EER and minDCF per codec, then pooled."""
-    lines = ["| codec | EER (%) | minDCF | bona fide | spoof |", "|---|---:|---:|---:|---:|"]
-    for codec, result in run.rows():
-        name = f"**{codec}**" if codec == POOLED else codec
-        lines.append(f"| {name} | {100 * result.eer:.2f} | {result.min_dcf:.4f} | "
-                     f"{result.n_bonafide} | {result.n_spoof} |")
+def _number(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def results_table(run: ScoreResults, grouping: str = "codec") -> str:
+    """A Markdown table of one scoring run: ASVspoof 5's measures (minDCF, actDCF, Cllr, EER) per codec then pooled
+    (`grouping` `codec`), or per codec family (`family`) or taxonomy cell (`cell`)."""
+    rows = run.rows() if grouping == "codec" else list(getattr(run, f"per_{grouping}").items())
+    lines = [f"| {grouping} | minDCF | actDCF | Cllr (bits) | EER (%) | bona fide | spoof |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, result in rows:
+        shown = f"**{name}**" if name == POOLED else name
+        lines.append(f"| {shown} | {result.min_dcf:.4f} | {_number(result.act_dcf)} | {_number(result.cllr)} | "
+                     f"{100 * result.eer:.2f} | {result.n_bonafide} | {result.n_spoof} |")
     return "\n".join(lines)
 
 
+def run_tables(run: ScoreResults) -> list[str]:
+    """Every table of one scoring run: tracing (and each multi-task head), open set, then the detection measures
+    per codec, family and cell, with the calibration they used."""
+    tables = []
+    if run.source_tracing is not None:
+        tables.append(confusion_table(run.source_tracing))
+    for head, result in run.heads.items():
+        tables.append(f"Head `{head}`: " + confusion_table(result))
+    if run.open_set:
+        o = run.open_set
+        tables.append(f"Open-set tracing ({o['n_unknown']} clips of parts the tracer never saw: "
+                      f"{', '.join(o['unknown_parts'])}; {o['n_known']} of known codecs): AUROC {o['auroc']:.4f}; at "
+                      f"largest class probability < {o['threshold']}, {100 * o['unknown_detected']:.1f} % of the "
+                      f"unseen caught, {100 * o['known_flagged']:.1f} % of the known flagged.")
+    if run.pooled is not None:
+        calibration = run.calibration
+        tables.append("actDCF and Cllr of the scores calibrated on split "
+                      f"`{calibration['split']}` (LLR = {calibration['scale']:.4f} × score "
+                      f"{calibration['offset']:+.4f})." if calibration else
+                      "actDCF and Cllr read the uncalibrated bona fide log-odds as LLRs (`python -m eval score "
+                      "--calibration_split validation` calibrates them).")
+        tables.append(results_table(run))
+        for grouping in ("family", "cell"):
+            if getattr(run, f"per_{grouping}"):
+                tables.append(results_table(run, grouping))
+    return tables
+
+
+def add_figure(model_dir: str | Path, source: str | Path, name: str) -> Path:
+    """Copy a PNG into the model folder's `figures/` (atomically), where the card embeds it and the push takes it."""
+    target = Path(model_dir) / FIGURES_DIR / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(Path(source).read_bytes())
+    return target
+
+
+def figure_lines(figures: list[str]) -> list[str]:
+    """The card's "Figures" section: each PNG of `figures/` embedded, captioned with its name."""
+    if not figures:
+        return []
+    lines = ["## Figures", ""]
+    for name in figures:
+        caption = Path(name).stem.replace("_", " ")
+        lines += [f"![{caption}]({FIGURES_DIR}/{name})", "", f"*{caption}*", ""]
+    return lines
+
+
 def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str,
-                     license: str | None = None) -> ModelCard:
+                     license: str | None = None, figures: list[str] | None = None) -> ModelCard:
     """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body.
 
     `license`: the card's licence; None: the training facts' (`--license` of finetune, else the base model's
-    as its local card states), else left out and the body says so."""
+    as its local card states), else left out and the body says so. `figures`: PNG names under `figures/` to
+    embed."""
     if not training and not runs:
         raise ModelCardError(
             f"nothing to put on the card of {model_name}: no {TRAINING_FILE} and no {RESULTS_FILE}; run "
@@ -239,7 +320,7 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         library_name="transformers",
         pipeline_tag="audio-classification",
         tags=["audio-classification", "anti-spoofing", "audio-deepfake-detection", "codecfake", "codecfake-hf"],
-        metrics=["eer"],
+        metrics=["eer", "min_dcf", "act_dcf", "cllr"] if any(r.pooled is not None for r in runs) else ["eer"],
         eval_results=eval_results(training, runs) or None,
     )
     body = [f"# {model_name}", ""]
@@ -255,7 +336,7 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         base = base_model or (f"a fresh {training.architecture or 'model'} (random weights, "
                               f"config {training.config_name})")
         body += [
-            f"A bona fide vs spoof speech detector fine-tuned from {base} on {dataset_words(training.dataset)}"
+            f"{model_kind(training)} fine-tuned from {base} on {dataset_words(training.dataset)}"
             f" (config `{training.dataset_config}`), codec-resynthesised speech as in CodecFake "
             "(Wu, Tseng and Lee, Interspeech 2024), with codecfake-hf's `python -m eval finetune`.",
             "",
@@ -293,10 +374,9 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         body += [f"### {dataset_id(run.dataset)}, config `{run.dataset_config}`, split `{run.split}`", ""]
         if run.untrained:
             body += ["(scored without training)", ""]
-        if run.source_tracing is not None:
-            body += [confusion_table(run.source_tracing), ""]
-        if run.pooled is not None:
-            body += [results_table(run), ""]
+        for table in run_tables(run):
+            body += [table, ""]
+    body += figure_lines(figures or [])
     if not runs:
         body += ["Not scored on a test split yet (`python -m eval score`).", ""]
     hyper = training.hyperparameters if training else {}
@@ -322,6 +402,17 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     ]
     content = f"---\n{data.to_yaml()}\n---\n\n{GENERATED_START}\n" + "\n".join(body) + f"\n{GENERATED_END}\n"
     return ModelCard(content)
+
+
+def model_kind(training: TrainingFacts) -> str:
+    """What the model is, for the card's first sentence: a detector, a tracer of one column, or both at once."""
+    if training.task == "source-tracing":
+        return (f"A codec source tracer (classes: the values of `{training.label_column}`, "
+                f"{len(training.labels)} of them)")
+    if training.task == "multi-task":
+        return (f"A multi-task bona fide vs spoof detector and codec tracer (heads: "
+                f"{', '.join(f'`{head}`' for head in training.heads)})")
+    return "A bona fide vs spoof speech detector"
 
 
 def how_to_use(model_name: str, training: TrainingFacts | None) -> list[str]:
@@ -379,7 +470,9 @@ def write_model_card(model_dir: str | Path, model_name: str | None = None, licen
     existing = ModelCard.load(path) if path.is_file() else None
     if license is None and existing is not None and isinstance(existing.data.license, str):
         license = existing.data.license or None
-    card = build_model_card(training, runs, model_name or model_dir.resolve().name, license=license)
+    figures = sorted(path.name for path in (model_dir / FIGURES_DIR).glob("*.png"))
+    card = build_model_card(training, runs, model_name or model_dir.resolve().name, license=license,
+                            figures=figures)
     if existing is not None:
         card = merge_with_existing(existing, card)
     path = write_text_atomic(path, str(card))

@@ -88,6 +88,9 @@ class CodecResult(_Record):
         min_dcf (float): normalised minimum detection cost (ASVspoof 5 costs).
         n_bonafide (int): genuine rows scored.
         n_spoof (int): spoof rows scored.
+        act_dcf (float | None): normalised actual DCF at the Bayes threshold of the score read as an LLR
+            (ASVspoof 5 costs; the calibrated score where the run was calibrated).
+        cllr (float | None): cost of log-likelihood ratios in bits (likewise).
     """
 
     _what = "codec result"
@@ -97,6 +100,15 @@ class CodecResult(_Record):
     min_dcf: float
     n_bonafide: int
     n_spoof: int
+    act_dcf: float | None = None
+    cllr: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("act_dcf", "cllr"):  # absent from files written before they were measured: keep those keys
+            if data[name] is None:
+                del data[name]
+        return data
 
 
 @dataclass
@@ -109,6 +121,7 @@ class SourceTracingResult(_Record):
         accuracy (float): share of rows whose predicted class is the true one, 0..1.
         macro_f1 (float): mean F1 over the classes that occur as true or predicted label, 0..1.
         f1 (dict[str, float | None]): each class's F1 (None where it does not occur).
+        weighted_f1 (float | None): each class's F1 weighted by its true rows.
         confusion (list[list[int]]): counts, rows = true class, columns = predicted class.
         rows (int): rows scored.
         classes_unknown_to_model (list[str]): true classes the model cannot predict (always wrong).
@@ -124,6 +137,7 @@ class SourceTracingResult(_Record):
     confusion: list[list[int]]
     rows: int
     classes_unknown_to_model: list[str] = field(default_factory=list)
+    weighted_f1: float | None = None
 
 
 @dataclass
@@ -144,6 +158,16 @@ class ScoreResults(_RecordFile):
         task (str): `detection` or `source-tracing`.
         source_tracing (SourceTracingResult | None): a source-tracing model's multi-class results.
         untrained (bool): the model was saved without training (its results mean nothing).
+        per_family (dict[str, CodecResult]): codec family (`codecs.spec(name).family`) -> its spoof rows against
+            every genuine row.
+        per_cell (dict[str, CodecResult]): CodecFake+ taxonomy cell (`quantizer|auxiliary|decoder`) -> likewise.
+        calibration (dict | None): the affine calibration applied before actDCF and Cllr (`scale`, `offset`,
+            `split` it was fitted on, `prior`, rows); None: they read the raw score as an LLR.
+        open_set (dict | None): open-set tracing: the "none of the known codecs" score of a tracer on parts it
+            never saw against the spoof parts it knows (`auroc`, `threshold`, `unknown_detected`,
+            `known_flagged`, the parts of each side).
+        heads (dict[str, SourceTracingResult]): a multi-task model's taxonomy heads (head -> its results).
+        dataset_revision (str | None): the dataset revision scored (a Hub commit where given).
     """
 
     _what = "results"
@@ -160,6 +184,12 @@ class ScoreResults(_RecordFile):
     task: str = "detection"
     source_tracing: SourceTracingResult | None = None
     untrained: bool = False
+    per_family: dict[str, CodecResult] = field(default_factory=dict)
+    per_cell: dict[str, CodecResult] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
+    open_set: dict[str, Any] | None = None
+    heads: dict[str, SourceTracingResult] = field(default_factory=dict)
+    dataset_revision: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -181,6 +211,14 @@ class ScoreResults(_RecordFile):
             data["source_tracing"] = self.source_tracing.to_dict() if self.source_tracing is not None else None
         if self.untrained:
             data["untrained"] = True
+        for name in ("per_family", "per_cell"):
+            if getattr(self, name):
+                data[name] = {key: result.to_dict() for key, result in getattr(self, name).items()}
+        for name in ("calibration", "open_set", "dataset_revision"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        if self.heads:
+            data["heads"] = {head: result.to_dict() for head, result in self.heads.items()}
         return data
 
     @classmethod
@@ -193,6 +231,11 @@ class ScoreResults(_RecordFile):
             results.pooled = CodecResult.from_dict(results.pooled, f"{what}: pooled")
         if isinstance(results.source_tracing, dict):
             results.source_tracing = SourceTracingResult.from_dict(results.source_tracing, f"{what}: source_tracing")
+        for name in ("per_family", "per_cell"):
+            setattr(results, name, {key: CodecResult.from_dict(value, f"{what}: {name} {key}")
+                                    for key, value in dict(getattr(results, name) or {}).items()})
+        results.heads = {head: SourceTracingResult.from_dict(value, f"{what}: heads {head}")
+                         for head, value in dict(results.heads or {}).items()}
         return results
 
 
@@ -207,6 +250,10 @@ class ValidationResult(_Record):
         rows (int): rows evaluated.
         accuracy (float | None): source tracing: its accuracy, 0..1.
         macro_f1 (float | None): source tracing: its macro-F1, 0..1.
+        weighted_f1 (float | None): source tracing: its F1 weighted by each class's rows, 0..1.
+        classes (list[str]): source tracing: the rows and columns of `confusion`.
+        confusion (list[list[int]] | None): source tracing: counts, rows = true class, columns = predicted.
+        heads (dict[str, dict[str, float]]): a multi-task model: head -> its validation measures.
     """
 
     _what = "validation"
@@ -217,6 +264,10 @@ class ValidationResult(_Record):
     rows: int = 0
     accuracy: float | None = None
     macro_f1: float | None = None
+    weighted_f1: float | None = None
+    classes: list[str] = field(default_factory=list)
+    confusion: list[list[int]] | None = None
+    heads: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -251,6 +302,8 @@ class TrainingFacts(_RecordFile):
         training_data (str | None): with `origin`, what it was trained on.
         license (str | None): the model's licence for its card (`--license`, else the base model's where its
             card could be read locally); None: not stated.
+        heads (dict[str, list[str]]): a multi-task model (`--multitask`): head (dataset column) -> its classes,
+            in the order of the model's logits (one linear layer, the heads' logits side by side).
     """
 
     _what = "training facts"
@@ -279,6 +332,7 @@ class TrainingFacts(_RecordFile):
     origin: str | None = None
     training_data: str | None = None
     license: str | None = None
+    heads: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

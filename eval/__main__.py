@@ -1,5 +1,5 @@
 """`python -m eval <command> [arguments]` (installed: `codecfake-eval`): finetune, score, protocol, card,
-convert-aasist.
+convert-aasist, export.
 
 Each command has its own `--help`.
 """
@@ -15,10 +15,11 @@ from . import program_name
 
 COMMANDS = {
     "finetune": "fine-tune an audio classifier (Trainer) on a CodecFake dataset",
-    "score": "score a trained model on a split: score file, results.json, EER/minDCF table, DET plots",
-    "protocol": "run a protocol (paper: train×test EER matrix; all; leave-one-out)",
+    "score": "score a trained model on a split: score file, results.json, minDCF/actDCF/Cllr/EER tables, DET plots",
+    "protocol": "run a protocol (paper, all, leave-one-out, family, leave-one-family-out, held-out-cell)",
     "card": "rebuild a model folder's README.md (EER in model-index) and optionally push it",
     "convert-aasist": "convert an official clovaai/aasist checkpoint (AASIST.pth, AASIST-L.pth) to a model folder",
+    "export": "write a score run as a Speech Anti-Spoofing Arena submission (scores file, SHA-256, YAML)",
 }
 
 
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             from .protocols import main as run
         elif command == "convert-aasist":
             from .convert import main as run
+        elif command == "export":
+            from .export import main as run
         else:
             from .score import card_main as run
         run(rest)

@@ -11,7 +11,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from codecfake_hf.errors import CodecFakeError
+from codecfake_hf import codecs
+from codecfake_hf.codecs.registry import TAXONOMY
+from codecfake_hf.errors import CodecFakeError, UnknownCodecError
 from codecfake_hf.schema import GENUINE, part_order
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,42 @@ class EvalArgumentError(CodecFakeError, ValueError):
 
 DETECTION = "detection"  # bona fide vs spoof: EER and minDCF
 SOURCE_TRACING = "source-tracing"  # which part (genuine or which codec) made this clip: accuracy, macro-F1
+MULTITASK = "multi-task"  # a detection head and the taxonomy heads in one model (`finetune --multitask`)
+FAMILY = "family"  # a label derived from the codec column: the codec family of the registry (`CodecSpec.family`)
+TAXONOMY_COLUMNS = tuple(TAXONOMY)  # quantizer, auxiliary, decoder: ClassLabel columns of a CodecFake dataset
+
+
+def part_family(part: str) -> str | None:
+    """The codec family of a part (`genuine` for genuine); None for a codec the registry does not know."""
+    if part == GENUINE:
+        return GENUINE
+    try:
+        return codecs.spec(part).family
+    except UnknownCodecError:
+        return None
+
+
+def part_cell(part: str) -> str | None:
+    """The CodecFake+ taxonomy cell of a codec, `quantizer|auxiliary|decoder` (e.g. `multi-codebook|none|time`);
+    None for genuine and for a codec the registry does not know."""
+    if part == GENUINE:
+        return None
+    try:
+        spec = codecs.spec(part)
+    except UnknownCodecError:
+        return None
+    return "|".join(str(getattr(spec, key)) for key in TAXONOMY_COLUMNS)
+
+
+def family_order(parts) -> list[str]:
+    """The families of `parts` (genuine first), in the order of their first codec in the registry."""
+    families = [part_family(part) for part in part_order(parts)]
+    unknown = sorted(part for part, family in zip(part_order(parts), families, strict=True) if family is None)
+    if unknown:
+        raise EvalArgumentError(f"`--label_column_name {FAMILY}`: {unknown} are not codecs of the registry, so their "
+                                "family is unknown; leave them out with `--train_codecs`/`--codecs`, or trace "
+                                "`--label_column_name codec`")
+    return list(dict.fromkeys(families))
 
 
 @dataclass(frozen=True)
@@ -38,6 +76,7 @@ class LabelInfo:
         task: `DETECTION` (a ClassLabel with a bona fide class) or `SOURCE_TRACING` (one class per part or
             taxonomy value).
         column: the label column; `encoded` means it holds strings (the `codec` column), mapped to ids at load.
+        source: the dataset column the labels are read from (the codec column for `family`); None: `column`.
     """
 
     names: tuple[str, ...]
@@ -45,6 +84,12 @@ class LabelInfo:
     task: str = DETECTION
     column: str = "label"
     encoded: bool = False
+    source: str | None = None
+
+    @property
+    def read_from(self) -> str:
+        """The dataset column holding this label's values."""
+        return self.source or self.column
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -58,6 +103,8 @@ class LabelInfo:
         """Label ids of a column's values (strings of an encoded column are looked up; ids pass through)."""
         if not self.encoded:
             return [int(value) for value in values]
+        if self.column == FAMILY:
+            values = [part_family(value) or value for value in values]
         lookup = self.label2id
         unknown = sorted({value for value in values if value not in lookup})
         if unknown:
@@ -137,21 +184,29 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
                   what: str) -> LabelInfo:
     """Check that `dataset` has the audio, label and codec columns; return its classes.
 
-    Detection: the label column is a `ClassLabel` with a `bonafide` class (DESIGN.md's schema). Source
-    tracing: the label column is the codec column itself (strings; one class per part, in the registry's
-    order, encoded at load) or a `ClassLabel` without a bona fide class (a taxonomy column). Anything else
-    (no column, plain integers or strings) is refused here, naming the flag.
+    Detection: the label column is a two-class `ClassLabel` with a `bonafide` class (the schema's `label`).
+    Source tracing: the label column is the codec column itself (strings; one class per part, in the registry's
+    order, encoded at load), `family` (derived from the codec column: `codecs.spec(codec).family`), or a
+    `ClassLabel` of more than two classes (a taxonomy column: `quantizer`, `auxiliary`, `decoder`, whose genuine
+    rows are `bonafide`). A two-class `ClassLabel` without the bona fide name (e.g. `real`/`fake`) is refused:
+    which class is bona fide must be named with `--bonafide_label`. Anything else (no column, plain integers or
+    strings) is refused here, naming the flag.
     """
     columns = dataset.column_names
+    derived = label == FAMILY and FAMILY not in columns  # the family of each row's codec
     for flag, column in (("--audio_column_name", audio), ("--label_column_name", label),
                          ("--codec_column_name", codec)):
-        if column not in columns:
+        if column not in columns and not (derived and flag == "--label_column_name"):
             hint = " — a dataset without labels cannot be evaluated" if flag == "--label_column_name" else ""
             raise EvalArgumentError(
                 f"`{flag} {column}` is not a column of {what}{hint}; its columns are {columns}")
     if not isinstance(dataset.features[audio], datasets.Audio):
         raise EvalArgumentError(
             f"`--audio_column_name {audio}` of {what} is {dataset.features[audio]}, not an `Audio` column")
+    if derived:
+        names = tuple(family_order(dataset.unique(codec)))
+        return LabelInfo(names=names, bonafide_id=names.index(GENUINE) if GENUINE in names else None,
+                         task=SOURCE_TRACING, column=FAMILY, encoded=True, source=codec)
     feature = dataset.features[label]
     if label == codec and not isinstance(feature, datasets.ClassLabel):
         # source tracing over the parts: the string `codec` column, classes in the registry's order
@@ -163,19 +218,25 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
             f"`--label_column_name {label}` of {what} is {feature}, not a `ClassLabel`: the dataset has no "
             f"class names, so which label is `{bonafide}` is unknown (CodecFake datasets use "
             "ClassLabel(names=['bonafide', 'spoof'])); for source tracing give `--label_column_name "
-            f"{codec}` or a ClassLabel taxonomy column")
+            f"{codec}`, `{FAMILY}` or a ClassLabel taxonomy column")
     outside = [v for v in dataset.unique(label) if v is None or not 0 <= v < len(feature.names)]
     if outside:
         raise EvalArgumentError(
             f"`--label_column_name {label}` of {what} holds values {outside[:5]} outside its classes "
             f"0..{len(feature.names) - 1} ({feature.names}); fix or drop those rows")
-    if bonafide not in feature.names:
-        if len(feature.names) < 2:
-            raise EvalArgumentError(f"`--label_column_name {label}` of {what} has {len(feature.names)} class(es) "
-                                    f"{feature.names}: nothing to tell apart")
-        # a ClassLabel without a bona fide class (a taxonomy column): source tracing over its classes
-        return LabelInfo(names=tuple(feature.names), bonafide_id=None, task=SOURCE_TRACING, column=label)
-    return LabelInfo(names=tuple(feature.names), bonafide_id=feature.names.index(bonafide), column=label)
+    if len(feature.names) < 2:
+        raise EvalArgumentError(f"`--label_column_name {label}` of {what} has {len(feature.names)} class(es) "
+                                f"{feature.names}: nothing to tell apart")
+    bonafide_id = feature.names.index(bonafide) if bonafide in feature.names else None
+    if len(feature.names) == 2:
+        if bonafide_id is None:  # bona fide vs spoof under other names: which one is bona fide is not guessed
+            raise EvalArgumentError(
+                f"`--label_column_name {label}` of {what} has the classes {feature.names}, none of them "
+                f"`--bonafide_label {bonafide}`: name its bona fide class, e.g. `--bonafide_label "
+                f"{feature.names[0]}`")
+        return LabelInfo(names=tuple(feature.names), bonafide_id=bonafide_id, column=label)
+    # more than two classes (a taxonomy column; its genuine rows are `bonafide`): source tracing over its classes
+    return LabelInfo(names=tuple(feature.names), bonafide_id=bonafide_id, task=SOURCE_TRACING, column=label)
 
 
 def merge_label_info(infos: Sequence[LabelInfo], present: Sequence[Sequence[str]]) -> LabelInfo:
@@ -183,9 +244,10 @@ def merge_label_info(infos: Sequence[LabelInfo], present: Sequence[Sequence[str]
     first = infos[0]
     if not first.encoded:
         return first
-    names = tuple(part_order({part for parts in present for part in parts}))
+    parts = {part for parts in present for part in parts}
+    names = tuple(family_order(parts) if first.column == FAMILY else part_order(parts))
     return LabelInfo(names=names, bonafide_id=names.index(GENUINE) if GENUINE in names else None,
-                     task=first.task, column=first.column, encoded=True)
+                     task=first.task, column=first.column, encoded=True, source=first.source)
 
 
 def dataset_codecs(dataset: datasets.Dataset, codec_column: str) -> list[str]:
@@ -208,12 +270,30 @@ def select_codecs(dataset: datasets.Dataset, codecs: Sequence[str] | None, *, co
                           batched=True, desc=f"Keeping {', '.join(sorted(keep))}")
 
 
-def cap_rows(dataset: datasets.Dataset, limit: int | None, seed: int) -> datasets.Dataset:
+def cap_rows(dataset: datasets.Dataset, limit: int | None, seed: int,
+             stratify_by: Sequence[str] = ()) -> datasets.Dataset:
     """At most `limit` rows, a seeded shuffle rather than the first rows, which may all be one codec (the
-    smoke-test knob). A small `limit` can still miss a class, which then stops the run with a clear message."""
+    smoke-test knob). With `stratify_by` columns, the rows are taken in turn from each combination of their
+    values (e.g. label and codec), so that a `limit` of at least the number of combinations keeps every class
+    and every codec: an evaluation subset then always holds bona fide and spoof rows."""
     if limit is None or limit >= len(dataset):
         return dataset
-    return dataset.shuffle(seed=seed).select(range(limit))
+    if not stratify_by:
+        return dataset.shuffle(seed=seed).select(range(limit))
+    rng = np.random.default_rng(seed)
+    keys = list(zip(*(dataset[column] for column in stratify_by), strict=True))
+    groups: dict = {}
+    for index in rng.permutation(len(dataset)):
+        groups.setdefault(keys[index], []).append(int(index))
+    queues = [groups[key] for key in sorted(groups, key=str)]
+    chosen: list[int] = []
+    depth = 0
+    while len(chosen) < limit:  # round robin: the first row of every group, then the second, ...
+        for queue in queues:
+            if depth < len(queue) and len(chosen) < limit:
+                chosen.append(queue[depth])
+        depth += 1
+    return dataset.select(sorted(chosen))
 
 
 def crop_or_pad(wave: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:

@@ -44,7 +44,10 @@ from codecfake_hf.results import TrainingFacts, ValidationResult
 from . import program_name
 from .data import (
     CODECFAKE_SECONDS,
+    DETECTION,
+    MULTITASK,
     SOURCE_TRACING,
+    TAXONOMY_COLUMNS,
     EvalArgumentError,
     LabelInfo,
     bonafide_log_odds,
@@ -145,7 +148,19 @@ class DataTrainingArguments:
         default="validation", metadata={"help": "Validation split (for the best checkpoint). Default: validation."})
     audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
     label_column_name: str = field(
-        default="label", metadata={"help": "ClassLabel column with a bona fide class. Default: label."})
+        default="label",
+        metadata={"help": "What the model learns. `label` (a two-class ClassLabel with a bona fide class): a bona "
+                          "fide/spoof detector, best checkpoint by EER. A tracer (\"which codec made this?\", best "
+                          "checkpoint by macro-F1): `codec` (one class per part), `family` (the codec family, from "
+                          "the codec column) or a taxonomy ClassLabel column (`quantizer`, `auxiliary`, `decoder`). "
+                          "Default: label."})
+    multitask: bool = field(
+        default=False,
+        metadata={"help": "Train the bona fide/spoof head (`--label_column_name`) and the three CodecFake+ taxonomy "
+                          "heads (quantizer, auxiliary, decoder) at once, as CodecFake+'s source-tracing models do: "
+                          "one linear layer whose logits are the heads' side by side, the loss the mean of the "
+                          "heads' cross entropies; best checkpoint by the detection head's EER; every head "
+                          "reported. Default: False."})
     codec_column_name: str = field(
         default="codec", metadata={"help": "Column naming the codec (`genuine` for bona fide). Default: codec."})
     bonafide_label: str = field(
@@ -158,7 +173,9 @@ class DataTrainingArguments:
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Use at most this many training rows (smoke tests). Default: all."})
     max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use at most this many validation rows. Default: all."})
+        default=None, metadata={"help": "Use at most this many validation rows, taken in turn from every class and "
+                                        "codec (stratified), so a small subset still holds both labels. Default: "
+                                        "all."})
     license: str | None = field(default=None, metadata={"help": (
         "The model's licence on its card (an SPDX or Hub licence id, e.g. `mit`). Default: the base model's "
         "licence as its card states, read locally (its folder, or the Hub cache); else left out with a note.")})
@@ -311,9 +328,12 @@ class CodecFakeTrainer(Trainer):
         class_weights: float tensor [num_labels], or None for plain cross entropy.
         adam_l2: train with `torch.optim.Adam` (weight decay as an L2 term, as clovaai/aasist does) instead of
             `--optim`'s AdamW; learning rate, betas, epsilon and weight decay come from the arguments.
+        head_sizes: a multi-task model's heads: the number of classes of each, in the order of the logits; the
+            labels are then [batch, heads] and the loss is the mean of the heads' (weighted) cross entropies.
     """
 
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, adam_l2: bool = False, **kwargs):
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, adam_l2: bool = False,
+                 head_sizes: list[int] | None = None, **kwargs):
         if adam_l2:
             training_args = kwargs["args"]
             kwargs["optimizer_cls_and_kwargs"] = (torch.optim.Adam, {
@@ -321,13 +341,25 @@ class CodecFakeTrainer(Trainer):
                 "eps": training_args.adam_epsilon, "amsgrad": False})
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
+        self.head_sizes = list(head_sizes or [])
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs["labels"]
         outputs = model(**{key: value for key, value in inputs.items() if key != "labels"})
-        weight = None if self.class_weights is None else self.class_weights.to(outputs.logits.device)
-        loss = torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weight,
-                                                 label_smoothing=self.args.label_smoothing_factor)
+        logits = outputs.logits.float()
+        weight = None if self.class_weights is None else self.class_weights.to(logits.device)
+        if not self.head_sizes:
+            loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight,
+                                                     label_smoothing=self.args.label_smoothing_factor)
+            return (loss, outputs) if return_outputs else loss
+        losses, start = [], 0
+        for head, size in enumerate(self.head_sizes):  # one cross entropy per head, on its slice of the logits
+            part = slice(start, start + size)
+            losses.append(torch.nn.functional.cross_entropy(
+                logits[:, part], labels[:, head], weight=None if weight is None else weight[part],
+                label_smoothing=self.args.label_smoothing_factor))
+            start += size
+        loss = torch.stack(losses).mean()
         return (loss, outputs) if return_outputs else loss
 
     def create_model_card(self, **kwargs):
@@ -340,24 +372,37 @@ class CodecFakeTrainer(Trainer):
 
 
 def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.Tensor | None:
-    """Balanced weights N / (K * N_class) from the training labels; every class must be present."""
+    """Balanced weights N / (K * N_class) from the training labels, K the classes present.
+
+    A detector needs both classes. A tracer may have classes no training row holds (a taxonomy column lists
+    every value of the registry, e.g. `frequency` in a build of time-domain codecs only): they get weight 0
+    (they cannot be learned, and no row of theirs is in the loss); at least two classes must be present.
+    """
     if how not in ("balanced", "none"):
         raise EvalArgumentError(f"`--class_weighting {how}`: choose `balanced` or `none`")
     counts = np.bincount(labels, minlength=len(label_info.names))
     missing = [label_info.names[i] for i, count in enumerate(counts) if count == 0]
-    if missing:
+    present = int(np.count_nonzero(counts))
+    if missing and (label_info.task != SOURCE_TRACING or present < 2):
         seen = dict(zip(label_info.names, counts.tolist(), strict=True))
+        need = "a detector needs both classes" if label_info.task != SOURCE_TRACING else \
+            "a tracer needs at least two classes"
         raise EvalArgumentError(
-            f"the training rows have no {missing} rows (counts {seen}): "
-            "a detector needs both classes; check `--train_codecs` and the split")
+            f"the training rows of `{label_info.column}` have no {missing} rows (counts {seen}): "
+            f"{need}; check `--train_codecs` and the split")
+    if missing:
+        logger.warning("No training rows of %s %s: weight 0, the model cannot learn them", label_info.column, missing)
     if how == "none":
         return None
-    return torch.tensor(counts.sum() / (len(counts) * counts), dtype=torch.float32)
+    with np.errstate(divide="ignore"):
+        weights = np.where(counts > 0, counts.sum() / (present * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 def make_transform(feature_extractor, data_args: DataTrainingArguments, label_info: LabelInfo, *, train: bool,
-                   seed: int):
-    """The `set_transform` function: decode, crop (random for training), extract features, attach label ids."""
+                   seed: int, heads: list[LabelInfo] | None = None):
+    """The `set_transform` function: decode, crop (random for training), extract features, attach label ids
+    (a multi-task model: one id per head, [rows, heads])."""
     input_name = feature_extractor.model_input_names[0]
     rate = feature_extractor.sampling_rate
     length = int(round(data_args.max_length_seconds * rate))
@@ -366,32 +411,65 @@ def make_transform(feature_extractor, data_args: DataTrainingArguments, label_in
     def transform(batch):
         waves = [crop_or_pad(mono(audio), length, rng) for audio in batch[data_args.audio_column_name]]
         inputs = feature_extractor(waves, sampling_rate=rate)
-        return {input_name: inputs[input_name], "labels": label_info.ids(batch[data_args.label_column_name])}
+        if heads:
+            labels = [list(ids) for ids in zip(*(head.ids(batch[head.read_from]) for head in heads), strict=True)]
+        else:
+            labels = label_info.ids(batch[label_info.read_from])
+        return {input_name: inputs[input_name], "labels": labels}
 
     return transform
 
 
-def eer_metrics(bonafide_id: int | None, task: str = "detection"):
-    """`compute_metrics` for Trainer: EER and minDCF of the bona fide log-odds on the validation rows; in source
-    tracing, accuracy and macro-F1 (and the EER of genuine against every codec, where genuine is a class)."""
+def detection_values(logits: np.ndarray, labels: np.ndarray, bonafide_id: int) -> dict[str, float]:
+    """EER (and its threshold), minDCF, actDCF and Cllr of the bona fide log-odds of `logits` [N, K]."""
+    scores = bonafide_log_odds(logits, bonafide_id)
+    bonafide, spoof = metrics.split_scores(scores, labels, pos_label=bonafide_id)
+    values = metrics.detection_measures(bonafide, spoof)
+    values["eer_threshold"] = values.pop("threshold")
+    return values
+
+
+def tracing_values(logits: np.ndarray, labels: np.ndarray, names) -> dict:
+    """Accuracy, macro-F1, weighted F1 and the confusion matrix (as a list) of a tracer's logits [N, K]."""
+    values = metrics.classification_scores(labels, np.argmax(logits, axis=1), num_classes=len(names))
+    return {"accuracy": values["accuracy"], "macro_f1": values["macro_f1"], "weighted_f1": values["weighted_f1"],
+            "confusion": values["confusion"].tolist()}
+
+
+def eer_metrics(bonafide_id: int | None, task: str = "detection", names=(), heads: list[LabelInfo] | None = None):
+    """`compute_metrics` for Trainer: EER, minDCF, actDCF and Cllr of the bona fide log-odds on the validation
+    rows; in source tracing, accuracy, macro-F1 and weighted F1 (and the EER of genuine against every codec, where
+    genuine is a class); a multi-task model: the detection head's measures, then `<head>_accuracy`,
+    `<head>_macro_f1`, `<head>_weighted_f1` of each taxonomy head. Trainer logs scalars only: the confusion
+    matrices of the last call are kept in `compute.confusions` (head or task -> matrix)."""
 
     def compute(prediction) -> dict[str, float]:
-        if task == SOURCE_TRACING:
-            labels = np.asarray(prediction.label_ids)
-            values = metrics.classification_scores(labels, np.argmax(prediction.predictions, axis=1))
-            result = {"accuracy": values["accuracy"], "macro_f1": values["macro_f1"]}
-            if bonafide_id is not None and np.any(labels == bonafide_id) and np.any(labels != bonafide_id):
-                scores = bonafide_log_odds(prediction.predictions, bonafide_id)
-                bonafide, spoof = scores[labels == bonafide_id], scores[labels != bonafide_id]
-                result["eer"] = metrics.compute_eer(bonafide, spoof)[0]
-            return result
-        scores = bonafide_log_odds(prediction.predictions, bonafide_id)
+        logits = np.asarray(prediction.predictions[0] if isinstance(prediction.predictions, tuple)
+                            else prediction.predictions)
         labels = np.asarray(prediction.label_ids)
-        bonafide, spoof = metrics.split_scores(scores, labels, pos_label=bonafide_id)
-        eer, threshold = metrics.compute_eer(bonafide, spoof)
-        min_dcf, _ = metrics.compute_min_dcf(bonafide, spoof)
-        return {"eer": eer, "eer_threshold": threshold, "min_dcf": min_dcf}
+        compute.confusions = {}
+        if heads:
+            result, start = {}, 0
+            for head_index, head in enumerate(heads):
+                part, truth = logits[:, start:start + len(head.names)], labels[:, head_index]
+                start += len(head.names)
+                if head.task != SOURCE_TRACING:
+                    result.update(detection_values(part, truth, head.bonafide_id))
+                    continue
+                values = tracing_values(part, truth, head.names)
+                compute.confusions[head.column] = values.pop("confusion")
+                result.update({f"{head.column}_{name}": value for name, value in values.items()})
+            return result
+        if task == SOURCE_TRACING:
+            values = tracing_values(logits, labels, names or range(logits.shape[1]))
+            compute.confusions[task] = values.pop("confusion")
+            if bonafide_id is not None and np.any(labels == bonafide_id) and np.any(labels != bonafide_id):
+                scores = bonafide_log_odds(logits, bonafide_id)
+                values["eer"] = metrics.compute_eer(scores[labels == bonafide_id], scores[labels != bonafide_id])[0]
+            return values
+        return detection_values(logits, labels, bonafide_id)
 
+    compute.confusions = {}
     return compute
 
 
@@ -506,23 +584,34 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                                  split_flag="--eval_split_name", **load)
     if not raw:
         raise EvalArgumentError("nothing to do: give `--do_train` and/or `--do_eval`")
-    infos = []
+    infos: list[LabelInfo] = []
+    heads: list[LabelInfo] = []  # --multitask: the detection head, then the taxonomy heads
     for key, dataset in raw.items():
         what = f"{data_args.dataset_name} ({dataset.info.config_name or 'default config'}, {key} split)"
         infos.append(check_columns(dataset, what=what, **columns))
+        if data_args.multitask:
+            heads = multitask_heads(dataset, infos[-1], columns, what)
         if key == "eval" and data_args.eval_codecs:
             codecs, flag = data_args.eval_codecs, "--eval_codecs"
         else:  # validation defaults to the training codecs
             codecs, flag = data_args.train_codecs, "--train_codecs"
         dataset = select_codecs(dataset, codecs, codec_column=data_args.codec_column_name, flag=flag, what=what)
-        limit = data_args.max_train_samples if key == "train" else data_args.max_eval_samples
-        raw[key] = cap_rows(dataset, limit, training_args.seed)
+        if key == "train":
+            raw[key] = cap_rows(dataset, data_args.max_train_samples, training_args.seed)
+        else:  # every class and codec in turn: a small subset still holds bona fide and spoof rows
+            raw[key] = cap_rows(dataset, data_args.max_eval_samples, training_args.seed,
+                                stratify_by=list(dict.fromkeys([infos[-1].read_from, data_args.codec_column_name])))
     label_info = merge_label_info(infos, [dataset_codecs(dataset, data_args.codec_column_name)
                                           for dataset in raw.values()])
-    if label_info.task == SOURCE_TRACING:
+    if heads:
+        label_info = multitask_label_info(heads)
+        logger.info("Multi-task: heads %s", {head.column: list(head.names) for head in heads})
+    elif label_info.task == SOURCE_TRACING:
         logger.info("Source tracing over %s: classes %s", label_info.column, list(label_info.names))
         if training_args.metric_for_best_model == "eer":  # this command's default: choose by macro-F1 instead
             training_args.metric_for_best_model, training_args.greater_is_better = "macro_f1", True
+    if "eval" in raw:
+        check_validation_rows(raw["eval"], heads[0] if heads else label_info, data_args)
     train_codecs = (dataset_codecs(raw["train"], data_args.codec_column_name) if "train" in raw
                     else list(data_args.train_codecs or []))
     config_name = next(iter(raw.values())).info.config_name or data_args.dataset_config_name
@@ -533,13 +622,15 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     # Model, feature extractor and labels (label2id/id2label: the Hub shows bonafide/spoof)
     model, feature_extractor = load_model(model_args, label_info)
 
-    # Loss weights for the bona fide/spoof imbalance (labels read before the audio transform is set)
+    # Loss weights for the class imbalance (labels read before the audio transform is set), per head
     weights = weights_by_class = None
     if "train" in raw:
-        labels = np.asarray(label_info.ids(raw["train"].select_columns([data_args.label_column_name])
-                                           [data_args.label_column_name]))
-        weights = class_weights(labels, label_info, model_args.class_weighting)
-        if weights is not None:
+        per_head = []
+        for info in heads or [label_info]:
+            labels = np.asarray(info.ids(raw["train"].select_columns([info.read_from])[info.read_from]))
+            per_head.append(class_weights(labels, info, model_args.class_weighting))
+        if per_head[0] is not None:
+            weights = torch.cat(per_head)
             weights_by_class = dict(zip(label_info.names, weights.tolist(), strict=True))
             logger.info("Class weights %s", weights_by_class)
 
@@ -548,7 +639,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         dataset = dataset.cast_column(data_args.audio_column_name,
                                       datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
         dataset.set_transform(make_transform(feature_extractor, data_args, label_info, train=key == "train",
-                                             seed=training_args.seed))
+                                             seed=training_args.seed, heads=heads))
         raw[key] = dataset
 
     # What the model card will say, saved beside the model
@@ -574,6 +665,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         labels=list(label_info.names),
         label_smoothing_factor=training_args.label_smoothing_factor,
         license=data_args.license or modelcard.base_model_license(model_args.model_name_or_path),
+        heads={head.column: list(head.names) for head in heads},
     )
 
     # The Hub token stays out of the Trainer's arguments, which it pickles into training_args.bin (top level and
@@ -582,33 +674,40 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     training_args.hub_token, training_args.push_to_hub = None, False
 
     # Trainer
+    compute_metrics = eer_metrics(label_info.bonafide_id, label_info.task, label_info.names, heads=heads)
     trainer = CodecFakeTrainer(
         model=model,
         args=training_args,
         train_dataset=raw.get("train"),
         eval_dataset=raw.get("eval"),
-        compute_metrics=eer_metrics(label_info.bonafide_id, label_info.task),
+        compute_metrics=compute_metrics,
         processing_class=feature_extractor,
         class_weights=weights,
         adam_l2=is_detector(model_args) and training_args.optim == TrainingArguments.optim,  # no other `--optim`
+        head_sizes=[len(head.names) for head in heads],
     )
 
-    # Train (the best checkpoint by validation EER is loaded at the end)
-    if training_args.do_train:
-        result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.log_metrics("train", result.metrics)
-        trainer.save_metrics("train", result.metrics)
-        trainer.save_state()
-
-    # Evaluate on the validation split with the best model
-    if "eval" in raw:
-        eval_metrics = trainer.evaluate()
-        trainer.log_metrics("eval", eval_metrics)
-        trainer.save_metrics("eval", eval_metrics)
-        facts.validation = ValidationResult(split=data_args.eval_split_name, eer=eval_metrics.get("eval_eer"),
-                                            min_dcf=eval_metrics.get("eval_min_dcf"), rows=len(raw["eval"]),
-                                            accuracy=eval_metrics.get("eval_accuracy"),
-                                            macro_f1=eval_metrics.get("eval_macro_f1"))
+    # Train (the best checkpoint by validation EER is loaded at the end), then evaluate on the validation split
+    # with the best model. A failure after training began still saves what was trained (model, trainer state,
+    # arguments, card) and says how to score it.
+    trained = False
+    try:
+        if training_args.do_train:
+            result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+            trained = True
+            trainer.log_metrics("train", result.metrics)
+            trainer.save_metrics("train", result.metrics)
+            trainer.save_state()
+        if "eval" in raw:
+            eval_metrics = trainer.evaluate()
+            trainer.log_metrics("eval", eval_metrics)
+            trainer.save_metrics("eval", eval_metrics)
+            facts.validation = validation_result(eval_metrics, compute_metrics.confusions, label_info, heads,
+                                                 data_args.eval_split_name, len(raw["eval"]))
+    except Exception as error:
+        if not training_args.do_train or trainer.state.global_step == 0:
+            raise
+        save_after_failure(trainer, facts, trained, error, data_args, model_args)
     if not training_args.do_train:
         logger.warning("No `--do_train`: %s is saved as it was loaded, NOT trained by this run (its card says so)",
                        training_args.output_dir)
@@ -622,6 +721,77 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         hub.push(training_args.output_dir, repo_id, repo_type="model", token=hub_token,
                  private=training_args.hub_private_repo, commit_message="codecfake-hf fine-tuning")
     return facts
+
+
+def multitask_heads(dataset: datasets.Dataset, detection: LabelInfo, columns: dict, what: str) -> list[LabelInfo]:
+    """The heads of `--multitask`: the bona fide/spoof head (`--label_column_name`), then the taxonomy columns."""
+    if detection.task != DETECTION:
+        raise EvalArgumentError(f"`--multitask` trains a bona fide/spoof head on `--label_column_name` and the "
+                                f"taxonomy heads {list(TAXONOMY_COLUMNS)}: give a bona fide/spoof column (the "
+                                f"default `label`), not `{detection.column}`")
+    heads = [detection]
+    for column in TAXONOMY_COLUMNS:
+        if column not in dataset.column_names:
+            raise EvalArgumentError(f"`--multitask`: {what} has no taxonomy column `{column}` (a CodecFake dataset "
+                                    "built by `python -m builder` has quantizer, auxiliary and decoder)")
+        heads.append(check_columns(dataset, what=what, **{**columns, "label": column}))
+    return heads
+
+
+def multitask_label_info(heads: list[LabelInfo]) -> LabelInfo:
+    """The model's classes of a multi-task model: `<head>:<class>` of every head, side by side."""
+    names = tuple(f"{head.column}:{name}" for head in heads for name in head.names)
+    return LabelInfo(names=names, bonafide_id=heads[0].bonafide_id, task=MULTITASK, column=heads[0].column)
+
+
+def check_validation_rows(dataset: datasets.Dataset, label_info: LabelInfo, data_args: DataTrainingArguments) -> None:
+    """Before any training: a detector's validation rows must hold both classes (its EER chooses the checkpoint)."""
+    if label_info.task != DETECTION:
+        return
+    present = set(label_info.ids(dataset.unique(label_info.read_from)))
+    if len(present) < 2:
+        seen = [label_info.names[i] for i in sorted(present)]
+        raise EvalArgumentError(
+            f"the validation rows ({len(dataset)} of split `{data_args.eval_split_name}`) hold only {seen}: the "
+            "EER that chooses the checkpoint needs bona fide and spoof rows; raise `--max_eval_samples`, or choose "
+            "`--eval_codecs` / `--eval_split_name` with both")
+
+
+def validation_result(eval_metrics: dict, confusions: dict, label_info: LabelInfo, heads: list[LabelInfo],
+                      split: str, rows: int) -> ValidationResult:
+    """The validation facts of the best model: its measures, a tracer's confusion matrix, each head's."""
+    def value(name):
+        return eval_metrics.get(f"eval_{name}")
+    result = ValidationResult(split=split, eer=value("eer"), min_dcf=value("min_dcf"), rows=rows,
+                              accuracy=value("accuracy"), macro_f1=value("macro_f1"),
+                              weighted_f1=value("weighted_f1"))
+    if label_info.task == SOURCE_TRACING:
+        result.classes, result.confusion = list(label_info.names), confusions.get(SOURCE_TRACING)
+    for head in heads[1:]:
+        result.heads[head.column] = {name: value(f"{head.column}_{name}")
+                                     for name in ("accuracy", "macro_f1", "weighted_f1")}
+        result.heads[head.column]["confusion"] = confusions.get(head.column)
+        result.heads[head.column]["classes"] = list(head.names)
+    return result
+
+
+def save_after_failure(trainer: Trainer, facts: TrainingFacts, trained: bool, error: Exception,
+                       data_args: DataTrainingArguments, model_args: ModelArguments) -> None:
+    """Training ran (some or all of it) and then something failed: keep the model, the trainer state and the
+    arguments (saved before training), then stop with one message naming the cause and how to score the model."""
+    output_dir = trainer.args.output_dir
+    facts.validation = None
+    modelcard.write_training_facts(output_dir, facts)
+    trainer.save_model()
+    trainer.save_state()
+    trainer.create_model_card()
+    what = "after training" if trained else f"during training, at step {trainer.state.global_step}"
+    cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise EvalArgumentError(
+        f"evaluation failed {what} ({type(error).__name__}: {cause}); the model, trainer_state.json and "
+        f"{ARGUMENTS_FILE} are saved in {output_dir}. Score it with `python -m eval score --model_name_or_path "
+        f"{output_dir} --dataset_name {data_args.dataset_name} --label_column_name {facts.label_column} --split "
+        f"{data_args.eval_split_name} --output_dir {output_dir}/{data_args.eval_split_name}`") from error
 
 
 def save_arguments(output_dir: str, model_args: ModelArguments, data_args: DataTrainingArguments,

@@ -94,7 +94,7 @@ def plot_confusion(confusion: np.ndarray, classes: Sequence[str], path: str | Pa
 
 
 def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], path: str | Path,
-                    title: str) -> Path:
+                    title: str, xlabel: str = "test codec") -> Path:
     """Heat map of EER (%) with training sets as rows and test codecs as columns (NaN cells left blank)."""
     figure, axes = plt.subplots(figsize=(3.5 + 0.8 * len(columns), 2.5 + 0.5 * len(rows)))
     shown = np.ma.masked_invalid(100 * matrix)
@@ -105,7 +105,7 @@ def plot_eer_matrix(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[s
                       color="white" if value > 25 else "black")
     axes.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=8)
     axes.set_yticks(range(len(rows)), rows, fontsize=8)
-    axes.set(xlabel="test codec", ylabel="trained on", title=title)
+    axes.set(xlabel=xlabel, ylabel="trained on", title=title)
     figure.colorbar(image, ax=axes, label="EER (%)")
     figure.tight_layout()
     return _save(figure, path)

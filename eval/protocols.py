@@ -8,7 +8,18 @@ Usage:
 - `paper`: one detector per codec, trained on that codec plus genuine, each scored on every codec: the
   train × test EER matrix of the CodecFake paper (`matrix.md`, `matrix.json`, heat map `matrix.png`);
 - `all`: one detector trained on every codec, scored on every codec;
-- `leave-one-out`: one detector per codec, trained on all the *other* codecs, so that codec is unseen.
+- `leave-one-out`: one detector per codec, trained on all the *other* codecs, so that codec is unseen;
+- `family`: one detector per codec family (`codecs.spec(name).family`), trained on that family's codecs, scored
+  on every family: the family × family generalisation matrix;
+- `leave-one-family-out`: one detector per family, trained on every other family, so that family is unseen;
+- `held-out-cell`: per `--held_out` cell of the CodecFake+ taxonomy (e.g. `decoder=frequency`), one detector
+  trained on the codecs outside it and scored on all (e.g. trained on time-domain decoders, tested on
+  frequency-domain ones).
+
+Every protocol writes two matrices: EER per test codec (`matrix.*`) and per test family (`family_matrix.*`),
+each as JSON, Markdown and a heat map; each cell is the EER in that run's `results.json`. With a tracer
+(`--label_column_name family` or `codec`), the runs that leave parts out also report open-set tracing (is this
+clip from a codec the tracer never saw?) as AUROC and as the rates at `--open_set_threshold`, in `matrix.json`.
 
 Every run is an ordinary `python -m eval finetune` into `<output_dir>/<run>/` followed by `python -m eval
 score` into `<output_dir>/<run>/<test split>/`, so each run's model has its own card, scores and plots.
@@ -31,12 +42,16 @@ from pathlib import Path
 import numpy as np
 from transformers import HfArgumentParser, TrainingArguments
 
+from codecfake_hf import codecs as codecs_module
+from codecfake_hf import modelcard
+from codecfake_hf.codecs.registry import TAXONOMY
+from codecfake_hf.errors import UnknownCodecError
 from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED
 from codecfake_hf.schema import GENUINE
 
 from . import program_name
-from .data import EvalArgumentError, dataset_codecs, load_split
+from .data import EvalArgumentError, dataset_codecs, load_split, part_family
 from .finetune import (
     TRAINING_DEFAULTS,
     DataTrainingArguments,
@@ -49,7 +64,7 @@ from .score import ScoreArguments, run_score
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("paper", "all", "leave-one-out")
+PROTOCOLS = ("paper", "all", "leave-one-out", "family", "leave-one-family-out", "held-out-cell")
 
 
 @dataclass
@@ -59,8 +74,22 @@ class ProtocolArguments:
     protocol: str = field(
         default="paper",
         metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
-                          "every codec) or `leave-one-out` (each codec unseen in turn). Default: paper.",
+                          "every codec), `leave-one-out` (each codec unseen in turn), `family` (train on each codec "
+                          "family, test on all: the family × family matrix), `leave-one-family-out` (each family "
+                          "unseen in turn) or `held-out-cell` (the codecs of each `--held_out` taxonomy cell unseen). "
+                          "Default: paper.",
                   "choices": list(PROTOCOLS)})
+    held_out: list[str] | None = field(
+        default=None,
+        metadata={"help": "`held-out-cell`: the taxonomy cells to hold out, one run each, as `key=value` of the "
+                          "CodecFake+ taxonomy (quantizer, auxiliary, decoder), several joined by commas for their "
+                          "intersection, e.g. `decoder=frequency` or `quantizer=multi-codebook,auxiliary=none`. "
+                          "Default: none (required by `held-out-cell`)."})
+    calibration_split: str | None = field(
+        default=None, metadata={"help": "Calibrate every run's scores on this split before actDCF and Cllr (`score "
+                                        "--calibration_split`). Default: none."})
+    open_set_threshold: float = field(
+        default=0.5, metadata={"help": "A tracer's open-set threshold (`score --open_set_threshold`). Default: 0.5."})
     protocol_codecs: list[str] | None = field(
         default=None,
         metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
@@ -80,7 +109,32 @@ class ProtocolArguments:
         default=None, metadata={"help": "Config of `--test_dataset_name`. Default: its default config (`all`)."})
 
 
-def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]]]:
+def families_of(codecs: list[str]) -> dict[str, list[str]]:
+    """Family -> its codecs among `codecs`, families in the order of their first codec (the registry's)."""
+    groups: dict[str, list[str]] = {}
+    for codec in codecs:
+        family = part_family(codec)
+        if family is None:
+            raise EvalArgumentError(f"{codec!r} is not a codec of the registry: its family is unknown; leave it out "
+                                    "with `--protocol_codecs`")
+        groups.setdefault(family, []).append(codec)
+    return groups
+
+
+def parse_cell(spec: str) -> dict[str, str]:
+    """`decoder=frequency,auxiliary=none` -> {"decoder": "frequency", "auxiliary": "none"}, values checked."""
+    cell = {}
+    for part in spec.split(","):
+        key, _, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if key not in TAXONOMY or value not in TAXONOMY[key]:
+            valid = "; ".join(f"{k}={'|'.join(v)}" for k, v in TAXONOMY.items())
+            raise EvalArgumentError(f"`--held_out {spec}`: {part!r} is not `key=value` of the taxonomy ({valid})")
+        cell[key] = value
+    return cell
+
+
+def protocol_runs(protocol: str, codecs: list[str], held_out: list[str] | None = None) -> list[tuple[str, list[str]]]:
     """(run name, training codecs) of each run of `protocol` over `codecs`."""
     if protocol == "paper":
         return [(codec, [codec]) for codec in codecs]
@@ -91,14 +145,47 @@ def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]
             raise EvalArgumentError(f"`--protocol leave-one-out` needs at least two codecs, got {codecs}: give "
                                     "`--protocol_codecs` two or more, or use a dataset config with more codecs")
         return [(f"without-{codec}", [c for c in codecs if c != codec]) for codec in codecs]
+    if protocol == "family":
+        return list(families_of(codecs).items())
+    if protocol == "leave-one-family-out":
+        families = families_of(codecs)
+        if len(families) < 2:
+            raise EvalArgumentError(f"`--protocol leave-one-family-out` needs codecs of at least two families, got "
+                                    f"{families}: give `--protocol_codecs` of two or more families")
+        return [(f"without-{family}", [c for c in codecs if c not in members]) for family, members in families.items()]
+    if protocol == "held-out-cell":
+        if not held_out:
+            raise EvalArgumentError("`--protocol held-out-cell` needs `--held_out`, e.g. `--held_out "
+                                    "decoder=frequency` (train on the time-domain decoders, test on the "
+                                    "frequency-domain ones)")
+        runs = []
+        for spec in held_out:
+            cell = parse_cell(spec)
+            inside = [c for c in codecs if all(getattr(codecs_spec(c), k) == v for k, v in cell.items())]
+            if not inside or len(inside) == len(codecs):
+                raise EvalArgumentError(f"`--held_out {spec}`: {len(inside)} of the codecs {codecs} are in that cell; "
+                                        "a held-out cell needs codecs inside it and outside it")
+            runs.append((f"without-{spec.replace('=', '-').replace(',', '+')}", [c for c in codecs if c not in inside]))
+        return runs
     raise EvalArgumentError(f"`--protocol {protocol}`: choose one of {list(PROTOCOLS)}")
 
 
+def codecs_spec(codec: str):
+    """The registry's spec of a codec (its taxonomy), with an unknown codec named."""
+    try:
+        return codecs_module.spec(codec)
+    except UnknownCodecError:
+        raise EvalArgumentError(f"{codec!r} is not a codec of the registry: its taxonomy is unknown; leave it out "
+                                "with `--protocol_codecs`") from None
+
+
 def eer_matrix_markdown(matrix: np.ndarray, runs: list[tuple[str, list[str]]], columns: list[str],
-                        protocol: str) -> str:
-    """The EER matrix (%) as a Markdown table; cells of codecs unseen in training are in italics."""
-    lines = [f"## EER (%), protocol `{protocol}`: rows are training sets, columns test codecs "
-             "(*italics*: codec unseen in training)", "",
+                        protocol: str, axis: str = "codec") -> str:
+    """The EER matrix (%) as a Markdown table; cells of codecs (families) unseen in training are in italics."""
+    if axis == "family":  # the families each run trained on
+        runs = [(name, sorted({part_family(codec) for codec in trained})) for name, trained in runs]
+    lines = [f"## EER (%), protocol `{protocol}`: rows are training sets, columns test {axis}s "
+             f"(*italics*: {axis} unseen in training)", "",
              "| trained on | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
     for (name, trained), values in zip(runs, matrix, strict=True):
         cells = []
@@ -126,7 +213,7 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
         raise EvalArgumentError(f"`--protocol_codecs {' '.join(codecs)}`: {unknown} not in the training split of "
                                 f"{data_args.dataset_name} ({train.info.config_name}); its codecs are "
                                 f"{available}")
-    runs = protocol_runs(protocol_args.protocol, codecs)
+    runs = protocol_runs(protocol_args.protocol, codecs, protocol_args.held_out)
     root = Path(training_args.output_dir)
     logger.info("Protocol %s over %s: %d run(s)", protocol_args.protocol, codecs, len(runs))
 
@@ -151,7 +238,9 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
 
     # Fine-tune and score each run
     columns = [*test_codecs, POOLED]
+    family_columns = [*dict.fromkeys(f for f in map(part_family, test_codecs) if f is not None), POOLED]
     matrix = np.full((len(runs), len(columns)), np.nan)
+    family_matrix = np.full((len(runs), len(family_columns)), np.nan)
     summary = {}
     for row, (name, train_codecs) in enumerate(runs):
         run_dir = root / name
@@ -173,36 +262,72 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
             codec_column_name=data_args.codec_column_name, bonafide_label=data_args.bonafide_label,
             max_length_seconds=data_args.max_length_seconds, batch_size=protocol_args.score_batch_size,
             dataloader_num_workers=training_args.dataloader_num_workers,
-            device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token))
+            device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir, token=model_args.token,
+            calibration_split=protocol_args.calibration_split,
+            open_set_threshold=protocol_args.open_set_threshold))
         for column, codec in enumerate(columns):
             result = results.pooled if codec == POOLED else results.per_codec.get(codec)
             if result is not None:
                 matrix[row, column] = result.eer
-        summary[name] = {"train_codecs": list(train_codecs), "results": str(test_dir)}
+        for column, family in enumerate(family_columns):
+            result = results.pooled if family == POOLED else results.per_family.get(family)
+            if result is not None:
+                family_matrix[row, column] = result.eer
+        summary[name] = {"train_codecs": list(train_codecs), "results": str(test_dir), "open_set": results.open_set}
 
-    # The matrix: JSON, Markdown, heat map
+    # The matrices: JSON, Markdown, heat maps (per codec and per family)
     rows = [name for name, _ in runs]
+    open_set = {name: run["open_set"] for name, run in summary.items() if run["open_set"] is not None}
     report = {"protocol": protocol_args.protocol, "dataset": data_args.dataset_name,
               "dataset_config": train.info.config_name, "split": protocol_args.test_split_name,
               "test_dataset": test_name, "test_dataset_config": test_config, "trained": protocol_args.train,
-              "rows": rows, "columns": columns,
-              "eer": [[None if np.isnan(v) else float(v) for v in line] for line in matrix], "runs": summary}
+              "rows": rows, "columns": columns, "eer": as_json(matrix),
+              "family_columns": family_columns, "family_eer": as_json(family_matrix),
+              "open_set": open_set or None, "runs": summary}
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / "matrix.json", report)
-    markdown = eer_matrix_markdown(matrix, runs, columns, protocol_args.protocol)
-    if cross:
-        markdown = (f"Trained on `{data_args.dataset_name}`, tested on `{test_name}` "
-                    f"(`{test_config or 'default'}`, split `{protocol_args.test_split_name}`).\n\n{markdown}")
-    if not protocol_args.train:
-        markdown = ("**Untrained** (`--train false`): every row is the starting model, not trained on its "
-                    f"codecs.\n\n{markdown}")
-    write_text_atomic(root / "matrix.md", markdown)
-    plot_eer_matrix(matrix, rows, columns, root / "matrix.png",
-                    title=f"EER (%) — {protocol_args.protocol}, {protocol_args.test_split_name} split"
-                          + (f" of {Path(test_name).name}" if cross else "")
-                          + ("" if protocol_args.train else " (UNTRAINED)"))
-    print(markdown)
+    title = (f"{protocol_args.protocol}, {protocol_args.test_split_name} split"
+             + (f" of {Path(test_name).name}" if cross else "") + ("" if protocol_args.train else " (UNTRAINED)"))
+    markdowns = []
+    for stem, values, axis_columns, axis in (("matrix", matrix, columns, "codec"),
+                                             ("family_matrix", family_matrix, family_columns, "family")):
+        markdown = eer_matrix_markdown(values, runs, axis_columns, protocol_args.protocol, axis)
+        if cross:
+            markdown = (f"Trained on `{data_args.dataset_name}`, tested on `{test_name}` "
+                        f"(`{test_config or 'default'}`, split `{protocol_args.test_split_name}`).\n\n{markdown}")
+        if not protocol_args.train:
+            markdown = ("**Untrained** (`--train false`): every row is the starting model, not trained on its "
+                        f"codecs.\n\n{markdown}")
+        if axis == "family" and open_set:
+            markdown += "\n" + open_set_markdown(open_set)
+        write_text_atomic(root / f"{stem}.md", markdown)
+        plot_eer_matrix(values, rows, axis_columns, root / f"{stem}.png", title=f"EER (%) per {axis} — {title}",
+                        xlabel=f"test {axis}")
+        markdowns.append(markdown)
+    # every run's card shows the protocol's matrices beside its own plots
+    for name in rows:
+        for stem in ("matrix", "family_matrix"):
+            modelcard.add_figure(root / name, root / f"{stem}.png", f"protocol-{protocol_args.protocol}-{stem}.png")
+        hub_name = f"{training_args.hub_model_id or root.resolve().name}-{name}" if training_args.push_to_hub else None
+        modelcard.write_model_card(root / name, model_name=hub_name)
+    print("\n".join(markdowns))
     return report
+
+
+def as_json(matrix: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else float(v) for v in line] for line in matrix]
+
+
+def open_set_markdown(open_set: dict[str, dict]) -> str:
+    """Open-set tracing of each run that left parts out: AUROC and the rates at the threshold."""
+    lines = ["## Open-set tracing: clips of parts the tracer never saw against clips of known codecs", "",
+             "| run | unseen parts | AUROC | threshold | unseen caught (%) | known flagged (%) |",
+             "|---|---|---:|---:|---:|---:|"]
+    for name, values in open_set.items():
+        lines.append(f"| {name} | {', '.join(values['unknown_parts'])} | {values['auroc']:.4f} | "
+                     f"{values['threshold']} | {100 * values['unknown_detected']:.1f} | "
+                     f"{100 * values['known_flagged']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -41,13 +41,14 @@ from transformers import (
 )
 
 from codecfake_hf import detectors, metrics, modelcard  # noqa: F401  (detectors: registers AASIST with the Auto classes)
-from codecfake_hf.files import atomic_path, write_text_atomic
+from codecfake_hf.files import atomic_path, write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED, CodecResult, ScoreResults, SourceTracingResult
 from codecfake_hf.schema import GENUINE, part_order
 
 from . import program_name
 from .data import (
     CODECFAKE_SECONDS,
+    MULTITASK,
     SOURCE_TRACING,
     EvalArgumentError,
     bonafide_log_odds,
@@ -56,6 +57,8 @@ from .data import (
     crop_or_pad,
     load_split,
     mono,
+    part_cell,
+    part_family,
     select_codecs,
 )
 from .plots import plot_confusion, plot_det
@@ -83,7 +86,9 @@ class ScoreArguments:
         default=None, metadata={"help": "Score only these codecs (plus genuine). Default: every codec of the config."})
     audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
     label_column_name: str = field(
-        default="label", metadata={"help": "ClassLabel column with a bona fide class. Default: label."})
+        default="label", metadata={"help": "The column the model was trained on: `label` (bona fide vs spoof) for a "
+                                          "detector or a multi-task model; `codec`, `family` or a taxonomy column "
+                                          "for a tracer. Default: label."})
     codec_column_name: str = field(default="codec", metadata={"help": "Codec column. Default: codec."})
     id_column_name: str = field(
         default="id", metadata={"help": "Utterance id written to the score file. Default: id (`<codec>+<utt>`)."})
@@ -113,6 +118,17 @@ class ScoreArguments:
         metadata={"help": "With a local model folder, add these results to its codecfake_results.json and "
                           "rebuild its README.md (model-index). Default: True."})
     seed: int = field(default=42, metadata={"help": "Seed of the `--max_samples` subset. Default: 42."})
+    calibration_split: str | None = field(
+        default=None,
+        metadata={"help": "Calibrate the scores on this split (e.g. `validation`, the development set) before actDCF "
+                          "and Cllr: an affine map fitted by prior-weighted logistic regression turns the bona fide "
+                          "log-odds into LLRs, as the ASVspoof 5 tools do (`codecfake_hf.metrics.fit_calibration`); "
+                          "writes calibration.json and scores_calibrated.txt. EER and minDCF do not change. "
+                          "Default: none, actDCF and Cllr read the raw log-odds as LLRs."})
+    open_set_threshold: float = field(
+        default=0.5,
+        metadata={"help": "Open-set tracing (a tracer scored on parts it never saw): a clip whose largest class "
+                          "probability is below this is \"none of the known codecs\". Default: 0.5."})
 
 
 @dataclass
@@ -159,34 +175,67 @@ def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: Sc
     return np.asarray(logits, dtype=np.float32).reshape(len(dataset), -1)
 
 
-def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray,
-                  dataset_bonafide: int) -> tuple[dict[str, CodecResult], dict[str, metrics.DetCurve]]:
-    """EER, threshold and minDCF per codec (against every genuine row), then `pooled`; DET curves for the plot."""
+GROUPINGS = ("codec", "family", "cell")  # how spoof rows are grouped: codec config, codec family, taxonomy cell
+
+
+def group_of(grouping: str, codec: str) -> str | None:
+    """The group of a spoof row's codec under `grouping` (None: the registry does not know the codec)."""
+    if grouping == "codec":
+        return codec
+    return part_family(codec) if grouping == "family" else part_cell(codec)
+
+
+def measure(bonafide: np.ndarray, spoof: np.ndarray, calibration: metrics.Calibration | None) -> CodecResult:
+    """One group's CodecResult: EER, threshold and minDCF of the scores (an increasing affine calibration leaves
+    them unchanged), actDCF and Cllr of the calibrated scores where there is a calibration (else of the raw
+    scores, read as LLRs)."""
+    eer, threshold = metrics.compute_eer(bonafide, spoof)
+    min_dcf, _ = metrics.compute_min_dcf(bonafide, spoof)
+    if calibration is not None:
+        bonafide, spoof = calibration(bonafide), calibration(spoof)
+    return CodecResult(eer=eer, threshold=threshold, min_dcf=min_dcf, n_bonafide=int(bonafide.size),
+                       n_spoof=int(spoof.size), act_dcf=metrics.compute_act_dcf(bonafide, spoof)[0],
+                       cllr=metrics.compute_cllr(bonafide, spoof))
+
+
+def codec_results(scores: np.ndarray, labels: np.ndarray, codecs: np.ndarray, dataset_bonafide: int,
+                  calibration: metrics.Calibration | None = None
+                  ) -> tuple[dict[str, dict[str, CodecResult]], dict[str, metrics.DetCurve]]:
+    """ASVspoof 5's measures per codec, per codec family and per taxonomy cell (each group's spoof rows against
+    every genuine row), and `pooled` (every spoof row) under `codec`; DET curves of the codecs and pooled.
+
+    Returns `({"codec": {codec..., "pooled"}, "family": {...}, "cell": {...}}, curves)`; codecs the registry does
+    not know are in `codec` and `pooled` only.
+    """
     is_bonafide = labels == dataset_bonafide
     bonafide = scores[is_bonafide]
     if bonafide.size == 0:
         raise EvalArgumentError("the scored rows hold no bona fide (genuine) rows: no EER can be computed; "
                                 "score a split and config that include the genuine rows, or raise `--max_samples`")
-    groups = {codec: scores[(codecs == codec) & ~is_bonafide] for codec in part_order(set(codecs[~is_bonafide]))}
-    if not groups:
+    spoof_codecs = part_order(set(codecs[~is_bonafide]))
+    if not spoof_codecs:
         raise EvalArgumentError("the scored rows hold no spoof rows: no EER can be computed; score a split and "
                                 "config that include codec rows (a codec's config, or `all`), or raise `--max_samples`")
-    groups[POOLED] = scores[~is_bonafide]
-    values, curves = {}, {}
-    for name, spoof in groups.items():
-        curves[name] = metrics.compute_det_curve(bonafide, spoof)
-        eer, threshold = metrics.compute_eer(bonafide, spoof)
-        min_dcf, _ = curves[name].min_dcf()
-        values[name] = CodecResult(eer=eer, threshold=threshold, min_dcf=min_dcf, n_bonafide=int(bonafide.size),
-                                   n_spoof=int(spoof.size))
+    values: dict[str, dict[str, CodecResult]] = {}
+    for grouping in GROUPINGS:
+        names = list(dict.fromkeys(g for g in (group_of(grouping, c) for c in spoof_codecs) if g is not None))
+        members = {name: [c for c in spoof_codecs if group_of(grouping, c) == name] for name in names}
+        values[grouping] = {name: measure(bonafide, scores[np.isin(codecs, chosen) & ~is_bonafide], calibration)
+                            for name, chosen in members.items()}
+    values["codec"][POOLED] = measure(bonafide, scores[~is_bonafide], calibration)
+    curves = {name: metrics.compute_det_curve(bonafide, scores[(codecs == name) & ~is_bonafide])
+              for name in spoof_codecs}
+    curves[POOLED] = metrics.compute_det_curve(bonafide, scores[~is_bonafide])
     return values, curves
 
 
 def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> None:
-    """ASVspoof-style score file: `utterance codec key score` per line (written atomically)."""
+    """ASVspoof-style score file: `utterance codec key score` per line (written atomically). The score is written
+    with the shortest digits that read back as the same float64, so measures recomputed from the file equal the
+    report's exactly."""
     with atomic_path(path) as tmp, tmp.open("w") as file:
         for utt, codec, label, score in zip(ids, codecs, labels, scores, strict=True):
-            file.write(f"{utt} {codec} {label_names[label]} {score:.6f}\n")
+            file.write(f"{utt} {codec} {label_names[label]} {float(score)!r}\n")
 
 
 def load_scoring_model(args: ScoreArguments):
@@ -209,21 +258,48 @@ def load_scoring_model(args: ScoreArguments):
 
 
 def detection_report(logits: np.ndarray, meta: dict, is_bonafide: np.ndarray, bonafide_id: int, output: Path,
-                     title: str) -> dict[str, CodecResult]:
-    """EER/minDCF per codec and pooled from the bona fide log-odds: scores.txt, det.png; returns the results by
-    codec, then `pooled`."""
+                     title: str, calibration: metrics.Calibration | None = None) -> dict[str, dict[str, CodecResult]]:
+    """ASVspoof 5's measures per codec, family, cell and pooled from the bona fide log-odds: scores.txt (and
+    scores_calibrated.txt), det.png; returns the results by grouping (`codec_results`)."""
     scores = bonafide_log_odds(logits, bonafide_id)
     keys = np.where(is_bonafide, 0, 1)
-    values, curves = codec_results(scores, keys, meta["codecs"], 0)
+    values, curves = codec_results(scores, keys, meta["codecs"], 0, calibration)
     write_score_file(output / "scores.txt", meta["ids"], meta["codecs"], keys, scores, ("bonafide", "spoof"))
-    plot_det(curves, {name: value.eer for name, value in values.items()}, output / "det.png", title=f"DET: {title}")
-    logger.info("Pooled EER %.2f %% (%d genuine, %d spoof rows)", 100 * values[POOLED].eer,
-                values[POOLED].n_bonafide, values[POOLED].n_spoof)
+    if calibration is not None:
+        write_score_file(output / "scores_calibrated.txt", meta["ids"], meta["codecs"], keys, calibration(scores),
+                         ("bonafide", "spoof"))
+    plot_det(curves, {name: value.eer for name, value in values["codec"].items()}, output / "det.png",
+             title=f"DET: {title}")
+    pooled = values["codec"][POOLED]
+    logger.info("Pooled EER %.2f %%, minDCF %.4f, actDCF %.4f, Cllr %.4f (%d genuine, %d spoof rows)",
+                100 * pooled.eer, pooled.min_dcf, pooled.act_dcf, pooled.cllr, pooled.n_bonafide, pooled.n_spoof)
     return values
 
 
+def open_set_report(logits: np.ndarray, true_names: list[str], model_classes: list[str],
+                    threshold: float) -> dict | None:
+    """Open-set tracing: is this spoof clip from a part the tracer never saw? The "none of the known codecs" score
+    is 1 − the largest class probability; AUROC of the unseen parts' clips against the known codecs' clips, and at
+    `threshold` (a clip is "none of the known" when its largest probability is below it) the share of unseen clips
+    caught and of known codec clips wrongly flagged. None where either side has no rows."""
+    known = np.array([name in model_classes and name not in (GENUINE, "bonafide") for name in true_names])
+    unknown = np.array([name not in model_classes for name in true_names])
+    if not known.any() or not unknown.any():
+        return None
+    probabilities = torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float64)), dim=1).numpy()
+    largest = probabilities.max(axis=1)
+    none_of_known = 1.0 - largest
+    return {"auroc": metrics.compute_auroc(none_of_known[unknown], none_of_known[known]),
+            "threshold": threshold,
+            "unknown_detected": float(np.mean(largest[unknown] < threshold)),
+            "known_flagged": float(np.mean(largest[known] < threshold)),
+            "unknown_parts": sorted(set(np.asarray(true_names)[unknown].tolist())),
+            "known_parts": sorted(set(np.asarray(true_names)[known].tolist())),
+            "n_unknown": int(unknown.sum()), "n_known": int(known.sum())}
+
+
 def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[str], encoded: bool,
-                          output: Path, title: str) -> SourceTracingResult:
+                          output: Path, title: str, stem: str = "") -> SourceTracingResult:
     """Accuracy, macro-F1 and the confusion matrix (rows: true class, columns: predicted class, both in the
     registry's order; classes the model does not know appear as rows, always wrong): confusion.md/.png and
     predictions.txt (`utterance true predicted probability`)."""
@@ -237,14 +313,16 @@ def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[st
     tracing = SourceTracingResult(
         classes=classes, model_classes=list(model_classes), accuracy=values["accuracy"],
         macro_f1=values["macro_f1"], confusion=values["confusion"].tolist(), rows=len(true_names),
+        weighted_f1=values["weighted_f1"],
         f1={name: (None if np.isnan(f1) else float(f1)) for name, f1 in zip(classes, values["f1"], strict=True)},
         classes_unknown_to_model=sorted(set(true_names) - set(model_classes)))
     probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=1).max(dim=1).values.numpy()
-    with atomic_path(output / "predictions.txt") as tmp, tmp.open("w") as file:
+    with atomic_path(output / f"predictions{stem}.txt") as tmp, tmp.open("w") as file:
         for utt, true, guess, prob in zip(meta["ids"], true_names, predicted, probabilities, strict=True):
             file.write(f"{utt} {true} {guess} {prob:.6f}\n")
-    write_text_atomic(output / "confusion.md", f"## Source tracing: {title}\n\n{modelcard.confusion_table(tracing)}\n")
-    plot_confusion(values["confusion"], classes, output / "confusion.png",
+    write_text_atomic(output / f"confusion{stem}.md",
+                      f"## Source tracing: {title}\n\n{modelcard.confusion_table(tracing)}\n")
+    plot_confusion(values["confusion"], classes, output / f"confusion{stem}.png",
                    title=f"Source tracing: {title}\naccuracy {100 * tracing.accuracy:.1f} %, "
                          f"macro-F1 {100 * tracing.macro_f1:.1f} %")
     logger.info("Source tracing: accuracy %.2f %%, macro-F1 %.2f %% over %d rows", 100 * tracing.accuracy,
@@ -252,13 +330,11 @@ def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[st
     return tracing
 
 
-def run_score(args: ScoreArguments) -> ScoreResults:
-    """Score, write the report files, update the model card; returns what results.json holds."""
-    # Load and check the split
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
-    dataset = load_split(args.dataset_name, args.dataset_config_name, args.split, split_flag="--split",
+def scoring_split(args: ScoreArguments, split: str, flag: str):
+    """(dataset, label info, config name) of one split: loaded, columns checked, codecs chosen, capped."""
+    dataset = load_split(args.dataset_name, args.dataset_config_name, split, split_flag=flag,
                          cache_dir=args.cache_dir, token=args.token, revision=args.dataset_revision)
-    what = f"{args.dataset_name} ({dataset.info.config_name or 'default config'}, split {args.split})"
+    what = f"{args.dataset_name} ({dataset.info.config_name or 'default config'}, split {split})"
     label_info = check_columns(dataset, audio=args.audio_column_name, label=args.label_column_name,
                                codec=args.codec_column_name, bonafide=args.bonafide_label, what=what)
     if args.id_column_name not in dataset.column_names:
@@ -267,21 +343,74 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     config_name = dataset.info.config_name or args.dataset_config_name
     dataset = select_codecs(dataset, args.codecs, codec_column=args.codec_column_name, flag="--codecs", what=what)
     dataset = cap_rows(dataset, args.max_samples, args.seed)
+    return dataset, label_info, config_name
+
+
+def model_bonafide_id(args: ScoreArguments, label_info, model_classes: list[str], facts) -> int | None:
+    """Which of the model's outputs is bona fide; refuses a model whose classes do not fit the dataset's labels."""
+    tracing_model = facts is not None and facts.task == SOURCE_TRACING
+    if facts is not None and facts.task == MULTITASK:
+        return model_classes.index(f"{facts.label_column}:{args.bonafide_label}") \
+            if f"{facts.label_column}:{args.bonafide_label}" in model_classes else None
+    if label_info.task == SOURCE_TRACING:
+        if not set(model_classes) & set(label_info.names):
+            raise EvalArgumentError(
+                f"`--label_column_name {args.label_column_name}`: the model {args.model_name_or_path} knows the "
+                f"classes {model_classes}, none of the dataset's {list(label_info.names)}"
+                + (f"; it is a tracer of `{facts.label_column}`: score it with `--label_column_name "
+                   f"{facts.label_column}`" if tracing_model else
+                   "; a bona fide/spoof detector is scored with the dataset's bona fide/spoof column "
+                   "(`--label_column_name label`)"))
+        for name in (GENUINE, args.bonafide_label):
+            if name in model_classes:
+                return model_classes.index(name)
+        return None
+    if args.bonafide_label in model_classes:
+        return model_classes.index(args.bonafide_label)
+    hint = (f"; it is a source-tracing model: score it with `--label_column_name {facts.label_column}`"
+            if tracing_model else "; was it fine-tuned with `python -m eval finetune`?")
+    raise EvalArgumentError(
+        f"`--bonafide_label {args.bonafide_label}` is not a label of the model {args.model_name_or_path} "
+        f"(its labels: {sorted(model_classes)}){hint}")
+
+
+def fit_split_calibration(model, feature_extractor, args: ScoreArguments, bonafide_id: int, head: slice) -> dict:
+    """Score `--calibration_split` with the model and fit the affine calibration on its bona fide log-odds."""
+    dataset, label_info, _ = scoring_split(args, args.calibration_split, "--calibration_split")
+    dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
+    logits = predict_logits(model, feature_extractor, dataset, args)[:, head]
+    codecs = np.asarray(dataset[args.codec_column_name])
+    is_bonafide = (codecs == GENUINE) if label_info.task == SOURCE_TRACING else \
+        (np.asarray(dataset[label_info.read_from]) == label_info.bonafide_id)
+    if is_bonafide.all() or not is_bonafide.any():
+        raise EvalArgumentError(f"`--calibration_split {args.calibration_split}`: its rows hold only one class; "
+                                "calibration needs bona fide and spoof rows (raise `--max_samples`)")
+    scores = bonafide_log_odds(logits, bonafide_id)
+    calibration = metrics.fit_calibration(scores[is_bonafide], scores[~is_bonafide])
+    logger.info("Calibration on %s: LLR = %.4f * score %+.4f", args.calibration_split, calibration.scale,
+                calibration.offset)
+    return {"scale": calibration.scale, "offset": calibration.offset, "prior": calibration.prior,
+            "split": args.calibration_split, "n_bonafide": calibration.n_bonafide, "n_spoof": calibration.n_spoof}
+
+
+def run_score(args: ScoreArguments) -> ScoreResults:
+    """Score, write the report files, update the model card; returns what results.json holds."""
+    # Load and check the split
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
+    dataset, label_info, config_name = scoring_split(args, args.split, "--split")
 
     # The model, which of its outputs is bona fide, and whether it was trained at all
     model, feature_extractor, facts = load_scoring_model(args)
     model_classes = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    tracing_model = facts is not None and facts.task == SOURCE_TRACING
-    if label_info.task == SOURCE_TRACING:
-        bonafide_id = model_classes.index(GENUINE) if GENUINE in model_classes else None
-    elif args.bonafide_label in model_classes:
-        bonafide_id = model_classes.index(args.bonafide_label)
-    else:
-        hint = (f"; it is a source-tracing model: score it with `--label_column_name {facts.label_column}`"
-                if tracing_model else "; was it fine-tuned with `python -m eval finetune`?")
-        raise EvalArgumentError(
-            f"`--bonafide_label {args.bonafide_label}` is not a label of the model {args.model_name_or_path} "
-            f"(its labels: {sorted(model_classes)}){hint}")
+    heads = dict(facts.heads) if facts is not None and facts.task == MULTITASK else {}
+    bonafide_id = model_bonafide_id(args, label_info, model_classes, facts)
+    detection_slice = slice(None)
+    if heads:  # a multi-task model: the detection head's logits are the first slice
+        if label_info.task == SOURCE_TRACING:
+            raise EvalArgumentError(f"{args.model_name_or_path} is a multi-task model: score it with its bona "
+                                    f"fide/spoof column `--label_column_name {facts.label_column}`; every head is "
+                                    "reported")
+        detection_slice = slice(0, len(heads[facts.label_column]))
     untrained = facts is not None and not facts.trained
     if untrained:
         logger.warning("%s was saved WITHOUT training (finetune without --do_train): these are the results of "
@@ -293,9 +422,13 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     dataset = dataset.cast_column(args.audio_column_name, datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
     logits = predict_logits(model, feature_extractor, dataset, args)
     meta_rows = dataset.select_columns(list(dict.fromkeys(
-        [args.id_column_name, args.codec_column_name, args.label_column_name])))
+        [args.id_column_name, args.codec_column_name, label_info.read_from, *[h for h in heads if h in
+                                                                              dataset.column_names]])))
     meta = {"ids": meta_rows[args.id_column_name], "codecs": np.asarray(meta_rows[args.codec_column_name]),
-            "labels": np.asarray(meta_rows[args.label_column_name])}
+            "labels": np.asarray(meta_rows[label_info.read_from])}
+    calibration = None
+    if args.calibration_split and bonafide_id is not None:
+        calibration = fit_split_calibration(model, feature_extractor, args, bonafide_id, detection_slice)
 
     # Report: score file, results.json, Markdown tables, DET plot / confusion matrix (by one process under torchrun:
     # Trainer.predict gathered every rank's predictions)
@@ -306,39 +439,59 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     output.mkdir(parents=True, exist_ok=True)
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     results = ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
-                           split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task,
-                           untrained=untrained)
+                           split=args.split, max_length_seconds=args.max_length_seconds,
+                           task=MULTITASK if heads else label_info.task, untrained=untrained,
+                           calibration=calibration, dataset_revision=args.dataset_revision)
     if label_info.task == SOURCE_TRACING:
-        feature = dataset.features[args.label_column_name]
-        meta["classes"] = (meta["labels"] if label_info.encoded
-                           else [feature.int2str(int(value)) for value in meta["labels"]])
+        meta["classes"] = ([label_info.names[i] for i in label_info.ids(meta["labels"])] if label_info.encoded
+                           else [label_info.names[int(value)] for value in meta["labels"]])
         results.source_tracing = source_tracing_report(logits, meta, model_classes, label_info.encoded, output,
                                                        title)
+        results.open_set = open_set_report(logits, meta["classes"], model_classes, args.open_set_threshold)
         is_bonafide = meta["codecs"] == GENUINE  # genuine against the codecs, where genuine is a class
     else:
         is_bonafide = meta["labels"] == label_info.bonafide_id
+    start = detection_slice.stop or 0
+    for head, classes in list(heads.items())[1:]:  # a multi-task model's taxonomy heads, each with its matrix
+        part = logits[:, start:start + len(classes)]
+        start += len(classes)
+        feature = dataset.features[head]
+        head_meta = {**meta, "classes": [feature.int2str(int(value)) for value in meta_rows[head]]}
+        results.heads[head] = source_tracing_report(part, head_meta, list(classes), False, output,
+                                                    f"{title} ({head})", stem=f"-{head}")
+    detection_bonafide = bonafide_id
     if bonafide_id is not None and is_bonafide.any() and not is_bonafide.all():
-        values = detection_report(logits, meta, is_bonafide, bonafide_id, output, title)
-        results.pooled = values[POOLED]
-        results.per_codec = {codec: value for codec, value in values.items() if codec != POOLED}
+        scale = None if calibration is None else metrics.Calibration(calibration["scale"], calibration["offset"])
+        values = detection_report(logits[:, detection_slice], meta, is_bonafide, detection_bonafide, output, title,
+                                  scale)
+        results.pooled = values["codec"].pop(POOLED)
+        results.per_codec, results.per_family, results.per_cell = values["codec"], values["family"], values["cell"]
     elif label_info.task != SOURCE_TRACING:
         codec_results(np.zeros(len(is_bonafide)), np.where(is_bonafide, 0, 1), meta["codecs"], 0)  # names the gap
+    if calibration is not None:
+        write_json_atomic(output / "calibration.json", calibration)
     results.save(output / "results.json")
     warning = ("**Untrained model**: saved without training (finetune without `--do_train`); these results "
                "mean nothing about detection.\n\n" if untrained else "")
-    tables = ([modelcard.confusion_table(results.source_tracing)] if results.source_tracing else []) + \
-        ([modelcard.results_table(results)] if results.pooled is not None else [])
-    body = "\n\n".join(tables)
+    body = "\n\n".join(modelcard.run_tables(results))
     write_text_atomic(output / "results.md", f"## {title}\n\nModel: `{args.model_name_or_path}`\n\n{warning}{body}\n")
     logger.info("Wrote %s", output)
     print(warning + body)
 
-    # The model card, if the model is a local folder
+    # The model card, if the model is a local folder, with the plots beside it (pushed with the card)
     model_dir = Path(args.model_name_or_path)
     if args.update_model_card and model_dir.is_dir():
         modelcard.add_results(model_dir, results)
+        for plot in sorted(output.glob("*.png")):
+            modelcard.add_figure(model_dir, plot, f"{results_slug(results)}-{plot.name}")
         modelcard.write_model_card(model_dir)
     return results
+
+
+def results_slug(results: ScoreResults) -> str:
+    """A file-name part naming a scoring run: `<dataset>-<config>-<split>`."""
+    text = f"{modelcard.dataset_id(results.dataset)}-{results.dataset_config or 'default'}-{results.split}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def main(argv: list[str] | None = None) -> ScoreResults:

@@ -177,7 +177,7 @@ def test_model_card_user_edits_survive_score_and_a_local_dataset_is_no_hub_link(
     assert data["model-index"][0]["results"][0]["metrics"][0] == {"type": "eer", "value": 12.5, "name": "EER (%)"}
     assert "Intro by the user." in card and card.rstrip().endswith("## Contact\n\nwrite to us")
     assert "A line the user put in the generated part." not in card  # the generated part is regenerated
-    assert "| encodec_24khz | 12.50 |" in card
+    assert "| encodec_24khz | 0.2500 |  |  | 12.50 | 4 | 4 |" in card  # minDCF first (ASVspoof 5's primary)
     assert card.count(modelcard.GENERATED_START) == 1
 
 

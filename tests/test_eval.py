@@ -163,9 +163,9 @@ def test_report_eer_agrees_with_metric_module_on_score_file(chain):
     bonafide = np.array([float(r[3]) for r in rows if r[2] == "bonafide"])
     for codec, values in results["per_codec"].items():
         spoof = np.array([float(r[3]) for r in rows if r[1] == codec])
-        # the score file rounds to 6 decimals; the table was computed before rounding
-        assert values["eer"] == pytest.approx(compute_eer(bonafide, spoof)[0], abs=0.26)
-        assert values["min_dcf"] == pytest.approx(compute_min_dcf(bonafide, spoof)[0], abs=1.0)
+        # the score file holds each score's float64 exactly: the table equals the measures recomputed from it
+        assert values["eer"] == pytest.approx(compute_eer(bonafide, spoof)[0], abs=1e-9)
+        assert values["min_dcf"] == pytest.approx(compute_min_dcf(bonafide, spoof)[0], abs=1e-9)
     assert results["pooled"]["eer"] == compute_eer(
         bonafide, np.array([float(r[3]) for r in rows if r[2] == "spoof"]))[0]
 
@@ -356,6 +356,10 @@ def test_paper_protocol_writes_eer_matrix(tiny_codecfake, tiny_wav2vec2, tmp_pat
     assert report["columns"] == [*FAKE_CODECS, "pooled"]
     matrix = np.array(report["eer"], dtype=float)
     assert matrix.shape == (2, 3) and np.all((matrix >= 0) & (matrix <= 1))
+    for row_index, codec in enumerate(report["rows"]):  # each cell is the EER in that run's results.json
+        results = json.loads((tmp_path / "paper" / codec / "test" / "results.json").read_text())
+        expected = [results["per_codec"][name]["eer"] for name in FAKE_CODECS] + [results["pooled"]["eer"]]
+        assert report["eer"][row_index] == expected
     assert "*" in (tmp_path / "paper" / "matrix.md").read_text()  # unseen codecs marked
     assert (tmp_path / "paper" / "matrix.png").read_bytes()[:4] == b"\x89PNG"
     for codec in FAKE_CODECS:

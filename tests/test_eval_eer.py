@@ -44,7 +44,7 @@ def test_doctest_examples(eer_metric, monkeypatch):
 
 
 def test_agrees_with_compute_eer(eer_metric):
-    from codecfake_hf.metrics import compute_eer
+    from codecfake_hf.metrics import compute_eer, detection_measures
 
     rng = np.random.default_rng(0)
     for ties in (False, True):
@@ -56,6 +56,9 @@ def test_agrees_with_compute_eer(eer_metric):
         expected = compute_eer(scores[labels == 0], scores[labels == 1])
         result = eer_metric.compute(predictions=scores, references=labels)
         assert (result["eer"], result["threshold"]) == expected
+        measures = detection_measures(scores[labels == 0], scores[labels == 1])
+        for name in ("min_dcf", "act_dcf", "cllr"):  # the ASVspoof 5 measures, as the library computes them
+            assert result[name] == pytest.approx(measures[name], abs=1e-12), name
         flipped = eer_metric.compute(predictions=-scores, references=1 - labels, pos_label=1)
         assert flipped["eer"] == compute_eer(-scores[labels == 0], -scores[labels == 1])[0]
 

@@ -39,6 +39,11 @@ Args:
 Returns:
     eer (`float`): the equal error rate, a fraction in [0, 1] (multiply by 100 for the % that papers print).
     threshold (`float`): the score at the EER; trials scoring above it are accepted as bona fide.
+    min_dcf (`float`): ASVspoof 5's primary measure, the normalised minimum detection cost (P_spoof 0.05,
+        C_miss 1, C_fa 10) over the same DET curve; 0 is perfect, 1 no better than a fixed decision.
+    act_dcf (`float`): the normalised actual DCF at the Bayes threshold -log(1.9) of the scores read as
+        log-likelihood ratios (meaningful for calibrated scores).
+    cllr (`float`): the cost of log-likelihood ratios in bits (likewise).
 
 Examples:
 
@@ -46,8 +51,8 @@ Examples:
 
     >>> eer_metric = evaluate.load("eval/eer")
     >>> results = eer_metric.compute(references=[0, 0, 1, 1], predictions=[0.9, 0.8, 0.2, 0.1])
-    >>> print(round(results["eer"], 4), round(results["threshold"], 4))
-    0.0 0.2
+    >>> print(round(results["eer"], 4), round(results["threshold"], 4), round(results["min_dcf"], 4))
+    0.0 0.2 0.0
 
     One bona fide trial scores below one spoof trial:
 
@@ -120,7 +125,8 @@ class EER(evaluate.Metric):
     def _compute(self, predictions, references, pos_label=0, method="asvspoof"):
         bonafide, spoof = split_scores(predictions, references, pos_label)
         eer, threshold = compute_eer(bonafide, spoof, method=method)
-        return {"eer": eer, "threshold": threshold}
+        return {"eer": eer, "threshold": threshold, **asvspoof5_costs(_as_scores(bonafide, "bonafide_scores"),
+                                                                       _as_scores(spoof, "spoof_scores"))}
 
 
 # The computation: numpy only. A user's bad input raises ValueError with a message naming the cause and fix.
@@ -220,3 +226,20 @@ def compute_eer(bonafide_scores, spoof_scores, method="asvspoof"):
     frr, far, thresholds = det_curve(bonafide, spoof) if method == "asvspoof" else _sweep_points(bonafide, spoof)
     index = int(np.argmin(np.abs(frr - far)))  # the first minimum, as the published code
     return float(np.mean((frr[index], far[index]))), float(thresholds[index])
+
+
+# ASVspoof 5 evaluation plan, track 1: prior of a spoofing attack, cost of a missed bona fide trial, of a false accept
+P_SPOOF, C_MISS, C_FA = 0.05, 1.0, 10.0
+
+
+def asvspoof5_costs(bonafide, spoof):
+    """minDCF, actDCF and Cllr as the ASVspoof 5 evaluation package computes them (`compute_mindcf` over the
+    published DET curve, first minimum; `compute_actDCF` at -log(beta); `calculate_CLLR`, here overflow-free)."""
+    frr, far, _ = det_curve(bonafide, spoof)
+    p_target = 1 - P_SPOOF
+    normaliser = min(C_MISS * p_target, C_FA * P_SPOOF)
+    min_dcf = float(np.min(C_MISS * frr * p_target + C_FA * far * P_SPOOF) / normaliser)
+    threshold = -np.log(C_MISS * p_target / (C_FA * P_SPOOF))
+    act = C_MISS * p_target * np.mean(bonafide < threshold) + C_FA * P_SPOOF * np.mean(spoof >= threshold)
+    cllr = 0.5 * (np.mean(np.logaddexp(0.0, -bonafide)) + np.mean(np.logaddexp(0.0, spoof))) / np.log(2)
+    return {"min_dcf": min_dcf, "act_dcf": float(act / normaliser), "cllr": float(cllr)}
