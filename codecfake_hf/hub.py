@@ -278,11 +278,31 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
                    "know the source's")
     lines += ["", "## License and attribution", "",
               f"License: {license}. " + (info.source.get("attribution") or "See the source dataset's license."),
+              *_weight_licences(codec_parts, info),
               "", "## Citation", "", "```bibtex", CODECFAKE_CITATION]
     if info.source.get("citation"):
         lines += ["", info.source["citation"]]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _weight_licences(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[str]:
+    """The licences of the codec weights that made the rows, each with its configs: the fakes are derived from
+    those models, whose terms (non-commercial ones among them) may bind the data too."""
+    if info.imported:
+        return []
+    by_licence: dict[str, list[str]] = {}
+    for name in codec_parts:
+        if name in registry.names():
+            by_licence.setdefault(registry.spec(name).license or "not stated", []).append(f"`{name}`")
+    if not by_licence:
+        return []
+    lines = ["", "The fake rows were made with these codec weights, under their own licences (a non-commercial "
+             "licence of a codec's weights may restrict what its rows can be used for):", ""]
+    lines += [f"- {licence}: {', '.join(names)}" for licence, names in sorted(by_licence.items())]
+    if len(by_licence) > 1:
+        lines += ["", f"This build mixes {len(by_licence)} weight licences; check each config's terms before use."]
+    return lines
 
 
 def _split_words(info: DatasetCardInfo) -> str:
@@ -310,9 +330,9 @@ def fill_repo_id(folder: str | Path, repo_id: str) -> bool:
 def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
     if not codec_parts:
         return "No codec rows yet."
-    rows = ["| config | sample rate | bitrate | codebooks | hop | quantizer | auxiliary | decoder | backend "
-            "| checkpoint | weights | output length | notes |",
-            "|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---|"]
+    rows = ["| config | family | sample rate | bitrate | codebooks | hop | quantizer | auxiliary | decoder | backend "
+            "| checkpoint | weights | weights licence | output length | notes |",
+            "|---|---|---:|---:|---:|---:|---|---|---|---|---|---|---|---|---|"]
     taxonomy = info.source.get("taxonomy") or {}
     for name in codec_parts:
         if name not in registry.names():  # imported from a release with codecs the registry lacks (CodecFake+)
@@ -324,7 +344,7 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
                                for key in ("quantizer", "auxiliary", "decoder"))
             described = ", ".join(f"{key} {facts[key]}" for key in ("quantizer", "auxiliary", "decoder")
                                   if key in facts)
-            rows.append(f"| `{name}` | — | — | — | — | {cells} | — | — | original release files | — | "
+            rows.append(f"| `{name}` | — | — | — | — | — | {cells} | — | — | original release files | — | — | "
                         f"{'CodecFake+ taxonomy: ' + described if described else 'not in the registry'} |")
             continue
         s = registry.spec(name)
@@ -334,9 +354,11 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
             weights = "**random** (smoke run)"
         else:
             weights = "official checkpoint"
-        rows.append(f"| `{s.name}` | {s.sample_rate} Hz | {s.bitrate_kbps:g} kbps | {s.n_codebooks} | {s.hop_length} | "
+        bitrate = "n/a (continuous latents)" if s.quantizer == "continuous" else f"{s.bitrate_kbps:g} kbps"
+        rows.append(f"| `{s.name}` | {s.family} | {s.sample_rate} Hz | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
                     f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
-                    f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.length_rule} | {s.notes} |")
+                    f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
+                    f"{s.length_rule} | {s.notes} |")
     return "\n".join(rows)
 
 

@@ -277,3 +277,14 @@ def test_24_bit_and_float_sources_keep_24_bits_and_the_card_says_where_that_is_l
     assert "24-bit PCM from a 24-bit or float source" in card
     assert "lossless for 16- and 24-bit files; a float file keeps 24 bits" in card
     assert "not lossless" not in card and "below the 16th bit" not in card
+
+
+def test_the_card_lists_the_weight_licences_of_its_codecs_and_says_when_they_mix(dataset_folder):  # noqa: F811
+    """EnCodec's weights are CC-BY-NC 4.0 (facebookresearch/encodec's README), SpeechTokenizer's Apache 2.0 (its
+    Hub repository): the card names each licence with its configs, in the codec table too, and that they mix."""
+    card = (dataset_folder / "README.md").read_text()
+    licences = card[card.index("## License and attribution"):card.index("## Citation")]
+    assert "- cc-by-nc-4.0: `encodec_24khz`" in licences and "- apache-2.0: `SpeechTokenizer`" in licences
+    assert "mixes 2 weight licences" in licences
+    row = next(line for line in card.splitlines() if line.startswith("| `encodec_24khz` | encodec |"))
+    assert "| cc-by-nc-4.0 |" in row

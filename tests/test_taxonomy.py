@@ -88,8 +88,9 @@ def test_card_codec_table_shows_the_taxonomy_and_backend(taxonomy_build):
     body = (taxonomy_build / "README.md").read_text()
     assert "| quantizer | auxiliary | decoder | backend |" in body
     mimi = "| 24000 Hz | 1.1 kbps | 8 | 1920 | multi-codebook | semantic-distillation | time | transformers |"
-    assert f"| `{MIMI}` {mimi}" in body
-    assert f"| `{FREQ}` | 16000 Hz | 16 kbps | 32 | 320 | multi-codebook | none | frequency | codecfake-hf |" in body
+    assert f"| `{MIMI}` | mimi {mimi}" in body
+    freq = "| 16000 Hz | 16 kbps | 32 | 320 | multi-codebook | none | frequency | codecfake-hf |"
+    assert f"| `{FREQ}` | funcodec {freq}" in body
     features = front_matter(taxonomy_build)["dataset_info"][0]["features"]
     decoder = next(f for f in features if f["name"] == "decoder")
     assert decoder["dtype"]["class_label"]["names"] == {"0": "bonafide", "1": "time", "2": "frequency"}
@@ -115,5 +116,7 @@ def test_readme_codec_table_lists_every_config_with_its_taxonomy():
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}`")), None)
         assert row is not None, name
         cells = [cell.strip() for cell in row.split("|")]
-        assert cells[5:8] == [s.quantizer, s.auxiliary, s.decoder], name
-        assert ("transformers." in cells[8]) == (s.backend == "transformers"), name
+        assert cells[2] == s.family and cells[6:9] == [s.quantizer, s.auxiliary, s.decoder], name
+        assert ("transformers." in cells[9]) == (s.backend == "transformers"), name
+        assert cells[10] == (s.license or "not stated"), name
+        assert cells[11] == (", ".join(s.public_sets) or "—"), name

@@ -21,6 +21,12 @@ DECODERS = ("time", "frequency")
 TAXONOMY: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"quantizer": QUANTIZERS, "auxiliary": AUXILIARIES, "decoder": DECODERS})
 
+# Public codec-deepfake datasets a config can be covered by (`CodecSpec.public_sets`): CodecFake (Wu, Tseng, Lee,
+# Interspeech 2024, arXiv 2406.07237: VCTK through the 15 configs of `paper_order`), CodecFake+ (Chen et al. 2025,
+# arXiv 2501.08238: its CoRS part's 31 codecs), Codecfake (Xie et al. 2024, arXiv 2405.04880), ST-Codecfake (the
+# source-tracing set of the same group) and CDD; a family folder fills in the ones its configs are in.
+PUBLIC_SETS = ("CodecFake", "CodecFake+", "Codecfake", "ST-Codecfake", "CDD")
+
 
 @dataclass(frozen=True, kw_only=True)
 class CodecSpec:
@@ -53,6 +59,8 @@ class CodecSpec:
             None for configs beyond the paper. The registry lists the paper's configs first, in that order.
         output_rate (int | None): the decoder's output rate where it differs from `sample_rate` (NeuCodec: 16 kHz
             in, 24 kHz out); None: the same.
+        public_sets (tuple[str, ...]): the public codec-deepfake datasets whose fakes include this config
+            (`PUBLIC_SETS`); empty: none does, and codecfake-hf's build is the first data of it.
     """
 
     name: str
@@ -74,12 +82,16 @@ class CodecSpec:
     license: str = ""
     paper_order: int | None = None
     output_rate: int | None = None
+    public_sets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for field_name, choices in TAXONOMY.items():
             if getattr(self, field_name) not in choices:
                 raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "
                                  f"valid: {', '.join(choices)}.")
+        unknown = [name for name in self.public_sets if name not in PUBLIC_SETS]
+        if unknown:
+            raise ValueError(f"CodecSpec {self.name!r}: public_sets {unknown}; known: {', '.join(PUBLIC_SETS)}.")
         if not self.backend:
             raise ValueError(f"CodecSpec {self.name!r}: `backend` is empty; name what runs the network.")
         continuous = self.quantizer == "continuous"

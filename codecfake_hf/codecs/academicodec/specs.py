@@ -11,7 +11,7 @@ SPECS = [
         bitrate_kbps=kbps, hub_repo="Dongchao/AcademiCodec", hub_files=(checkpoint,), length_rule=_RULE,
         quantizer="multi-codebook", auxiliary="none", decoder="time", aliases=(alias,), notes=_NOTE,
         # yangdongchao/AcademiCodec: MIT (its LICENSE); the Hub repository Dongchao/AcademiCodec states none
-        license="mit", paper_order=order,
+        license="mit", paper_order=order, public_sets=("CodecFake",),
     )
     for order, (name, rate, kbps, checkpoint, alias) in enumerate([
         ("academicodec_hifi_16k_320d", 16000, 2.0, "HiFi-Codec-16k-320d", "hificodec_16k"),

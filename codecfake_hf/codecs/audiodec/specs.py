@@ -18,6 +18,6 @@ SPECS = [
         quantizer="multi-codebook", auxiliary="none", decoder="time", aliases=("audiodec",),
         notes="Every utterance starts from the vocoder state right after loading (order-independent).",
         # facebookresearch/AudioDec: CC BY-NC 4.0 (its LICENSE), code and released models
-        license="cc-by-nc-4.0", paper_order=8,
+        license="cc-by-nc-4.0", paper_order=8, public_sets=("CodecFake",),
     ),
 ]

@@ -13,7 +13,7 @@ SPECS = [
         quantizer="multi-codebook", auxiliary="none", decoder="time",
         aliases=(f"dac_{khz}khz", f"dac{khz}"), notes=_NOTE, backend="transformers",
         # descript/dac_*: "license: mit" (descriptinc/descript-audio-codec, MIT, code and weights)
-        license="mit", paper_order=order,
+        license="mit", paper_order=order, public_sets=("CodecFake",),
     )
     for order, (khz, rate, hop, nq, kbps) in enumerate(
         [(16, 16000, 320, 12, 6.0), (24, 24000, 320, 32, 24.0), (44, 44100, 512, 9, 7.752)], start=1)

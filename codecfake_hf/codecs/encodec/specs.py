@@ -19,6 +19,7 @@ SPECS = [
         name="encodec_24khz", family="encodec", sample_rate=24000, hop_length=320, n_codebooks=2,
         codebook_size=1024, bitrate_kbps=1.5, hub_repo="facebook/encodec_24khz", hub_files=_HF, length_rule=_SAME,
         **_TAXONOMY, aliases=("encodec",), backend="transformers", license=_LICENSE, paper_order=0,
+        public_sets=("CodecFake",),
         notes="transformers EncodecModel at its default bandwidth, 1.5 kbps (2 of 32 codebooks).",
     ),
 ] + [

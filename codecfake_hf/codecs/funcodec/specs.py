@@ -16,7 +16,7 @@ def _spec(name: str, repo: str, hop: int, decoder: str, alias: str, order: int, 
         hub_files=_FILES, length_rule=rule, quantizer="multi-codebook", auxiliary="none", decoder=decoder,
         aliases=(alias,), notes=notes,
         # alibaba-damo-academy/FunCodec: MIT (its LICENSE); the ModelScope/Hub model cards say the same
-        license="mit", paper_order=order,
+        license="mit", paper_order=order, public_sets=("CodecFake",),
     )
 
 

@@ -12,6 +12,6 @@ SPECS = [
         quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
         aliases=("speechtokenizer",),
         # fnlp/SpeechTokenizer: "license: apache-2.0"
-        license="apache-2.0", paper_order=4,
+        license="apache-2.0", paper_order=4, public_sets=("CodecFake",),
     ),
 ]
