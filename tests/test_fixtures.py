@@ -38,7 +38,8 @@ def test_shipped_clips_are_real_speech_with_attribution(release_lengths):
     assert release_lengths["academicodec_hifi_16k_320d+p225_273.wav"] == (102400, 16000)
     assert release_lengths["audiodec_24k_320d+p225_273.wav"] == (153900, 24000)
     assert release_lengths["funcodec-funcodec_en_libritts-16k-gr1nq32ds320+p295_144.wav"] == (68960, 16000)
-    committed = [FIXTURES / "codecs" / name for name in codecs.names() if (FIXTURES / "codecs" / name / "tiny").is_dir()]
+    committed = [FIXTURES / "codecs" / name for name in codecs.names()
+                 if (FIXTURES / "codecs" / name / "tiny").is_dir()]
     size = sum(path.stat().st_size for path in FIXTURES.rglob("*")
                if path.is_file() and not any(folder in path.parents for folder in committed))
     assert size < 3_000_000  # small facts only; the paper configs' parity data stay in ../shared
