@@ -31,3 +31,10 @@ class CodecConfigError(CheckpointError, ValueError, TypeError):
 
 class BackendNotBuiltError(CodecFakeError, NotImplementedError):
     """A registered codec config whose inference module is not written yet."""
+
+
+class UnknownConditionError(CodecFakeError, KeyError):
+    """A channel condition name that the channel registry does not know, or whose encoder the FFmpeg in use lacks."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
