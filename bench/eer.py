@@ -14,8 +14,6 @@ Results go to `bench/results/eer.md` (a table) and `bench/results/eer.json`.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import RESULTS, record
+from bench.timing import MIN_REPEATS, interleaved, machine
 from codecfake_hf.metrics import compute_eer, compute_min_dcf
 
 
@@ -73,15 +72,17 @@ def timed(function, *args, repeats: int) -> tuple[list[float], object]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.eer", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scores", type=int, default=10_000_000, help="Total scores per set. Default: 10M.")
-    parser.add_argument("--repeats", type=int, default=3, help="Timed runs of each function. Default: 3.")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
+                        help="Interleaved timed runs of each function; the best counts. Default: 3.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the score sets. Default: 0.")
     parser.add_argument("--output", default=str(RESULTS / "eer"), help="Result path without suffix.")
     args = parser.parse_args(argv)
 
     rows = []
     for name, (bonafide, spoof) in score_sets(args.scores, args.seed).items():
-        ours_times, ours = timed(compute_eer, bonafide, spoof, repeats=args.repeats)
-        ref_times, ref = timed(published_eer, bonafide, spoof, repeats=args.repeats)
+        times, results = interleaved({"ours": lambda b=bonafide, s=spoof: compute_eer(b, s),
+                                      "reference": lambda b=bonafide, s=spoof: published_eer(b, s)}, args.repeats)
+        ours_times, ref_times, ours, ref = times["ours"], times["reference"], results["ours"], results["reference"]
         if ours != ref:
             raise SystemExit(f"{name}: compute_eer gave {ours}, the reference {ref}")
         dcf_times, min_dcf = timed(compute_min_dcf, bonafide, spoof, repeats=1)
@@ -96,11 +97,10 @@ def main(argv: list[str] | None = None) -> dict:
               f"(x{rows[-1]['speedup']:.1f}), EER {100 * ours[0]:.4f} %, identical")
 
     report = {
-        "benchmark": "compute_eer vs the straightforward published algorithm (stable argsort), same process",
+        "benchmark": "compute_eer vs the straightforward published algorithm (stable argsort), same process, "
+                     "interleaved",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "numpy": np.__version__,
-                    "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None},
+        "machine": {**machine(), "numpy": np.__version__},
         "repeats": args.repeats,
         "results": rows,
     }
@@ -109,8 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
         "",
         f"{report['benchmark']}; best of {args.repeats} runs each; both results checked identical (EER and "
         f"threshold, bit for bit). {report['date']}, {report['machine']['platform']}, "
-        f"{report['machine']['cpus']} CPUs (load average {report['machine']['load_average']}), "
-        f"numpy {np.__version__}. Reproduce: `python -m bench.eer`.",
+        f"{report['machine']['cores']} CPUs, numpy {np.__version__}. Reproduce: `python -m bench.eer`.",
         "",
         "| scores | bona fide | spoof | EER (%) | compute_eer (s) | reference (s) | speed-up | minDCF (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -38,6 +38,7 @@ import torch
 
 from bench import record
 from bench.resynth import vctk_like_utterances
+from bench.timing import MIN_REPEATS
 from builder import build
 from builder.request import BuildRequest
 from codecfake_hf import codecs, resynth
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--codec", default="encodec_24khz", help="the codec (default: %(default)s)")
     parser.add_argument("--utterances", type=int, default=12, help="utterances (default: %(default)s)")
     parser.add_argument("--shard-size", type=int, default=6, help="utterances per shard (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each side, best counts (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
+                        help="interleaved runs of each side, best counts (default: %(default)s)")
     parser.add_argument("--out", default="pipeline-cpu", help="results file stem in bench/results/")
     args = parser.parse_args(argv)
 

@@ -36,6 +36,7 @@ from codecfake_hf.resynth import resolve_device
 
 from . import record
 from .resynth import vctk_like_utterances
+from .timing import MIN_REPEATS, interleaved
 
 SHARED = Path(os.environ.get("CODECFAKE_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
@@ -75,31 +76,33 @@ def deviation(outputs: list[np.ndarray], reference: list[np.ndarray]) -> dict:
 
 
 def bench_codec(name: str, clips: list[np.ndarray], rate: int, device: torch.device,
-                precisions: list[str]) -> list[dict]:
+                precisions: list[str], repeats: int = MIN_REPEATS) -> list[dict]:
     codec = codecs.load(name, random_weights=True, device=device)
     waves = [resample(c, rate, codec.sample_rate) for c in clips]
     seconds = sum(w.shape[0] for w in waves) / codec.sample_rate
-    _run(codec, [waves[0][: codec.sample_rate]])  # warm-up (allocator, kernels)
-    reference, fp32_time = _run(codec, waves)
+    variants = {"fp32": codec}
     rows = []
     for precision in precisions:
         variant = codec.with_precision(precision)  # the same model at another precision
         try:
-            _run(variant, [waves[0][: codec.sample_rate]])
-            outputs, elapsed = _run(variant, waves)
+            _run(variant, [waves[0][: codec.sample_rate]])  # warm-up (allocator, kernels); a failing one says so
         except (RuntimeError, TypeError, ValueError) as error:
             rows.append({"codec": name, "precision": precision, "error": str(error).splitlines()[0]})
             continue
-        rows.append({"codec": name, "precision": precision, **deviation(outputs, reference),
-                     "seconds": round(elapsed, 2), "audio_seconds": round(seconds, 2)})
-    # fp32 again: its time is the faster of the two runs (the machine may be shared), and its numbers
-    # must equal the first run's (fp32 is exact and repeatable).
-    again, fp32_again = _run(codec, waves)
-    fp32_time = min(fp32_time, fp32_again)
+        variants[precision] = variant
+    _run(codec, [waves[0][: codec.sample_rate]])
+    # Every precision interleaved with fp32, best of `repeats`; fp32's outputs must be the same in every run
+    # (fp32 is exact and repeatable).
+    times, outputs = interleaved({p: (lambda v=v: _run(v, waves)[0]) for p, v in variants.items()}, repeats)
+    reference = outputs["fp32"]
+    again = _run(codec, waves)[0]
     repeatable = all(np.array_equal(a, b) for a, b in zip(again, reference, strict=True))
-    for row in rows:
-        if "seconds" in row:
-            row["speedup"] = round(fp32_time / row["seconds"], 2)
+    fp32_time = min(times["fp32"])
+    for precision in [p for p in variants if p != "fp32"]:
+        elapsed = min(times[precision])
+        rows.append({"codec": name, "precision": precision, **deviation(outputs[precision], reference),
+                     "seconds": round(elapsed, 2), "audio_seconds": round(seconds, 2),
+                     "speedup": round(fp32_time / elapsed, 2)})
     return [{"codec": name, "precision": "fp32", "rel_l2": 0.0, "snr_db": math.inf, "max_pcm16_steps": 0,
              "seconds": round(fp32_time, 2), "speedup": 1.0, "audio_seconds": round(seconds, 2),
              "repeatable": repeatable}, *rows]
@@ -113,9 +116,8 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         f"{meta['threads']} threads. Official architectures, random weights seeded from the codec name "
         f"(seed 0); input: {meta['source']}, {meta['seconds']} s each, one at a time. rel. L2 = "
         "||y - y_fp32|| / ||y_fp32|| over all clips; SNR = -20 log10(rel. L2); PCM16 = largest difference "
-        "in 16-bit steps after the ±0.99 clamp; speedup = fp32 time (the faster of two runs) / this precision's time, "
-        "same process" + (" (a 2-core machine shared with other jobs: times are indicative only)."
-                          if meta["device_name"].startswith("CPU") else "."),
+        "in 16-bit steps after the ±0.99 clamp; speedup = fp32 time / this precision's time, same process, each "
+        "the best of interleaved runs.",
         "",
         meta["note"],
         "",

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 
 from bench import record
+from bench.timing import MIN_REPEATS, interleaved
 from codecfake_hf import codecs
 from codecfake_hf.resynth import DEFAULT_BATCH_SECONDS, Utterance, resolve_device, resynthesize_stream
 
 # Configs left out of the CPU table (`--codecs cpu`) on a 2-core machine, and why; `all` still runs them.
 CPU_SKIP = {
     name: "161 M parameters (a HuBERT/WavLM base semantic model beside the DAC-style codec), one utterance at a "
-          "time; 5.5-7 s per second of audio on 2 shared cores (bench/results/codecs-plus-cpu.md)"
+          "time; several seconds per second of audio on 2 cores (bench/results/resynth-cpu-all.md)"
     for name in codecs.names() if codecs.spec(name).family == "xcodec"
 }
 
@@ -79,14 +80,16 @@ def run_engine(codec, utts, batch_seconds: float | None) -> float:
     return time.perf_counter() - start
 
 
-def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_seconds: float | None) -> dict:
+def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_seconds: float | None,
+                repeats: int = MIN_REPEATS) -> dict:
     codec = codecs.load(name, random_weights=True, device=device)
     audio_seconds = sum(len(u.wave) / u.sample_rate for u in utts)
-    # Warm up both paths once on a short input (allocator, kernels), then time them.
+    # Warm up both paths once on a short input (allocator, kernels), then time them interleaved, best of `repeats`.
     run_loop(codec, utts[:1])
     run_engine(codec, utts[:2], batch_seconds)
-    loop = run_loop(codec, utts)
-    engine = run_engine(codec, utts, batch_seconds)
+    times, _ = interleaved({"loop": lambda: run_loop(codec, utts),
+                            "engine": lambda: run_engine(codec, utts, batch_seconds)}, repeats)
+    loop, engine = min(times["loop"]), min(times["engine"])
     return {
         "codec": name,
         "utterances": len(utts),
@@ -99,6 +102,9 @@ def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_se
         "loop_utt_per_s": round(len(utts) / loop, 3),
         "engine_utt_per_s": round(len(utts) / engine, 3),
         "speedup": round(loop / engine, 2),
+        "repeats": repeats,
+        "loop_all_seconds": [round(t, 3) for t in times["loop"]],
+        "engine_all_seconds": [round(t, 3) for t in times["engine"]],
     }
 
 
@@ -109,7 +115,8 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         f"Recorded {meta['date']} by `python -m bench.resynth {meta['args']}`; torch {meta['torch']}, "
         f"{meta['threads']} threads, batch budget {meta['batch_seconds']} s of padded audio. Official "
         "architectures with random weights; VCTK-like lengths (2-8 s). RTF = compute seconds per second "
-        "of audio (lower is faster); speedup = loop time / engine time, both in this process.",
+        "of audio (lower is faster); speedup = loop time / engine time, both in this process, interleaved, "
+        f"best of {meta['repeats']} each.",
         "",
         "| codec | utts | audio s | loop RTF | engine RTF | loop utt/s | engine utt/s | speedup | exact batches |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -134,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto",
                         help="`auto` (CUDA when present), `cpu`, `cuda` (default: %(default)s)")
     parser.add_argument("--out", default=None, help="results file stem in bench/results/ (default: resynth[-cuda])")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
+                        help="interleaved runs of each side; the best counts (default: %(default)s)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     utts = vctk_like_utterances(args.utterances)
     rows = []
     for name in names:
-        row = bench_codec(name, utts, device, args.batch_seconds)
+        row = bench_codec(name, utts, device, args.batch_seconds, args.repeats)
         print(json.dumps(row), flush=True)
         rows.append(row)
     meta = {
@@ -149,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         "args": " ".join(argv if argv is not None else __import__("sys").argv[1:]),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
         "batch_seconds": args.batch_seconds or DEFAULT_BATCH_SECONDS.get(device.type, DEFAULT_BATCH_SECONDS["cpu"]),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else f"CPU, {platform.processor() or platform.machine()}",
