@@ -81,3 +81,33 @@ def test_audio_resample_offers_it_beside_soxr(fixtures):
     assert sinc.shape == soxr.shape == (132316,) and 0 < np.abs(sinc - soxr).max()
     with pytest.raises(ValueError, match="'kaiser' is not one of soxr, sinc"):
         resample(wave, 48000, 44100, "kaiser")
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 44100])
+def test_the_direct_chunked_path_matches_torchaudio_too(fixtures, rate):
+    """The path taken when the filter bank would be large (rates sharing almost no factor) is the same sum, output
+    by output: on the fixtures' rates it gives torchaudio's outputs (float64 weights, chunks of 1000 outputs)."""
+    from codecfake_hf.resample import direct_resample
+
+    root, _ = fixtures
+    wave = torch.from_numpy(np.load(root / "speech_48k.npy"))
+    out = direct_resample(wave, 48000, rate, chunk=1000)
+    expected = np.load(root / f"speech_48k_to_{rate}.npy")
+    assert out.shape == expected.shape and np.abs(out.numpy() - expected).max() < 1e-5
+
+
+def test_rates_sharing_no_factor_resample_in_bounded_memory():
+    """16,001 Hz -> 24,000 Hz (gcd 1): the polyphase bank would be 24000 x 16015 taps (1.5 GB in float32, ~10 GB
+    to build); the direct path keeps the peak RSS of the whole process (torch included) under 2 GB."""
+    import subprocess
+    import sys
+
+    from codecfake_hf.resample import MAX_BANK_TAPS, bank_taps
+
+    assert bank_taps(16001, 24000) > 20 * MAX_BANK_TAPS and bank_taps(48000, 44100) < MAX_BANK_TAPS
+    script = ("import resource, torch; from codecfake_hf.resample import sinc_resample; "
+              "y = sinc_resample(torch.randn(16001), 16001, 24000); "
+              "print(y.shape[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    length, peak_kib = map(int, done.stdout.split())
+    assert length == 24000 and peak_kib < 2 * 1024 * 1024
