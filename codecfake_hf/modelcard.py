@@ -293,6 +293,22 @@ def figure_lines(figures: list[str]) -> list[str]:
     return lines
 
 
+def channel_lines(runs: list[ScoreResults]) -> list[str]:
+    """The card's channel robustness: pooled EER per channel condition the model was scored under (runs of
+    `score --conditions`), and the worst condition named; nothing where no run chose a condition."""
+    by_condition = {run.condition: run for run in runs if run.condition is not None and run.pooled is not None}
+    if not by_condition:
+        return []
+    worst = max(by_condition, key=lambda condition: by_condition[condition].pooled.eer)
+    lines = ["## Channel robustness", "",
+             f"Worst condition: **`{worst}`**, pooled EER {100 * by_condition[worst].pooled.eer:.2f} % "
+             f"(the same detector scored on the same utterances after each channel; `clean`: none).", "",
+             "| condition | pooled EER (%) | minDCF |", "|---|---:|---:|"]
+    for condition, run in by_condition.items():
+        lines.append(f"| `{condition}` | {100 * run.pooled.eer:.2f} | {_number(run.pooled.min_dcf)} |")
+    return [*lines, ""]
+
+
 def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str,
                      license: str | None = None, figures: list[str] | None = None) -> ModelCard:
     """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body.
@@ -370,8 +386,10 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
     if training is not None and training.task == "source-tracing":
         body += [f"Source tracing: the classes are the values of `{training.label_column}` "
                  f"({', '.join(f'`{name}`' for name in training.labels)}).", ""]
+    body += channel_lines(runs)
     for run in runs:
-        body += [f"### {dataset_id(run.dataset)}, config `{run.dataset_config}`, split `{run.split}`", ""]
+        channel = f", condition `{run.condition}`" if run.condition is not None else ""
+        body += [f"### {dataset_id(run.dataset)}, config `{run.dataset_config}`, split `{run.split}`{channel}", ""]
         if run.untrained:
             body += ["(scored without training)", ""]
         for table in run_tables(run):

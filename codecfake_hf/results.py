@@ -168,6 +168,8 @@ class ScoreResults(_RecordFile):
             `known_flagged`, the parts of each side).
         heads (dict[str, SourceTracingResult]): a multi-task model's taxonomy heads (head -> its results).
         dataset_revision (str | None): the dataset revision scored (a Hub commit where given).
+        condition (str | None): the channel condition the scored rows went through (`clean`, `opus_16k`, ...)
+            where the run chose one (`score --conditions`); None: every row of the split.
     """
 
     _what = "results"
@@ -190,11 +192,13 @@ class ScoreResults(_RecordFile):
     open_set: dict[str, Any] | None = None
     heads: dict[str, SourceTracingResult] = field(default_factory=dict)
     dataset_revision: str | None = None
+    condition: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """(dataset, config, split): a model keeps one run per key."""
-        return (str(self.dataset), str(self.dataset_config), str(self.split))
+    def key(self) -> tuple[str, ...]:
+        """(dataset, config, split[, condition]): a model keeps one run per key."""
+        base = (str(self.dataset), str(self.dataset_config), str(self.split))
+        return base if self.condition is None else (*base, self.condition)
 
     def rows(self) -> list[tuple[str, CodecResult]]:
         """(name, result) of each codec, then `pooled` (none without EERs)."""
@@ -214,7 +218,7 @@ class ScoreResults(_RecordFile):
         for name in ("per_family", "per_cell"):
             if getattr(self, name):
                 data[name] = {key: result.to_dict() for key, result in getattr(self, name).items()}
-        for name in ("calibration", "open_set", "dataset_revision"):
+        for name in ("calibration", "open_set", "dataset_revision", "condition"):
             if getattr(self, name) is not None:
                 data[name] = getattr(self, name)
         if self.heads:

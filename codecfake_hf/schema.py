@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .corpus import Record
 
 GENUINE = "genuine"  # the `codec` (and the folder `data/genuine/`) of bona fide rows
+CLEAN = "clean"  # the `condition` of rows that went through no channel
+CONDITION_SEPARATOR = "@"  # a part under a channel condition: `<codec>@<condition>` (`encodec_24khz@opus_16k`)
 LABELS = ("bonafide", "spoof")  # ClassLabel names: 0 = bona fide, 1 = spoof (ASVspoof's convention)
 BONAFIDE, SPOOF = 0, 1
 ID_SEPARATOR = "+"  # row ids are `<codec>+<utterance_id>`, as the CodecFake release names its files
@@ -39,9 +41,25 @@ DATA_DIR = "data"
 STATE_DIR = ".codecfake"
 
 
+def codec_of(part: str) -> str:
+    """The codec (or `genuine`) of a part: `encodec_24khz@opus_16k` -> `encodec_24khz`."""
+    return part.split(CONDITION_SEPARATOR, 1)[0]
+
+
+def condition_of(part: str) -> str:
+    """The channel condition of a part: `encodec_24khz@opus_16k` -> `opus_16k`; `clean` for a part without one."""
+    _, _, condition = part.partition(CONDITION_SEPARATOR)
+    return condition or CLEAN
+
+
+def condition_part(part: str, condition: str) -> str:
+    """The part of `part`'s rows under `condition` (`clean`: the part itself)."""
+    return part if condition == CLEAN else f"{codec_of(part)}{CONDITION_SEPARATOR}{condition}"
+
+
 def label_of(part: str) -> int:
-    """The label of a part's rows: `BONAFIDE` for genuine, `SPOOF` for every codec."""
-    return BONAFIDE if part == GENUINE else SPOOF
+    """The label of a part's rows: `BONAFIDE` for genuine (under any condition), `SPOOF` for every codec."""
+    return BONAFIDE if codec_of(part) == GENUINE else SPOOF
 
 
 def row_id(part: str, utterance_id: str) -> str:
@@ -97,10 +115,11 @@ def taxonomy_of(part: str, key: str) -> int:
     A part the registry does not know (a codec of an imported release, e.g. CodecFake+'s) gets -1, `datasets`'
     "no label" (`make_row` fills in the release's own taxonomy where its label file gives it).
     """
-    if part == GENUINE:
+    codec = codec_of(part)
+    if codec == GENUINE:
         return taxonomy_names(key).index(LABELS[BONAFIDE])
     try:
-        return taxonomy_names(key).index(getattr(codec_spec(part), key))
+        return taxonomy_names(key).index(getattr(codec_spec(codec), key))
     except UnknownCodecError:
         return -1
 
@@ -134,7 +153,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("speaker_id", datasets.Value("string"), "the speaker (`p225`); splits are speaker-disjoint",
            lambda record, part: record.speaker_id),
     Column("codec", datasets.Value("string"), f"the codec config, `{GENUINE}` for bona fide",
-           lambda record, part: part),
+           lambda record, part: codec_of(part)),
+    # A string, as `codec` is: the channel registry grows, and a ClassLabel's names fixed in the stored schema would
+    # make shards of different builds (or a build that adds a condition later) disagree; `eval` encodes it at load.
+    Column("condition", datasets.Value("string"),
+           f"the channel the audio went through after the codec (`opus_16k`, `g711_mulaw`, chains as "
+           f"`opus_16k+mp3_64k`), `{CLEAN}` for none; genuine rows go through the same channels",
+           lambda record, part: condition_of(part)),
     Column("label", datasets.ClassLabel(names=list(LABELS)), f"{BONAFIDE} = {LABELS[BONAFIDE]}, "
            f"{SPOOF} = {LABELS[SPOOF]}", lambda record, part: label_of(part)),
     Column("quantizer", datasets.ClassLabel(names=taxonomy_names("quantizer")),
@@ -200,20 +225,28 @@ def schema_table(features: datasets.Features | None = None) -> list[str]:
     return lines
 
 
-__all__ = ["BONAFIDE", "COLUMNS", "DATA_DIR", "FEATURES", "GENUINE", "ID_SEPARATOR", "LABELS", "SPOOF", "STATE_DIR",
-           "Column", "label_of", "make_row", "part_class_label", "part_order", "row_id", "schema_table"]
+__all__ = ["BONAFIDE", "CLEAN", "COLUMNS", "CONDITION_SEPARATOR", "DATA_DIR", "FEATURES", "GENUINE", "ID_SEPARATOR",
+           "LABELS", "SPOOF", "STATE_DIR", "Column", "codec_of", "condition_of", "condition_part", "label_of",
+           "make_row", "part_class_label", "part_order", "row_id", "schema_table"]
 
 
 def part_order(parts) -> list[str]:
     """`parts` (genuine and codec names) in the order every table and plot uses: genuine first, then the codec
-    registry's order (the CodecFake paper's table), then names the registry does not know, sorted."""
+    registry's order (the CodecFake paper's table), then names the registry does not know, sorted; a part under a
+    channel condition (`<codec>@<condition>`) right after its clean part, conditions sorted."""
     from .codecs import registry  # here, not at import: the registry is the larger module
 
     known = {name: i for i, name in enumerate(registry.names())}
     unique = set(parts)
-    ordered = [GENUINE] if GENUINE in unique else []
-    ordered += sorted((p for p in unique if p in known), key=known.__getitem__)
-    return ordered + sorted(p for p in unique if p != GENUINE and p not in known)
+    bases = {codec_of(p) for p in unique}
+    ordered_bases = [GENUINE] if GENUINE in bases else []
+    ordered_bases += sorted((p for p in bases if p in known), key=known.__getitem__)
+    ordered_bases += sorted(p for p in bases if p != GENUINE and p not in known)
+    ordered = []
+    for base in ordered_bases:
+        ordered += [base] if base in unique else []
+        ordered += sorted(p for p in unique if p != base and codec_of(p) == base)
+    return ordered
 
 
 def part_class_label(parts) -> datasets.ClassLabel:

@@ -14,7 +14,7 @@ import numpy as np
 from codecfake_hf import codecs
 from codecfake_hf.codecs.registry import TAXONOMY
 from codecfake_hf.errors import CodecFakeError, UnknownCodecError
-from codecfake_hf.schema import GENUINE, part_order
+from codecfake_hf.schema import CLEAN, GENUINE, part_order
 
 logger = logging.getLogger(__name__)
 
@@ -268,6 +268,32 @@ def select_codecs(dataset: datasets.Dataset, codecs: Sequence[str] | None, *, co
     keep = set(codecs) | {GENUINE}
     return dataset.filter(lambda values: [value in keep for value in values], input_columns=codec_column,
                           batched=True, desc=f"Keeping {', '.join(sorted(keep))}")
+
+
+def dataset_conditions(dataset: datasets.Dataset, condition_column: str) -> list[str]:
+    """The channel conditions of `dataset`'s rows, `clean` first; a dataset without the column is all clean."""
+    if condition_column not in dataset.column_names:
+        return [CLEAN]
+    values = set(dataset.unique(condition_column))
+    return [*([CLEAN] if CLEAN in values else []), *sorted(values - {CLEAN})]
+
+
+def select_conditions(dataset: datasets.Dataset, conditions: Sequence[str] | None, *, condition_column: str,
+                      flag: str, what: str) -> datasets.Dataset:
+    """Keep the rows that went through `conditions` (`clean`: no channel); `None` keeps everything. A dataset
+    without the condition column is all `clean`; a condition it does not hold is refused, naming the ones it does."""
+    if not conditions:
+        return dataset
+    present = dataset_conditions(dataset, condition_column)
+    unknown = [c for c in conditions if c not in present]
+    if unknown:
+        raise EvalArgumentError(f"`{flag} {' '.join(conditions)}`: {unknown} not in {what}; its conditions are "
+                                f"{present} (build conditions with `builder build --conditions`)")
+    if condition_column not in dataset.column_names:
+        return dataset
+    keep = set(conditions)
+    return dataset.filter(lambda values: [value in keep for value in values], input_columns=condition_column,
+                          batched=True, desc=f"Keeping conditions {', '.join(sorted(keep))}")
 
 
 def cap_rows(dataset: datasets.Dataset, limit: int | None, seed: int,

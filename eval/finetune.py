@@ -59,6 +59,7 @@ from .data import (
     merge_label_info,
     mono,
     select_codecs,
+    select_conditions,
 )
 
 # datasets >= 4 decodes Audio through torchcodec and loads Hub-layout folders with per-config data_files.
@@ -143,6 +144,16 @@ class DataTrainingArguments:
         default=None,
         metadata={"help": "Codecs to validate on (plus genuine). Default: the training codecs, so the best "
                           "checkpoint is chosen on seen attacks."})
+    train_conditions: list[str] | None = field(
+        default=None,
+        metadata={"help": "Channel conditions to train on (space-separated; `clean`: rows that went through no "
+                          "channel; a build's `--conditions` add others, e.g. `opus_16k`). Default: every row."})
+    eval_conditions: list[str] | None = field(
+        default=None, metadata={"help": "Channel conditions to validate on. Default: the training conditions."})
+    condition_column_name: str = field(
+        default="condition",
+        metadata={"help": "Column naming the channel condition (a dataset without it is all `clean`). "
+                          "Default: condition."})
     train_split_name: str = field(default="train", metadata={"help": "Training split. Default: train."})
     eval_split_name: str = field(
         default="validation", metadata={"help": "Validation split (for the best checkpoint). Default: validation."})
@@ -596,6 +607,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
         else:  # validation defaults to the training codecs
             codecs, flag = data_args.train_codecs, "--train_codecs"
         dataset = select_codecs(dataset, codecs, codec_column=data_args.codec_column_name, flag=flag, what=what)
+        if key == "eval" and data_args.eval_conditions:
+            conditions, flag = data_args.eval_conditions, "--eval_conditions"
+        else:  # validation defaults to the training conditions
+            conditions, flag = data_args.train_conditions, "--train_conditions"
+        dataset = select_conditions(dataset, conditions, condition_column=data_args.condition_column_name,
+                                    flag=flag, what=what)
         if key == "train":
             raw[key] = cap_rows(dataset, data_args.max_train_samples, training_args.seed)
         else:  # every class and codec in turn: a small subset still holds bona fide and spoof rows

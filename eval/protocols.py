@@ -14,7 +14,11 @@ Usage:
 - `leave-one-family-out`: one detector per family, trained on every other family, so that family is unseen;
 - `held-out-cell`: per `--held_out` cell of the CodecFake+ taxonomy (e.g. `decoder=frequency`), one detector
   trained on the codecs outside it and scored on all (e.g. trained on time-domain decoders, tested on
-  frequency-domain ones).
+  frequency-domain ones);
+- `channels`: robustness to the channels of a build's `--conditions` (MP3, Opus, telephony, ...): one detector
+  trained on clean rows and one on the conditions' rows (the reverse), each scored under every condition; a
+  condition × codec EER matrix per run (`channels_<run>.md/.png`, both in `channels.json`), and each run's card
+  names its worst condition.
 
 Every protocol writes two matrices: EER per test codec (`matrix.*`) and per test family (`family_matrix.*`),
 each as JSON, Markdown and a heat map; each cell is the EER in that run's `results.json`. With a tracer
@@ -48,10 +52,10 @@ from codecfake_hf.codecs.registry import TAXONOMY
 from codecfake_hf.errors import UnknownCodecError
 from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED
-from codecfake_hf.schema import GENUINE
+from codecfake_hf.schema import CLEAN, GENUINE
 
 from . import program_name
-from .data import EvalArgumentError, dataset_codecs, load_split, part_family
+from .data import EvalArgumentError, dataset_codecs, dataset_conditions, load_split, part_family
 from .finetune import (
     TRAINING_DEFAULTS,
     DataTrainingArguments,
@@ -64,7 +68,7 @@ from .score import ScoreArguments, run_score
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("paper", "all", "leave-one-out", "family", "leave-one-family-out", "held-out-cell")
+PROTOCOLS = ("paper", "all", "leave-one-out", "family", "leave-one-family-out", "held-out-cell", "channels")
 
 
 @dataclass
@@ -76,8 +80,9 @@ class ProtocolArguments:
         metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
                           "every codec), `leave-one-out` (each codec unseen in turn), `family` (train on each codec "
                           "family, test on all: the family × family matrix), `leave-one-family-out` (each family "
-                          "unseen in turn) or `held-out-cell` (the codecs of each `--held_out` taxonomy cell unseen). "
-                          "Default: paper.",
+                          "unseen in turn), `held-out-cell` (the codecs of each `--held_out` taxonomy cell unseen) or "
+                          "`channels` (trained on clean rows and on the channel conditions' rows, each scored under "
+                          "every condition). Default: paper.",
                   "choices": list(PROTOCOLS)})
     held_out: list[str] | None = field(
         default=None,
@@ -94,6 +99,10 @@ class ProtocolArguments:
         default=None,
         metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
                           "dataset config's training split."})
+    protocol_conditions: list[str] | None = field(
+        default=None,
+        metadata={"help": "`channels`: the channel conditions it runs over (space-separated). Default: every "
+                          "condition of the training split but `clean`."})
     test_split_name: str = field(default="test", metadata={"help": "Split every run is scored on. Default: test."})
     score_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when scoring. Default: 16."})
     train: bool = field(
@@ -199,6 +208,8 @@ def eer_matrix_markdown(matrix: np.ndarray, runs: list[tuple[str, list[str]]], c
 def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, data_args: DataTrainingArguments,
                  training_args: TrainingArguments) -> dict:
     """Run every fine-tune + score of the protocol; write matrix.json/.md/.png to the output folder."""
+    if protocol_args.protocol == "channels":
+        return run_channels_protocol(protocol_args, model_args, data_args, training_args)
     # The codecs the protocol runs over
     if data_args.train_codecs or data_args.eval_codecs:
         raise EvalArgumentError("`--train_codecs`/`--eval_codecs` are set by `--protocol`; use `--protocol_codecs` "
@@ -311,6 +322,85 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
         hub_name = f"{training_args.hub_model_id or root.resolve().name}-{name}" if training_args.push_to_hub else None
         modelcard.write_model_card(root / name, model_name=hub_name)
     print("\n".join(markdowns))
+    return report
+
+
+def run_channels_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments,
+                          data_args: DataTrainingArguments, training_args: TrainingArguments) -> dict:
+    """Train on clean rows and, the reverse, on the conditions' rows; score each under every condition.
+
+    Writes `channels.json` (per run: rows = test conditions, columns = codecs + pooled, EER) and per run
+    `channels_<run>.md/.png`; each run's card holds its per-condition results and names its worst condition.
+    """
+    if data_args.train_conditions or data_args.eval_conditions:
+        raise EvalArgumentError("`--train_conditions`/`--eval_conditions` are set by `--protocol channels`; use "
+                                "`--protocol_conditions` to choose the conditions it runs over")
+    train = load_split(data_args.dataset_name, data_args.dataset_config_name, data_args.train_split_name,
+                       split_flag="--train_split_name", cache_dir=model_args.cache_dir, token=model_args.token,
+                       revision=data_args.dataset_revision)
+    present = dataset_conditions(train, data_args.condition_column_name)
+    conditions = protocol_args.protocol_conditions or [c for c in present if c != CLEAN]
+    missing = [c for c in [CLEAN, *conditions] if c not in present]
+    if missing or not conditions:
+        raise EvalArgumentError(
+            f"`--protocol channels` needs clean rows and rows under channel conditions in {data_args.dataset_name} "
+            f"({train.info.config_name}, {data_args.train_split_name}); it holds {present}"
+            + (f", not {missing}" if missing else "") + ": build them with `builder build --conditions opus_16k,...` "
+            "and use the `all` config")
+    codecs = protocol_args.protocol_codecs or [c for c in dataset_codecs(train, data_args.codec_column_name)
+                                               if c != GENUINE]
+    runs = [("trained-clean", [CLEAN]), ("trained-conditions", list(conditions))]
+    tests = [CLEAN, *conditions]
+    columns = [*codecs, POOLED]
+    root = Path(training_args.output_dir)
+    training_args.do_train = protocol_args.train
+    report: dict = {"protocol": "channels", "dataset": data_args.dataset_name,
+                    "dataset_config": train.info.config_name, "split": protocol_args.test_split_name,
+                    "conditions": tests, "columns": columns, "trained": protocol_args.train, "runs": {}}
+    for name, trained_on in runs:
+        run_dir = root / name
+        run_training = copy.deepcopy(training_args)
+        run_training.output_dir = str(run_dir)
+        run_data = copy.deepcopy(data_args)
+        run_data.train_codecs = list(protocol_args.protocol_codecs or []) or None
+        run_data.train_conditions = list(trained_on)
+        run_finetune(model_args, run_data, run_training)
+        matrix = np.full((len(tests), len(columns)), np.nan)
+        for row, condition in enumerate(tests):
+            results = run_score(ScoreArguments(
+                model_name_or_path=str(run_dir), dataset_name=data_args.dataset_name,
+                output_dir=str(run_dir / protocol_args.test_split_name / condition),
+                dataset_config_name=data_args.dataset_config_name, dataset_revision=data_args.dataset_revision,
+                split=protocol_args.test_split_name, codecs=list(codecs), conditions=[condition],
+                audio_column_name=data_args.audio_column_name, label_column_name=data_args.label_column_name,
+                codec_column_name=data_args.codec_column_name, condition_column_name=data_args.condition_column_name,
+                bonafide_label=data_args.bonafide_label, max_length_seconds=data_args.max_length_seconds,
+                batch_size=protocol_args.score_batch_size, dataloader_num_workers=training_args.dataloader_num_workers,
+                device="cpu" if training_args.use_cpu else None, cache_dir=model_args.cache_dir,
+                token=model_args.token, calibration_split=protocol_args.calibration_split))
+            for column, codec in enumerate(columns):
+                result = results.pooled if codec == POOLED else results.per_codec.get(codec)
+                if result is not None:
+                    matrix[row, column] = result.eer
+        pooled = matrix[:, -1]
+        worst = tests[int(np.nanargmax(pooled))] if not np.isnan(pooled).all() else None
+        report["runs"][name] = {"trained_on": list(trained_on), "eer": as_json(matrix), "worst_condition": worst}
+        lines = [f"## EER (%), protocol `channels`, run `{name}` (trained on {', '.join(trained_on)}): rows are test "
+                 "conditions, columns test codecs", "", "| condition | " + " | ".join(columns) + " |",
+                 "|---|" + "---:|" * len(columns)]
+        for condition, values in zip(tests, matrix, strict=True):
+            cells = ["" if np.isnan(v) else f"{100 * v:.2f}" for v in values]
+            lines.append(f"| {condition} | " + " | ".join(cells) + " |")
+        lines += ["", f"Worst condition: `{worst}`." if worst else ""]
+        write_text_atomic(root / f"channels_{name}.md", "\n".join(lines) + "\n")
+        plot_eer_matrix(matrix, tests, columns, root / f"channels_{name}.png",
+                        title=f"EER (%) per condition and codec — trained on {', '.join(trained_on)}",
+                        xlabel="test codec")
+        modelcard.add_figure(run_dir, root / f"channels_{name}.png", f"protocol-channels-{name}.png")
+        modelcard.write_model_card(run_dir)
+        print("\n".join(lines))
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(root / "channels.json", report)
     return report
 
 

@@ -60,6 +60,7 @@ from .data import (
     part_cell,
     part_family,
     select_codecs,
+    select_conditions,
 )
 from .plots import plot_confusion, plot_det
 
@@ -84,6 +85,13 @@ class ScoreArguments:
     split: str = field(default="test", metadata={"help": "Split to score. Default: test."})
     codecs: list[str] | None = field(
         default=None, metadata={"help": "Score only these codecs (plus genuine). Default: every codec of the config."})
+    conditions: list[str] | None = field(
+        default=None,
+        metadata={"help": "Score only rows that went through these channel conditions (`clean`: none; e.g. "
+                          "`opus_16k`); one condition is recorded with the results, so the card can compare "
+                          "conditions. Default: every row."})
+    condition_column_name: str = field(
+        default="condition", metadata={"help": "Channel condition column (absent: all `clean`). Default: condition."})
     audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
     label_column_name: str = field(
         default="label", metadata={"help": "The column the model was trained on: `label` (bona fide vs spoof) for a "
@@ -342,6 +350,8 @@ def scoring_split(args: ScoreArguments, split: str, flag: str):
                                 f"columns are {dataset.column_names}")
     config_name = dataset.info.config_name or args.dataset_config_name
     dataset = select_codecs(dataset, args.codecs, codec_column=args.codec_column_name, flag="--codecs", what=what)
+    dataset = select_conditions(dataset, args.conditions, condition_column=args.condition_column_name,
+                                flag="--conditions", what=what)
     dataset = cap_rows(dataset, args.max_samples, args.seed)
     return dataset, label_info, config_name
 
@@ -441,7 +451,8 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     results = ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
                            split=args.split, max_length_seconds=args.max_length_seconds,
                            task=MULTITASK if heads else label_info.task, untrained=untrained,
-                           calibration=calibration, dataset_revision=args.dataset_revision)
+                           calibration=calibration, dataset_revision=args.dataset_revision,
+                           condition=args.conditions[0] if args.conditions and len(args.conditions) == 1 else None)
     if label_info.task == SOURCE_TRACING:
         meta["classes"] = ([label_info.names[i] for i in label_info.ids(meta["labels"])] if label_info.encoded
                            else [label_info.names[int(value)] for value in meta["labels"]])
