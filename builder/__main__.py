@@ -38,8 +38,9 @@ POSITIONAL = {"import": "path", "push": "folder"}
 
 
 def program_name() -> str:
-    """How the user called us, for usage lines: the console script `codecfake-build`, or `python -m builder`."""
-    return "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
+    """How the user called us, for usage lines: the console script `codecfake-build`, or `python -m builder` (in a
+    checkout; `python -m codecfake_hf.builder` where it is installed)."""
+    return "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else f"python -m {__package__}"
 
 
 def usage() -> str:

@@ -41,6 +41,7 @@ MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
 # The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
 TRAINING_ARGS_FILE = "training_args.bin"
 SCAN_BYTES = 64 * 1024 * 1024  # files up to this size are searched for tokens before a push
+REPO_URL_PREFIX = {"dataset": "datasets/", "model": "", "space": "spaces/"}  # a repo's page under the endpoint
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _MODEL_REPO_ID = re.compile(r"^([\w.-]+/)?[\w.-]+$")
 
@@ -393,7 +394,7 @@ def resolve_token(token: str | None = None) -> str:
 
 def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", private: bool | None = None,
          token: str | None = None, commit_message: str | None = None, endpoint: str | None = None) -> str:
-    """Upload `folder` to the Hub repository `repo_id` (a dataset or a model); returns the repository's URL.
+    """Upload `folder` to the Hub repository `repo_id` (a dataset, a model or a Space); returns the repository's URL.
 
     Never uploaded: the build's state (`.codecfake/`), upload caches, temp files, and for models the
     Trainer's checkpoint folders and `training_args.bin` unless it is proven token-free (the Trainer
@@ -403,9 +404,10 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
     cause and the fix.
 
     Args:
-        folder (str | Path): the folder to upload (a built dataset folder, or a model folder).
-        repo_id (str): `ORG/NAME` (a model may be `NAME`: the token's user namespace).
-        repo_type (str): `dataset` or `model`.
+        folder (str | Path): the folder to upload (a built dataset folder, a model folder, or a Space folder
+            that `codecfake-eval app --space_dir` wrote).
+        repo_id (str): `ORG/NAME` (a model or Space may be `NAME`: the token's user namespace).
+        repo_type (str): `dataset`, `model` or `space` (a Gradio Space).
         private (bool | None): create the repository private; None: the Hub's default.
         token (str | None): the token; None: `HF_TOKEN` or the saved login.
         commit_message (str | None): the commit's message.
@@ -413,24 +415,28 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
     """
     redact.install()
     folder = Path(folder)
-    if repo_type not in ("dataset", "model"):
-        raise PushError(f"`repo_type` {repo_type!r}: choose `dataset` or `model`.")
+    if repo_type not in REPO_URL_PREFIX:
+        raise PushError(f"`repo_type` {repo_type!r}: choose `dataset`, `model` or `space`.")
     pattern = _REPO_ID if repo_type == "dataset" else _MODEL_REPO_ID
     if not pattern.match(repo_id or ""):
         raise PushError(f"`repo` {repo_id!r} is not a Hub repository id; use ORG/NAME (e.g. my-org/codecfake).")
     if repo_type == "dataset" and (not (folder / "README.md").is_file() or not (folder / "data").is_dir()):
         raise PushError(f"`folder` {str(folder)!r} is not a built dataset folder (README.md and data/ expected); "
                         "build it first with `python -m builder build`.")
+    if repo_type == "space" and not (folder / "app.py").is_file():
+        raise PushError(f"`folder` {str(folder)!r} is not a Space folder (app.py expected); write it first with "
+                        "`codecfake-eval app --model_name_or_path MODEL --space_dir FOLDER`.")
     if not folder.is_dir():
         raise PushError(f"`folder` {str(folder)!r} is not a folder; pass the model folder that finetune wrote.")
     token = resolve_token(token)
-    ignore = [*IGNORE_PATTERNS, *(MODEL_IGNORE_PATTERNS if repo_type == "model" else [])]
+    ignore = [*IGNORE_PATTERNS, *(MODEL_IGNORE_PATTERNS if repo_type != "dataset" else [])]
     ignore += _unsafe_files(folder, token, ignore)
     api = HfApi(endpoint=endpoint, token=token)
     where = endpoint or constants.ENDPOINT
     message = commit_message or f"Upload CodecFake {repo_type}"
     try:
-        created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True,
+                                  **({"space_sdk": "gradio"} if repo_type == "space" else {}))
         repo_id = getattr(created, "repo_id", None) or repo_id
         if repo_type == "dataset" and fill_repo_id(folder, repo_id):
             logger.info("card: the loading snippet now names %s", repo_id)
@@ -443,9 +449,9 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
                               ignore_patterns=ignore, commit_message=message)
     except Exception as error:  # HTTP refusals, httpx/requests network errors, OSError: one message each
         raise PushError(push_error_message(error, folder, repo_id, repo_type, where)) from None
-    url = f"{where.rstrip('/')}/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+    url = f"{where.rstrip('/')}/{REPO_URL_PREFIX[repo_type]}{repo_id}"
     if where.rstrip("/") == constants.ENDPOINT.rstrip("/"):
-        url = f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+        url = f"https://huggingface.co/{REPO_URL_PREFIX[repo_type]}{repo_id}"
     logger.info("pushed %s to %s", folder, url)
     return url
 

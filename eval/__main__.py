@@ -1,7 +1,8 @@
 """`python -m eval <command> [arguments]` (installed: `codecfake-eval`): finetune, score, protocol, card,
-convert-aasist.
+convert-aasist, app.
 
-Each command has its own `--help`.
+Each command has its own `--help`, answered from `eval/arguments.py` alone: the command's module (datasets,
+torch, the models) is imported only to run it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ COMMANDS = {
     "protocol": "run a protocol (paper: train×test EER matrix; all; leave-one-out)",
     "card": "rebuild a model folder's README.md (EER in model-index) and optionally push it",
     "convert-aasist": "convert an official clovaai/aasist checkpoint (AASIST.pth, AASIST-L.pth) to a model folder",
+    "app": "try a detector in the browser (Gradio), or write and push it as a Hugging Face Space",
 }
 
 
@@ -34,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
-    redact.install()  # no Hub token in any log line, at any verbosity
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    if "-h" in rest or "--help" in rest:  # argparse prints the help and exits 0, as the command would
+        from .arguments import help_parser
+
+        help_parser(command, program_name()).parse_args(rest)
+    redact.install()  # no Hub token in any log line, at any verbosity
     try:
         if command == "finetune":
             from .finetune import main as run
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             from .protocols import main as run
         elif command == "convert-aasist":
             from .convert import main as run
+        elif command == "app":
+            from .app import main as run
         else:
             from .score import card_main as run
         run(rest)

@@ -16,10 +16,7 @@ with `python -m eval finetune --model_name_or_path`, and serves `pipeline("audio
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-
-from transformers import HfArgumentParser
 
 from codecfake_hf import modelcard
 from codecfake_hf.detectors import AasistFeatureExtractor, aasist_from_original
@@ -27,6 +24,8 @@ from codecfake_hf.files import atomic_files
 from codecfake_hf.results import TrainingFacts
 
 from . import program_name
+from .arguments import ConvertArguments
+from .arguments import parser as command_parser
 from .data import EvalArgumentError
 
 ORIGIN = ("the official {name} checkpoint of clovaai/aasist (Jung et al., ICASSP 2022; MIT licence, copyright "
@@ -54,19 +53,6 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
 THE SOFTWARE.
 """
-
-
-@dataclass
-class ConvertArguments:
-    """Which official checkpoint to convert, and where to."""
-
-    checkpoint: str = field(metadata={"help": "The official .pth file (clovaai/aasist models/weights/AASIST.pth or "
-                                              "AASIST-L.pth)."})
-    output_dir: str = field(metadata={"help": "Folder to write the converted model into (created)."})
-    model_config: str | None = field(
-        default=None,
-        metadata={"help": "The upstream config (config/AASIST.conf, or a JSON file of its model_config section) "
-                          "that came with the checkpoint. Default: AASIST's."})
 
 
 def run_convert(args: ConvertArguments) -> Path:
@@ -98,7 +84,6 @@ def run_convert(args: ConvertArguments) -> Path:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = HfArgumentParser(ConvertArguments, prog=f"{program_name()} convert-aasist",
-                              description=__doc__.split("\n\n")[0])
+    parser = command_parser("convert-aasist", program_name())
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     return run_convert(args)

@@ -14,10 +14,10 @@ import numpy as np
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.schema import GENUINE, part_order
 
+from .arguments import CODECFAKE_SAMPLES, CODECFAKE_SECONDS  # noqa: F401  (defined beside the flags that use them)
+
 logger = logging.getLogger(__name__)
 
-CODECFAKE_SAMPLES = 64_600  # CodecFake's (and the ASVspoof baselines') input: 64,600 samples at 16 kHz
-CODECFAKE_SECONDS = CODECFAKE_SAMPLES / 16_000
 
 
 class EvalArgumentError(CodecFakeError, ValueError):

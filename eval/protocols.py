@@ -25,20 +25,20 @@ from __future__ import annotations
 import copy
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from codecfake_hf.files import write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED
 from codecfake_hf.schema import GENUINE
 
 from . import program_name
+from .arguments import PROTOCOLS, ProtocolArguments
+from .arguments import parser as command_parser
 from .data import EvalArgumentError, dataset_codecs, load_split
 from .finetune import (
-    TRAINING_DEFAULTS,
     DataTrainingArguments,
     ModelArguments,
     parse_into_dataclasses,
@@ -48,37 +48,6 @@ from .plots import plot_eer_matrix
 from .score import ScoreArguments, run_score
 
 logger = logging.getLogger(__name__)
-
-PROTOCOLS = ("paper", "all", "leave-one-out")
-
-
-@dataclass
-class ProtocolArguments:
-    """Which protocol, over which codecs, tested on which split."""
-
-    protocol: str = field(
-        default="paper",
-        metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
-                          "every codec) or `leave-one-out` (each codec unseen in turn). Default: paper.",
-                  "choices": list(PROTOCOLS)})
-    protocol_codecs: list[str] | None = field(
-        default=None,
-        metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
-                          "dataset config's training split."})
-    test_split_name: str = field(default="test", metadata={"help": "Split every run is scored on. Default: test."})
-    score_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when scoring. Default: 16."})
-    train: bool = field(
-        default=True,
-        metadata={"help": "Train every run (`--do_train` is implied). `--train false` scores the starting model as "
-                          "it is, untrained, in every run: a baseline, labelled untrained in the matrix, the cards "
-                          "and the output. Default: True."})
-    test_dataset_name: str | None = field(
-        default=None,
-        metadata={"help": "Cross-dataset: score every run on this dataset (folder or Hub id) instead of "
-                          "`--dataset_name`, over every codec it holds. Default: the training dataset."})
-    test_dataset_config_name: str | None = field(
-        default=None, metadata={"help": "Config of `--test_dataset_name`. Default: its default config (`all`)."})
-
 
 def protocol_runs(protocol: str, codecs: list[str]) -> list[tuple[str, list[str]]]:
     """(run name, training codecs) of each run of `protocol` over `codecs`."""
@@ -206,7 +175,5 @@ def run_protocol(protocol_args: ProtocolArguments, model_args: ModelArguments, d
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = HfArgumentParser((ProtocolArguments, ModelArguments, DataTrainingArguments, TrainingArguments),
-                              prog=f"{program_name()} protocol", description=__doc__.split("\n\n")[0])
-    parser.set_defaults(**TRAINING_DEFAULTS)
+    parser = command_parser("protocol", program_name())
     return run_protocol(*parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv))
