@@ -22,6 +22,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi, constants, get_
 from huggingface_hub.errors import HfHubHTTPError
 
 from . import redact
+from .card_examples import CardExamples, write_examples
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
@@ -146,8 +147,9 @@ def _glob_files(folder: Path, pattern: str) -> list[Path]:
 # The card
 
 
-def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
-    """The dataset card of `folder` (not written; see `write_dataset_card`)."""
+def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples | None = None) -> DatasetCard:
+    """The dataset card of `folder` (not written; see `write_dataset_card`); `examples`: the listening examples
+    and spectrogram grid it shows (`card_examples.write_examples`)."""
     folder = Path(folder)
     configs = config_files(folder, info.parts)
     first = next(iter(_glob_files(folder, f"data/{info.parts[0]}/*.parquet")), None)
@@ -183,14 +185,15 @@ def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
     )
     metadata.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
-    body = _body(info, counts, features)
+    body = _body(info, counts, features, examples)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
 def write_dataset_card(folder: str | Path, info: DatasetCardInfo) -> Path:
-    """Write `folder/README.md` atomically (temp name, then rename) and return its path."""
+    """Write `folder/README.md` atomically (temp name, then rename), with its examples (`examples/`: two
+    utterances' audio in every part and their spectrogram grid), and return its path."""
     folder = Path(folder)
-    card = build_card(folder, info)
+    card = build_card(folder, info, write_examples(folder, info.parts))
     path = write_text_atomic(folder / "README.md", str(card))
     logger.info("wrote %s", path)
     return path
@@ -203,7 +206,8 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features) -> str:
+def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features,
+          examples: CardExamples | None = None) -> str:
     codec_parts = [p for p in info.parts if p != GENUINE]
     first = codec_parts[0] if codec_parts else ALL_CONFIG
     splits = sorted({s for table in counts.values() for s in table}, key=split_sort_key)
@@ -253,6 +257,8 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
+    if examples is not None:
+        lines += _examples_section(examples, info.parts)
     lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
               f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
@@ -284,6 +290,23 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         lines += ["", info.source["citation"]]
     lines += ["```", ""]
     return "\n".join(lines)
+
+
+def _examples_section(examples: CardExamples, parts: Sequence[str]) -> list[str]:
+    """The card's "Listen and look": the spectrogram grid and a table of links to the example audio files."""
+    names = ", ".join(f"`{u}`" for u in examples.utterances)
+    lines = ["## Listen and look", "",
+             f"Utterances {names} of the `{examples.split}` split, genuine and as each codec resynthesised them: "
+             f"their spectrograms (each at its file's own rate), and the audio files themselves in this repository's "
+             f"`examples/` folder (the rows' FLAC, unchanged).", "",
+             f"![Spectrograms of {names}: genuine and each codec]({examples.grid})", "",
+             "| config | " + " | ".join(f"`{u}`" for u in examples.utterances) + " |",
+             "|---|" + "---|" * len(examples.utterances)]
+    for part in parts:
+        files = examples.audio.get(part, {})
+        cells = [f"[listen]({files[u]})" if u in files else "—" for u in examples.utterances]
+        lines.append(f"| `{part}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _split_words(info: DatasetCardInfo) -> str:
