@@ -137,7 +137,7 @@ def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: s
                   what: str) -> LabelInfo:
     """Check that `dataset` has the audio, label and codec columns; return its classes.
 
-    Detection: the label column is a `ClassLabel` with a `bonafide` class (DESIGN.md's schema). Source
+    Detection: the label column is a `ClassLabel` with a `bonafide` class (`schema.LABELS`). Source
     tracing: the label column is the codec column itself (strings; one class per part, in the registry's
     order, encoded at load) or a `ClassLabel` without a bona fide class (a taxonomy column). Anything else
     (no column, plain integers or strings) is refused here, naming the flag.
