@@ -4,7 +4,7 @@ Each command's `--help` runs as a user runs it (`python -m eval score --help`, a
 beside it, in the same command, the path every `--help` took before issue 24: import the command's module
 (datasets, torch, the models) and build its parser there. Wall seconds, best and median of `--repeat` runs, the
 eager path first; the first run of all follows a removal of this checkout's `__pycache__` folders (a cold
-checkout's bytecode; the OS's file cache stays warm). Results: `bench/results/help-<machine>.md` and `.json`.
+checkout's bytecode, where Python writes any; the OS's file cache stays warm). Results: `bench/results/help-<machine>.md` and `.json`.
 
     python -m bench.help [--repeat 5]
 """
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
     data = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": platform.machine(),
             "cpus": os.cpu_count(), "python": platform.python_version(), "repeat": args.repeat,
             "load_average_after": [round(x, 2) for x in load], "goal_seconds": GOAL_SECONDS,
-            "cold_score_help_seconds": round(cold, 3), "pycache_folders_removed": cleared, "rows": rows}
+            "cold_score_help_seconds": round(cold, 3), "pycache_folders_removed": cleared,
+            "writes_bytecode": not os.environ.get("PYTHONDONTWRITEBYTECODE"), "rows": rows}
     lines = [f"# `--help` of every command ({args.machine}, {os.cpu_count()} CPUs, "
              f"Python {platform.python_version()})",
              "", f"Wall seconds per run, best / median of {args.repeat} (a new interpreter each run). Eager: the "
@@ -94,10 +95,13 @@ def main(argv: list[str] | None = None) -> dict:
         lines.append(f"| `{row['program']} {row['command']}` | {row['eager_best']:.2f} | {row['eager_median']:.2f} | "
                      f"{row['lazy_best']:.2f} | {row['lazy_median']:.2f} | {row['speedup_median']:.2f}x |")
     worst = max(row["lazy_median"] for row in rows)
-    lines += ["", f"Slowest lazy median: {worst:.2f} s (goal: under {GOAL_SECONDS:g} s). First `eval score --help` "
-              f"after removing {cleared} `__pycache__` folders of the checkout: {cold:.2f} s. Load average after the "
-              f"run: {', '.join(f'{x:.2f}' for x in load)} (the machine is shared; the ratios hold better than the "
-              "seconds)."]
+    bytecode = ("this environment writes no bytecode (PYTHONDONTWRITEBYTECODE), so every run above compiled the "
+                "checkout's modules afresh, as on a cold checkout" if os.environ.get("PYTHONDONTWRITEBYTECODE") else
+                f"the first `eval score --help` after removing the checkout's {cleared} `__pycache__` folders took "
+                f"{cold:.2f} s")
+    lines += ["", f"Slowest lazy median: {worst:.2f} s (goal: under {GOAL_SECONDS:g} s); {bytecode}. Load average "
+              f"after the run: {', '.join(f'{x:.2f}' for x in load)} (the machine is shared; the ratios hold better "
+              "than the seconds)."]
     path = record(f"help-{args.machine}", data, lines)
     print(path.read_text())
     return data
