@@ -4,7 +4,8 @@ Each command's `--help` runs as a user runs it (`python -m eval score --help`, a
 beside it, in the same command, the path every `--help` took before issue 24: import the command's module
 (datasets, torch, the models) and build its parser there. Wall seconds, best and median of `--repeat` runs, the
 eager path first; the first run of all follows a removal of this checkout's `__pycache__` folders (a cold
-checkout's bytecode, where Python writes any; the OS's file cache stays warm). Results: `bench/results/help-<machine>.md` and `.json`.
+checkout's bytecode, where Python writes any; the OS's file cache stays warm). Results:
+`bench/results/help-<machine>.md` and `.json`.
 
     python -m bench.help [--repeat 5]
 """
