@@ -138,9 +138,9 @@ def _draw_grid(path: Path, parts: Sequence[str], utterances: Sequence[str],
                     axis.set_yticks([])
                     continue
                 wave, rate = waves[part, utterance]
-                # +1e-9: specgram takes the log of the power, so digital silence would be -inf
-                axis.specgram(wave + 1e-9, NFFT=512, Fs=rate, noverlap=384, cmap="magma", scale="dB",
-                              vmin=-130, vmax=-20)
+                with np.errstate(divide="ignore"):  # digital silence is -inf dB: below vmin, drawn as the floor
+                    axis.specgram(wave, NFFT=512, Fs=rate, noverlap=384, cmap="magma", scale="dB", vmin=-130,
+                                  vmax=-20)
                 axis.set_ylim(0, rate / 2)  # each file up to its own Nyquist frequency
                 axis.set_yticks([0, rate / 4, rate / 2], ["0", f"{rate / 4000:g}k", f"{rate / 2000:g}k"])
                 if row == len(parts) - 1:
