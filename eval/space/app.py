@@ -140,6 +140,8 @@ def training_facts(model: str) -> dict:
     """The model's `codecfake_training.json` (its folder, or its Hub repo); {} where it has none."""
     path = Path(model) / TRAINING_FILE
     if not path.is_file():
+        if Path(model).is_dir():  # a folder without the file: nothing to ask the Hub
+            return {}
         try:
             from huggingface_hub import hf_hub_download
 
