@@ -292,7 +292,7 @@ COMMAND_ARGUMENTS = {
 def description(command: str) -> str:
     """The first paragraph of the command module's docstring (read from its file, not imported; `card`: its
     dataclass's docstring)."""
-    module, classes = COMMAND_ARGUMENTS[command]
+    module, _ = COMMAND_ARGUMENTS[command]
     if command == "card":
         return CardArguments.__doc__
     spec = importlib.util.find_spec(f"{__package__}.{module}")
