@@ -17,14 +17,12 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from codecfake_hf import hub, redact
-from codecfake_hf.distributed import Ranks
+from codecfake_hf import redact
 from codecfake_hf.errors import CodecFakeError
-from codecfake_hf.schema import GENUINE
 
-from .build import BuildReport, build, import_release
-from .demo import run_demo
 from .request import BuildRequest, DemoRequest, ImportRequest, PushRequest
+
+# The commands' code (torch, datasets, the codecs) is imported only to run one: `--help` needs the requests alone.
 
 EXIT_USER_ERROR = 2
 COMMANDS = {
@@ -38,8 +36,9 @@ POSITIONAL = {"import": "path", "push": "folder"}
 
 
 def program_name() -> str:
-    """How the user called us, for usage lines: the console script `codecfake-build`, or `python -m builder`."""
-    return "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else "python -m builder"
+    """How the user called us, for usage lines: the console script `codecfake-build`, or `python -m builder` (in a
+    checkout; `python -m codecfake_hf.builder` where it is installed)."""
+    return "codecfake-build" if Path(sys.argv[0]).name == "codecfake-build" else f"python -m {__package__}"
 
 
 def usage() -> str:
@@ -81,7 +80,11 @@ def as_flags(message: str, request_class) -> str:
     return re.sub(r"`(?P<name>[a-z_]+)(?:=(?P<value>[^`]*))?`", flag, message)
 
 
-def print_report(report: BuildReport) -> None:
+def print_report(report) -> None:
+    """What a build or import wrote (a `BuildReport`), and how to load it."""
+    from codecfake_hf import hub
+    from codecfake_hf.schema import GENUINE
+
     print(f"\nDataset folder: {report.out.resolve()}")
     print(f"  shards written: {report.written}, kept from before: {report.kept}; parts: {', '.join(report.complete)}")
     if report.skipped:
@@ -106,6 +109,12 @@ def print_report(report: BuildReport) -> None:
 
 
 def run(command: str, request) -> int:
+    from codecfake_hf import hub
+    from codecfake_hf.distributed import Ranks
+
+    from .build import build, import_release
+    from .demo import run_demo
+
     if command == "build":
         report = build(request)  # under a launcher every rank gets the whole run's report: rank 0 prints it
         if Ranks.from_environment()[0] == 0:
@@ -140,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USER_ERROR
     request = parse(command, rest)
+    from codecfake_hf.distributed import Ranks
+
     try:
         rank, _, world = Ranks.from_environment()
     except CodecFakeError as error:

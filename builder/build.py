@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
+from codecfake_hf.card_examples import EXAMPLES_DIR
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.distributed import Ranks
@@ -556,7 +557,8 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     # plan's or a record's, or the card's beside README.md (`files.atomic_path` names them `.<name>.*.tmp`).
     # This run holds the folder's lock, so no other run is writing one; every shard not in data/ is redone.
     shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
-    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}")]:
+    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}"),
+                     *(out / EXAMPLES_DIR).rglob(f".*{TEMP_SUFFIX}")]:
         leftover.unlink(missing_ok=True)
     return existing
 
@@ -606,8 +608,9 @@ def clear_build(out: Path) -> None:
         ours = set(recorded_shards(out)) | {plan.shard_path(out, part, split, shard)
                                            for part in [GENUINE, *plan.parts] for split in plan.splits_of(part)
                                            for shard in range(plan.num_shards(part, split))}
-        if plan.card:
+        if plan.card:  # the card, and the examples it links to (card_examples: the card's own folder)
             ours.add(out / "README.md")
+            ours |= {path for path in (out / EXAMPLES_DIR).rglob("*") if path.is_file()}
         theirs = [p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.relative_to(out).parts
                   and p not in ours]
         if theirs:

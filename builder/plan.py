@@ -89,7 +89,7 @@ class Plan:
         return self.records_of(part, split)[start:start + self.shard_size]
 
     def shard_path(self, out: Path, part: str, split: str, shard: int) -> Path:
-        """`data/<part>/<split>-NNNNN-of-NNNNN.parquet`: the Hub layout of DESIGN.md."""
+        """`data/<part>/<split>-NNNNN-of-NNNNN.parquet`: the Hub layout (`schema.DATA_DIR`; docs/ARCHITECTURE.md)."""
         return Path(out) / DATA_DIR / part / f"{split}-{shard:05d}-of-{self.num_shards(part, split):05d}.parquet"
 
     def speakers(self) -> dict[str, list[str]]:

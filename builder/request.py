@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from codecfake_hf.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from codecfake_hf.codecs.base import PRECISIONS
 from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.recipe import RECIPES
 from codecfake_hf.splits import parse_ratios
@@ -135,6 +134,8 @@ class BuildRequest:
         if self.recipe is not None and self.recipe not in RECIPES:
             raise CodecFakeError(f"`recipe` must be one of {', '.join(RECIPES)} (or None: by source), "
                                  f"got {self.recipe!r}.")
+        from codecfake_hf.codecs.base import PRECISIONS  # here: importing codecs imports torch, which --help skips
+
         if self.precision not in PRECISIONS:
             raise CodecFakeError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         if self.split_ratios is not None:

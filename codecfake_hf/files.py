@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,33 @@ def atomic_path(path: str | os.PathLike, *, tmp_dir: str | os.PathLike | None = 
     except BaseException:  # KeyboardInterrupt too: a stopped run leaves no temporary file behind
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_files(folder: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder inside `folder` for a writer that saves several files under fixed names
+    (`save_pretrained`); on success each file is renamed into `folder` (whole or absent, as `atomic_path`
+    gives), on any failure the temporary folder is removed and `folder` keeps what it held.
+
+    Args:
+        folder (str | os.PathLike): the folder to write into; created.
+
+    Yields:
+        Path: the empty temporary folder.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".staging.", suffix=TEMP_SUFFIX))
+    try:
+        yield staging
+        for path in sorted(staging.rglob("*")):
+            if path.is_file():
+                target = folder / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(path, FILE_MODE)
+                os.replace(path, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -22,6 +22,7 @@ from huggingface_hub import DatasetCard, DatasetCardData, HfApi, constants, get_
 from huggingface_hub.errors import HfHubHTTPError
 
 from . import redact
+from .card_examples import CardExamples, write_examples
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
@@ -41,6 +42,7 @@ MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
 # The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
 TRAINING_ARGS_FILE = "training_args.bin"
 SCAN_BYTES = 64 * 1024 * 1024  # files up to this size are searched for tokens before a push
+REPO_URL_PREFIX = {"dataset": "datasets/", "model": "", "space": "spaces/"}  # a repo's page under the endpoint
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _MODEL_REPO_ID = re.compile(r"^([\w.-]+/)?[\w.-]+$")
 
@@ -145,8 +147,9 @@ def _glob_files(folder: Path, pattern: str) -> list[Path]:
 # The card
 
 
-def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
-    """The dataset card of `folder` (not written; see `write_dataset_card`)."""
+def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples | None = None) -> DatasetCard:
+    """The dataset card of `folder` (not written; see `write_dataset_card`); `examples`: the listening examples
+    and spectrogram grid it shows (`card_examples.write_examples`)."""
     folder = Path(folder)
     configs = config_files(folder, info.parts)
     first = next(iter(_glob_files(folder, f"data/{info.parts[0]}/*.parquet")), None)
@@ -182,14 +185,15 @@ def build_card(folder: str | Path, info: DatasetCardInfo) -> DatasetCard:
     )
     metadata.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
-    body = _body(info, counts, features)
+    body = _body(info, counts, features, examples)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
 
 
 def write_dataset_card(folder: str | Path, info: DatasetCardInfo) -> Path:
-    """Write `folder/README.md` atomically (temp name, then rename) and return its path."""
+    """Write `folder/README.md` atomically (temp name, then rename), with its examples (`examples/`: two
+    utterances' audio in every part and their spectrogram grid), and return its path."""
     folder = Path(folder)
-    card = build_card(folder, info)
+    card = build_card(folder, info, write_examples(folder, info.parts))
     path = write_text_atomic(folder / "README.md", str(card))
     logger.info("wrote %s", path)
     return path
@@ -202,7 +206,8 @@ def _size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features) -> str:
+def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features,
+          examples: CardExamples | None = None) -> str:
     codec_parts = [p for p in info.parts if p != GENUINE]
     first = codec_parts[0] if codec_parts else ALL_CONFIG
     splits = sorted({s for table in counts.values() for s in table}, key=split_sort_key)
@@ -252,6 +257,8 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
+    if examples is not None:
+        lines += _examples_section(examples, info.parts)
     lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
               f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
@@ -303,6 +310,23 @@ def _weight_licences(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[
     if len(by_licence) > 1:
         lines += ["", f"This build mixes {len(by_licence)} weight licences; check each config's terms before use."]
     return lines
+
+
+def _examples_section(examples: CardExamples, parts: Sequence[str]) -> list[str]:
+    """The card's "Listen and look": the spectrogram grid and a table of links to the example audio files."""
+    names = ", ".join(f"`{u}`" for u in examples.utterances)
+    lines = ["## Listen and look", "",
+             f"Utterances {names} of the `{examples.split}` split, genuine and as each codec resynthesised them: "
+             f"their spectrograms (each at its file's own rate), and the audio files themselves in this repository's "
+             f"`examples/` folder (the rows' FLAC, unchanged).", "",
+             f"![Spectrograms of {names}: genuine and each codec]({examples.grid})", "",
+             "| config | " + " | ".join(f"`{u}`" for u in examples.utterances) + " |",
+             "|---|" + "---|" * len(examples.utterances)]
+    for part in parts:
+        files = examples.audio.get(part, {})
+        cells = [f"[listen]({files[u]})" if u in files else "—" for u in examples.utterances]
+        lines.append(f"| `{part}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _split_words(info: DatasetCardInfo) -> str:
@@ -415,7 +439,7 @@ def resolve_token(token: str | None = None) -> str:
 
 def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", private: bool | None = None,
          token: str | None = None, commit_message: str | None = None, endpoint: str | None = None) -> str:
-    """Upload `folder` to the Hub repository `repo_id` (a dataset or a model); returns the repository's URL.
+    """Upload `folder` to the Hub repository `repo_id` (a dataset, a model or a Space); returns the repository's URL.
 
     Never uploaded: the build's state (`.codecfake/`), upload caches, temp files, and for models the
     Trainer's checkpoint folders and `training_args.bin` unless it is proven token-free (the Trainer
@@ -425,9 +449,10 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
     cause and the fix.
 
     Args:
-        folder (str | Path): the folder to upload (a built dataset folder, or a model folder).
-        repo_id (str): `ORG/NAME` (a model may be `NAME`: the token's user namespace).
-        repo_type (str): `dataset` or `model`.
+        folder (str | Path): the folder to upload (a built dataset folder, a model folder, or a Space folder
+            that `codecfake-eval app --space_dir` wrote).
+        repo_id (str): `ORG/NAME` (a model or Space may be `NAME`: the token's user namespace).
+        repo_type (str): `dataset`, `model` or `space` (a Gradio Space).
         private (bool | None): create the repository private; None: the Hub's default.
         token (str | None): the token; None: `HF_TOKEN` or the saved login.
         commit_message (str | None): the commit's message.
@@ -435,24 +460,28 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
     """
     redact.install()
     folder = Path(folder)
-    if repo_type not in ("dataset", "model"):
-        raise PushError(f"`repo_type` {repo_type!r}: choose `dataset` or `model`.")
+    if repo_type not in REPO_URL_PREFIX:
+        raise PushError(f"`repo_type` {repo_type!r}: choose `dataset`, `model` or `space`.")
     pattern = _REPO_ID if repo_type == "dataset" else _MODEL_REPO_ID
     if not pattern.match(repo_id or ""):
         raise PushError(f"`repo` {repo_id!r} is not a Hub repository id; use ORG/NAME (e.g. my-org/codecfake).")
     if repo_type == "dataset" and (not (folder / "README.md").is_file() or not (folder / "data").is_dir()):
         raise PushError(f"`folder` {str(folder)!r} is not a built dataset folder (README.md and data/ expected); "
                         "build it first with `python -m builder build`.")
+    if repo_type == "space" and not (folder / "app.py").is_file():
+        raise PushError(f"`folder` {str(folder)!r} is not a Space folder (app.py expected); write it first with "
+                        "`codecfake-eval app --model_name_or_path MODEL --space_dir FOLDER`.")
     if not folder.is_dir():
         raise PushError(f"`folder` {str(folder)!r} is not a folder; pass the model folder that finetune wrote.")
     token = resolve_token(token)
-    ignore = [*IGNORE_PATTERNS, *(MODEL_IGNORE_PATTERNS if repo_type == "model" else [])]
+    ignore = [*IGNORE_PATTERNS, *(MODEL_IGNORE_PATTERNS if repo_type != "dataset" else [])]
     ignore += _unsafe_files(folder, token, ignore)
     api = HfApi(endpoint=endpoint, token=token)
     where = endpoint or constants.ENDPOINT
     message = commit_message or f"Upload CodecFake {repo_type}"
     try:
-        created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        created = api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True,
+                                  **({"space_sdk": "gradio"} if repo_type == "space" else {}))
         repo_id = getattr(created, "repo_id", None) or repo_id
         if repo_type == "dataset" and fill_repo_id(folder, repo_id):
             logger.info("card: the loading snippet now names %s", repo_id)
@@ -465,9 +494,9 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
                               ignore_patterns=ignore, commit_message=message)
     except Exception as error:  # HTTP refusals, httpx/requests network errors, OSError: one message each
         raise PushError(push_error_message(error, folder, repo_id, repo_type, where)) from None
-    url = f"{where.rstrip('/')}/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+    url = f"{where.rstrip('/')}/{REPO_URL_PREFIX[repo_type]}{repo_id}"
     if where.rstrip("/") == constants.ENDPOINT.rstrip("/"):
-        url = f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+        url = f"https://huggingface.co/{REPO_URL_PREFIX[repo_type]}{repo_id}"
     logger.info("pushed %s to %s", folder, url)
     return url
 

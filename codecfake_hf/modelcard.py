@@ -310,12 +310,14 @@ def channel_lines(runs: list[ScoreResults]) -> list[str]:
 
 
 def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], model_name: str,
-                     license: str | None = None, figures: list[str] | None = None) -> ModelCard:
+                     license: str | None = None, figures: list[str] | None = None,
+                     license_text: str | None = None) -> ModelCard:
     """The card of a fine-tuned detector: YAML metadata with `model-index`, then a readable body.
 
     `license`: the card's licence; None: the training facts' (`--license` of finetune, else the base model's
     as its local card states), else left out and the body says so. `figures`: PNG names under `figures/` to
-    embed."""
+    embed. `license_text`: the folder's LICENSE file, whose first line (the copyright) the Licence section
+    quotes."""
     if not training and not runs:
         raise ModelCardError(
             f"nothing to put on the card of {model_name}: no {TRAINING_FILE} and no {RESULTS_FILE}; run "
@@ -403,19 +405,27 @@ def build_model_card(training: TrainingFacts | None, runs: list[ScoreResults], m
         body += [f"| {name} | {value} |" for name, value in hyper.items()] + [""]
     body += [*how_to_use(model_name, training), ""]
     if license:
-        body += ["## Licence", "", f"`{license}`.", ""]
+        # the folder's LICENSE file (a converted checkpoint's upstream licence) names the copyright holder
+        notice = f" {license_text.strip().splitlines()[0]}; the full text is in [LICENSE](LICENSE)." \
+            if license_text and license_text.strip() else ""
+        body += ["## Licence", "", f"`{license}`.{notice}", ""]
     else:
         base = f" The weights derive from {base_model}, whose licence applies to them." if base_model else ""
         body += ["## Licence", "", f"Not stated: no `--license` was given and no local card of the base model "
                  f"names one.{base} State it with `python -m eval card --model_dir FOLDER --license ID` (an SPDX or "
                  "Hub licence id).", ""]
+    if training is not None and training.origin:
+        seen = f"only its training data ({training.training_data or 'not stated'})"
+    elif training is not None and training.train_codecs:
+        seen = "only its training codecs (listed above), resynthesising one corpus's speakers"
+    else:
+        seen = "only the data it was trained on"
     body += [
         "## Limitations",
         "",
-        "The detector has seen only the codecs listed above, resynthesising one corpus's speakers; EER on "
-        "unseen codecs, other corpora, channels or languages can be far higher (see the paper's cross-codec "
-        "matrix). An EER picks its threshold on the test data itself; fix a threshold on held-out data before "
-        "deploying.",
+        f"The detector has seen {seen}; EER on unseen codecs, other corpora, channels or languages can be far "
+        "higher (see the CodecFake paper's cross-codec matrix). An EER picks its threshold on the test data "
+        "itself; fix a threshold on held-out data before deploying.",
         "",
     ]
     content = f"---\n{data.to_yaml()}\n---\n\n{GENERATED_START}\n" + "\n".join(body) + f"\n{GENERATED_END}\n"
@@ -444,16 +454,21 @@ def how_to_use(model_name: str, training: TrainingFacts | None) -> list[str]:
     dataset = (training.dataset if training and training.dataset and not training.origin
                else "DATASET")  # a local folder: its path
     config = training.dataset_config if training and training.dataset_config else "all"
+    # AASIST / W2V2-AASIST folders carry their model code (auto_map): transformers runs it when trusted, so
+    # the reader needs no codecfake-hf
+    remote = training is not None and (training.architecture or "").endswith("AasistForAudioClassification")
     return [
         "## How to use",
         "",
+        *(["The model's code travels with it (`auto_map` in `config.json`; the `*_aasist.py` files are "
+           "codecfake-hf's, Apache-2.0): `trust_remote_code=True` runs it, without codecfake-hf installed.", ""]
+          if remote else []),
         "```python",
-        *(["import codecfake_hf.detectors  # registers AASIST / W2V2-AASIST with transformers' Auto classes"]
-          if training and (training.architecture or "").endswith("AasistForAudioClassification") else []),
         "from datasets import Audio, load_dataset",
         "from transformers import pipeline",
         "",
-        f'detector = pipeline("audio-classification", model="{model_name}")',
+        f'detector = pipeline("audio-classification", model="{model_name}"'
+        + (", trust_remote_code=True)" if remote else ")"),
         'detector("speech.wav")  # [{"label": "bonafide", "score": ...}, {"label": "spoof", "score": ...}]',
         "",
         f"# Rows of a CodecFake dataset: decode the audio at the model's {rate} Hz (the pipeline resamples only",
@@ -489,8 +504,9 @@ def write_model_card(model_dir: str | Path, model_name: str | None = None, licen
     if license is None and existing is not None and isinstance(existing.data.license, str):
         license = existing.data.license or None
     figures = sorted(path.name for path in (model_dir / FIGURES_DIR).glob("*.png"))
+    license_file = model_dir / "LICENSE"
     card = build_model_card(training, runs, model_name or model_dir.resolve().name, license=license,
-                            figures=figures)
+                            figures=figures, license_text=license_file.read_text() if license_file.is_file() else None)
     if existing is not None:
         card = merge_with_existing(existing, card)
     path = write_text_atomic(path, str(card))

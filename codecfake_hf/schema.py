@@ -1,7 +1,7 @@
 """The dataset schema shared by the builder, the Hub card and the evaluation: labels, columns, row ids, rows.
 
-One row per audio file (DESIGN.md's schema). Every part (genuine or a codec) has the same columns, so
-that a config can list several parts' files and the `all` config can list them all. The columns are
+One row per audio file (docs/ARCHITECTURE.md's dataset schema). Every part (genuine or a codec) has the same
+columns, so that a config can list several parts' files and the `all` config can list them all. The columns are
 declared once, in `COLUMNS`: each knows its `datasets` feature, the card's description of it, and how
 to fill it from a corpus `Record` and the part. `FEATURES`, `make_row` and the card's schema table
 are all derived from that list, so a new column is one `Column(...)` entry:

@@ -10,5 +10,6 @@ from pathlib import Path
 
 
 def program_name() -> str:
-    """How the user called us, for usage lines: the console script `codecfake-eval`, or `python -m eval`."""
-    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else "python -m eval"
+    """How the user called us, for usage lines: the console script `codecfake-eval`, or `python -m eval` (in a
+    checkout; `python -m codecfake_hf.eval` where it is installed)."""
+    return "codecfake-eval" if Path(sys.argv[0]).name == "codecfake-eval" else f"python -m {__name__}"

@@ -4,45 +4,55 @@ Usage:
 
     python -m eval convert-aasist --checkpoint AASIST.pth --model_config AASIST.conf --output_dir runs/aasist
 
-The folder holds `config.json` (`model_type: aasist`, labels bonafide/spoof), `model.safetensors` (the
-output layer's rows swapped into the project's label order), the feature extractor (64,600-sample windows at
-16 kHz), `codecfake_training.json` (where the weights come from) and a model card. It then loads with
-`AutoModelForAudioClassification.from_pretrained` (after `import codecfake_hf.detectors`), scores with
-`python -m eval score`, fine-tunes with `python -m eval finetune --model_name_or_path`, and serves
-`pipeline("audio-classification")`.
+The folder holds `config.json` (`model_type: aasist`, labels bonafide/spoof, `auto_map`), `model.safetensors`
+(the output layer's rows swapped into the project's label order), the feature extractor (64,600-sample windows
+at 16 kHz), the model's code (`configuration_aasist.py`, `modeling_aasist.py`, `feature_extraction_aasist.py`),
+the weights' MIT licence (`LICENSE`, NAVER Corp.'s copyright), `codecfake_training.json` (where the weights come
+from) and a model card (`license: mit`). It then loads with `AutoModelForAudioClassification.from_pretrained`
+(`trust_remote_code=True` where codecfake-hf is not installed), scores with `python -m eval score`, fine-tunes
+with `python -m eval finetune --model_name_or_path`, and serves `pipeline("audio-classification")`.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
 from codecfake_hf import modelcard
-from codecfake_hf.detectors import AasistFeatureExtractor, AasistForAudioClassification
+from codecfake_hf.detectors import AasistFeatureExtractor, aasist_from_original
+from codecfake_hf.files import atomic_files
 from codecfake_hf.results import TrainingFacts
 
 from . import program_name
+from .arguments import ConvertArguments
+from .arguments import parser as command_parser
 from .data import EvalArgumentError
 
 ORIGIN = ("the official {name} checkpoint of clovaai/aasist (Jung et al., ICASSP 2022; MIT licence, copyright "
           "NAVER Corp.), trained by its authors on ASVspoof 2019 LA, converted by `python -m eval convert-aasist` "
           "(the same weights; the output layer's two rows reordered to bonafide, spoof)")
+# clovaai/aasist's LICENSE, which the MIT licence asks to ship with every copy of the weights.
+AASIST_LICENSE_ID = "mit"
+AASIST_LICENSE = """Copyright (c) 2021-present NAVER Corp.
 
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
 
-@dataclass
-class ConvertArguments:
-    """Which official checkpoint to convert, and where to."""
+The above copyright notice and this permission notice shall be included in
+all copies or substantial portions of the Software.
 
-    checkpoint: str = field(metadata={"help": "The official .pth file (clovaai/aasist models/weights/AASIST.pth or "
-                                              "AASIST-L.pth)."})
-    output_dir: str = field(metadata={"help": "Folder to write the converted model into (created)."})
-    model_config: str | None = field(
-        default=None,
-        metadata={"help": "The upstream config (config/AASIST.conf, or a JSON file of its model_config section) "
-                          "that came with the checkpoint. Default: AASIST's."})
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT.  IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+THE SOFTWARE.
+"""
 
 
 def run_convert(args: ConvertArguments) -> Path:
@@ -50,12 +60,13 @@ def run_convert(args: ConvertArguments) -> Path:
     for flag, value in (("--checkpoint", args.checkpoint), ("--model_config", args.model_config)):
         if value is not None and not Path(value).is_file():
             raise EvalArgumentError(f"`{flag} {value}` is not a file")
-    model = AasistForAudioClassification.from_original(args.checkpoint, args.model_config)
+    model = aasist_from_original(args.checkpoint, args.model_config)
     output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output)
-    AasistFeatureExtractor(max_length=model.config.nb_samp, sampling_rate=model.config.sampling_rate) \
-        .save_pretrained(output)
+    with atomic_files(output) as staging:  # save_pretrained writes under fixed names: each file whole or absent
+        model.save_pretrained(staging)
+        AasistFeatureExtractor(max_length=model.config.nb_samp, sampling_rate=model.config.sampling_rate) \
+            .save_pretrained(staging)
+        (staging / "LICENSE").write_text(AASIST_LICENSE)
     name = Path(args.checkpoint).stem
     modelcard.write_training_facts(output, TrainingFacts(
         dataset="ASVspoof 2019 LA",
@@ -65,6 +76,7 @@ def run_convert(args: ConvertArguments) -> Path:
         max_length_seconds=model.config.nb_samp / model.config.sampling_rate,
         sampling_rate=model.config.sampling_rate,
         labels=[model.config.id2label[i] for i in range(model.config.num_labels)],
+        license=AASIST_LICENSE_ID,
     ))
     modelcard.write_model_card(output, model_name=output.resolve().name)
     print(f"wrote {output} ({name}: {sum(p.numel() for p in model.parameters())} parameters)")
@@ -72,7 +84,6 @@ def run_convert(args: ConvertArguments) -> Path:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = HfArgumentParser(ConvertArguments, prog=f"{program_name()} convert-aasist",
-                              description=__doc__.split("\n\n")[0])
+    parser = command_parser("convert-aasist", program_name())
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     return run_convert(args)

@@ -16,10 +16,10 @@ from codecfake_hf.codecs.registry import TAXONOMY
 from codecfake_hf.errors import CodecFakeError, UnknownCodecError
 from codecfake_hf.schema import CLEAN, GENUINE, part_order
 
+from .arguments import CODECFAKE_SAMPLES, CODECFAKE_SECONDS  # noqa: F401  (defined beside the flags that use them)
+
 logger = logging.getLogger(__name__)
 
-CODECFAKE_SAMPLES = 64_600  # CodecFake's (and the ASVspoof baselines') input: 64,600 samples at 16 kHz
-CODECFAKE_SECONDS = CODECFAKE_SAMPLES / 16_000
 
 
 class EvalArgumentError(CodecFakeError, ValueError):

@@ -28,58 +28,24 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import yaml
-from transformers import HfArgumentParser
 
 from codecfake_hf import __version__
 from codecfake_hf.files import write_text_atomic
 from codecfake_hf.results import ScoreResults
 
 from . import program_name
+from .arguments import ARENA_ORGANISATION, ExportArguments
+from .arguments import parser as command_parser
 from .data import EvalArgumentError
 
 SCHEMA_VERSION = 4
-ARENA_ORGANISATION = "SpeechAntiSpoofingBenchmarks"
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
-@dataclass
-class ExportArguments:
-    """Which scoring run to export, to which benchmark, and who submits it."""
-
-    results_dir: str = field(metadata={"help": "Output folder of `python -m eval score` (scores.txt, results.json)."})
-    output_dir: str = field(metadata={"help": "Folder for `.eval_results/<dataset>/scores.txt` and "
-                                              "`submissions/<slug>.yaml` (created)."})
-    system_name: str = field(metadata={"help": "The system's name on the leaderboard."})
-    benchmark_dataset: str | None = field(
-        default=None, metadata={"help": f"The Arena's dataset id (`{ARENA_ORGANISATION}/<name>`). Default: the scored "
-                                        "dataset, which must then be a Hub id."})
-    dataset_revision: str | None = field(
-        default=None, metadata={"help": "The dataset's commit (40 hex digits) the scores were computed on: a "
-                                        "submission pins it. Default: the one `score --dataset_revision` recorded."})
-    system_slug: str | None = field(
-        default=None, metadata={"help": "File-name id of the system. Default: the name, lower case, hyphenated."})
-    description: str = field(default="", metadata={"help": "A line about the system's configuration."})
-    paper_title: str | None = field(default=None, metadata={"help": "The system's paper title. Default: none."})
-    paper_url: str | None = field(default=None, metadata={"help": "The system's paper URL. Default: none."})
-    code_url: str | None = field(default=None, metadata={"help": "The system's code. Default: none."})
-    checkpoint: str | None = field(
-        default=None, metadata={"help": "The checkpoint's Hub id or URL. Default: `--model_repo`."})
-    model_repo: str | None = field(
-        default=None, metadata={"help": "Your model repo the scores file is uploaded to (`owner/name`)."})
-    scores_commit: str | None = field(
-        default=None, metadata={"help": "The commit (40 hex digits) of that upload, for the pinned `scores_url`. "
-                                        "Default: none; the YAML's url is then left empty and the output says how "
-                                        "to fill it."})
-    hf_username: str | None = field(default=None, metadata={"help": "Your Hub user name. Default: none."})
-    contact: str | None = field(default=None, metadata={"help": "Your contact e-mail. Default: none."})
-    calibrated: bool = field(
-        default=False, metadata={"help": "Export scores_calibrated.txt (after `score --calibration_split`) instead "
-                                         "of scores.txt. Default: False."})
 
 
 def slug_of(name: str) -> str:
@@ -155,6 +121,6 @@ def export(args: ExportArguments) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Path]:
-    parser = HfArgumentParser(ExportArguments, prog=f"{program_name()} export", description=__doc__.split("\n\n")[0])
+    parser = command_parser("export", program_name())
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     return export(args)

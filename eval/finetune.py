@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import datasets
@@ -42,8 +42,9 @@ from codecfake_hf.files import write_json_atomic
 from codecfake_hf.results import TrainingFacts, ValidationResult
 
 from . import program_name
+from .arguments import TRAINING_DEFAULTS, DataTrainingArguments, ModelArguments
+from .arguments import parser as command_parser
 from .data import (
-    CODECFAKE_SECONDS,
     DETECTION,
     MULTITASK,
     SOURCE_TRACING,
@@ -71,140 +72,13 @@ logger = logging.getLogger(__name__)
 ARGUMENTS_FILE = "finetune_args.json"  # beside the model: the arguments, a `.json` that reruns this training
 
 
-@dataclass
-class ModelArguments:
-    """Which model to fine-tune: a checkpoint, or a config for a fresh (random-weight) model."""
-
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={"help": "Checkpoint (Hub id or folder) of any AutoModelForAudioClassification architecture "
-                          "(wav2vec2, WavLM, HuBERT, AST, ...). Default: none, then `--config_name` builds a fresh "
-                          "model."})
-    config_name: str | None = field(
-        default=None,
-        metadata={"help": "Config (Hub id, folder or config.json) if not the checkpoint's. Alone, without "
-                          "`--model_name_or_path`, it builds a model with random weights."})
-    feature_extractor_name: str | None = field(
-        default=None,
-        metadata={"help": "Feature extractor (Hub id or folder). Default: the checkpoint's, else the config's "
-                          "folder."})
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "Where Hub downloads (models and datasets) are cached. Default: HF's."})
-    model_revision: str = field(
-        default="main", metadata={"help": "Branch, tag or commit of the checkpoint. Default: main."})
-    token: str | None = field(
-        default=None, metadata={"help": "Hub token for private models or datasets. Default: the logged-in one."})
-    trust_remote_code: bool = field(
-        default=False, metadata={"help": "Run modelling code from the checkpoint's repository. Default: False."})
-    freeze_feature_encoder: bool = field(
-        default=True,
-        metadata={"help": "Freeze the convolutional feature encoder (wav2vec2-style models), as CodecFake's "
-                          "W2V2 detectors and run_audio_classification.py do. Default: True."})
-    ignore_mismatched_sizes: bool = field(
-        default=False,
-        metadata={"help": "Replace a checkpoint's classification head of another size (e.g. AST's 527 "
-                          "AudioSet classes) with a new 2-class one. Default: False."})
-    detector: str | None = field(
-        default=None,
-        metadata={"help": "Build a CodecFake detector instead of a stock classifier: `aasist` / `aasist-l` (fresh "
-                          "AASIST or AASIST-L, random weights; for the official weights convert them with "
-                          "`python -m eval convert-aasist` and pass the folder as `--model_name_or_path`), or "
-                          "`w2v2-aasist` (W2V2-AASIST on the wav2vec2-family encoder `--model_name_or_path`, or a "
-                          "fresh one from `--config_name`). These train with the CodecDetect/AASIST recipe "
-                          "unless the flags are given: Adam (L2 weight decay 1e-4, betas 0.9/0.999), learning "
-                          "rate 1e-4 cosine-annealed to 5e-6, batch 24 (an `--optim` other than the default "
-                          "replaces Adam). Default: none.",
-                  "choices": ["aasist", "aasist-l", "w2v2-aasist"]})
-    class_weighting: str = field(
-        default="balanced",
-        metadata={"help": "Loss weights per class: `balanced` weighs each class by N / (K * N_class), so "
-                          "the few bona fide rows count as much as the many spoof rows; `none` is plain cross "
-                          "entropy. Default: balanced.", "choices": ["balanced", "none"]})
 
 
-@dataclass
-class DataTrainingArguments:
-    """Which data to train and validate on, and how to cut it."""
-
-    dataset_name: str = field(
-        metadata={"help": "Dataset: a local folder in Hub layout (what `python -m builder` writes) or a Hub id."})
-    dataset_config_name: str | None = field(
-        default=None,
-        metadata={"help": "Dataset config: `all` (every codec) or one codec's config (that codec + genuine). "
-                          "One config per run: for several codecs use `all` with `--train_codecs` (per-codec "
-                          "configs share their genuine rows). Default: the dataset's default config (`all` in a "
-                          "CodecFake dataset)."})
-    dataset_revision: str | None = field(
-        default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
-    train_codecs: list[str] | None = field(
-        default=None,
-        metadata={"help": "Codecs to train on (space-separated); genuine rows are always kept. Default: every "
-                          "codec of the config."})
-    eval_codecs: list[str] | None = field(
-        default=None,
-        metadata={"help": "Codecs to validate on (plus genuine). Default: the training codecs, so the best "
-                          "checkpoint is chosen on seen attacks."})
-    train_conditions: list[str] | None = field(
-        default=None,
-        metadata={"help": "Channel conditions to train on (space-separated; `clean`: rows that went through no "
-                          "channel; a build's `--conditions` add others, e.g. `opus_16k`). Default: every row."})
-    eval_conditions: list[str] | None = field(
-        default=None, metadata={"help": "Channel conditions to validate on. Default: the training conditions."})
-    condition_column_name: str = field(
-        default="condition",
-        metadata={"help": "Column naming the channel condition (a dataset without it is all `clean`). "
-                          "Default: condition."})
-    train_split_name: str = field(default="train", metadata={"help": "Training split. Default: train."})
-    eval_split_name: str = field(
-        default="validation", metadata={"help": "Validation split (for the best checkpoint). Default: validation."})
-    audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
-    label_column_name: str = field(
-        default="label",
-        metadata={"help": "What the model learns. `label` (a two-class ClassLabel with a bona fide class): a bona "
-                          "fide/spoof detector, best checkpoint by EER. A tracer (\"which codec made this?\", best "
-                          "checkpoint by macro-F1): `codec` (one class per part), `family` (the codec family, from "
-                          "the codec column) or a taxonomy ClassLabel column (`quantizer`, `auxiliary`, `decoder`). "
-                          "Default: label."})
-    multitask: bool = field(
-        default=False,
-        metadata={"help": "Train the bona fide/spoof head (`--label_column_name`) and the three CodecFake+ taxonomy "
-                          "heads (quantizer, auxiliary, decoder) at once, as CodecFake+'s source-tracing models do: "
-                          "one linear layer whose logits are the heads' side by side, the loss the mean of the "
-                          "heads' cross entropies; best checkpoint by the detection head's EER; every head "
-                          "reported. Default: False."})
-    codec_column_name: str = field(
-        default="codec", metadata={"help": "Column naming the codec (`genuine` for bona fide). Default: codec."})
-    bonafide_label: str = field(
-        default="bonafide", metadata={"help": "Name of the bona fide class in the label column. Default: bonafide."})
-    max_length_seconds: float = field(
-        default=CODECFAKE_SECONDS,
-        metadata={"help": "Window length in seconds: a random window for training, the first one for "
-                          "validation; shorter clips are repeated. Default: 4.0375 (64,600 samples at 16 kHz, "
-                          "CodecFake's). 0 keeps whole clips."})
-    max_train_samples: int | None = field(
-        default=None, metadata={"help": "Use at most this many training rows (smoke tests). Default: all."})
-    max_eval_samples: int | None = field(
-        default=None, metadata={"help": "Use at most this many validation rows, taken in turn from every class and "
-                                        "codec (stratified), so a small subset still holds both labels. Default: "
-                                        "all."})
-    license: str | None = field(default=None, metadata={"help": (
-        "The model's licence on its card (an SPDX or Hub licence id, e.g. `mit`). Default: the base model's "
-        "licence as its card states, read locally (its folder, or the Hub cache); else left out with a note.")})
 
 
 # Defaults that differ from TrainingArguments': validate and save every epoch, keep the best checkpoint by
 # validation EER (lower is better), keep the label and codec columns for the on-the-fly transforms, no
 # experiment trackers unless asked. A `.json` of arguments bypasses these (it fills the dataclass directly).
-TRAINING_DEFAULTS = {
-    "eval_strategy": "epoch",
-    "save_strategy": "epoch",
-    "load_best_model_at_end": True,
-    "metric_for_best_model": "eer",
-    "greater_is_better": False,
-    "remove_unused_columns": False,
-    "report_to": "none",
-    "save_total_limit": 2,
-}
 
 
 # clovaai/aasist config/AASIST.conf `optim_config` (the CodecDetect recipe trains AASIST with it): Adam with L2
@@ -267,9 +141,7 @@ def given_flags(argv: list[str]) -> set[str]:
 
 def parse_args(argv: list[str] | None = None):
     """(ModelArguments, DataTrainingArguments, TrainingArguments) from the command line or one `.json`."""
-    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, TrainingArguments),
-                              prog=f"{program_name()} finetune", description=__doc__.split("\n\n")[0])
-    parser.set_defaults(**TRAINING_DEFAULTS)
+    parser = command_parser("finetune", program_name())
     return parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv)
 
 

@@ -40,11 +40,10 @@ from __future__ import annotations
 import copy
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
 from codecfake_hf import codecs as codecs_module
 from codecfake_hf import modelcard
@@ -55,67 +54,17 @@ from codecfake_hf.results import POOLED
 from codecfake_hf.schema import CLEAN, GENUINE
 
 from . import program_name
+from .arguments import PROTOCOLS, DataTrainingArguments, ModelArguments, ProtocolArguments, ScoreArguments
+from .arguments import parser as command_parser
 from .data import EvalArgumentError, dataset_codecs, dataset_conditions, load_split, part_family
-from .finetune import (
-    TRAINING_DEFAULTS,
-    DataTrainingArguments,
-    ModelArguments,
-    parse_into_dataclasses,
-    run_finetune,
-)
+from .finetune import parse_into_dataclasses, run_finetune
 from .plots import plot_eer_matrix
-from .score import ScoreArguments, run_score
+from .score import run_score
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("paper", "all", "leave-one-out", "family", "leave-one-family-out", "held-out-cell", "channels")
 
 
-@dataclass
-class ProtocolArguments:
-    """Which protocol, over which codecs, tested on which split."""
-
-    protocol: str = field(
-        default="paper",
-        metadata={"help": "`paper` (train on each codec + genuine, test on all: the EER matrix), `all` (train on "
-                          "every codec), `leave-one-out` (each codec unseen in turn), `family` (train on each codec "
-                          "family, test on all: the family × family matrix), `leave-one-family-out` (each family "
-                          "unseen in turn), `held-out-cell` (the codecs of each `--held_out` taxonomy cell unseen) or "
-                          "`channels` (trained on clean rows and on the channel conditions' rows, each scored under "
-                          "every condition). Default: paper.",
-                  "choices": list(PROTOCOLS)})
-    held_out: list[str] | None = field(
-        default=None,
-        metadata={"help": "`held-out-cell`: the taxonomy cells to hold out, one run each, as `key=value` of the "
-                          "CodecFake+ taxonomy (quantizer, auxiliary, decoder), several joined by commas for their "
-                          "intersection, e.g. `decoder=frequency` or `quantizer=multi-codebook,auxiliary=none`. "
-                          "Default: none (required by `held-out-cell`)."})
-    calibration_split: str | None = field(
-        default=None, metadata={"help": "Calibrate every run's scores on this split before actDCF and Cllr (`score "
-                                        "--calibration_split`). Default: none."})
-    open_set_threshold: float = field(
-        default=0.5, metadata={"help": "A tracer's open-set threshold (`score --open_set_threshold`). Default: 0.5."})
-    protocol_codecs: list[str] | None = field(
-        default=None,
-        metadata={"help": "Codecs the protocol runs over (space-separated). Default: every codec of the "
-                          "dataset config's training split."})
-    protocol_conditions: list[str] | None = field(
-        default=None,
-        metadata={"help": "`channels`: the channel conditions it runs over (space-separated). Default: every "
-                          "condition of the training split but `clean`."})
-    test_split_name: str = field(default="test", metadata={"help": "Split every run is scored on. Default: test."})
-    score_batch_size: int = field(default=16, metadata={"help": "Rows per forward pass when scoring. Default: 16."})
-    train: bool = field(
-        default=True,
-        metadata={"help": "Train every run (`--do_train` is implied). `--train false` scores the starting model as "
-                          "it is, untrained, in every run: a baseline, labelled untrained in the matrix, the cards "
-                          "and the output. Default: True."})
-    test_dataset_name: str | None = field(
-        default=None,
-        metadata={"help": "Cross-dataset: score every run on this dataset (folder or Hub id) instead of "
-                          "`--dataset_name`, over every codec it holds. Default: the training dataset."})
-    test_dataset_config_name: str | None = field(
-        default=None, metadata={"help": "Config of `--test_dataset_name`. Default: its default config (`all`)."})
 
 
 def families_of(codecs: list[str]) -> dict[str, list[str]]:
@@ -421,7 +370,5 @@ def open_set_markdown(open_set: dict[str, dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = HfArgumentParser((ProtocolArguments, ModelArguments, DataTrainingArguments, TrainingArguments),
-                              prog=f"{program_name()} protocol", description=__doc__.split("\n\n")[0])
-    parser.set_defaults(**TRAINING_DEFAULTS)
+    parser = command_parser("protocol", program_name())
     return run_protocol(*parse_into_dataclasses(parser, sys.argv[1:] if argv is None else argv))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -35,7 +34,6 @@ import torch
 from transformers import (
     AutoFeatureExtractor,
     AutoModelForAudioClassification,
-    HfArgumentParser,
     Trainer,
     TrainingArguments,
 )
@@ -46,6 +44,8 @@ from codecfake_hf.results import POOLED, CodecResult, ScoreResults, SourceTracin
 from codecfake_hf.schema import GENUINE, part_order
 
 from . import program_name
+from .arguments import CardArguments, ScoreArguments
+from .arguments import parser as command_parser
 from .data import (
     CODECFAKE_SECONDS,
     MULTITASK,
@@ -67,93 +67,8 @@ from .plots import plot_confusion, plot_det
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ScoreArguments:
-    """What to score, with which model, and where the report goes."""
-
-    model_name_or_path: str = field(
-        metadata={"help": "Trained detector: the output folder of `python -m eval finetune` or a Hub id."})
-    dataset_name: str = field(
-        metadata={"help": "Dataset: a local folder in Hub layout or a Hub id."})
-    output_dir: str = field(
-        metadata={"help": "Folder for scores.txt, results.json, results.md and det.png (created)."})
-    dataset_config_name: str | None = field(
-        default=None, metadata={"help": "Dataset config to score (`all` or one codec's). Default: the dataset's "
-                                        "default config (`all` in a CodecFake dataset)."})
-    dataset_revision: str | None = field(
-        default=None, metadata={"help": "Branch, tag or commit of a Hub dataset. Default: main."})
-    split: str = field(default="test", metadata={"help": "Split to score. Default: test."})
-    codecs: list[str] | None = field(
-        default=None, metadata={"help": "Score only these codecs (plus genuine). Default: every codec of the config."})
-    conditions: list[str] | None = field(
-        default=None,
-        metadata={"help": "Score only rows that went through these channel conditions (`clean`: none; e.g. "
-                          "`opus_16k`); one condition is recorded with the results, so the card can compare "
-                          "conditions. Default: every row."})
-    condition_column_name: str = field(
-        default="condition", metadata={"help": "Channel condition column (absent: all `clean`). Default: condition."})
-    audio_column_name: str = field(default="audio", metadata={"help": "Audio column. Default: audio."})
-    label_column_name: str = field(
-        default="label", metadata={"help": "The column the model was trained on: `label` (bona fide vs spoof) for a "
-                                          "detector or a multi-task model; `codec`, `family` or a taxonomy column "
-                                          "for a tracer. Default: label."})
-    codec_column_name: str = field(default="codec", metadata={"help": "Codec column. Default: codec."})
-    id_column_name: str = field(
-        default="id", metadata={"help": "Utterance id written to the score file. Default: id (`<codec>+<utt>`)."})
-    bonafide_label: str = field(
-        default="bonafide", metadata={"help": "Name of the bona fide class (in the dataset and the model's "
-                                              "id2label). Default: bonafide."})
-    max_length_seconds: float | None = field(
-        default=None,
-        metadata={"help": "Score the first window of this many seconds (shorter clips repeated). Default: the "
-                          "window the model was fine-tuned with (its codecfake_training.json), else 4.0375 "
-                          "(64,600 samples at 16 kHz, CodecFake's). 0 scores whole clips."})
-    batch_size: int = field(default=16, metadata={"help": "Rows per forward pass. Default: 16."})
-    dataloader_num_workers: int = field(
-        default=0, metadata={"help": "Processes that decode and crop audio while the model runs. Default: 0 "
-                                     "(the main process)."})
-    device: str | None = field(
-        default=None, metadata={"help": "`cpu` to score on the CPU. Default: Trainer's choice (every visible GPU, "
-                                        "else the CPU); choose GPUs with CUDA_VISIBLE_DEVICES."})
-    bf16: bool = field(default=False, metadata={"help": "Score in bfloat16 (Trainer's `bf16_full_eval`). "
-                                                        "Default: False."})
-    max_samples: int | None = field(
-        default=None, metadata={"help": "Score at most this many rows (smoke tests). Default: all."})
-    cache_dir: str | None = field(default=None, metadata={"help": "Hub cache folder. Default: HF's."})
-    token: str | None = field(default=None, metadata={"help": "Hub token. Default: the logged-in one."})
-    update_model_card: bool = field(
-        default=True,
-        metadata={"help": "With a local model folder, add these results to its codecfake_results.json and "
-                          "rebuild its README.md (model-index). Default: True."})
-    seed: int = field(default=42, metadata={"help": "Seed of the `--max_samples` subset. Default: 42."})
-    calibration_split: str | None = field(
-        default=None,
-        metadata={"help": "Calibrate the scores on this split (e.g. `validation`, the development set) before actDCF "
-                          "and Cllr: an affine map fitted by prior-weighted logistic regression turns the bona fide "
-                          "log-odds into LLRs, as the ASVspoof 5 tools do (`codecfake_hf.metrics.fit_calibration`); "
-                          "writes calibration.json and scores_calibrated.txt. EER and minDCF do not change. "
-                          "Default: none, actDCF and Cllr read the raw log-odds as LLRs."})
-    open_set_threshold: float = field(
-        default=0.5,
-        metadata={"help": "Open-set tracing (a tracer scored on parts it never saw): a clip whose largest class "
-                          "probability is below this is \"none of the known codecs\". Default: 0.5."})
 
 
-@dataclass
-class CardArguments:
-    """Rebuild a model folder's card, and push the folder like Trainer's `--push_to_hub`."""
-
-    model_dir: str = field(metadata={"help": "Model folder written by `python -m eval finetune`."})
-    push_to_hub: bool = field(default=False, metadata={"help": "Upload the folder to the Hub. Default: False."})
-    hub_model_id: str | None = field(
-        default=None, metadata={"help": "Repo to push to (`user/name`). Default: the folder's name."})
-    hub_token: str | None = field(default=None, metadata={"help": "Hub token. Default: the logged-in one."})
-    hub_private_repo: bool | None = field(
-        default=None, metadata={"help": "Create the repo private. Default: the Hub's default."})
-    license: str | None = field(default=None, metadata={"help": (
-        "The model's licence on its card (an SPDX or Hub licence id, e.g. `mit`). Default: what the card states "
-        "already, else what finetune recorded (its `--license`, else the base model's licence as its local card "
-        "states), else left out with a note on the card.")})
 
 
 def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: ScoreArguments) -> np.ndarray:
@@ -506,7 +421,7 @@ def results_slug(results: ScoreResults) -> str:
 
 
 def main(argv: list[str] | None = None) -> ScoreResults:
-    parser = HfArgumentParser(ScoreArguments, prog=f"{program_name()} score", description=__doc__.split("\n\n")[0])
+    parser = command_parser("score", program_name())
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 1 and argv[0].endswith(".json"):
         try:
@@ -520,7 +435,7 @@ def main(argv: list[str] | None = None) -> ScoreResults:
 
 def card_main(argv: list[str] | None = None) -> Path:
     """`python -m eval card`: rebuild README.md from the folder's JSON files; push if asked."""
-    parser = HfArgumentParser(CardArguments, prog=f"{program_name()} card", description=CardArguments.__doc__)
+    parser = command_parser("card", program_name())
     (args,) = parser.parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     model_dir = Path(args.model_dir)
     if not model_dir.is_dir():

@@ -376,7 +376,7 @@ def test_build_leaves_only_its_plan_and_lock_and_keeps_the_callers_progress_bar_
         datasets.enable_progress_bars()
     # No `datasets` staging (`*.incomplete`), cache or lock files: the plan, the shards' records, the lock.
     assert sorted(p.name for p in (out / ".codecfake").iterdir()) == ["lock", "plan.json", "shards"]
-    assert sorted(p.name for p in out.iterdir()) == [".codecfake", "README.md", "data"]
+    assert sorted(p.name for p in out.iterdir()) == [".codecfake", "README.md", "data", "examples"]  # + the card's
 
 
 def test_codecfake_builder_is_the_datasets_face_of_a_shard(tmp_path, demo_dir):

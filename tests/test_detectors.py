@@ -22,6 +22,7 @@ from codecfake_hf.detectors import (
     AasistForAudioClassification,
     W2V2AasistConfig,
     W2V2AasistForAudioClassification,
+    aasist_from_original,
     cut_window,
 )
 from codecfake_hf.errors import CheckpointError
@@ -41,7 +42,7 @@ def official(aasist_dir):
     """name -> (model from the official .pth, reference logits in OUR order [bonafide, spoof], last_hidden)."""
     models = {}
     for name in CHECKPOINTS:
-        model = AasistForAudioClassification.from_original(aasist_dir / f"{name}.pth",
+        model = aasist_from_original(aasist_dir / f"{name}.pth",
                                                            aasist_dir / f"{name}.model_config.json")
         upstream = np.load(aasist_dir / f"logits_{name}.npy")
         models[name] = (model, upstream[:, [1, 0]], np.load(aasist_dir / f"last_hidden_{name}.npy"))
@@ -119,15 +120,15 @@ def test_state_dict_keys_are_upstream_and_init_computes_nothing(aasist_dir):
 def test_from_original_refuses_a_mismatched_config_naming_file_and_keys(aasist_dir, tmp_path):
     wrong_shape = r"keys of the wrong shape \(GAT_layer_S.att_proj.bias \(24,\) \(expected \(64,\)\)"
     with pytest.raises(CheckpointError, match=r"AASIST-L\.pth does not fit.*" + wrong_shape):
-        AasistForAudioClassification.from_original(aasist_dir / "AASIST-L.pth", aasist_dir / "AASIST.model_config.json")
+        aasist_from_original(aasist_dir / "AASIST-L.pth", aasist_dir / "AASIST.model_config.json")
     broken = tmp_path / "broken.pth"
     broken.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read the AASIST checkpoint .*broken.pth"):
-        AasistForAudioClassification.from_original(broken)
+        aasist_from_original(broken)
     unsafe = tmp_path / "unsafe.pth"
     torch.save({"model": object()}, unsafe)  # weights_only refuses arbitrary objects
     with pytest.raises(CheckpointError, match="unsafe.pth"):
-        AasistForAudioClassification.from_original(unsafe)
+        aasist_from_original(unsafe)
 
 
 def test_feature_extractor_cuts_windows_as_upstream():

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from huggingface_hub import ModelCard
 from test_eval import FAKE_CODECS, run_cli, tiny_codecfake, tiny_wav2vec2, trainer_flags, write_tiny_codecfake
 from transformers import AutoConfig, TrainingArguments
 from transformers.trainer_pt_utils import LabelSmoother
@@ -85,7 +86,15 @@ def test_convert_aasist_writes_a_folder_with_its_origin_on_the_card(shared, tmp_
     assert json.loads((converted / "preprocessor_config.json").read_text())["max_length"] == 64600
     card = (converted / "README.md").read_text()
     assert "clovaai/aasist" in card and "ASVspoof 2019 LA" in card and "fine-tuned" not in card
-    assert "import codecfake_hf.detectors" in card  # pipeline() needs the registration
+    # the model's code travels with it: the snippet needs no codecfake-hf (tests/test_remote_code.py runs it)
+    assert 'pipeline("audio-classification", model="aasist-l", trust_remote_code=True)' in card
+    assert "import codecfake_hf" not in card
+    # the weights' licence, as clovaai/aasist states it: the YAML, the Licence section, the LICENSE file beside them
+    assert ModelCard.load(converted / "README.md").data.license == "mit"
+    assert "`mit`. Copyright (c) 2021-present NAVER Corp.; the full text is in [LICENSE](LICENSE)." in card
+    assert (converted / "LICENSE").read_text() == (aasist / "LICENSE-aasist.txt").read_text()
+    assert "Not stated" not in card and "listed above" not in card  # no dangling reference: no codecs are listed
+    assert "has seen only its training data (ASVspoof 2019 LA (train), by the clovaai/aasist authors)" in card
     assert run_cli("convert-aasist", "--checkpoint", aasist / "AASIST-L.pth", "--output_dir", tmp_path / "x") == 2
     assert "does not fit this model_config" in capsys.readouterr().err  # AASIST's config for AASIST-L's weights
     assert run_cli("convert-aasist", "--checkpoint", tmp_path / "none.pth", "--output_dir", tmp_path / "x") == 2

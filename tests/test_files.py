@@ -48,3 +48,23 @@ def test_a_failed_write_into_another_folder_leaves_nothing(tmp_path):
         tmp.write_bytes(b"half a shard")
         raise RuntimeError("codec failed")
     assert list(staging.iterdir()) == [] and not (tmp_path / "data" / "x.parquet").exists()
+
+
+def test_atomic_files_renames_each_file_into_place_or_leaves_the_folder_as_it_was(tmp_path):
+    from codecfake_hf.files import atomic_files
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("old")
+    with pytest.raises(RuntimeError), atomic_files(folder) as staging:
+        (staging / "config.json").write_text("new")
+        raise RuntimeError("save_pretrained failed")
+    assert [p.name for p in folder.iterdir()] == ["config.json"] and (folder / "config.json").read_text() == "old"
+    with atomic_files(folder) as staging:
+        (staging / "config.json").write_text("new")
+        (staging / "sub").mkdir()
+        (staging / "sub" / "weights.bin").write_bytes(b"\x00\x01")
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["config.json", "sub",
+                                                                                   "sub/weights.bin"]
+    assert (folder / "config.json").read_text() == "new"
+    assert (folder / "sub" / "weights.bin").read_bytes() == b"\x00\x01"

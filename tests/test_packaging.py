@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tomllib
 from pathlib import Path
 
 import pytest
+from datasets import load_dataset
+from venvs import bare_venv, outside_env
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN = {"codecfake_hf", "builder", "eval", "bench", "tests"}
@@ -28,16 +30,24 @@ def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _declared() -> set[str]:
+def _declared(extra: str | None = None) -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {_normalise(re.split(r"[<>=!~ ;\[]", spec, maxsplit=1)[0]) for spec in project["dependencies"]}
+    specs = project["optional-dependencies"][extra] if extra else project["dependencies"]
+    return {_normalise(re.split(r"[<>=!~ ;\[]", spec, maxsplit=1)[0]) for spec in specs}
 
 
-def _imported_modules() -> dict[str, str]:
-    """Top-level modules imported (absolutely) by the installed packages -> one file that imports it."""
+# Imported only by the detector app (`codecfake-eval app`, eval/space/app.py): the `app` extra.
+APP_FILES = ("eval/app.py", "eval/space/app.py")
+
+
+def _imported_modules(app: bool = False) -> dict[str, str]:
+    """Top-level modules imported (absolutely) by the installed packages -> one file that imports it (`app`: by the
+    app's files only, else by every other file)."""
     found: dict[str, str] = {}
     for package in ("codecfake_hf", "builder", "eval"):
         for path in sorted((ROOT / package).rglob("*.py")):
+            if (str(path.relative_to(ROOT)) in APP_FILES) != app:
+                continue
             for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Import):
                     names = [alias.name for alias in node.names]
@@ -68,6 +78,15 @@ def test_every_imported_package_is_declared_and_every_declared_one_used():
     assert "pyloudnorm" not in declared
 
 
+def test_the_app_imports_only_declared_packages_and_gradio_is_its_extra():
+    declared = _declared() | _declared("app")
+    distributions = importlib.metadata.packages_distributions()
+    undeclared = {module: where for module, where in _imported_modules(app=True).items()
+                  if not {_normalise(dist) for dist in distributions.get(module, [module])} & declared}
+    assert not undeclared, f"imported by the app but in neither the dependencies nor the app extra: {undeclared}"
+    assert _declared("app") == {"gradio"} and "gradio" in _imported_modules(app=True)
+
+
 def test_constraints_pin_every_declared_package_that_is_pinned_here():
     pins = {_normalise(line.split("==")[0]) for line in (ROOT / "constraints.txt").read_text().splitlines()
             if "==" in line and not line.startswith("#")}
@@ -77,11 +96,12 @@ def test_constraints_pin_every_declared_package_that_is_pinned_here():
 
 def test_console_scripts_point_at_the_two_command_lines():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"] == {"codecfake-build": "builder.__main__:main", "codecfake-eval": "eval.__main__:main"}
+    assert project["scripts"] == {"codecfake-build": "codecfake_hf.builder.__main__:main",
+                                  "codecfake-eval": "codecfake_hf.eval.__main__:main"}
 
 
 # (module, sys.argv[0], program name in the usage lines, its commands, the start of its own usage line)
-EVAL_COMMANDS = ["finetune", "score", "protocol", "card", "convert-aasist"]
+EVAL_COMMANDS = ["finetune", "score", "protocol", "card", "convert-aasist", "app"]
 BUILD_COMMANDS = ["build", "import", "push", "demo"]
 PROGRAMS = [
     ("eval", "/venv/bin/codecfake-eval", "codecfake-eval", EVAL_COMMANDS, "<command>"),
@@ -130,12 +150,14 @@ def _copy_checkout(target: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_wheel_in_a_fresh_venv_outside_the_checkout_runs_both_commands(tmp_path):
-    """Done-when of issue 14: build a wheel, install it into a new venv elsewhere, run the console scripts.
+def test_wheel_in_a_fresh_venv_outside_the_checkout_runs_both_commands(shared, tmp_path):
+    """Done-when of issues 14 and 24: a wheel installed into a new venv elsewhere puts one package into
+    site-packages (`codecfake_hf`, with the command lines inside it), and both console scripts run a tiny build,
+    a conversion and a score from an unrelated folder.
 
-    The new venv reuses this interpreter's installed packages (a .pth line to its site-packages, which does not
-    run the .pth files there, so this checkout's editable install stays out) instead of downloading torch again;
-    the wheel itself is installed with `--ignore-installed`, so its own copy is the one imported.
+    The new venv reuses this interpreter's installed packages (tests/venvs.py: a .pth line to its site-packages,
+    which does not run the .pth files there, so this checkout's editable install stays out) instead of
+    downloading torch again; the wheel itself is installed with `--ignore-installed`, so its own copy is imported.
     """
     source = _copy_checkout(tmp_path / "src")
     run = {"capture_output": True, "text": True, "timeout": 300}
@@ -146,33 +168,65 @@ def test_wheel_in_a_fresh_venv_outside_the_checkout_runs_both_commands(tmp_path)
     (wheel,) = wheel_dir.glob("codecfake_hf-*.whl")
 
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, **run)
-    python = venv / "bin" / "python"
+    python = bare_venv(venv)
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              check=True, **run).stdout.strip()
-    Path(purelib, "shared-packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    before = set(os.listdir(purelib))
     installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
                                 "--ignore-installed", str(wheel)], **run)
     assert installed.returncode == 0, installed.stderr[-3000:]
+    added = set(os.listdir(purelib)) - before
+    assert added == {"codecfake_hf", "codecfake_hf-0.1.0.dist-info"}, added
+    assert (Path(purelib) / "codecfake_hf-0.1.0.dist-info" / "licenses" / "LICENSE").read_text() == \
+        (ROOT / "LICENSE").read_text()
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["HF_HUB_OFFLINE"] = "1"
-    where = subprocess.run([str(python), "-c", "import builder, eval, codecfake_hf; "
-                            "print(builder.__file__, eval.__file__, codecfake_hf.__file__)"],
-                           cwd=elsewhere, env=env, check=True, **run).stdout.split()
-    assert all(path.startswith(purelib) for path in where), where
+    env = outside_env()
+    where = subprocess.run([str(python), "-c", "import importlib.util as u, codecfake_hf.builder as b, "
+                            "codecfake_hf.eval as e; print(b.__file__, e.__file__, u.find_spec('builder'), "
+                            "u.find_spec('eval'))"], cwd=elsewhere, env=env, check=True, **run).stdout.split()
+    assert all(path.startswith(purelib) for path in where[:2]) and where[2:] == ["None", "None"], where
     build_help = subprocess.run([str(venv / "bin" / "codecfake-build"), "--help"], cwd=elsewhere, env=env, **run)
     assert build_help.returncode == 0, build_help.stderr[-3000:]
     assert build_help.stdout.startswith("usage: codecfake-build")
     assert all(f"  {command} " in build_help.stdout for command in ("build", "import", "push", "demo"))
-    eval_help = subprocess.run([str(venv / "bin" / "codecfake-eval"), "--help"], cwd=elsewhere, env=env, **run)
+    eval_help = subprocess.run([str(venv / "bin" / "codecfake-eval"), "finetune", "--help"], cwd=elsewhere, env=env,
+                               **run)
     assert eval_help.returncode == 0, eval_help.stderr[-3000:]
-    assert eval_help.stdout.startswith("usage: codecfake-eval") and "finetune" in eval_help.stdout
-    # The installed `eval` package carries the metric module's folder, loadable by path.
-    metric = subprocess.run([str(python), "-c", "import pathlib, evaluate, eval; m = evaluate.load(str("
-                             "pathlib.Path(eval.__file__).parent / 'eer')); print(m.compute(references=[0, 1], "
+    assert eval_help.stdout.startswith("usage: codecfake-eval finetune") and "--learning_rate" in eval_help.stdout
+
+    # a tiny build (random EnCodec weights on the built-in synthetic speech), the real AASIST-L converted, a score
+    data = elsewhere / "tiny"
+    build = subprocess.run([str(venv / "bin" / "codecfake-build"), "build", "--source", "builtin:demo", "--codecs",
+                            "encodec_24khz", "--random_weights", "--limit", "4", "--split_ratios", "0.5,0,0.5",
+                            "--out", str(data)], cwd=elsewhere, env=env, **run)
+    assert build.returncode == 0, build.stderr[-3000:]
+    aasist = shared / "detector-fixtures" / "aasist"
+    convert = subprocess.run([str(venv / "bin" / "codecfake-eval"), "convert-aasist", "--checkpoint",
+                              str(aasist / "AASIST-L.pth"), "--model_config",
+                              str(aasist / "AASIST-L.model_config.json"), "--output_dir", "aasist-l"],
+                             cwd=elsewhere, env=env, **run)
+    assert convert.returncode == 0, convert.stderr[-3000:]
+    score = subprocess.run([str(venv / "bin" / "codecfake-eval"), "score", "--model_name_or_path", "aasist-l",
+                            "--dataset_name", str(data), "--split", "train", "--output_dir", "scores", "--device",
+                            "cpu"], cwd=elsewhere, env=env, **run)
+    assert score.returncode == 0, score.stderr[-3000:]
+    results = json.loads((elsewhere / "scores" / "results.json").read_text())
+    rows = load_dataset(str(data), "all", split="train")
+    assert results["pooled"]["n_bonafide"] + results["pooled"]["n_spoof"] == len(rows) > 0
+    # The installed `codecfake_hf.eval` carries the metric module's folder, loadable by path.
+    metric = subprocess.run([str(python), "-c", "import pathlib, evaluate, codecfake_hf.eval as e; m = evaluate.load("
+                             "str(pathlib.Path(e.__file__).parent / 'eer')); print(m.compute(references=[0, 1], "
                              "predictions=[0.9, 0.1])['eer'])"], cwd=elsewhere, env=env, **run)
     assert metric.returncode == 0, metric.stderr[-3000:]
     assert metric.stdout.strip().splitlines()[-1] == "0.0"
+
+
+def test_builder_and_eval_still_run_as_modules_of_a_checkout():
+    """The checkout keeps builder/ and eval/ top-level: `python -m builder` and `python -m eval` from its root."""
+    run = {"capture_output": True, "text": True, "timeout": 120, "cwd": ROOT}
+    for module, command in (("builder", "build"), ("eval", "score")):
+        done = subprocess.run([sys.executable, "-m", module, command, "--help"], **run)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.startswith(f"usage: python -m {module} {command} ")

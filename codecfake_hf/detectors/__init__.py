@@ -6,9 +6,21 @@ Importing this package registers them with `AutoConfig`, `AutoModelForAudioClass
 
     import codecfake_hf.detectors
     from transformers import pipeline
-    model = codecfake_hf.detectors.AasistForAudioClassification.from_original("AASIST.pth", "AASIST.conf")
+    model = codecfake_hf.detectors.aasist_from_original("AASIST.pth", "AASIST.conf")
     model.save_pretrained("aasist"); codecfake_hf.detectors.AasistFeatureExtractor().save_pretrained("aasist")
     pipeline("audio-classification", model="aasist")("speech.wav")   # bonafide / spoof
+
+It also registers them for `register_for_auto_class`: `save_pretrained` then copies the four model files
+(`configuration_aasist.py`, `feature_extraction_aasist.py`, `modeling_aasist.py`, and `modeling_w2v2_aasist.py`
+for W2V2-AASIST) beside the weights and writes `auto_map` into `config.json` and `preprocessor_config.json`,
+transformers' convention for models outside the library. Anyone can then load a saved folder or Hub repo
+without codecfake-hf installed:
+
+    AutoModelForAudioClassification.from_pretrained("ORG/aasist-l", trust_remote_code=True)
+    pipeline("audio-classification", model="ORG/aasist-l", trust_remote_code=True)
+
+Those four files therefore import only torch, numpy, transformers and each other (`original.py`, which reads
+upstream checkpoints, stays on this side).
 """
 
 from __future__ import annotations
@@ -23,8 +35,9 @@ from .configuration_aasist import (
     W2V2AasistConfig,
 )
 from .feature_extraction_aasist import AasistFeatureExtractor, cut_window
-from .modeling_aasist import AasistForAudioClassification, read_model_config
+from .modeling_aasist import AasistForAudioClassification
 from .modeling_w2v2_aasist import W2V2AasistForAudioClassification
+from .original import aasist_from_original, read_model_config
 
 DETECTOR_TYPES = (AasistConfig.model_type, W2V2AasistConfig.model_type)
 
@@ -35,6 +48,10 @@ def _register() -> None:
         AutoConfig.register(config.model_type, config, exist_ok=True)
         AutoModelForAudioClassification.register(config, model, exist_ok=True)
         AutoFeatureExtractor.register(config, AasistFeatureExtractor, exist_ok=True)
+        # saved models carry their code and `auto_map` (loadable with trust_remote_code=True, without us)
+        config.register_for_auto_class()
+        model.register_for_auto_class("AutoModelForAudioClassification")
+    AasistFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 
 
 _register()
@@ -49,6 +66,7 @@ __all__ = [
     "AasistForAudioClassification",
     "W2V2AasistConfig",
     "W2V2AasistForAudioClassification",
+    "aasist_from_original",
     "cut_window",
     "read_model_config",
 ]

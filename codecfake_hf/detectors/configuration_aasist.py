@@ -1,3 +1,5 @@
+# codecfake-hf (Apache-2.0). Saved models carry this file as their remote code (`trust_remote_code=True`):
+# it imports only torch, numpy, transformers and the other model files, never the rest of codecfake_hf.
 """Configs of the AASIST detectors: `AasistConfig` (raw-waveform AASIST, AASIST-L) and `W2V2AasistConfig`."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# codecfake-hf (Apache-2.0). Saved models carry this file as their remote code (`trust_remote_code=True`):
+# it imports only torch, numpy, transformers and the other model files, never the rest of codecfake_hf.
 """`AasistFeatureExtractor`: raw 16 kHz waveforms cut to AASIST's 64,600-sample windows, as clovaai/aasist does."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# codecfake-hf (Apache-2.0). Saved models carry this file as their remote code (`trust_remote_code=True`):
+# it imports only torch, numpy, transformers and the other model files, never the rest of codecfake_hf.
 """AASIST (Jung et al., ICASSP 2022) as a transformers `PreTrainedModel`, state-dict compatible with clovaai/aasist.
 
 Reading order follows the paper: sinc-convolution front end, residual encoder, spectral and temporal graph
@@ -9,10 +11,7 @@ official `.pth` files load with `strict=True`.
 
 from __future__ import annotations
 
-import json
 import math
-import pickle
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +20,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..errors import CheckpointError
-from .configuration_aasist import BONAFIDE_SPOOF, UPSTREAM_FIELDS, AasistConfig, _GraphBackEndConfig
+from .configuration_aasist import AasistConfig, _GraphBackEndConfig
 
 
 def _mel(hz: torch.Tensor) -> torch.Tensor:
@@ -330,8 +328,8 @@ class AasistForAudioClassification(AasistGraphBackEnd, AasistPreTrainedModel):
     """AASIST: raw 16 kHz waveform [B, T] -> logits [B, num_labels] in the config's label order.
 
     With the default labels, logit 0 is bona fide and logit 1 spoof (upstream's output is the reverse;
-    `from_original` swaps the rows of `out_layer`). `hidden_states` (when asked) holds the pooled embedding
-    [B, 5 * gat_dims[1]] that upstream calls `last_hidden`.
+    `original.aasist_from_original` swaps the rows of `out_layer`). `hidden_states` (when asked) holds the pooled
+    embedding [B, 5 * gat_dims[1]] that upstream calls `last_hidden`.
 
     Args:
         config (AasistConfig): the architecture and labels.
@@ -350,70 +348,3 @@ class AasistForAudioClassification(AasistGraphBackEnd, AasistPreTrainedModel):
         hidden = self._back_end(x.abs())
         logits = self.out_layer(self.hidden_drop(hidden))
         return classification_output(logits, labels, hidden, output_hidden_states, return_dict)
-
-    @classmethod
-    def from_original(cls, path: str | Path, model_config: dict | str | Path | None = None,
-                      **config_kwargs) -> AasistForAudioClassification:
-        """An official clovaai/aasist checkpoint (`AASIST.pth`, `AASIST-L.pth`) as this model, in eval mode.
-
-        Args:
-            path: the `.pth` file, a plain state dict (CUDA tensors are mapped to the CPU; `weights_only`).
-            model_config: the upstream `model_config` as a dict, a `.conf` file (JSON with a `model_config`
-                section) or a JSON file of the section itself. Default: AASIST's.
-            config_kwargs: further `AasistConfig` fields.
-        Raises:
-            CheckpointError: unreadable file, or keys/shapes that do not match the config (named).
-        """
-        model_config = read_model_config(model_config) if model_config is not None else {}
-        architecture = model_config.get("architecture", "AASIST")
-        if architecture != "AASIST":
-            raise CheckpointError(f"model_config names architecture {architecture!r}; only AASIST (and AASIST-L, "
-                                  "the same architecture) is supported")
-        config = AasistConfig(**{key: model_config[key] for key in UPSTREAM_FIELDS if key in model_config},
-                              **config_kwargs)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
-            reason = str(error).splitlines()[0]
-            raise CheckpointError(f"cannot read the AASIST checkpoint {path}: {reason}. Give the official .pth "
-                                  "file (models/weights/AASIST.pth in clovaai/aasist)") from None
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
-        model = cls(config)
-        expected = model.state_dict()
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        wrong = sorted(f"{key} {tuple(state[key].shape)} (expected {tuple(expected[key].shape)})"
-                       for key in set(state) & set(expected) if state[key].shape != expected[key].shape)
-        problems = [f"{len(keys)} {what} ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})"
-                    for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                                       ("keys of the wrong shape", wrong)) if keys]
-        if problems:
-            raise CheckpointError(
-                f"{path} does not fit this model_config (filts {config.filts}, gat_dims {config.gat_dims}): "
-                f"{'; '.join(problems)}. Pass the model_config of the .conf that came with the checkpoint "
-                "(AASIST-L.conf for AASIST-L.pth)")
-        if config.id2label == BONAFIDE_SPOOF:  # upstream row 0 = spoof, row 1 = bona fide: swap to ours
-            order = [1, 0]
-            state = dict(state)
-            state["out_layer.weight"] = state["out_layer.weight"][order]
-            state["out_layer.bias"] = state["out_layer.bias"][order]
-        model.load_state_dict(state, strict=True)
-        return model.eval()
-
-
-def read_model_config(model_config: dict | str | Path) -> dict:
-    """Upstream `model_config` from a dict, a `.conf` file or a JSON file of the section."""
-    if isinstance(model_config, dict):
-        values = model_config
-    else:
-        try:
-            values = json.loads(Path(model_config).read_text())
-        except (OSError, ValueError) as error:
-            raise CheckpointError(f"cannot read the AASIST model_config {model_config}: {error}. Give the "
-                                  "upstream config/*.conf file or a JSON file of its model_config section") from None
-    if isinstance(values, dict) and isinstance(values.get("model_config"), dict):
-        values = values["model_config"]
-    if not isinstance(values, dict) or "filts" not in values:
-        raise CheckpointError(f"{model_config} has no AASIST model_config (no `filts`)")
-    return values

@@ -1,3 +1,5 @@
+# codecfake-hf (Apache-2.0). Saved models carry this file as their remote code (`trust_remote_code=True`):
+# it imports only torch, numpy, transformers and the other model files, never the rest of codecfake_hf.
 """W2V2-AASIST (Tak et al., Odyssey 2022): a wav2vec 2.0-family encoder feeding AASIST's graph back end."""
 
 from __future__ import annotations
