@@ -12,7 +12,7 @@ from ...errors import CodecConfigError
 from .. import weights
 from ..base import Codec, Runtime
 from .config import OFFICIAL_CONFIG, FACodecConfig
-from .model import SAMPLE_RATE, FACodecModel
+from .model import FACodecModel
 
 if TYPE_CHECKING:
     from ..spec import CodecSpec
@@ -58,7 +58,7 @@ class FACodecCodec(Codec):
     def _padded(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.shape[-1] < self.min_input_length():
             raise ValueError(f"{self.name}: an input of {wave.shape[-1]} samples is shorter than "
-                             f"{self.min_input_length()}, the shortest FACodec's prosody features take")
+                             f"{self.min_input_length()}, the shortest input FACodec's prosody features take")
         return torch.nn.functional.pad(wave, (0, self.frames(wave.shape[-1]) * self.hop - wave.shape[-1]))
 
     @torch.inference_mode()
@@ -120,4 +120,4 @@ def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, A
     return FACodecCodec(spec, model, runtime)
 
 
-__all__ = ["OPTIONS", "SAMPLE_RATE", "FACodecCodec", "build", "default_config", "download"]
+__all__ = ["OPTIONS", "FACodecCodec", "build", "default_config", "download"]
