@@ -163,7 +163,7 @@ def test_card_yaml_configs_info_license_and_codec_table(built):
     assert "CSTR VCTK Corpus" in body and "CC BY 4.0" in body
     assert "@inproceedings{wu2024codecfake" in body and "@misc{yamagishi2019vctk" in body
     spec = codecs.spec(ENCODEC)
-    assert (f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | multi-codebook | none | time | transformers "
+    assert (f"| `{ENCODEC}` | encodec | 24000 Hz | 1.5 kbps | 2 | 320 | multi-codebook | none | time | transformers "
             f"| [{spec.hub_repo}]") in body
     assert "**random** (smoke run)" in body  # the tests' codecs have random weights, and the card says so
     assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
