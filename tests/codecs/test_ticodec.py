@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,11 @@ from codec_tester import FamilyTester, OfficialFacts
 from conftest import pad_batch, rel_l2, resynthesize_one
 from helpers import plain, torch_save_bytes
 from near_ties import Quantiser, rows
+from test_builder import config_for
+from test_corpus import make_vctk_tree
 
+from builder import build
+from builder.release_layouts import codec_part
 from codecfake_hf import codecs
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.codecs.ticodec import codec as ticodec
@@ -51,6 +56,28 @@ def test_cors_names_and_taxonomy_follow_codecfake_plus():
     assert [codecs.spec(n).quantizer for n in NAMES] == ["single-codebook", "multi-codebook", "multi-codebook"]
     # 1, 2, 4 codebooks of 1024 at 24000 / 320 = 75 Hz
     assert [codecs.spec(n).bitrate_kbps for n in NAMES] == [0.75, 1.5, 3.0]
+
+
+def test_cors_rows_land_in_our_configs():
+    """`builder import --layout cors` names a part by the registry's name of the release's Model."""
+    assert [codec_part(cors) for cors in CORS] == NAMES
+
+
+@pytest.mark.slow  # the official architecture (63 M parameters), random weights, 6 clips: ~50 s on 2 shared cores
+def test_random_weight_build_loads_back_with_the_taxonomy(tmp_path, demo_dir):
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", per_speaker=1)
+    out = tmp_path / "out"
+    report = build(config_for(source, out, "ticodec_1g1r", random_weights=True), progress=False)
+    assert report.failed == {} and report.complete == ["genuine", NAMES[0]]
+    ds = datasets.load_dataset(str(out), NAMES[0], split="test", cache_dir=str(tmp_path / "cache"))
+    fakes = [row for row in ds if row["codec"] == NAMES[0]]
+    assert fakes and len(fakes) == sum(row["codec"] == "genuine" for row in ds)
+    labels = {key: {ds.features[key].int2str(row[key]) for row in fakes} for key in ("quantizer", "auxiliary",
+                                                                                       "decoder")}
+    assert labels == {"quantizer": {"single-codebook"}, "auxiliary": {"disentanglement"}, "decoder": {"time"}}
+    for row in fakes:  # 24 kHz rows, truncated to whole 320-sample frames
+        audio = row["audio"]
+        assert audio["sampling_rate"] == 24000 and audio["array"].shape[0] % 320 == 0
 
 
 @parametrize_names

@@ -221,7 +221,8 @@ class Encoder(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`x [B, 1, T]`, valid up to `lengths [B]` -> `(latent [B, D, T // hop], global feature [B, G], frames [B])`."""
+        """`x [B, 1, T]`, valid up to `lengths [B]` -> `(latent [B, D, T // hop], global feature [B, G],
+        frames [B])`."""
         mask = _mask(lengths, x.shape[-1])
         x = _masked(self.conv_pre(_masked(x, mask)), mask)
         global_feature = None
