@@ -179,14 +179,9 @@ def test_padded_batch_matches_one_by_one(name, codec_fixture, tiny_codec):
 
 
 def test_global_mean_is_over_each_items_own_frames():
-    """The global branch of a padded batch against each item alone, on random weights of the tiny shape."""
-    cfg = TiCodecConfig(upsample_rates=(2, 2), upsample_kernel_sizes=(4, 4), upsample_initial_channel=8,
-                        resblock_kernel_sizes=(3,), resblock_dilation_sizes=((1,),), n_code_groups=1,
-                        residul_layer=1, n_codes=8, global_code_num=2, global_feature_conv=(4, 3, 4, 3, 1),
-                        sampling_rate=24000, encoder_base_channels=2, latent_dim=8, global_dim=4,
-                        groupnorm_channels_per_group=2)
+    """The time-invariant branch of a padded batch against each item alone (random weights, tiny widths)."""
     torch.manual_seed(0)
-    branch = network.GlobalTokenEncoder(*cfg.global_feature_conv).eval()
+    branch = network.GlobalTokenEncoder(4, 3, 4, 3, 1).eval()
     x = torch.randn(2, 4, 30)
     x[1, :, 17:] = 0
     batched = branch(x, torch.tensor([30, 17]))
