@@ -81,12 +81,14 @@ def test_registry_is_read_only_and_register_keeps_aliases_right(registered):
 
 
 def test_taxonomy_and_bitrate_of_every_config():
-    """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate."""
+    """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate (codebooks at
+    several rates, SNAC's: each at frame rate / its stride)."""
     for name in codecs.names():
         s = codecs.spec(name)
         assert s.bitrate_kbps == pytest.approx(
-            s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
+            s.codes_per_frame * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
         assert s.quantizer == "multi-codebook", name
+    assert codecs.spec("snac_24khz").codes_per_frame == 1 / 4 + 1 / 2 + 1
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
