@@ -95,8 +95,11 @@ def test_taxonomy_and_bitrate_of_every_config():
     assert {codecs.spec(n).family for n in codecs.names()[15:] if codecs.spec(n).auxiliary != "none"} == {
         "mimi", "xcodec"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
-    assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
-        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+    frequency = [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"]
+    assert frequency[:2] == ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320",
+                             "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+    assert {n for n in frequency if codecs.spec(n).family == "vocos"} == {
+        f"vocos_encodec_24khz_{kbps}kbps" for kbps in ("1.5", "3", "6", "12")}  # Vocos's ISTFT head
     with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
         dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
 
