@@ -140,6 +140,25 @@ def test_local_attention_matches_a_plain_per_window_attention():
                                        attention(x[..., 4 * w: 4 * w + 4]).numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_a_random_weight_build_loads_back_with_the_taxonomy_columns(tmp_path, demo_dir, codec_fixture):
+    """`builder build --random_weights` on a small VCTK tree (the tiny config), read back by `load_dataset`."""
+    import datasets
+    from test_builder import TinyCodecs, config_for
+    from test_corpus import make_vctk_tree
+
+    from builder import build
+
+    source = make_vctk_tree(tmp_path / "VCTK-0.92", demo_dir, "0.92")
+    report = build(config_for(source, tmp_path / "out", "snac_24khz", random_weights=True),
+                   codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert report.failed == {} and "snac_24khz" in report.complete
+    rows = datasets.load_dataset(str(tmp_path / "out"), "snac_24khz", split="train", cache_dir=str(tmp_path / "cache"))
+    fakes = rows.filter(lambda row: row["codec"] == "snac_24khz")
+    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec("snac_24khz").sample_rate
+    for key, value in zip(("quantizer", "auxiliary", "decoder"), ("multi-codebook", "none", "time"), strict=True):
+        assert {rows.features[key].int2str(v) for v in fakes[key]} == {value}, key
+
+
 # -- the family's tester (tests/codec_tester.py) --------------------------------------------------------------------
 
 

@@ -142,6 +142,25 @@ def test_official_random_build_embeds_encodecs_codebooks_as_vocos_initialises_th
     assert codec.model.feature_extractor.codebook_weights.shape == (16384, 128)
 
 
+def test_a_random_weight_build_loads_back_with_the_taxonomy_columns(tmp_path, demo_dir, codec_fixture):
+    """`builder build --random_weights` on a small VCTK tree (the tiny config), read back by `load_dataset`."""
+    import datasets
+    from test_builder import TinyCodecs, config_for
+    from test_corpus import make_vctk_tree
+
+    from builder import build
+
+    source = make_vctk_tree(tmp_path / "VCTK-0.92", demo_dir, "0.92")
+    report = build(config_for(source, tmp_path / "out", "vocos_encodec_24khz_6kbps", random_weights=True),
+                   codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert report.failed == {} and "vocos_encodec_24khz_6kbps" in report.complete
+    rows = datasets.load_dataset(str(tmp_path / "out"), "vocos_encodec_24khz_6kbps", split="train", cache_dir=str(tmp_path / "cache"))
+    fakes = rows.filter(lambda row: row["codec"] == "vocos_encodec_24khz_6kbps")
+    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec("vocos_encodec_24khz_6kbps").sample_rate
+    for key, value in zip(("quantizer", "auxiliary", "decoder"), ("multi-codebook", "none", "frequency"), strict=True):
+        assert {rows.features[key].int2str(v) for v in fakes[key]} == {value}, key
+
+
 # -- the family's tester (tests/codec_tester.py) --------------------------------------------------------------------
 
 _EN = "feature_extractor.encodec."
