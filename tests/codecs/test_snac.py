@@ -152,9 +152,10 @@ def test_a_random_weight_build_loads_back_with_the_taxonomy_columns(tmp_path, de
     report = build(config_for(source, tmp_path / "out", "snac_24khz", random_weights=True),
                    codec_factory=TinyCodecs(codec_fixture), progress=False)
     assert report.failed == {} and "snac_24khz" in report.complete
-    rows = datasets.load_dataset(str(tmp_path / "out"), "snac_24khz", split="train", cache_dir=str(tmp_path / "cache"))
-    fakes = rows.filter(lambda row: row["codec"] == "snac_24khz")
-    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec("snac_24khz").sample_rate
+    name = "snac_24khz"
+    rows = datasets.load_dataset(str(tmp_path / "out"), name, split="train", cache_dir=str(tmp_path / "cache"))
+    fakes = rows.filter(lambda row: row["codec"] == name)
+    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec(name).sample_rate
     for key, value in zip(("quantizer", "auxiliary", "decoder"), ("multi-codebook", "none", "time"), strict=True):
         assert {rows.features[key].int2str(v) for v in fakes[key]} == {value}, key
 

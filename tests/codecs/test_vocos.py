@@ -154,9 +154,10 @@ def test_a_random_weight_build_loads_back_with_the_taxonomy_columns(tmp_path, de
     report = build(config_for(source, tmp_path / "out", "vocos_encodec_24khz_6kbps", random_weights=True),
                    codec_factory=TinyCodecs(codec_fixture), progress=False)
     assert report.failed == {} and "vocos_encodec_24khz_6kbps" in report.complete
-    rows = datasets.load_dataset(str(tmp_path / "out"), "vocos_encodec_24khz_6kbps", split="train", cache_dir=str(tmp_path / "cache"))
-    fakes = rows.filter(lambda row: row["codec"] == "vocos_encodec_24khz_6kbps")
-    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec("vocos_encodec_24khz_6kbps").sample_rate
+    name = "vocos_encodec_24khz_6kbps"
+    rows = datasets.load_dataset(str(tmp_path / "out"), name, split="train", cache_dir=str(tmp_path / "cache"))
+    fakes = rows.filter(lambda row: row["codec"] == name)
+    assert len(fakes) > 0 and fakes[0]["audio"]["sampling_rate"] == codecs.spec(name).sample_rate
     for key, value in zip(("quantizer", "auxiliary", "decoder"), ("multi-codebook", "none", "frequency"), strict=True):
         assert {rows.features[key].int2str(v) for v in fakes[key]} == {value}, key
 
