@@ -68,7 +68,8 @@ class PartRows:
         max_seconds (float | None): longer utterances are skipped (None: no limit).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
         taxonomy (Mapping | None): {part: {field: release spelling}} of an imported release's codecs (CodecFake+
-            CoRS's `QUA AUX DEC`): the taxonomy columns of a part the registry lacks, where the spelling is known.
+            CoRS's `QUA AUX DEC`): the taxonomy columns of those parts, where the spelling is known (the release's
+            label, also where the registry's differs).
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.

@@ -9,7 +9,14 @@
   overview beside them (not needed: the shards hold everything);
 - `cors`: CodecFake+'s codec-resynthesised set (Chen et al. 2025, arXiv 2501.08238): the archive's audio files
   and a label file `CoRS_labels.txt` whose lines are `Model ClipID QUA AUX DEC Label` (as its CoSG label file),
-  QUA/AUX/DEC being the codec's taxonomy (quantiser, auxiliary objective, decoder domain).
+  QUA/AUX/DEC being the codec's taxonomy (quantiser, auxiliary objective, decoder domain), or lines of the authors'
+  protocol files (ResponsibleGenAI/CodecFake-Source-Tracing, `metadata/`): `speaker ClipID - AUX DEC QUA label`
+  (training; `REAL` for bona fide, `Trad`/`SEM`/`Disent`, `TIME`/`FREQ`, `MVQ`/`SVQ`/`SQ`) or `speaker ClipID - -
+  label` (evaluation), whose ClipID is `<utterance>_<codec>` (`p225_001_audiodec_24k_320d`, a file of
+  `all_data_16k/`) for a fake and `<utterance>` for a bona fide clip.
+  A codec the registry knows under its CoRS name (an alias: `DAC24`, `mini`, the misspelt `xocdec_...`) lands in the
+  registry's config, one source-tracing class however the release spells it; its rows keep the label file's
+  taxonomy where the file gives one (CodecFake+ labels AudioDec's decoder `frequency`, the registry `time`).
 
 Neither public layout could be checked against the real files here (no network): the readers take the
 column and field names above, accept the label spellings of both papers (`bonafide`/`bona-fide`/`real`,
@@ -41,9 +48,11 @@ LAYOUTS = ("auto", "wav", "hf-parquet", "cors")
 CORS_LABELS = "CoRS_labels.txt"
 CORS_FIELDS = ("Model", "ClipID", "QUA", "AUX", "DEC", "Label")
 BONAFIDE_NAMES = {"bonafide", "bona-fide", "bona_fide", "bona fide", "genuine", "real", "original"}
-SPOOF_NAMES = {"spoof", "spoofing", "fake", "codecfake"}
+SPOOF_NAMES = {"spoof", "spoofing", "fake", "codecfake", "spoofs"}  # `spoofs`: one line of the authors' CoRS_ALL.txt
 AUDIO_SUFFIXES = {".wav", ".flac"}
 SPEAKER = re.compile(r"(?<![A-Za-z0-9])(p\d{3,})(?=_)")  # VCTK speakers: p225_001 -> p225
+# A CoRS clip: `<speaker>_<number>[_<codec>]` (`p225_001_audiodec_24k_320d`, `s5_400_xocdec_hubert_general_audio`).
+CLIP = re.compile(r"^(?P<utterance>[A-Za-z]+\d+_\d+)(?:_(?P<codec>.+))?$")
 
 
 def detect_layout(root: str | Path) -> str:
@@ -191,8 +200,16 @@ def scan_hf_parquet(root: str | Path) -> tuple[dict[str, list[Record]], list[str
 # --- CodecFake+ CoRS ---------------------------------------------------------------------------------------
 
 
+# The authors' protocol lines: `speaker ClipID - AUX DEC QUA label` (7 fields) or `speaker ClipID - - label` (5).
+_PROTOCOL_FIELDS = {7: ("Speaker", "ClipID", "-", "Aux", "Dec", "Qua", "Label"),
+                    5: ("Speaker", "ClipID", "-", "-", "Label")}
+
+
 def _label_lines(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, {field: value}) of a CodecFake+ label file; a header line, if present, names the fields."""
+    """(line number, {field: value}) of a CodecFake+ label file; a header line, if present, names the fields.
+
+    Lines of the authors' protocol files (7 or 5 fields, a `-` third) are read too; their Model is left empty (the
+    ClipID's suffix names it, see `scan_cors`)."""
     fields = CORS_FIELDS
     for number, line in enumerate(path.read_text().splitlines(), 1):
         values = line.split()
@@ -200,6 +217,11 @@ def _label_lines(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             continue
         if [v.lower() for v in values] == [f.lower() for f in CORS_FIELDS]:
             fields = tuple(values)
+            continue
+        if len(values) in _PROTOCOL_FIELDS and values[2] == "-" and len(values) != len(fields):
+            entry = dict(zip(_PROTOCOL_FIELDS[len(values)], values, strict=True))
+            yield number, {"Model": "", "ClipID": entry["ClipID"], "Qua": entry.get("Qua", "-"),
+                           "Aux": entry.get("Aux", "-"), "Dec": entry.get("Dec", "-"), "Label": entry["Label"]}
             continue
         if len(values) != len(fields):
             raise CorpusError(f"{path}:{number}: {len(values)} fields, expected {len(fields)} "
@@ -230,6 +252,9 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
     for number, entry in _label_lines(label_file):
         where = f"{label_file.name}:{number}"
         clip = Path(entry["ClipID"]).stem
+        if not entry["Model"]:  # a protocol line: the codec is the ClipID's suffix after `<speaker>_<number>`
+            match = CLIP.match(clip)
+            entry["Model"] = match["codec"] if match and match["codec"] else "VCTK"
         candidates = by_stem.get(clip, [])
         if len(candidates) > 1:
             candidates = [c for c in candidates if entry["Model"] in c.relative_to(root).parts[:-1]]
@@ -240,6 +265,8 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
         bonafide = is_bonafide(entry["Label"], where)
         part = GENUINE if bonafide else codec_part(entry["Model"])
         utterance = utterance_of(clip)
+        if not bonafide and utterance.endswith(f"_{entry['Model']}"):  # `p225_001_DAC24`: the genuine p225_001's fake
+            utterance = utterance[: -len(entry["Model"]) - 1]
         if (part, utterance) in seen:
             skipped.append(f"{where}: a second {part} clip {utterance} (the first is kept)")
             continue
@@ -247,8 +274,11 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
         if not bonafide:
             facts = {"model": entry["Model"], "quantizer": entry["Qua"], "auxiliary": entry["Aux"],
                      "decoder": entry["Dec"]}
-            if taxonomy.setdefault(part, facts) != facts:
-                raise CorpusError(f"{where}: {entry['Model']} has taxonomy {facts} here but {taxonomy[part]} "
+            known = taxonomy.setdefault(part, facts)
+            # Two spellings of one codec (`xcodec_hubert_librispeech` and the misspelt `..._libirispeech`) are one
+            # part; the taxonomy must agree, the name may differ (the first is kept).
+            if {k: v for k, v in known.items() if k != "model"} != {k: v for k, v in facts.items() if k != "model"}:
+                raise CorpusError(f"{where}: {entry['Model']} has taxonomy {facts} here but {known} "
                                   "on an earlier line; a codec has one taxonomy")
         parts[part].append(Record(utterance_id=utterance, speaker_id=speaker_of(utterance),
                                   path=str(candidates[0])))

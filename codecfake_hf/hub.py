@@ -379,10 +379,16 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         bitrate = "n/a (continuous latents)" if s.quantizer == "continuous" else f"{s.bitrate_kbps:g} kbps"
+        # Imported rows keep the release's taxonomy labels (CodecFake+'s); the card shows what the rows hold.
+        release = release_taxonomy(taxonomy.get(name)) if info.imported else {}
+        cells = " | ".join(release.get(key, getattr(s, key)) for key in ("quantizer", "auxiliary", "decoder"))
+        differ = [f"{key} {release[key]} (the registry: {getattr(s, key)})" for key in release
+                  if release[key] != getattr(s, key)]
+        notes = s.notes + (f" Imported rows keep the release's label: {', '.join(differ)}." if differ else "")
         rows.append(f"| `{s.name}` | {s.family} | {s.sample_rate} Hz | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
-                    f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
+                    f"{cells} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
-                    f"{s.length_rule} | {s.notes} |")
+                    f"{s.length_rule} | {notes} |")
     return "\n".join(rows)
 
 

@@ -63,6 +63,8 @@ class Quantiser:
             result with those codes (and their codewords, where the callable returns them too).
         row (Callable[..., int] | None): (quantiser, *args) -> the row, where `stages` cannot tell it.
         layout (Callable[[Any, np.ndarray], np.ndarray]): (codec, the fixture's codes) -> `[rows, frames]`.
+        span (Callable[[Any], int]): quantiser -> frames of the finest row one of its codes spans (codebooks at
+            several rates: a coarse row is recorded, compared and forced repeated over those frames); default 1.
     """
 
     where: Callable[[], tuple[Any, str]]
@@ -73,6 +75,7 @@ class Quantiser:
     impose: Callable[..., Any] = lambda quantiser, args, result, codes: codes
     row: Callable[..., int] | None = None
     layout: Callable[[Any, np.ndarray], np.ndarray] = lambda codec, codes: codes
+    span: Callable[[Any], int] = lambda quantiser: 1
 
 
 def transformers_codebook(model_type: str, cls: str, layers: Callable[[Any], list] | None = None,
@@ -154,16 +157,19 @@ def recording(codec, force: np.ndarray | None = None) -> Iterator[Stages]:
 
     def pick(stage, *args):
         row = entry.row(stage, *args) if entry.row is not None else stage_rows[id(stage)]
+        span = entry.span(stage)
         vectors, codebook = entry.search(stage, *args)
+        vectors = vectors.repeat_interleave(span, dim=1) if span > 1 else vectors
         offset = sum(v.shape[0] * v.shape[1] for v in seen.vectors.get(row, []))
         result = original(stage, *args)
         codes = entry.chosen(result)
         if force is not None and row not in firsts:
-            forced = torch.as_tensor(force[row, offset: offset + codes.numel()], dtype=torch.long)
-            codes = forced.to(codes.device).reshape(codes.shape)
+            forced = torch.as_tensor(force[row, offset: offset + codes.numel() * span], dtype=torch.long)
+            codes = forced.reshape(-1, span)[:, 0].to(codes.device).reshape(codes.shape)
             result = entry.impose(stage, args, result, codes)
         seen.vectors.setdefault(row, []).append(vectors.detach().double().cpu())
-        seen.indices.setdefault(row, []).append(codes.detach().cpu().reshape(vectors.shape[:2]))
+        chosen = codes.detach().cpu().reshape(vectors.shape[0], -1)
+        seen.indices.setdefault(row, []).append(chosen.repeat_interleave(span, dim=1) if span > 1 else chosen)
         seen.codebooks.setdefault(row, codebook.detach().double().cpu())
         return result
 

@@ -32,8 +32,8 @@ def test_unknown_codec_names_valid_ones_and_suggests():
     with pytest.raises(UnknownCodecError) as info:
         codecs.spec("encodec_24kh")
     message = str(info.value)
-    # the closest first, each once (not per alias), then the other bitrates of EnCodec
-    assert "Unknown codec 'encodec_24kh'. Did you mean 'encodec_24khz', 'encodec_24khz_24kbps'," in message
+    # the closest first, each once (not per alias), then other bitrates of EnCodec (CoRS's `Encodec_6b24k` is close)
+    assert "Unknown codec 'encodec_24kh'. Did you mean 'encodec_24khz', 'encodec_24khz_6kbps'," in message
     assert "descript-audio-codec-16khz" in message and "'all'" in message
     with pytest.raises(UnknownCodecError, match="No codec named"):
         codecs.parse_codec_list(" , ")
@@ -81,14 +81,16 @@ def test_registry_is_read_only_and_register_keeps_aliases_right(registered):
 
 
 def test_taxonomy_and_bitrate_of_every_config():
-    """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate."""
+    """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate (codebooks at
+    several rates, SNAC's: each at frame rate / its stride)."""
     for name in codecs.names():
         s = codecs.spec(name)
         assert s.bitrate_kbps == pytest.approx(
-            s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
+            s.codes_per_frame * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
         # CodecFake+'s single-codebook cell: one frame-level codebook (TiCodec 1g1r); a multi-codebook RVQ may be
         # run on its first codebook alone (X-Codec nq1) and stays multi-codebook.
         assert s.quantizer != "single-codebook" or s.n_codebooks == 1, name
+    assert codecs.spec("snac_24khz").codes_per_frame == 1 / 4 + 1 / 2 + 1
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper, each family has one auxiliary objective (its tester pins which, from its paper or the
@@ -99,8 +101,11 @@ def test_taxonomy_and_bitrate_of_every_config():
     assert all(len(values) == 1 for values in auxiliary.values()), auxiliary
     assert auxiliary["mimi"] == auxiliary["xcodec"] == {"semantic-distillation"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
-    assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).decoder == "frequency"] == [
-        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+    frequency = [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"]
+    assert frequency[:2] == ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320",
+                             "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+    assert {n for n in frequency if codecs.spec(n).family == "vocos"} == {
+        f"vocos_encodec_24khz_{kbps}kbps" for kbps in ("1.5", "3", "6", "12")}  # Vocos's ISTFT head
     with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
         dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
 
@@ -183,3 +188,46 @@ def test_random_weights_are_the_same_in_another_process(codec_fixture):  # alrea
     there = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env,
                            cwd=registry.__file__.rsplit("/codecfake_hf/", 1)[0])
     assert there.stdout.strip().splitlines()[-1] == here
+
+
+# CodecFake+ CoRS: the authors' labels (ResponsibleGenAI/CodecFake-Source-Tracing, SAST_Net/utils.py: AS_CORS_dict
+# 1 Trad / 2 SEM / 3 Disent, DS_CORS_dict 1 Time / 2 Frequency, QS_CORS_dict 1 MVQ / 2 SVQ / 3 SQ) of the CoRS names the
+# registry has, and the config each name is.
+CORS = {  # name: (AS, DS, QS, our config)
+    "SpeechTokenizer_hubert_avg": (2, 1, 1, "SpeechTokenizer"),
+    "DAC24": (1, 1, 1, "descript-audio-codec-24khz"),
+    "HiFi_Codec_16k_320d_large_universal": (1, 1, 1, "academicodec_hifi_16k_320d_large_uni"),
+    "Encodec_6b24k": (1, 1, 1, "encodec_24khz_6kbps"),
+    "Encodec_24b24k": (1, 1, 1, "encodec_24khz_24kbps"),
+    "FunCodec_zh_en-general-16k-nq32ds320": (1, 1, 1, "funcodec-funcodec_zh_en_general_16k_nq32ds320"),
+    "snac_24khz": (1, 1, 1, "snac_24khz"),
+    "snac_44khz": (1, 1, 1, "snac_44khz"),
+    "xcodec_hubert_librispeech": (2, 1, 1, "xcodec-hubert-librispeech-nq1"),
+    "xcodec_hubert_libirispeech": (2, 1, 1, "xcodec-hubert-librispeech-nq1"),
+    "xcodec_hubert_general_audio": (2, 1, 1, "xcodec-hubert-general-nq1"),
+    "xocdec_hubert_general_audio": (2, 1, 1, "xcodec-hubert-general-nq1"),
+    "mimicodec": (2, 1, 1, "mimi-nq8"),
+    "mini": (2, 1, 1, "mimi-nq8"),
+    "FunCodec_en-libritts-16k-gr1nq32ds320": (1, 2, 1, "funcodec-funcodec_en_libritts-16k-gr1nq32ds320"),
+    "vocos_encodec_6": (1, 2, 1, "vocos_encodec_24khz_6kbps"),
+    "vocos_encodec_12": (1, 2, 1, "vocos_encodec_24khz_12kbps"),
+    "audiodec_24k_320d": (1, 2, 1, "audiodec_24k_320d"),
+}
+
+
+def test_cors_names_are_aliases_of_our_configs_with_the_authors_taxonomy():
+    auxiliary = {1: "none", 2: "semantic-distillation", 3: "disentanglement"}
+    decoder = {1: "time", 2: "frequency"}
+    quantizer = {1: "multi-codebook", 2: "single-codebook", 3: "scalar"}
+    for name, (aux, dec, qua, config) in CORS.items():
+        s = codecs.spec(name)
+        assert s.name == config, name
+        assert "CodecFake+" in s.public_sets, name
+        expected = (auxiliary[aux], decoder[dec], quantizer[qua])
+        if name == "audiodec_24k_320d":  # we disagree (a HiFi-GAN vocoder outputs the waveform): said in the note
+            assert (s.auxiliary, s.decoder, s.quantizer) == ("none", "time", "multi-codebook")
+            assert "CodecFake+ labels AudioDec's decoder `frequency`" in s.notes
+            continue
+        assert (s.auxiliary, s.decoder, s.quantizer) == expected, name
+    covered = {codecs.spec(name).name for name in CORS}
+    assert {n for n in codecs.names() if "CodecFake+" in codecs.spec(n).public_sets} == covered

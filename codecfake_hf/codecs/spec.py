@@ -61,6 +61,9 @@ class CodecSpec:
             in, 24 kHz out); None: the same.
         public_sets (tuple[str, ...]): the public codec-deepfake datasets whose fakes include this config
             (`PUBLIC_SETS`); empty: none does, and codecfake-hf's build is the first data of it.
+        codebook_strides (tuple[int, ...]): per codebook, how many `hop_length` frames one of its codes spans, for
+            codecs whose codebooks run at different rates (SNAC 24 kHz: (4, 2, 1)); empty: every codebook at
+            `frame_rate`. The bitrate is then sum over codebooks of log2(codebook_size) × frame_rate / stride.
     """
 
     name: str
@@ -83,6 +86,7 @@ class CodecSpec:
     paper_order: int | None = None
     output_rate: int | None = None
     public_sets: tuple[str, ...] = ()
+    codebook_strides: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for field_name, choices in TAXONOMY.items():
@@ -98,8 +102,19 @@ class CodecSpec:
         if continuous != (self.n_codebooks == 0):
             raise ValueError(f"CodecSpec {self.name!r}: n_codebooks={self.n_codebooks} with quantizer="
                              f"{self.quantizer!r}; continuous latents have no codebooks, quantised ones at least one.")
+        if self.codebook_strides and (len(self.codebook_strides) != self.n_codebooks
+                                      or min(self.codebook_strides) < 1):
+            raise ValueError(f"CodecSpec {self.name!r}: codebook_strides={self.codebook_strides}; one stride >= 1 per "
+                             f"codebook ({self.n_codebooks}), or none.")
 
     @property
     def frame_rate(self) -> float:
         """Code frames per second (DAC 44 kHz: 44100 / 512 ≈ 86.13)."""
         return self.sample_rate / self.hop_length
+
+    @property
+    def codes_per_frame(self) -> float:
+        """Codes per `hop_length` frame over all codebooks: `n_codebooks`, or sum of 1 / stride (SNAC 24 kHz: 1.75)."""
+        if not self.codebook_strides:
+            return float(self.n_codebooks)
+        return sum(1 / stride for stride in self.codebook_strides)
