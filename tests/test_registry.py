@@ -84,14 +84,20 @@ def test_taxonomy_and_bitrate_of_every_config():
     """CodecFake+ taxonomy (arXiv 2501.08238) and bitrate = codebooks x log2(codebook size) x frame rate."""
     for name in codecs.names():
         s = codecs.spec(name)
+        if s.quantizer == "continuous":  # latents without a quantiser: no codebook, bitrate not applicable
+            assert (s.n_codebooks, s.codebook_size, s.bitrate_kbps) == (0, 0, 0.0), name
+            continue
         assert s.bitrate_kbps == pytest.approx(
             s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
         assert s.quantizer == "multi-codebook", name
+    assert [n for n in codecs.names() if codecs.spec(n).quantizer == "continuous"] == [
+        "pocket-tts-audio-tokenizer", "vibevoice-acoustic"]
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
+    # Pocket TTS (CALM's speech VAE distils WavLM), Higgs Audio v2 (X-Codec's recipe)
     assert {codecs.spec(n).family for n in codecs.names()[15:] if codecs.spec(n).auxiliary != "none"} == {
-        "mimi", "xcodec"}
+        "mimi", "xcodec", "higgs_audio_v2", "pocket_tts"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
         "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]

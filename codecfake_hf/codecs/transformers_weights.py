@@ -209,6 +209,8 @@ def draw_codebooks(codec) -> None:
         return  # built for its shapes only (on the meta device): nothing to draw
     books = {name: module for name, module in codec.model.named_modules()
              if type(module).__name__.endswith(_CODEBOOK_SUFFIX)}
+    if not books:
+        return  # continuous latents: no codebook to draw
     seen: dict[str, torch.Tensor] = {}
 
     def recording(name, book):
