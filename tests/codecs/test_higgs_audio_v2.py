@@ -45,22 +45,16 @@ def test_semantic_input_is_torchaudios_resampling(codec_fixture):
     assert rel_l2(ours, expected) <= 1e-6
 
 
-def test_bandwidth_picks_the_codebooks_and_pads_to_whole_frames(tiny_codec):
+def test_bandwidth_picks_the_codebooks_and_pads_to_whole_frames(tiny_codec, codec_fixture):
     codec = tiny_codec(NQ8)
     wave = torch.from_numpy(np.random.default_rng(3).standard_normal(3 * 960 + 7).astype(np.float32) * 0.1)
     assert codec.encode(wave).shape == (8, 4)  # ceil(2887 / 960) frames: zero-padded as DacFeatureExtractor pads
     assert tiny_codec(NQ2).encode(wave).shape == (2, 4)
-    fixture_config = codec_fixture_config(NQ8)
+    fixture_config = codec_fixture(NQ8).tiny_checkpoint_config
     one_kbps = codecs.load(NQ8, config=fixture_config, random_weights=True, bandwidth=1)
     assert one_kbps.encode(wave).shape == (4, 4)
     with pytest.raises(CodecConfigError, match=r"bandwidth=4 kbps is not one .*valid: 0.5, 1, 1.5, 2"):
         codecs.load(NQ8, config=fixture_config, random_weights=True, bandwidth=4)
-
-
-def codec_fixture_config(name: str) -> dict:
-    from conftest import load_codec_fixture
-
-    return load_codec_fixture(name).tiny_checkpoint_config
 
 
 def test_real_speech_keeps_its_length(demo_dir, tiny_codec):
