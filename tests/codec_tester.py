@@ -7,7 +7,8 @@ the family's hooks and facts, and names no family; nor does any other shared tes
 module and nothing else under tests/ (see docs/ARCHITECTURE.md, "Add a codec family").
 
 What a tester gives:
-- `quantiser`: where the family picks its codewords, for the near-tie check (tests/near_ties.py);
+- `quantiser`: where the family picks its codewords, for the near-tie check (tests/near_ties.py); `has_codes`: False
+  for continuous latents (no quantiser: output-only parity, no near-tie check);
 - `parity_bound`: rel. L2 of the output against the upstream reference, the fixtures' 1e-4 or tighter;
 - `architecture_key` / `required_key`: where an integer that shapes the model sits in the official config
   (a wrong type must be named; a missing required key too, except in transformers configs, whose omitted keys
@@ -119,6 +120,14 @@ class FamilyTester:
         read off a converted checkpoint (`checkpoint_state`)."""
         return codec.model.state_dict()
 
+    def has_codes(self, name: str) -> bool:
+        """Whether `name` makes codes (a quantiser picks codewords) rather than continuous latents (`n_codebooks` 0,
+        quantizer `continuous`: a VAE's latents). Without codes the contract compares the output alone (the fixture
+        has no codes file) and the near-tie machinery does not apply; a family may override this."""
+        from codecfake_hf import codecs
+
+        return codecs.spec(name).n_codebooks > 0
+
     def chains(self) -> int:
         """Residual chains of the quantiser (HiFi-Codec: one per group; Mimi: semantic | acoustic)."""
         return 1
@@ -145,8 +154,9 @@ class FamilyTester:
         return transformers_weights.to_checkpoint(codec.model)
 
     def reference(self, name: str, model, wave):
-        """(output `[T]`, codes `[K, frames]`) of one utterance through the upstream pipeline (for families whose
-        fixture tests/tiny_configs.py generates: transformers' own feature extractor + model)."""
+        """(output `[T]`, codes `[K, frames]`, or None for continuous latents: `has_codes`) of one utterance through the
+        upstream pipeline (for families whose fixture tests/tiny_configs.py generates: transformers' own feature
+        extractor + model)."""
         raise NotImplementedError(f"{self.family}: no generated reference; the fixture comes from upstream code")
 
 

@@ -85,12 +85,17 @@ def test_taxonomy_and_bitrate_of_every_config():
     several rates, SNAC's: each at frame rate / its stride)."""
     for name in codecs.names():
         s = codecs.spec(name)
+        if s.quantizer == "continuous":  # latents without a quantiser: no codebook, bitrate not applicable
+            assert (s.n_codebooks, s.codebook_size, s.bitrate_kbps) == (0, 0, 0.0), name
+            continue
         assert s.bitrate_kbps == pytest.approx(
             s.codes_per_frame * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
         # CodecFake+'s single-codebook cell: one frame-level codebook (TiCodec 1g1r); a multi-codebook RVQ may be
         # run on its first codebook alone (X-Codec nq1) and stays multi-codebook.
         assert s.quantizer != "single-codebook" or s.n_codebooks == 1, name
     assert codecs.spec("snac_24khz").codes_per_frame == 1 / 4 + 1 / 2 + 1
+    assert [n for n in codecs.names() if codecs.spec(n).quantizer == "continuous"] == [
+        "pocket-tts-audio-tokenizer", "vibevoice-acoustic"]
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper, each family has one auxiliary objective (its tester pins which, from its paper or the
