@@ -252,6 +252,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
+    lines += _rate_changes(codec_parts, info)
     lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
               f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
@@ -355,11 +356,28 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         bitrate = "n/a (continuous latents)" if s.quantizer == "continuous" else f"{s.bitrate_kbps:g} kbps"
-        rows.append(f"| `{s.name}` | {s.family} | {s.sample_rate} Hz | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
+        # A decoder that synthesises at another rate than it is fed (NeuCodec): its rows are at the output rate.
+        rate = (f"{s.sample_rate} Hz in, {s.output_rate} Hz out" if s.output_rate and s.output_rate != s.sample_rate
+                else f"{s.sample_rate} Hz")
+        rows.append(f"| `{s.name}` | {s.family} | {rate} | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
                     f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
                     f"{s.length_rule} | {s.notes} |")
     return "\n".join(rows)
+
+
+def _rate_changes(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[str]:
+    """A line for the codecs whose decoder synthesises at another rate than it is fed: their rows are at that rate."""
+    if info.imported:
+        return []
+    changed = [registry.spec(name) for name in codec_parts if name in registry.names()]
+    changed = [s for s in changed if s.output_rate and s.output_rate != s.sample_rate]
+    if not changed:
+        return []
+    listed = ", ".join(f"`{s.name}` ({s.sample_rate} Hz in, {s.output_rate} Hz out)" for s in changed)
+    return [f"Decoders that synthesise at another rate than they are fed: {listed}. Their rows are stored at the "
+            "decoder's rate (each row decodes at its file's own rate), and their output length is counted in "
+            "output samples.", ""]
 
 
 def _notes(info: DatasetCardInfo) -> list[str]:
