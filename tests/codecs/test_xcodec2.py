@@ -58,6 +58,7 @@ def test_length_rule_on_the_real_clips(tiny_codec, demo_dir):
         for n in (wave.shape[0], 320 * 7, 321) if i == 0 else (wave.shape[0],):
             out = resynthesize_one(codec, wave[:n])
             assert out.shape[0] == codec.output_length(n) == (n // 320 + 1) * 320, (clip.name, n)
+            assert np.abs(out[n:]).max() > 0  # the padded frame is decoded, not filled with zeros
             assert codec.encode(torch.from_numpy(wave[:n])).shape == (1, n // 320 + 1)
 
 
