@@ -259,6 +259,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
     if examples is not None:
         lines += _examples_section(examples, info.parts)
+    lines += _rate_changes(codec_parts, info)
     lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
               f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
@@ -385,11 +386,28 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         differ = [f"{key} {release[key]} (the registry: {getattr(s, key)})" for key in release
                   if release[key] != getattr(s, key)]
         notes = s.notes + (f" Imported rows keep the release's label: {', '.join(differ)}." if differ else "")
-        rows.append(f"| `{s.name}` | {s.family} | {s.sample_rate} Hz | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
+        # A decoder that synthesises at another rate than it is fed (NeuCodec): its rows are at the output rate.
+        rate = (f"{s.sample_rate} Hz in, {s.output_rate} Hz out" if s.output_rate and s.output_rate != s.sample_rate
+                else f"{s.sample_rate} Hz")
+        rows.append(f"| `{s.name}` | {s.family} | {rate} | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
                     f"{cells} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
                     f"{s.length_rule} | {notes} |")
     return "\n".join(rows)
+
+
+def _rate_changes(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[str]:
+    """A line for the codecs whose decoder synthesises at another rate than it is fed: their rows are at that rate."""
+    if info.imported:
+        return []
+    changed = [registry.spec(name) for name in codec_parts if name in registry.names()]
+    changed = [s for s in changed if s.output_rate and s.output_rate != s.sample_rate]
+    if not changed:
+        return []
+    listed = ", ".join(f"`{s.name}` ({s.sample_rate} Hz in, {s.output_rate} Hz out)" for s in changed)
+    return [f"Decoders that synthesise at another rate than they are fed: {listed}. Their rows are stored at the "
+            "decoder's rate (each row decodes at its file's own rate), and their output length is counted in "
+            "output samples.", ""]
 
 
 def _notes(info: DatasetCardInfo) -> list[str]:

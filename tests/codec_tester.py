@@ -18,6 +18,7 @@ What a tester gives:
   where no independent key set exists;
 - `facts`: official architecture facts of each config, pinned from a source outside our code (the published
   checkpoint's key set, its config, the upstream code, transformers' conversion script), never from our builder.
+- `fixture_bytes`: the size a committed upstream-made fixture may take (400 kB unless the family says why not).
 - for families without a `../shared` or committed fixture (the transformers families beyond the paper):
   `tiny_overrides` and `reference`, from which tests/tiny_configs.py makes a fixture with transformers' own code.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,12 +75,21 @@ class FamilyTester:
     facts: Mapping[str, OfficialFacts] = {}
     # Beyond-the-paper transformers families only: shrunk config values, for tests/tiny_configs.py.
     tiny_overrides: Mapping[str, Any] = {}
+    # Bytes a committed fixture folder (tests/fixtures/codecs/<name>/) may take; a family whose smallest faithful
+    # tiny model needs more raises it, saying why beside the number.
+    fixture_bytes: int = 400_000
 
     def hub_layout(self, name: str, fixture) -> tuple[dict[str, bytes | str], str]:
         """(the official Hub repository's files holding `fixture`'s tiny model, the checkpoint file among them).
 
-        Default: transformers' layout, `config.json` + `model.safetensors`, from the fixture's tiny folder.
+        Default: transformers' layout, `config.json` + `model.safetensors`, from the fixture's tiny folder
+        (`config_transformers.json` + `weights_transformers.safetensors`, or, for a committed fixture of a
+        transformers-format checkpoint, the manifest's tiny config + `weights.safetensors`).
         """
+        if not (fixture.tiny_dir / "config_transformers.json").exists():
+            files = {"config.json": json.dumps(fixture.tiny_config),
+                     "model.safetensors": (fixture.tiny_dir / "weights.safetensors").read_bytes()}
+            return files, "model.safetensors"
         files = {"config.json": (fixture.tiny_dir / "config_transformers.json").read_bytes(),
                  "model.safetensors": (fixture.tiny_dir / "weights_transformers.safetensors").read_bytes()}
         return files, "model.safetensors"

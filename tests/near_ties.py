@@ -93,6 +93,23 @@ def transformers_codebook(model_type: str, cls: str, layers: Callable[[Any], lis
     )
 
 
+def transformers_fsq(model_type: str, cls: str, stage: Callable[[Any], Any]) -> Quantiser:
+    """A transformers finite scalar quantiser: `<cls>.forward(hidden [B, T, D]) -> (codes, indices [B, T])` of
+    `transformers.models.<model_type>.modeling_<model_type>` bounds each dimension and rounds it to its nearest level,
+    which is the nearest point of the grid `codebook × (levels // 2)` (the codebook holds the levels scaled to
+    [-1, 1]); `stage` (codec -> the quantiser module) is the one stage. Its codes are one index per frame."""
+    def search(fsq, hidden):
+        return rows(fsq.bound(hidden.float())), fsq.codebook * (fsq.levels // 2)
+
+    def impose(fsq, args, result, codes):
+        return fsq.codebook[codes.long()].to(result[0].dtype), codes.to(result[1].dtype)
+
+    return Quantiser(
+        where=lambda: (getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"),
+                               cls), "forward"),
+        stages=lambda codec: [stage(codec)], search=search, chosen=lambda result: result[1], impose=impose)
+
+
 def quantiser(codec) -> Quantiser:
     """The `Quantiser` of `codec`'s family, from its tester (tests/codecs/test_<family>.py)."""
     from codec_tester import get_tester

@@ -44,7 +44,7 @@ class CodecSpec:
             (0 for continuous latents: not applicable).
         hub_repo (str): Hugging Face repository of the official checkpoint.
         hub_files (tuple[str, ...]): files of that repository the loader reads.
-        length_rule (str): how output length follows input length, in words.
+        length_rule (str): how output length follows input length, in words (output samples are at `output_rate`).
         quantizer (str): CodecFake+ taxonomy: `multi-codebook` (residual or grouped VQ), `single-codebook`,
             `scalar`, or `continuous` (no quantiser).
         auxiliary (str): CodecFake+ auxiliary objective: `none`, `semantic-distillation` or `disentanglement`.
@@ -98,6 +98,9 @@ class CodecSpec:
             raise ValueError(f"CodecSpec {self.name!r}: public_sets {unknown}; known: {', '.join(PUBLIC_SETS)}.")
         if not self.backend:
             raise ValueError(f"CodecSpec {self.name!r}: `backend` is empty; name what runs the network.")
+        if self.output_rate is not None and self.output_rate <= 0:
+            raise ValueError(f"CodecSpec {self.name!r}: output_rate={self.output_rate}; a rate in Hz, or None for the "
+                             "input's.")
         continuous = self.quantizer == "continuous"
         if continuous != (self.n_codebooks == 0):
             raise ValueError(f"CodecSpec {self.name!r}: n_codebooks={self.n_codebooks} with quantizer="

@@ -210,7 +210,7 @@ def draw_codebooks(codec) -> None:
     books = {name: module for name, module in codec.model.named_modules()
              if type(module).__name__.endswith(_CODEBOOK_SUFFIX)}
     if not books:
-        return  # continuous latents: no codebook to draw
+        return  # continuous latents, or a scalar quantiser's fixed grid: no codebook to draw
     seen: dict[str, torch.Tensor] = {}
 
     def recording(name, book):
@@ -244,9 +244,11 @@ def draw_codebooks(codec) -> None:
 
 
 def resynthesize_alone(codec, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its length."""
-    out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
+    """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its rule's length
+    (`codec.output_length`, in samples at `codec.output_rate`)."""
+    wanted = [codec.output_length(int(n)) for n in lengths]
+    out = torch.zeros(waves.shape[0], max(wanted), device=waves.device)
     for i, n in enumerate(int(n) for n in lengths):
-        audio = codec.decode(codec.encode(waves[i, :n]))[:n]
+        audio = codec.decode(codec.encode(waves[i, :n]))[: wanted[i]]
         out[i, : audio.shape[0]] = audio
     return out
