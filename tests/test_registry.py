@@ -86,10 +86,10 @@ def test_taxonomy_and_bitrate_of_every_config():
         s = codecs.spec(name)
         assert s.bitrate_kbps == pytest.approx(
             s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
-    # CodecFake+'s single-codebook ones (QS_CORS_dict = 2): WavTokenizer; every other config is multi-codebook
+    # CodecFake+'s single-codebook ones (QS_CORS_dict = 2): BigCodec, WavTokenizer; every other is multi-codebook
     wavtokenizer = [n for n in codecs.names() if n.startswith("wavtokenizer_")]
     assert len(wavtokenizer) == 5
-    assert [n for n in codecs.names() if codecs.spec(n).quantizer != "multi-codebook"] == wavtokenizer
+    assert [n for n in codecs.names() if codecs.spec(n).quantizer != "multi-codebook"] == ["bigcodec", *wavtokenizer]
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
