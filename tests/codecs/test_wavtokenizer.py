@@ -98,6 +98,9 @@ def test_config_of_another_class_is_refused_naming_the_part(fixture):
     config = with_value(fixture.tiny_config, path, "decoder.heads.IMDCTCosHead")
     with pytest.raises(CodecConfigError, match=r"`head\.class_path` is 'decoder\.heads\.IMDCTCosHead'.*ISTFTHead"):
         codecs.load(SMALL, config=config, random_weights=True)
+    config = with_value(fixture.tiny_config, ("model", "init_args", "backbone", "init_args", "dim"), 48)
+    with pytest.raises(CodecConfigError, match=r"backbone\.dim=48: upstream's pos_net group-normalises in 32 groups"):
+        codecs.load(SMALL, config=config, random_weights=True)
     config = with_value(fixture.tiny_config, ("model", "init_args", "head", "init_args", "hop_length"), 17)
     with pytest.raises(CodecConfigError, match=r"head\.hop_length=17, but the encoder's strides \[4, 4\] make 16"):
         codecs.load(SMALL, config=config, random_weights=True)

@@ -140,6 +140,9 @@ class WavTokenizerConfig:
         hop = 1
         for ratio in self.feature_extractor.dowmsamples:
             hop *= ratio
+        if self.backbone.dim % 32:
+            raise CodecConfigError(f"backbone.dim={self.backbone.dim}: upstream's pos_net group-normalises in 32 "
+                                   "groups, so the width must be a multiple of 32.")
         if self.head.dim != self.backbone.dim:
             raise CodecConfigError(f"head.dim={self.head.dim} differs from backbone.dim={self.backbone.dim}.")
         if self.head.hop_length != hop:
