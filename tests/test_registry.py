@@ -86,15 +86,20 @@ def test_taxonomy_and_bitrate_of_every_config():
         s = codecs.spec(name)
         assert s.bitrate_kbps == pytest.approx(
             s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
-        assert s.quantizer == "multi-codebook", name
+    # The paper's configs are all residual VQ; beyond it, FocalCodec's binary spherical quantiser is `scalar`.
+    assert all(codecs.spec(n).quantizer == "multi-codebook" for n in registry.RELEASE_NAMES)
+    assert {codecs.spec(n).family for n in codecs.names() if codecs.spec(n).quantizer != "multi-codebook"} == {
+        "focalcodec"}
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
-    # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
+    # beyond the paper: Mimi (its first codebook distilled from WavLM), X-Codec (semantic features in the RVQ) and
+    # FocalCodec (WavLM features compressed and reconstructed)
     assert {codecs.spec(n).family for n in codecs.names()[15:]
-            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec"}
+            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec", "focalcodec"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
-        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320",
+        "focalcodec_50hz", "focalcodec_25hz", "focalcodec_12_5hz"]
     with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
         dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
 
