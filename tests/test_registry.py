@@ -93,9 +93,9 @@ def test_taxonomy_and_bitrate_of_every_config():
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper: Mimi (its first codebook distilled from WavLM), X-Codec (semantic features in the RVQ) and
-    # FocalCodec (WavLM features compressed and reconstructed)
+    # FocalCodec (WavLM features compressed and reconstructed), DualCodec (a w2v-BERT semantic first codebook)
     assert {codecs.spec(n).family for n in codecs.names()[15:]
-            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec", "focalcodec"}
+            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec", "focalcodec", "dualcodec"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
         "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320",
