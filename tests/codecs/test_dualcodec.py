@@ -113,6 +113,12 @@ def test_wav2vec_bert_layers_past_the_one_read_are_dropped_and_a_missing_one_is_
         codecs.load(NAMES[0], config=fixture.tiny_config, state_dict=broken)
 
 
+def test_semantic_width_other_than_the_w2v_bert_models_is_named(codec_fixture):
+    config = {**codec_fixture(NAMES[1]).tiny_config, "semantic_dim": 16}
+    with pytest.raises(CodecConfigError, match=r"w2v-BERT model is 8 wide but `semantic_dim` is 16"):
+        codecs.load(NAMES[1], config=config, random_weights=True)
+
+
 def test_statistics_file_without_its_keys_is_named(codec_fixture, fake_hub, monkeypatch):
     fixture = codec_fixture(NAMES[0])
     files, _ = TESTER.hub_layout(NAMES[0], fixture)

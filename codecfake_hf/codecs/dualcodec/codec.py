@@ -144,7 +144,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     stats = weights.load_checkpoint(stats_path, codec=spec.name)
     if not isinstance(stats, Mapping) or not {"mean", "var"} <= set(stats):
         raise CheckpointError(f"{spec.name}: {stats_path} holds no `mean` and `var`; it is not the w2v-BERT "
-                                      "statistics file. Delete it from the cache and download it again.")
+                              "statistics file. Delete it from the cache and download it again.")
     config_path = weights.hub_file(SEMANTIC_REPO, SEMANTIC_FILES[0], codec=spec.name)
     semantic_config = _semantic_config(weights.read_config_file(
         config_path, codec=spec.name, required=("hidden_size",), what="a Wav2Vec2BertConfig config.json"),

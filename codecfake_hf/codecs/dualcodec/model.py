@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...errors import CodecConfigError
 from ..nn.seanet import weight_norm
 from .config import DualCodecConfig
 
@@ -288,6 +289,7 @@ class DualCodecModel(nn.Module):
 
         self.config = config
         self.dac = DAC(config)
+
         def blocks() -> list[nn.Module]:
             return [ConvNeXtBlock(config.convnext_dim, config.convnext_intermediate_dim, config.is_causal)
                     for _ in range(config.convnext_layers)]
@@ -298,6 +300,9 @@ class DualCodecModel(nn.Module):
                                                   config.semantic_codebook_dim)
         self.convnext_decoder = nn.Sequential(*blocks(), WNConv1d(config.convnext_dim, config.latent, kernel_size=1))
         semantic = Wav2Vec2BertConfig(**{**config.semantic_model, "num_hidden_layers": config.semantic_layer})
+        if semantic.hidden_size != config.semantic_dim:
+            raise CodecConfigError(f"DualCodec config: the w2v-BERT model is {semantic.hidden_size} wide but "
+                                   f"`semantic_dim` is {config.semantic_dim}.")
         semantic._attn_implementation = "eager"  # the same kernels for every shape and device
         self.semantic_model = Wav2Vec2BertModel(semantic)
         self.semantic_stats = SemanticStats(semantic.hidden_size)
