@@ -13,7 +13,8 @@ _NOTE = (
     "autocast, which this package leaves to its precision option. The codec table's bitrate counts every codebook "
     "at the acoustic size; with the semantic codebook's 14 bits it is {kbps:g} kbps. Taxonomy: residual VQ "
     "(multi-codebook), a semantic first codebook quantising w2v-BERT features that the acoustic codebooks complement "
-    "(semantic-distillation), DAC's waveform decoder (time)."
+    "(semantic-distillation), DAC's waveform decoder (time). Weights: amphion/dualcodec apache-2.0; the w2v-BERT 2.0 "
+    "weights it also loads (facebook/w2v-bert-2.0) are MIT."
 )
 
 
