@@ -68,8 +68,9 @@ class LLMCodecConfig:
         local_embedding_path (str | None): upstream's file of LLaMA-2's token embeddings (not read: the checkpoint
             holds the codebook).
         global_embedding_path (str | None): upstream's file of the word embeddings (not read, likewise).
-        global_codebook_shape (tuple[int, int]): (entries, width) of the first codebook: layer1.npy's 3248 words;
-            width 4096, LLaMA-2 7B's embedding width (layer1.pth itself could not be read here: see the spec note).
+        global_codebook_shape (tuple[int, int]): (entries, width) of the first codebook: layer1.npy's 3248 words,
+            at width 4096, LLaMA-2 7B's embedding width (assumed: layer1.pth could not be read from here; `download`
+            takes the checkpoint's own shape).
         local_codebook_shape (tuple[int, int]): (entries, width) of the others: LLaMA-2 7B's vocabulary and hidden
             size (its config.json: vocab_size 32000, hidden_size 4096).
     """

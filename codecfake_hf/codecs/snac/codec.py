@@ -35,7 +35,7 @@ from ..spec import CodecSpec
 from .model import SNAC
 
 # The repositories' config.json files (hubertsiuzdak/snac_*khz, as published; 300/301/301 bytes). snac_24khz's
-# values are the ones the project's DESIGN.md records; the 32 and 44.1 kHz ones build the models of the model card
+# values are the ones the project's design notes record; the 32 and 44.1 kHz ones build the models of the model card
 # (54.5 M parameters, 218 MB files), with hop 384 (10/21/42/83 Hz and 14/29/57/115 Hz codebooks).
 _MUSIC = {"encoder_dim": 64, "encoder_rates": [2, 3, 8, 8], "decoder_dim": 1536, "decoder_rates": [8, 8, 3, 2],
           "attn_window_size": 32, "codebook_size": 4096, "codebook_dim": 8, "vq_strides": [8, 4, 2, 1],
