@@ -7,8 +7,8 @@ from ..spec import CodecSpec
 
 _NOTE = (
     "CosyVoice 2's token-to-speech chain as resynthesis: each utterance's S3 speech tokens (speech_tokenizer_v2, "
-    "25 Hz, FSQ of 3^8 codes, trained with an ASR objective) and its own CAM++ speaker embedding (192 dims), decoded by "
-    "CosyVoice2Model.token2wav with no prompt tokens and no prompt mel (non-streaming): the flow-matching decoder "
+    "25 Hz, FSQ of 3^8 codes, trained with an ASR objective) and its own CAM++ speaker embedding (192 dims), decoded "
+    "by CosyVoice2Model.token2wav with no prompt tokens and no prompt mel (non-streaming): the flow-matching decoder "
     "(10 Euler steps, classifier-free guidance 0.7) makes an 80-bin mel at 50 Hz, HiFT vocodes it at 24 kHz. The "
     "flow's initial noise and HiFT's source noise are drawn from the codec's noise seed (the build's random-weight "
     "seed, else registry.weight_seed(name); 0 reproduces the release's own flow noise), so rows are reproducible. "

@@ -7,7 +7,8 @@ Parameter names are upstream's (weight norm as torch's parametrization), so the 
 The source generator draws random numbers at inference, in this order: the harmonics' initial phases
 (`torch.rand(B, harmonics + 1)`), the additive noise of the sines (`randn_like` them: their transposed
 `[B, harmonics, L]` layout decides the numbers, since torch fills a non-contiguous tensor with another kernel), and
-the noise branch of `SourceModuleHnNSF` (`randn` shaped like the voicing flags; computed and unused, but it advances the generator).
+the noise branch of `SourceModuleHnNSF` (`randn` shaped like the voicing flags; computed and unused, but it advances
+the generator).
 Upstream draws them from torch's global generator; here from the generator the caller passes, in the same order and
 shapes, so a CPU generator seeded with s gives what upstream gives after `torch.manual_seed(s)`.
 """
