@@ -71,6 +71,14 @@ def test_front_end_features_are_whispers_and_kaldis():
     np.testing.assert_allclose(fbank.numpy(), npy("speech_fbank.npy"), rtol=0, atol=1e-4)
 
 
+def test_tokenizer_encoder_is_upstreams_before_rounding(codec):
+    """The FSQ input, not only the codes it rounds to: a small error in the encoder rarely flips a code."""
+    mel = tokenizer.log_mel_spectrogram(torch.from_numpy(npy("speech_input.npy")))
+    with torch.inference_mode():
+        hidden = codec.model.speech_tokenizer.encoder(mel[None])
+    assert rel_l2(hidden.numpy(), npy("speech_tokenizer_hidden.npy")) <= 1e-5
+
+
 def test_speaker_embedding_is_upstreams_campplus(codec):
     embedding = codec.encode(torch.from_numpy(npy("speech_input.npy")))[1]
     assert rel_l2(embedding.numpy(), npy("speech_embedding.npy")) <= 1e-5
