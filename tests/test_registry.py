@@ -89,12 +89,14 @@ def test_taxonomy_and_bitrate_of_every_config():
         assert s.quantizer == "multi-codebook", name
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
-    # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
+    # beyond the paper: Mimi (its first codebook distilled from WavLM), X-Codec (semantic features in the RVQ) and
+    # SemantiCodec (k-means codes of AudioMAE features)
     assert {codecs.spec(n).family for n in codecs.names()[15:]
-            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec"}
+            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec", "semanticodec"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
-        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
+        "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320",
+        "semanticodec_1.40kbps", "semanticodec_0.70kbps", "semanticodec_0.35kbps"]
     with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
         dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
 
