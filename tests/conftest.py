@@ -115,8 +115,7 @@ class CodecFixture:
 
         found = load_file(str(self.tiny_dir / name))
         if name == "weights.safetensors" and "generated" in self.manifest:
-            found.update({key: torch.from_numpy(value) for key, value in generated_weights().fill(
-                self.manifest["generated"]).items()})
+            found.update({key: torch.from_numpy(value.copy()) for key, value in _generated(self.root).items()})
         return found
 
     def official_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -139,6 +138,13 @@ def generated_weights():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@functools.cache
+def _generated(root: Path) -> dict[str, np.ndarray]:
+    """The generated tensors of the fixture at `root`, made once a session (callers get copies)."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    return generated_weights().fill(manifest["generated"])
 
 
 def fixture_source(name: str) -> str:
