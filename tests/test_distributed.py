@@ -35,6 +35,8 @@ def test_launcher_environment_is_read_and_checked(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")  # what every launcher sets beside them
+    monkeypatch.setenv("MASTER_PORT", "29500")
     assert Ranks.from_environment() == (3, 1, 4)
     monkeypatch.setenv("RANK", "4")
     with pytest.raises(CodecFakeError, match="rank 4 of a world of 4"):
