@@ -25,9 +25,16 @@ from functools import lru_cache
 
 import torch
 
+from .errors import AudioError
+
 LOWPASS_FILTER_WIDTH = 6
 ROLLOFF = 0.99
 METHOD = "sinc_interp_hann"
+# The filter bank has one row per output phase and a row's length grows with the input phases, both set by
+# the rates divided by their gcd: 48000 -> 44100 (gcd 300) is 147 x 172 taps, but 16001 -> 24000 (gcd 1) is
+# 24000 x 16015, and building it (a few float32 temporaries of that size) took 10 GB. Refused above this.
+MAX_KERNEL_BYTES = 256 << 20
+_KERNEL_TEMPORARIES = 6  # [new, taps] float32 tensors alive at once while `_kernel_cpu` builds the bank
 
 
 def output_length(length: int, orig_rate: int, new_rate: int) -> int:
@@ -40,6 +47,28 @@ def _reduced(orig_rate: int, new_rate: int) -> tuple[int, int]:
         raise ValueError(f"sample rates must be positive integers, got {orig_rate} -> {new_rate}")
     g = math.gcd(int(orig_rate), int(new_rate))
     return int(orig_rate) // g, int(new_rate) // g
+
+
+def kernel_bytes(orig_rate: int, new_rate: int, *, lowpass_filter_width: int = LOWPASS_FILTER_WIDTH,
+                 rolloff: float = ROLLOFF) -> int:
+    """Bytes that building the filter bank of `orig_rate` -> `new_rate` takes at its peak (float32), computed
+    from the rates alone, before anything is allocated."""
+    orig, new = _reduced(orig_rate, new_rate)
+    pad = math.ceil(lowpass_filter_width * orig / (rolloff * min(orig, new)))
+    return new * (2 * pad + orig) * 4 * _KERNEL_TEMPORARIES
+
+
+def check_kernel(orig_rate: int, new_rate: int, *, lowpass_filter_width: int = LOWPASS_FILTER_WIDTH,
+                 rolloff: float = ROLLOFF) -> None:
+    """`AudioError` (one line) when the filter bank of `orig_rate` -> `new_rate` would take more than
+    `MAX_KERNEL_BYTES` to build: rates that share almost no factor (16001 -> 24000)."""
+    size = kernel_bytes(orig_rate, new_rate, lowpass_filter_width=lowpass_filter_width, rolloff=rolloff)
+    if size > MAX_KERNEL_BYTES:
+        raise AudioError(
+            f"resampling {orig_rate} Hz to {new_rate} Hz with the windowed sinc would take {size / 2**30:.1f} GiB "
+            f"(the rates share only the factor {math.gcd(int(orig_rate), int(new_rate))}), above the "
+            f"{MAX_KERNEL_BYTES >> 20} MiB this resampler allows; resample the file to a common rate (16000, 24000, "
+            "44100 or 48000 Hz) first")
 
 
 @lru_cache(maxsize=32)
@@ -70,6 +99,7 @@ def sinc_kernel(orig_rate: int, new_rate: int, *, lowpass_filter_width: int = LO
         raise ValueError(f"lowpass_filter_width must be positive, got {lowpass_filter_width}")
     if not 0 < rolloff <= 1:
         raise ValueError(f"rolloff must lie in (0, 1], got {rolloff}")
+    check_kernel(orig_rate, new_rate, lowpass_filter_width=lowpass_filter_width, rolloff=rolloff)
     orig, new = _reduced(orig_rate, new_rate)
     kernel, pad = _kernel_cpu(orig, new, int(lowpass_filter_width), float(rolloff))
     return kernel.to(device=device, dtype=dtype), pad

@@ -22,6 +22,7 @@ from transformers import HfArgumentParser
 
 from codecfake_hf import modelcard
 from codecfake_hf.detectors import AasistFeatureExtractor, AasistForAudioClassification
+from codecfake_hf.files import make_folder, os_errors
 from codecfake_hf.results import TrainingFacts
 
 from . import program_name
@@ -51,9 +52,9 @@ def run_convert(args: ConvertArguments) -> Path:
         if value is not None and not Path(value).is_file():
             raise EvalArgumentError(f"`{flag} {value}` is not a file")
     model = AasistForAudioClassification.from_original(args.checkpoint, args.model_config)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(output)
+    output = make_folder(args.output_dir)  # a read-only or full disk: one message naming the folder
+    with os_errors(output):
+        model.save_pretrained(output)
     AasistFeatureExtractor(max_length=model.config.nb_samp, sampling_rate=model.config.sampling_rate) \
         .save_pretrained(output)
     name = Path(args.checkpoint).stem

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from transformers import PretrainedConfig
+
+from ..errors import CheckpointError
 
 BONAFIDE_SPOOF = {0: "bonafide", 1: "spoof"}  # the project's label order (upstream AASIST's is the reverse)
 
@@ -18,6 +22,68 @@ AASIST_L_MODEL_CONFIG = {
     "pool_ratios": [0.4, 0.5, 0.7, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0],
 }
 UPSTREAM_FIELDS = ("nb_samp", "first_conv", "filts", "gat_dims", "pool_ratios", "temperatures")
+# Bounds of a model_config's values: far above the released models (70 sinc filters of 129 taps, 64 channels,
+# graph widths 64 and 32, 64,600 samples) and far below what would not fit in memory (gat_dims
+# [100000000, 32] asks for a 25.6 GB layer, and more). `check_model_config` refuses values outside them.
+MAX_CHANNELS = 4096
+MAX_SINC_LENGTH = 16_001
+MAX_SAMPLES = 16_000 * 600  # ten minutes at 16 kHz
+
+
+def _whole(value, key: str, low: int, high: int, where: str) -> int:
+    if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and value.is_integer()):
+        raise CheckpointError(f"{where}: `{key}` is {value!r}, not a whole number (within {low}..{high})")
+    if not low <= value <= high:
+        raise CheckpointError(f"{where}: `{key}` is {value!r}, outside {low}..{high}")
+    return int(value)
+
+
+def _numbers(value, key: str, count: int, where: str) -> list:
+    if not isinstance(value, list | tuple) or len(value) != count:
+        raise CheckpointError(f"{where}: `{key}` is {value!r}, not a list of {count} values")
+    return list(value)
+
+
+def check_model_config(values: dict, where: str) -> dict:
+    """An upstream AASIST `model_config` with every value checked for type and range (`CheckpointError` naming
+    `where`, the key and the value), before any layer is sized from it; returns the values as the config takes
+    them (ints and floats).
+
+    Args:
+        values (dict): `nb_samp`, `first_conv`, `filts`, `gat_dims`, `pool_ratios`, `temperatures` (each optional:
+            AASIST's default where absent) and `architecture`.
+        where (str): where the values came from (a file, `model_config`), for the message.
+    """
+    checked = {}
+    if "nb_samp" in values:
+        checked["nb_samp"] = _whole(values["nb_samp"], "nb_samp", 1, MAX_SAMPLES, where)
+    if "first_conv" in values:
+        checked["first_conv"] = _whole(values["first_conv"], "first_conv", 1, MAX_SINC_LENGTH, where)
+    if "filts" in values:
+        filts = _numbers(values["filts"], "filts", 5, where)
+        sinc = _whole(filts[0], "filts[0]", 3, MAX_CHANNELS, where)  # the spectral graph has filts[0] // 3 nodes
+        blocks = []
+        for i, pair in enumerate(filts[1:], 1):
+            pair = _numbers(pair, f"filts[{i}]", 2, where)
+            blocks.append([_whole(c, f"filts[{i}]", 1, MAX_CHANNELS, where) for c in pair])
+        checked["filts"] = [sinc, *blocks]
+    if "gat_dims" in values:
+        checked["gat_dims"] = [_whole(d, "gat_dims", 1, MAX_CHANNELS, where)
+                               for d in _numbers(values["gat_dims"], "gat_dims", 2, where)]
+    for key in ("pool_ratios", "temperatures"):
+        if key in values:
+            numbers = _numbers(values[key], key, 4, where)
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+                raise CheckpointError(f"{where}: `{key}` is {values[key]!r}, not four finite numbers")
+            low_ok = (lambda v: 0 < v <= 1) if key == "pool_ratios" else (lambda v: v > 0)
+            if not all(low_ok(v) for v in numbers):
+                raise CheckpointError(f"{where}: `{key}` is {values[key]!r}; "
+                                      + ("each ratio must lie in (0, 1]" if key == "pool_ratios"
+                                         else "each temperature must be above 0"))
+            checked[key] = [float(v) for v in numbers]
+    if "architecture" in values:
+        checked["architecture"] = values["architecture"]
+    return checked
 
 
 def _label_defaults(kwargs: dict) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import pickle
 from pathlib import Path
 
 import torch
@@ -22,7 +21,11 @@ from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import CheckpointError
-from .configuration_aasist import BONAFIDE_SPOOF, UPSTREAM_FIELDS, AasistConfig, _GraphBackEndConfig
+from .configuration_aasist import BONAFIDE_SPOOF, UPSTREAM_FIELDS, AasistConfig, _GraphBackEndConfig, check_model_config
+
+# The largest model `from_original` builds, in parameters (AASIST has 297,866, AASIST-L 85,306): counted on the
+# meta device before any memory is taken, so a model_config cannot ask for gigabytes.
+MAX_PARAMETERS = 50_000_000
 
 
 def _mel(hz: torch.Tensor) -> torch.Tensor:
@@ -362,7 +365,9 @@ class AasistForAudioClassification(AasistGraphBackEnd, AasistPreTrainedModel):
                 section) or a JSON file of the section itself. Default: AASIST's.
             config_kwargs: further `AasistConfig` fields.
         Raises:
-            CheckpointError: unreadable file, or keys/shapes that do not match the config (named).
+            CheckpointError: unreadable file, a model_config value of the wrong type or range, a model that would
+                be too large, keys/shapes that do not match the config, or weights that are not tensors or hold
+                NaN/inf (each named).
         """
         model_config = read_model_config(model_config) if model_config is not None else {}
         architecture = model_config.get("architecture", "AASIST")
@@ -371,14 +376,31 @@ class AasistForAudioClassification(AasistGraphBackEnd, AasistPreTrainedModel):
                                   "the same architecture) is supported")
         config = AasistConfig(**{key: model_config[key] for key in UPSTREAM_FIELDS if key in model_config},
                               **config_kwargs)
+        with torch.device("meta"):  # sized before anything is allocated
+            parameters = sum(p.numel() for p in cls(config).parameters())
+        if parameters > MAX_PARAMETERS:
+            raise CheckpointError(f"this model_config (filts {config.filts}, gat_dims {config.gat_dims}) makes a "
+                                  f"model of {parameters:,} parameters ({4 * parameters / 2**30:.1f} GiB), above the "
+                                  f"{MAX_PARAMETERS:,} accepted (AASIST has 297,866); is it the right .conf?")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
-            reason = str(error).splitlines()[0]
+        except Exception as error:
+            # a truncated or 5-byte file, not a zip or pickle, unsafe objects: torch raises many kinds
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise CheckpointError(f"cannot read the AASIST checkpoint {path}: {reason}. Give the official .pth "
                                   "file (models/weights/AASIST.pth in clovaai/aasist)") from None
         if not isinstance(state, dict):
             raise CheckpointError(f"{path} holds a {type(state).__name__}, not a state dict")
+        not_tensors = sorted(str(key) for key, value in state.items() if not isinstance(value, torch.Tensor))
+        if not_tensors:
+            raise CheckpointError(f"{path} is not a state dict of tensors: {len(not_tensors)} entries are not tensors "
+                                  f"({', '.join(not_tensors[:4])}{', ...' if len(not_tensors) > 4 else ''})")
+        bad = sorted(key for key, value in state.items()
+                     if value.is_floating_point() and not bool(torch.isfinite(value).all()))
+        if bad:  # a model with such weights gives NaN logits on every input
+            raise CheckpointError(f"{path} holds NaN or infinite weights in {len(bad)} tensors "
+                                  f"({', '.join(bad[:4])}{', ...' if len(bad) > 4 else ''}); the file is damaged: "
+                                  "download the official checkpoint again")
         model = cls(config)
         expected = model.state_dict()
         missing = sorted(set(expected) - set(state))
@@ -416,4 +438,5 @@ def read_model_config(model_config: dict | str | Path) -> dict:
         values = values["model_config"]
     if not isinstance(values, dict) or "filts" not in values:
         raise CheckpointError(f"{model_config} has no AASIST model_config (no `filts`)")
-    return values
+    where = "the model_config" if isinstance(model_config, dict) else str(model_config)
+    return check_model_config(values, where)
