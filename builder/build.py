@@ -451,9 +451,6 @@ class BuildRun:
         A part is complete when every shard it lacked at the start was written by some rank: the
         ranks' own reports say so, not a listing of the folder (which a shared filesystem may cache)."""
         report, plan = self.report, self.plan
-        # Shards reported as written again only where they were: a codec refused (other weights, precision or
-        # seed than its shards on disk) wrote none of them.
-        report.redone = [line for part in parts if part not in report.failed for line in self.redone.get(part, [])]
         done: dict[str, set] = {}
         for ranks_done, _, failed, weights, clipped in outcomes:
             report.clipped += clipped
@@ -463,6 +460,9 @@ class BuildRun:
                 report.failed.setdefault(part, reason)
             for part, random_weights in weights.items():
                 plan.parts.setdefault(part, {"complete": False})["random_weights"] = random_weights
+        # Shards reported as written again only where they were: a codec not loaded (no weights, or other weights,
+        # precision or seed than its shards on disk) wrote none of them.
+        report.redone = [line for part in parts if part not in report.failed for line in self.redone.get(part, [])]
         for part in parts:  # part by part, as one process reports them
             for _, skipped, _, _, _ in outcomes:
                 report.skipped += [f"{part}: {reason}" for reason in skipped.get(part, [])]

@@ -101,12 +101,19 @@ def codec_part(name: str, where: str) -> str:
         raise CorpusError(str(error)) from None
 
 
-def _check_distinct(names: dict[str, str], what: str) -> None:
-    """Two release codec names that became one part (`codec:a`, `codec;a`): refused with both names."""
-    try:
-        check_distinct(((original, part) for original, part in names.items()), what)
-    except BadNameError as error:
-        raise CorpusError(str(error)) from None
+def _part_of(name: str, where: str, known: dict[str, str]) -> str:
+    """`codec_part(name)`, remembered in `known` (release name -> part); two release names that become one part
+    the registry does not know (`codec:a`, `codec;a`) are refused with both names, before either is used: the
+    second would take the first one's folder and config (aliases of one registry codec are one codec)."""
+    if name not in known:
+        part = codec_part(name, where)
+        if part not in registry.names():
+            try:
+                check_distinct([*((n, p) for n, p in known.items() if p == part), (name, part)], where)
+            except BadNameError as error:
+                raise CorpusError(str(error)) from None
+        known[name] = part
+    return known[name]
 
 
 # --- the Hub-hosted CodecFake (Parquet) -------------------------------------------------------------------
@@ -192,8 +199,7 @@ def scan_hf_parquet(root: str | Path) -> tuple[dict[str, list[Record]], list[str
             if not bonafide and not str(row["codec_name"] or "").strip():
                 skipped.append(f"{shard.name} row {index}: a spoof row without a codec_name (which codec made it?)")
                 continue
-            part = GENUINE if bonafide else codec_names.setdefault(row["codec_name"], codec_part(row["codec_name"],
-                                                                                                 where))
+            part = GENUINE if bonafide else _part_of(row["codec_name"], where, codec_names)
             utterance = utterance_of(row["path"] or f"{row['speaker_id']}_{shard.stem}_{index}")
             if (part, utterance) in seen:
                 skipped.append(f"{shard.name} row {index}: a second {part} row for {utterance} (the first is kept)")
@@ -201,8 +207,6 @@ def scan_hf_parquet(root: str | Path) -> tuple[dict[str, list[Record]], list[str
                 seen.add((part, utterance))
                 parts[part].append(Record(utterance_id=utterance, speaker_id=speaker_of(utterance, row["speaker_id"]),
                                           path=str(shard), index=index))
-    _check_distinct({name: part for name, part in codec_names.items() if part not in registry.names()},
-                    f"`import` folder {str(root)!r}")
     for reason in skipped:
         logger.warning("import: skipped %s", reason)
     return dict(parts), skipped
@@ -235,7 +239,7 @@ def _hf_rows(shard: Path) -> Iterator[dict]:
         raise CorpusError(f"{shard}: its rows cannot be read ({type(error).__name__}: "
                           f"{str(error).splitlines()[0][:200] if str(error) else ''}); download it again.") from None
     for row in table.to_pylist():
-        yield {"path": row.get("path") if named else None, "label": row["label"], "label_names": label_names,
+        yield {"path": (row.get("audio") or {}).get("path") if named else None, "label": row["label"], "label_names": label_names,
                "speaker_id": row["speaker_id"], "codec_name": row["codec_name"]}
 
 
@@ -310,7 +314,7 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
                                                    f"{len(candidates)} audio files of that name"))
             continue
         bonafide = is_bonafide(entry["Label"], where)
-        part = GENUINE if bonafide else codec_names.setdefault(entry["Model"], codec_part(entry["Model"], where))
+        part = GENUINE if bonafide else _part_of(entry["Model"], where, codec_names)
         utterance = utterance_of(clip)
         if (part, utterance) in seen:
             skipped.append(f"{where}: a second {part} clip {utterance} (the first is kept)")
@@ -324,8 +328,6 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
                                   "on an earlier line; a codec has one taxonomy")
         parts[part].append(Record(utterance_id=utterance, speaker_id=speaker_of(utterance),
                                   path=str(candidates[0])))
-    _check_distinct({name: part for name, part in codec_names.items() if part not in registry.names()},
-                    str(label_file))
     for reason in skipped:
         logger.warning("import: skipped %s", reason)
     if not parts:
