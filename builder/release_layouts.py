@@ -239,8 +239,8 @@ def _hf_rows(shard: Path) -> Iterator[dict]:
         raise CorpusError(f"{shard}: its rows cannot be read ({type(error).__name__}: "
                           f"{str(error).splitlines()[0][:200] if str(error) else ''}); download it again.") from None
     for row in table.to_pylist():
-        yield {"path": (row.get("audio") or {}).get("path") if named else None, "label": row["label"], "label_names": label_names,
-               "speaker_id": row["speaker_id"], "codec_name": row["codec_name"]}
+        yield {"path": (row.get("audio") or {}).get("path") if named else None, "label": row["label"],
+               "label_names": label_names, "speaker_id": row["speaker_id"], "codec_name": row["codec_name"]}
 
 
 def _label_of(label, label_names: list[str] | None, where: str) -> str | None:

@@ -114,11 +114,15 @@ def contained(path: str | os.PathLike, within: str | os.PathLike) -> Path:
 
 
 def make_folder(path: str | os.PathLike, *, within: str | os.PathLike | None = None) -> Path:
-    """`mkdir -p path` (inside `within` when given), its OS errors as one `FileWriteError`."""
+    """`mkdir -p path` (inside `within` when given) and a probe that a file can be created in it (an existing
+    folder on a read-only disk makes no error until the first write), its OS errors as one `FileWriteError`."""
     if within is not None:
         contained(path, within)
     with os_errors(path):
         Path(path).mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=path, prefix=".probe.", suffix=TEMP_SUFFIX)
+        os.close(handle)
+        os.unlink(probe)
     return Path(path)
 
 

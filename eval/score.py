@@ -263,6 +263,8 @@ def source_tracing_report(logits: np.ndarray, meta: dict, model_classes: list[st
 def run_score(args: ScoreArguments) -> ScoreResults:
     """Score, write the report files, update the model card; returns what results.json holds."""
     check_score_arguments(args)
+    # made before any work: a folder that cannot be written (read-only, full) is one message, not a late traceback
+    make_folder(args.output_dir)
     # Load and check the split
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     dataset = load_split(args.dataset_name, args.dataset_config_name, args.split, split_flag="--split",
@@ -311,7 +313,7 @@ def run_score(args: ScoreArguments) -> ScoreResults:
     if int(os.environ.get("RANK", "0")) != 0:
         return ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
                             split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task)
-    output = make_folder(args.output_dir)  # a read-only or full disk: one message naming the folder
+    output = Path(args.output_dir)
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     results = ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
                            split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task,

@@ -93,8 +93,8 @@ def test_a_killed_first_plan_save_leaves_no_temporary_file_behind(tmp_path, sour
 
 def test_a_codec_refused_for_its_precision_reports_no_shard_as_written_again(tmp_path, source, codec_fixture):
     out = tmp_path / "out"
-    build(config_for(source, out, ENCODEC, precision="bf16", random_weights=True), codec_factory=TinyCodecs(codec_fixture),
-          progress=False)
+    build(config_for(source, out, ENCODEC, precision="bf16", random_weights=True),
+          codec_factory=TinyCodecs(codec_fixture), progress=False)
     shard = out / "data" / ENCODEC / "test-00000-of-00001.parquet"
     shard.write_bytes(shard.read_bytes()[:-50])  # a damaged bf16 shard: the fp32 run below may not redo it
     report = build(config_for(source, out, ENCODEC, random_weights=True), codec_factory=TinyCodecs(codec_fixture),
