@@ -19,7 +19,7 @@ from codecfake_hf.corpus import Record
 from codecfake_hf.schema import FEATURES, make_row
 from codecfake_hf.splits import SpeakerSplit
 
-SECRET = "hf_SECRETtoken0123456789abcdefghijklmnop"
+SECRET = "hf_SECRETtoken0123456789abcdefghijklm"  # hf_ + 34, as real tokens
 
 
 class FakeResponse:

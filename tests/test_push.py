@@ -16,7 +16,7 @@ from builder.__main__ import main as builder_main
 from codecfake_hf import hub, redact
 from codecfake_hf.errors import CodecFakeError
 
-SECRET = "hf_EchoedSecret0123456789abcdefghijklm"
+SECRET = "hf_EchoedSecret0123456789abcdefghijkl"  # hf_ + 34, as real tokens
 
 
 class EchoHandler(BaseHTTPRequestHandler):
