@@ -36,6 +36,8 @@ from codecfake_hf.errors import CodecFakeError
 from codecfake_hf.files import (
     TEMP_SUFFIX,
     FileWriteError,
+    UnsafePathError,
+    contained,
     os_errors,
     ownership_problem,
     remove_owned,
@@ -488,7 +490,7 @@ class BuildRun:
             logger.warning("%s holds no row (every utterance of it was skipped): left out of the card", line)
         plan.save(self.out)
         report.card = self.write_card(notes)
-        shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
+        _clear_staging(self.out)
         return report
 
     def empty_splits(self, part: str) -> list[str]:
@@ -599,7 +601,7 @@ class FolderLock:
         self.lock: FileLock | None = None
 
     def acquire(self) -> None:
-        path = self.out / STATE_DIR / LOCK_FILE
+        path = contained(self.out / STATE_DIR / LOCK_FILE, self.out)  # a state folder linked elsewhere: refused
         with os_errors(path):  # a read-only folder, or a lock file the user may not write
             path.parent.mkdir(parents=True, exist_ok=True)
             self.lock = FileLock(str(path))
@@ -626,9 +628,9 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     # plan's (even the first plan's, before any plan.json existed) or a record's, or the card's beside README.md
     # (`files.atomic_path` names them `.<name>.*.tmp`). This run holds the folder's lock, so no other run is
     # writing one; every shard not in data/ is redone.
-    shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
+    _clear_staging(out)
     for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}")]:
-        if leftover.is_file() and not leftover.is_symlink():
+        if leftover.is_file() and not leftover.is_symlink():  # the lock refused a state folder linked elsewhere
             leftover.unlink(missing_ok=True)
     if existing is None:
         if (out / DATA_DIR).exists() and not overwrite:
@@ -641,6 +643,14 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     plan.check_same(existing, out)
     logger.info("%s: resuming the build on disk", out)
     return existing
+
+
+def _clear_staging(out: Path) -> None:
+    """Remove the state folder's staging folder (shards being written), never through a symlink out of `out`."""
+    staging = out / STATE_DIR / TMP_DIR
+    if staging.is_dir() and not staging.is_symlink():
+        contained(staging, out)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
@@ -671,6 +681,8 @@ def _write_failed(error: OSError | FileWriteError, out: Path) -> Exception:
         if not isinstance(converted, FileWriteError):
             return error
         error = converted
+    if isinstance(error, UnsafePathError):  # nothing was written: the message says what to fix
+        return error
     kept = "Finished shards are kept and nothing half-written is left"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return CodecFakeError(f"the disk holding {out} is full ({error.strerror or error}). {kept}; free some space "

@@ -216,3 +216,19 @@ def test_demo_still_clears_a_folder_that_holds_only_what_a_build_wrote(built):
     (built / ".codecfake" / ".plan.json.x1y2.tmp").write_text("{")  # a killed write's temporary file is ours
     clear_build(built)
     assert not built.exists()
+
+
+def test_a_state_folder_linked_elsewhere_is_refused_before_anything_is_written_or_deleted(tmp_path, demo_dir,
+                                                                                            codec_fixture):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "tmp").mkdir(parents=True)
+    (elsewhere / "tmp" / "precious.txt").write_text("not the builder's")
+    (elsewhere / ".notes.abc.tmp").write_text("a user's file named like a temporary file")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(elsewhere, out / ".codecfake")
+    source = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.80", speakers=TWO, per_speaker=1, seconds=0.5)
+    before = tree(elsewhere)
+    with pytest.raises(files.UnsafePathError, match=r"\.codecfake/lock resolves to .*elsewhere/lock, outside"):
+        build(config_for(source, out, ENCODEC), codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert tree(elsewhere) == before and not (out / "data").exists()
