@@ -419,12 +419,11 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
 
     Never uploaded: the build's state (`.codecfake/`), upload caches, temp files, and for models the
     Trainer's checkpoint folders and `training_args.bin` unless it is proven token-free (the Trainer
-    pickles its arguments, `hub_token` included). Every file that would be uploaded is searched
-    for the token in use (whatever its shape) and for anything shaped like a Hub token, every byte of it and,
-    in a Parquet file, every decoded value (`token_scan`); a file that holds one is refused before anything
-    is sent. The token is redacted from every log line and
-    message; a refusal (401, 403, 404) or an unreachable endpoint ends in one `PushError` naming the
-    cause and the fix.
+    pickles its arguments, `hub_token` included). Every file that would be uploaded is searched for
+    the token in use (whatever its shape) and for anything shaped like a Hub token, every byte of it
+    and, in a Parquet file, every decoded value (`token_scan`); a file that holds one is refused
+    before anything is sent. The token is redacted from every log line and message; a refusal (401,
+    403, 404) or an unreachable endpoint ends in one `PushError` naming the cause and the fix.
 
     Args:
         folder (str | Path): the folder to upload (a built dataset folder, or a model folder).
