@@ -41,7 +41,11 @@ def test_the_filter_bank_is_sized_from_the_rates():
 def test_a_rate_pair_whose_filter_bank_would_not_fit_is_refused_before_it_is_built():
     with pytest.raises(AudioError, match=MESSAGE):
         audio.resample(tone(16001), 16001, 24000, "sinc")
-    # and in a fresh process, the memory it peaked at (the refused bank would have been 8.6 GiB)
+
+
+@pytest.mark.slow  # a fresh process: about 10 s
+def test_refusing_it_takes_no_memory():
+    """The memory a fresh process peaked at, torch included (the refused bank would have been 8.6 GiB)."""
     probe = ("import resource, numpy as np\n"
              "from codecfake_hf import audio\n"
              "from codecfake_hf.errors import AudioError\n"

@@ -83,6 +83,7 @@ def test_a_world_size_without_a_launcher_is_one_message(monkeypatch, tmp_path, c
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # a fresh process that waits out a 3 s rendezvous: about 15 s
 def test_a_rank_whose_peers_never_join_gives_up_after_the_rendezvous_timeout(tmp_path):
     """MASTER_ADDR set and no second rank: the build waited the barrier's 24 hours; now `--rendezvous_timeout`."""
     with socket.socket() as sock:

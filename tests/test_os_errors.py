@@ -95,6 +95,7 @@ def test_score_into_a_read_only_folder_is_one_message_before_any_work(tmp_path, 
     one_line(capsys.readouterr().err, "scores is on a read-only file system")
 
 
+@pytest.mark.slow  # a fresh process under `ulimit -f`: about 15 s on an idle 2-core machine
 def test_a_file_size_limit_is_one_message(tmp_path):
     """`ulimit -f` (EFBIG; Python ignores SIGXFSZ, so the write fails instead of killing the process)."""
     out = tmp_path / "out"

@@ -160,6 +160,7 @@ def fresh(command: list[str], echo_hub: str, tmp_path: Path, **env: str) -> subp
                           text=True, timeout=600)
 
 
+@pytest.mark.slow  # a fresh process: about 10 s on an idle 2-core machine
 def test_a_fresh_process_pushing_to_an_echoing_hub_shows_the_token_nowhere(echo_hub, dataset_folder, tmp_path):
     """`builder -v push`: a token no test registered, echoed by the Hub in its 401."""
     (dataset_folder / "data" / "genuine" / "train-00000-of-00001.parquet").write_bytes(b"PAR1")
@@ -169,9 +170,8 @@ def test_a_fresh_process_pushing_to_an_echoing_hub_shows_the_token_nowhere(echo_
     assert REAL not in done.stdout + done.stderr and REAL[3:] not in done.stdout + done.stderr
 
 
-# A fresh process that loads the dataset and transformers: about 20 s on an idle 2-core machine; one in the default
-# tier, the other way of giving the token in the slow one.
-@pytest.mark.parametrize("given", ["--token", pytest.param("HF_TOKEN", marks=pytest.mark.slow)])
+@pytest.mark.slow  # a fresh process that loads the dataset and transformers: about 20 s on an idle 2-core machine
+@pytest.mark.parametrize("given", ["--token", "HF_TOKEN"])
 def test_eval_score_against_an_echoing_hub_shows_the_token_in_no_line(given, echo_hub, tiny_codecfake,  # noqa: F811
                                                                       tmp_path):
     command = ["eval", "score", "--model_name_or_path", "me/detector", "--dataset_name", str(tiny_codecfake),
