@@ -196,3 +196,18 @@ def test_eval_finetune_at_debug_against_an_echoing_hub_shows_the_token_in_no_lin
     assert done.returncode == 2, done.stderr[-3000:]
     assert "me/detector" in done.stderr and "DEBUG" in done.stdout + done.stderr
     assert PROXY not in done.stdout + done.stderr
+
+
+def test_a_token_cut_by_the_reading_pieces_is_still_found(tmp_path):
+    """Files are read `CHUNK` bytes at a time: a token across two pieces is searched with both."""
+    from codecfake_hf import token_scan
+
+    path = tmp_path / "blob.bin"
+    for start in (token_scan.CHUNK - 10, token_scan.CHUNK - len(REAL) + 1, token_scan.CHUNK):
+        with open(path, "wb") as file:
+            file.seek(start)
+            file.write(REAL.encode())
+            file.write(b"\0" * 100)
+        assert token_scan.find_token(path), start
+    path.write_bytes(b"\0" * (token_scan.CHUNK + 200))
+    assert not token_scan.find_token(path)
