@@ -30,6 +30,15 @@ HOW_TO_GET_SHARED = ("put the shared fixtures folder beside the checkout as ../s
                      "to it (codec-fixtures/, data/codecfake-demo/, detector-fixtures/, resample-fixtures/)")
 
 
+@pytest.fixture(autouse=True)
+def fresh_secrets(monkeypatch):
+    """Every test starts with no registered secret: a token an earlier test registered would otherwise be masked
+    by its exact value, and a test of the token shapes would pass with the shapes switched off."""
+    from codecfake_hf import redact
+
+    monkeypatch.setattr(redact, "_secrets", set())
+
+
 def has_shared() -> bool:
     return (SHARED / "codec-fixtures").is_dir()
 
