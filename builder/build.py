@@ -29,7 +29,7 @@ from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from codecfake_hf import codecs, hub
-from codecfake_hf.card_examples import EXAMPLES_DIR
+from codecfake_hf.card_examples import EXAMPLES_DIR, write_examples
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.distributed import Ranks
@@ -546,20 +546,18 @@ class BuildRun:
                          "in `--codecs`.")
         empty = {split for split in plan.speakers() if all(split in self.empty_splits(p) for p in parts
                                                             if split in plan.splits_of(p))}
-        card = hub.build_card(
-            self.out,
-            hub.DatasetCardInfo(
-                parts=parts, speakers={s: v for s, v in plan.speakers().items() if s not in empty}, source=plan.source,
-                random_weight_codecs=random,
-                imported=plan.kind == "import", notes=notes,
-                genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
-                precisions=precisions, seeds=seeds,
-                paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
-                split_rule=plan.identity.get("split_rule", ""),
-                random_weights_requested=bool(self.request and self.request.random_weights),
-            ),
+        info = hub.DatasetCardInfo(
+            parts=parts, speakers={s: v for s, v in plan.speakers().items() if s not in empty}, source=plan.source,
+            random_weight_codecs=random,
+            imported=plan.kind == "import", notes=notes,
+            genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
+            precisions=precisions, seeds=seeds,
+            paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
+            split_rule=plan.identity.get("split_rule", ""),
+            random_weights_requested=bool(self.request and self.request.random_weights),
         )
-        text = str(card)
+        # the examples first (two utterances' audio in every part and their spectrogram grid): the card links them
+        text = str(hub.build_card(self.out, info, write_examples(self.out, parts)))
         # On record before the write: a run killed during it must still own the file it may have made. The hash
         # is what `demo` checks before it deletes the card: a card a user edited is not the tool's to delete.
         plan.card, plan.card_sha256 = True, sha256_text(text)

@@ -91,3 +91,20 @@ def test_the_start_over_deletes_the_examples_with_the_card(imported, tmp_path):
     with pytest.raises(Exception, match="holds files this tool did not write"):
         clear_build(copy)
     assert (copy / "examples" / "spectrograms.png").is_file()
+
+
+def test_a_file_in_examples_that_the_card_does_not_link_is_not_deleted(imported, tmp_path):
+    """The examples are ours because the card we wrote (its hash recorded) links them; a file of the user's in
+    `examples/`, or an example the card no longer links after the user edited the card, is not."""
+    import shutil
+
+    copy = shutil.copytree(imported, tmp_path / "mine")
+    (copy / "examples" / "my_take.flac").write_bytes(b"not the tool's")
+    with pytest.raises(Exception, match=r"holds files this tool did not write \(examples/my_take.flac\)"):
+        clear_build(copy)
+    assert (copy / "examples" / "my_take.flac").read_bytes() == b"not the tool's"
+    edited = shutil.copytree(imported, tmp_path / "edited")
+    (edited / "README.md").write_text((edited / "README.md").read_text() + "\nmy notes\n")
+    with pytest.raises(Exception, match=r"README.md \(its content changed since this tool wrote it\), examples/"):
+        clear_build(edited)
+    assert (edited / "examples" / "spectrograms.png").is_file()

@@ -60,7 +60,7 @@ def test_cors_names_and_taxonomy_follow_codecfake_plus():
 
 def test_cors_rows_land_in_our_configs():
     """`builder import --layout cors` names a part by the registry's name of the release's Model."""
-    assert [codec_part(cors) for cors in CORS] == NAMES
+    assert [codec_part(cors, "a CoRS row") for cors in CORS] == NAMES
 
 
 @pytest.mark.slow  # the official architecture (63 M parameters), random weights, 6 clips: ~50 s on 2 shared cores
