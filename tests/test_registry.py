@@ -86,7 +86,9 @@ def test_taxonomy_and_bitrate_of_every_config():
         s = codecs.spec(name)
         assert s.bitrate_kbps == pytest.approx(
             s.n_codebooks * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
-        assert s.quantizer == "multi-codebook", name
+        assert s.quantizer in ("multi-codebook", "scalar"), name
+    # CodecFake+'s scalar cell (QS 3): the finite-scalar-quantiser codecs
+    assert {codecs.spec(n).family for n in codecs.names() if codecs.spec(n).quantizer == "scalar"} == {"nemo_codec"}
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
     # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
