@@ -91,9 +91,10 @@ def test_taxonomy_and_bitrate_of_every_config():
     assert {codecs.spec(n).family for n in codecs.names() if codecs.spec(n).quantizer == "scalar"} == {"nemo_codec"}
     assert codecs.spec("descript-audio-codec-44khz").frame_rate == 44100 / 512
     assert [n for n in registry.RELEASE_NAMES if codecs.spec(n).auxiliary != "none"] == ["SpeechTokenizer"]
-    # beyond the paper: Mimi (its first codebook distilled from WavLM) and X-Codec (semantic features in the RVQ)
+    # beyond the paper: Mimi and the Qwen3-TTS tokenizer on Mimi's encoder (its first codebook distilled from WavLM)
+    # and X-Codec (semantic features in the RVQ)
     assert {codecs.spec(n).family for n in codecs.names()[15:]
-            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "xcodec"}
+            if codecs.spec(n).auxiliary == "semantic-distillation"} == {"mimi", "qwen3_tts_tokenizer", "xcodec"}
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     assert [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"] == [
         "funcodec-funcodec_en_libritts-16k-gr1nq32ds320", "funcodec-funcodec_en_libritts-16k-gr8nq32ds320"]
