@@ -160,6 +160,14 @@ def test_nemo_archive_is_read_without_nemo(codec_fixture, fake_hub):
         assert rel_l2(resynthesize_one(codec, fixture.npy("input.npy")), fixture.npy("output.npy")) <= 1e-4
 
 
+def test_truncated_gzip_archive_names_the_file(codec_fixture, fake_hub):
+    """Older NeMo wrote gzip-compressed archives: cut in half, the file is named as truncated (not a zlib trace)."""
+    data = nemo_archive(codec_fixture(MEL22), gzip=True)
+    fake_hub.add("nvidia/mel-codec-22khz", {"mel-codec-22khz.nemo": data[: len(data) // 2]})
+    with pytest.raises(CheckpointError, match=r"mel-codec-22khz\.nemo .*truncated or corrupt"):
+        codecs.load(MEL22)
+
+
 def test_archive_without_weights_names_the_file(codec_fixture, fake_hub):
     fake_hub.add("nvidia/mel-codec-22khz", {"mel-codec-22khz.nemo": nemo_archive(codec_fixture(MEL22),
                                                                                  drop="model_weights.ckpt")})

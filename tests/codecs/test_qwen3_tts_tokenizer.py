@@ -133,23 +133,28 @@ def test_the_25hz_tokenizer_and_unsupported_options_are_named(fixture):
 
 
 def test_built_rows_load_back_with_the_taxonomy_columns(tmp_path, demo_dir, codec_fixture):
-    """`builder build` with the tokenizer (tiny config, random weights) loads back through `load_dataset`, with its
-    taxonomy and its weights' licence in the card."""
+    """`builder build` with the tokenizer and NVIDIA's low-frame-rate codec (tiny configs, random weights) loads back
+    through `load_dataset` with each codec's taxonomy; the card lists both weights' licences and says they mix."""
     from test_builder import TinyCodecs, config_for
     from test_corpus import make_vctk_tree
 
     from builder import build
 
+    lfr = "nvidia-low-frame-rate-speech-codec-22khz"
     source = make_vctk_tree(tmp_path / "VCTK-0.92", demo_dir, "0.92")
-    report = build(config_for(source, tmp_path / "out", NAME), codec_factory=TinyCodecs(codec_fixture), progress=False)
-    assert report.failed == {} and report.complete == ["genuine", NAME]
-    ds = datasets.load_dataset(str(tmp_path / "out"), NAME, split="test", cache_dir=str(tmp_path / "cache"))
+    report = build(config_for(source, tmp_path / "out", f"{NAME},{lfr}"), codec_factory=TinyCodecs(codec_fixture),
+                   progress=False)
+    assert report.failed == {} and sorted(report.complete) == sorted(["genuine", NAME, lfr])
+    ds = datasets.load_dataset(str(tmp_path / "out"), "all", split="test", cache_dir=str(tmp_path / "cache"))
     names = {key: ds.features[key].int2str for key in ("quantizer", "auxiliary", "decoder")}
     seen = Counter((row["codec"], names["quantizer"](row["quantizer"]), names["auxiliary"](row["auxiliary"]),
                     names["decoder"](row["decoder"])) for row in ds)
-    assert seen[(NAME, "multi-codebook", "semantic-distillation", "time")] == seen[
-        ("genuine", "bonafide", "bonafide", "bonafide")] > 0
-    assert f"- apache-2.0: `{NAME}`" in (tmp_path / "out" / "README.md").read_text()
+    genuine = seen[("genuine", "bonafide", "bonafide", "bonafide")]
+    assert genuine > 0 and seen[(NAME, "multi-codebook", "semantic-distillation", "time")] == genuine
+    assert seen[(lfr, "scalar", "none", "time")] == genuine
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"- apache-2.0: `{NAME}`" in card and f"- nsclv1: `{lfr}`" in card
+    assert "This build mixes 2 weight licences" in card
 
 
 @pytest.mark.slow

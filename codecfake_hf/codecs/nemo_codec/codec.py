@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import tarfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,7 +106,7 @@ def read_nemo(path: Path, *, codec: str) -> tuple[dict[str, Any], dict[str, torc
                 name = member.name.rsplit("/", 1)[-1]
                 if member.isfile() and name in (CONFIG_MEMBER, WEIGHTS_MEMBER):
                     members[name] = archive.extractfile(member).read()
-    except (tarfile.TarError, EOFError, OSError) as error:
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise CheckpointError(f"{codec}: checkpoint file {path} is not a readable .nemo archive "
                               f"({type(error).__name__}: {error}); it is truncated or corrupt: delete it from the "
                               "cache and download it again.") from error

@@ -61,8 +61,12 @@ class CodecActivation(nn.Module):
     def __init__(self, activation: str = "elu", channels: int = 1):
         super().__init__()
         activation = activation.lower()
-        self.activation = {"elu": nn.ELU, "lrelu": nn.LeakyReLU}[activation]() if activation in ("elu", "lrelu") \
-            else {"snake": Snake, "half_snake": HalfSnake}[activation](channels)
+        if activation == "elu":
+            self.activation = nn.ELU()
+        elif activation == "lrelu":
+            self.activation = nn.LeakyReLU()
+        else:  # the config's checks admit only these four
+            self.activation = Snake(channels) if activation == "snake" else HalfSnake(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(x)
