@@ -93,7 +93,9 @@ def print_report(report) -> None:
             print(f"    {reason}")
     for title, lines in (("source files or folders left out", report.source_skipped),
                          ("shards on disk written again", report.redone),
-                         ("genuine utterances clipped to full scale", report.clipped)):
+                         ("genuine utterances clipped to full scale", report.clipped),
+                         ("parts left out of the card as stale", report.stale),
+                         ("splits left out of the card: no row in them", report.empty)):
         if lines:
             print(f"  {title}: {len(lines)}")
             for line in lines:
@@ -114,6 +116,7 @@ def run(command: str, request) -> int:
 
     from .build import build, import_release
     from .demo import run_demo
+    from .push import push_dataset
 
     if command == "build":
         report = build(request)  # under a launcher every rank gets the whole run's report: rank 0 prints it
@@ -124,7 +127,7 @@ def run(command: str, request) -> int:
         print_report(import_release(**asdict(request)))
         return 0
     if command == "push":
-        url = hub.push_folder(Path(request.folder), request.repo, private=request.private)
+        url = push_dataset(Path(request.folder), request.repo, private=request.private)
         print(f"Pushed {request.folder} to {url}")
         print(f'Load it with: load_dataset("{request.repo}", "{hub.ALL_CONFIG}", split="test")')
         return 0
@@ -145,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0 if argv else EXIT_USER_ERROR
     command, rest = argv[0], argv[1:]
+    redact.register_tokens(rest)  # the token in use, whatever its shape, is masked from here on
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rank, _, world = Ranks.from_environment()
     except CodecFakeError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.redact(str(error))}", file=sys.stderr)
         return EXIT_USER_ERROR
     where = f"[rank {rank}] " if world > 1 else ""  # under torchrun the ranks' logs interleave on one terminal
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(command, request)
     except CodecFakeError as error:
-        print(f"error: {as_flags(str(error), COMMANDS[command][0])}", file=sys.stderr)
+        print(f"error: {redact.redact(as_flags(str(error), COMMANDS[command][0]))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         # Finished shards are final; the one being written is redone by the next run.

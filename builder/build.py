@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -33,23 +34,36 @@ from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
 from codecfake_hf.distributed import Ranks
 from codecfake_hf.errors import CodecFakeError
-from codecfake_hf.files import TEMP_SUFFIX
+from codecfake_hf.files import (
+    TEMP_SUFFIX,
+    FileWriteError,
+    UnsafePathError,
+    contained,
+    os_errors,
+    ownership_problem,
+    remove_owned,
+    sha256_file,
+    sha256_text,
+    write_error,
+    write_text_atomic,
+)
 from codecfake_hf.recipe import MATCHED, default_recipe
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
 from . import release_layouts
 from .dataset import PartRows, write_shard
-from .plan import ALL_PARTS, Plan, PlanMismatchError
+from .plan import ALL_PARTS, PLAN_FILE, Plan, PlanMismatchError
 from .release import scan_release
 from .request import DEFAULT_MAX_SKIPPED, BuildRequest
-from .shards import recorded_shards, shard_state, stale_reason, write_record
+from .shards import RECORDS_DIR, read_record, recorded_sha256, recorded_shards, shard_state, stale_reason, write_record
 
 logger = logging.getLogger(__name__)
 
 CodecFactory = Callable[[str, torch.device, bool], Codec]
 TMP_DIR = "tmp"  # in the state folder: shards being written (unique names), never in data/
 LOCK_FILE = "lock"  # in the state folder: one run per output folder
+DEMO_SPLIT_FILE = "demo-split.txt"  # in the state folder: the demo's split of its public speech set
 
 
 @dataclass
@@ -68,6 +82,10 @@ class BuildReport:
             unrecorded, or made from source files that changed since) and was written again.
         clipped (list[str]): `<utterance>: <what>` of each genuine row clipped to full scale.
         source_skipped (list[str]): `<path>: <reason>` of each file or folder the source left out.
+        stale (list[str]): `<part>: <reason>` of each finished part this run did not name whose shards no longer
+            match what they were made from (a source file changed since): left out of the card until rebuilt.
+        empty (list[str]): `<part>/<split>` of each split of a part that holds no row (every utterance of it was
+            skipped): left out of the card.
     """
 
     out: Path
@@ -80,6 +98,8 @@ class BuildReport:
     redone: list[str] = field(default_factory=list)
     clipped: list[str] = field(default_factory=list)
     source_skipped: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
 
 
 def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
@@ -103,7 +123,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
     if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
         raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
-    ranks = Ranks.start(request.device)  # this rank's device: cuda:LOCAL_RANK under `auto` on GPUs
+    # this rank's device (cuda:LOCAL_RANK under `auto` on GPUs); the rendezvous waits at most rendezvous_timeout
+    ranks = Ranks.start(request.device, rendezvous_timeout=request.rendezvous_timeout)
     try:
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
                                        audio_column=request.audio_column, speaker_column=request.speaker_column)
@@ -274,10 +295,11 @@ class BuildRun:
         self.failed: dict[str, str] = {}  # codec -> why it could not be built here
         self.weights: dict[str, bool] = {}  # codec -> whether its weights were random
         self.clipped: list[str] = []  # genuine rows clipped to full scale here
+        self.redone: dict[str, list[str]] = {}  # part -> `<shard>: <reason>` of shards on disk to write again
 
     def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
         """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
-        ranks, lock = self.ranks, _FolderLock(self.out)
+        ranks, lock = self.ranks, FolderLock(self.out)
         try:
             plan, pending = ranks.on_main(lambda: self.start(lock, parts))
             self.plan = plan
@@ -289,13 +311,13 @@ class BuildRun:
             self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
             outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped))
             self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
-        except OSError as error:  # a full disk while writing a shard, its record, the plan or the card
-            raise _disk_full(error, self.out) from None
+        except (OSError, FileWriteError) as error:  # a full disk, a read-only folder, a size limit, ...
+            raise _write_failed(error, self.out) from None
         finally:
             lock.release()
         return self.report
 
-    def start(self, lock: _FolderLock, parts: list[str]) -> tuple[Plan, dict[str, list[tuple[str, int]]]]:
+    def start(self, lock: FolderLock, parts: list[str]) -> tuple[Plan, dict[str, list[tuple[str, int]]]]:
         """Rank 0: take the folder, resume or start the plan, list each part's missing shards.
 
         This listing, made while this run holds the folder's lock and before any rank writes, is the
@@ -307,6 +329,7 @@ class BuildRun:
         lock.acquire()
         self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
         pending = {part: self.pending(part) for part in parts}
+        self.check_unnamed_parts(parts)
         if self.request is not None:
             # The weights a codec's shards are made with are on record before the first of them is
             # written, so that a rerun after a kill finds them (and refuses to mix the other kind).
@@ -332,9 +355,29 @@ class BuildRun:
                 if reason != "missing":
                     relative = path.relative_to(self.out).as_posix()
                     logger.warning("%s: %s; writing it again", relative, reason)
-                    self.report.redone.append(f"{relative}: {reason}")
+                    self.redone.setdefault(part, []).append(f"{relative}: {reason}")
                 result.append((split, shard))
         return result
+
+    def check_unnamed_parts(self, parts: list[str]) -> None:
+        """A finished part this run does not name keeps its shards only while they still match what they were
+        made from; one whose shards do not (a source file changed since, a shard damaged) is marked stale: left
+        out of the card, and reported, until a run names it again and redoes those shards."""
+        plan = self.plan
+        for part in [p for p in plan.parts if p not in parts and plan.parts[p].get("complete")]:
+            reasons = []
+            for split in plan.splits_of(part):
+                for shard in range(plan.num_shards(part, split)):
+                    path = plan.shard_path(self.out, part, split, shard)
+                    reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                    if reason is not None:
+                        reasons.append(f"{path.relative_to(self.out).as_posix()}: {reason}")
+            if reasons:
+                plan.parts[part].update(complete=False, stale=reasons)
+                line = (f"{part}: {len(reasons)} shard(s) no longer match what they were made from ({reasons[0]}); "
+                        f"left out of the card until rebuilt: run again with `codecs` naming {part}")
+                logger.warning("stale: %s", line)
+                self.report.stale.append(line)
 
     def made_with(self) -> dict:
         """What this run makes a codec's shards with: random or official weights, their seed, the precision."""
@@ -398,7 +441,8 @@ class BuildRun:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
                 records = plan.shard_records(part, split, shard)
                 path = plan.shard_path(self.out, part, split, shard)
-                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR)
+                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR,
+                            within=self.out)
                 write_record(self.out, path, records)  # what the shard holds and was made from, for later runs
                 self.done.setdefault(part, []).append((split, shard))
         self.skipped.setdefault(part, []).extend(rows.skipped)
@@ -420,6 +464,9 @@ class BuildRun:
                 report.failed.setdefault(part, reason)
             for part, random_weights in weights.items():
                 plan.parts.setdefault(part, {"complete": False})["random_weights"] = random_weights
+        # Shards reported as written again only where they were: a codec not loaded (no weights, or other weights,
+        # precision or seed than its shards on disk) wrote none of them.
+        report.redone = [line for part in parts if part not in report.failed for line in self.redone.get(part, [])]
         for part in parts:  # part by part, as one process reports them
             for _, skipped, _, _, _ in outcomes:
                 report.skipped += [f"{part}: {reason}" for reason in skipped.get(part, [])]
@@ -433,15 +480,31 @@ class BuildRun:
             if set(map(tuple, pending[part])) <= done.get(part, set()):
                 failure = self.part_failure(part)
                 plan.parts.setdefault(part, {"random_weights": False})["complete"] = failure is None
+                plan.parts[part].pop("stale", None)  # every shard of it is current now
                 if failure is not None:
                     report.failed[part] = failure
                     logger.error("%s: failed: %s", part, failure)
                     continue
                 report.complete.append(part)
+        report.empty = [f"{part}/{split}" for part in parts if plan.parts.get(part, {}).get("complete")
+                        for split in self.empty_splits(part)]
+        for line in report.empty:
+            logger.warning("%s holds no row (every utterance of it was skipped): left out of the card", line)
         plan.save(self.out)
         report.card = self.write_card(notes)
-        shutil.rmtree(self.out / STATE_DIR / TMP_DIR, ignore_errors=True)
+        _clear_staging(self.out)
         return report
+
+    def empty_splits(self, part: str) -> list[str]:
+        """The splits of `part` whose shards hold no row, from their records (the card does not declare them:
+        `load_dataset` cannot read a split of 0-row files)."""
+        plan, empty = self.plan, []
+        for split in plan.splits_of(part):
+            states = [shard_state(self.out, plan.shard_path(self.out, part, split, shard))
+                      for shard in range(plan.num_shards(part, split))]
+            if all(state is not None and state.rows == 0 for state in states):
+                empty.append(split)
+        return empty
 
     def part_failure(self, part: str) -> str | None:
         """Why the part's shards on disk do not make a usable part (None: they do), from their records: no row
@@ -476,12 +539,18 @@ class BuildRun:
         if self.report.clipped:
             notes.append(f"{len(self.report.clipped)} genuine utterances held samples beyond full scale (float "
                          "files) and were clipped to it; the build's report lists them.")
-        plan.card = True  # before the write: a run killed during it must still own the file it may have made
-        plan.save(self.out)
-        return hub.write_dataset_card(
+        stale = {p: plan.parts[p]["stale"] for p in plan.parts if plan.parts[p].get("stale")}
+        if stale:
+            notes.append("Left out as stale, since their shards no longer match what they were made from (a source "
+                         "file changed since): " + ", ".join(f"`{p}`" for p in stale) + ". Rebuild them by naming them "
+                         "in `--codecs`.")
+        empty = {split for split in plan.speakers() if all(split in self.empty_splits(p) for p in parts
+                                                            if split in plan.splits_of(p))}
+        card = hub.build_card(
             self.out,
             hub.DatasetCardInfo(
-                parts=parts, speakers=plan.speakers(), source=plan.source, random_weight_codecs=random,
+                parts=parts, speakers={s: v for s, v in plan.speakers().items() if s not in empty}, source=plan.source,
+                random_weight_codecs=random,
                 imported=plan.kind == "import", notes=notes,
                 genuine_sample_rate=plan.identity.get("genuine_sample_rate"), recipe=plan.identity.get("recipe"),
                 precisions=precisions, seeds=seeds,
@@ -490,6 +559,14 @@ class BuildRun:
                 random_weights_requested=bool(self.request and self.request.random_weights),
             ),
         )
+        text = str(card)
+        # On record before the write: a run killed during it must still own the file it may have made. The hash
+        # is what `demo` checks before it deletes the card: a card a user edited is not the tool's to delete.
+        plan.card, plan.card_sha256 = True, sha256_text(text)
+        plan.save(self.out)
+        path = write_text_atomic(self.out / "README.md", text, within=self.out)
+        logger.info("wrote %s", path)
+        return path
 
 
 # Named helpers of build(), import_release() and BuildRun
@@ -516,23 +593,29 @@ def _in_registry_order(parts: Iterable[str]) -> list[str]:
     return known + sorted(present - set(known))
 
 
-class _FolderLock:
+class FolderLock:
     """One run per output folder at a time: a file lock in its state folder, taken by rank 0 for the whole
-    run (the other ranks write only the shards rank 0 gave them, so they need no lock of their own)."""
+    run (the other ranks write only the shards rank 0 gave them, so they need no lock of their own), and by
+    `push` and `demo`, which must not read or delete a folder while a build adds to it."""
 
     def __init__(self, out: Path):
         self.out = out
         self.lock: FileLock | None = None
 
     def acquire(self) -> None:
-        (self.out / STATE_DIR).mkdir(parents=True, exist_ok=True)
-        self.lock = FileLock(str(self.out / STATE_DIR / LOCK_FILE))
-        try:
-            self.lock.acquire(timeout=1)
-        except Timeout:
-            self.lock = None
-            raise CodecFakeError(
-                f"`out` {str(self.out)!r} is being built by another run; wait for it to end.") from None
+        path = contained(self.out / STATE_DIR / LOCK_FILE, self.out)  # a state folder linked elsewhere: refused
+        with os_errors(path):  # a read-only folder, or a lock file the user may not write
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.lock = FileLock(str(path))
+            try:
+                self.lock.acquire(timeout=1)
+            except Timeout:
+                self.lock = None
+                raise CodecFakeError(
+                    f"`out` {str(self.out)!r} is being built by another run; wait for it to end.") from None
+            except OSError:
+                self.lock = None
+                raise
 
     def release(self) -> None:
         if self.lock is not None:
@@ -543,6 +626,15 @@ class _FolderLock:
 def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
     """The plan on disk when compatible (it keeps the parts' state); refuse a folder of something else."""
     existing = Plan.load(out)
+    # A killed run (SIGKILL, power loss) may have left temporary files: a shard's (in the state folder), the
+    # plan's (even the first plan's, before any plan.json existed) or a record's, or the card's beside README.md
+    # (`files.atomic_path` names them `.<name>.*.tmp`). This run holds the folder's lock, so no other run is
+    # writing one; every shard not in data/ is redone.
+    _clear_staging(out)
+    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}"),
+                     *(out / EXAMPLES_DIR).rglob(f".*{TEMP_SUFFIX}")]:
+        if leftover.is_file() and not leftover.is_symlink():  # the lock refused a state folder linked elsewhere
+            leftover.unlink(missing_ok=True)
     if existing is None:
         if (out / DATA_DIR).exists() and not overwrite:
             raise PlanMismatchError(f"`out` {str(out)!r} holds a `data/` folder but no build plan "
@@ -553,14 +645,15 @@ def _resume_or_start(plan: Plan, out: Path, overwrite: bool = False) -> Plan:
         return plan
     plan.check_same(existing, out)
     logger.info("%s: resuming the build on disk", out)
-    # A killed run (SIGKILL, power loss) may have left temporary files: a shard's (in the state folder), the
-    # plan's or a record's, or the card's beside README.md (`files.atomic_path` names them `.<name>.*.tmp`).
-    # This run holds the folder's lock, so no other run is writing one; every shard not in data/ is redone.
-    shutil.rmtree(out / STATE_DIR / TMP_DIR, ignore_errors=True)
-    for leftover in [*out.glob(f".README.md.*{TEMP_SUFFIX}"), *(out / STATE_DIR).rglob(f".*{TEMP_SUFFIX}"),
-                     *(out / EXAMPLES_DIR).rglob(f".*{TEMP_SUFFIX}")]:
-        leftover.unlink(missing_ok=True)
     return existing
+
+
+def _clear_staging(out: Path) -> None:
+    """Remove the state folder's staging folder (shards being written), never through a symlink out of `out`."""
+    staging = out / STATE_DIR / TMP_DIR
+    if staging.is_dir() and not staging.is_symlink():
+        contained(staging, out)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True) -> None:
@@ -580,53 +673,118 @@ def check_out(out: Path, overwrite: bool = False, *, can_overwrite: bool = True)
                if can_overwrite else "."))
 
 
-def _disk_full(error: OSError, out: Path) -> Exception:
-    """A full disk while writing a shard, the plan or the card is one message (the temporary file is gone);
-    any other OSError is returned as it was."""
-    if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(error):
+def _write_failed(error: OSError | FileWriteError, out: Path) -> Exception:
+    """A write that the OS refused (full disk, read-only folder, size limit, a folder in the way, ...) while
+    writing a shard, its record, the plan or the card: one message naming the file and the fix, and that
+    nothing is lost (the temporary file is gone). An OSError of another kind is returned as it was."""
+    if isinstance(error, OSError):
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" in str(error):
+            error = OSError(errno.ENOSPC, "No space left on device")  # pyarrow's spelling carries no errno
+        converted = write_error(error, error.filename or out)
+        if not isinstance(converted, FileWriteError):
+            return error
+        error = converted
+    if isinstance(error, UnsafePathError):  # nothing was written: the message says what to fix
         return error
-    return CodecFakeError(
-        f"the disk holding {out} is full ({error.strerror or error}). Finished shards are kept and nothing "
-        "half-written is left; free some space and run the same command again to resume.")
+    kept = "Finished shards are kept and nothing half-written is left"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return CodecFakeError(f"the disk holding {out} is full ({error.strerror or error}). {kept}; free some space "
+                              "and run the same command again to resume.")
+    return CodecFakeError(f"{error} {kept}; run the same command again to resume.")
 
 
 def clear_build(out: Path) -> None:
     """Delete what this tool wrote in `out` and recorded (its shards, its card, its state), under the folder's
-    lock, then the folders left empty; refuse when `out` is not a build folder or holds anything else.
+    lock, then the folders left empty; refuse, deleting nothing, when `out` is not a build folder or holds
+    anything else.
 
-    `demo` starts over with this: it never deletes a folder it did not make, nor a file it did not write.
+    `demo` starts over with this. What counts as written by this tool is strict: a shard or card whose
+    whole-file SHA-256 is the one recorded when it was written (a file the user replaced is theirs), the
+    state files the tool writes (plan, lock, shard records, the demo's split file, temporary files), and
+    nothing reached through a symlink (a symlinked `data/<part>/` would lead the deletion elsewhere).
     """
     if not out.exists():
         return
     check_out(out, can_overwrite=False)  # a file, or a folder that is not ours: refused untouched
     if not Plan.path(out).is_file():
         return  # empty, or only an empty state folder
-    lock = _FolderLock(out)
+    lock = FolderLock(out)
     lock.acquire()
     try:
         plan = Plan.load(out)
-        ours = set(recorded_shards(out)) | {plan.shard_path(out, part, split, shard)
-                                           for part in [GENUINE, *plan.parts] for split in plan.splits_of(part)
-                                           for shard in range(plan.num_shards(part, split))}
-        if plan.card:  # the card, and the examples it links to (card_examples: the card's own folder)
-            ours.add(out / "README.md")
-            ours |= {path for path in (out / EXAMPLES_DIR).rglob("*") if path.is_file()}
-        theirs = [p for p in out.rglob("*") if p.is_file() and STATE_DIR not in p.relative_to(out).parts
-                  and p not in ours]
+        owned = {shard: recorded_sha256(out, shard) for shard in recorded_shards(out)}
+        if plan.card:
+            owned[out / "README.md"] = plan.card_sha256
+            owned.update(_card_examples(out, plan.card_sha256))
+        theirs, state = _survey(out, owned)
         if theirs:
-            shown = ", ".join(str(p.relative_to(out)) for p in theirs[:5])
+            shown = ", ".join(theirs[:5]) + (", ..." if len(theirs) > 5 else "")
             raise CodecFakeError(f"`out` {str(out)!r} holds files this tool did not write ({shown}); nothing was "
                                  "deleted. Move them away or choose another folder.")
-        for path in ours:
-            path.unlink(missing_ok=True)
-        for path in sorted((out / STATE_DIR).iterdir()):  # the state folder is this tool's own
-            if path.name != LOCK_FILE:
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        for path, digest in owned.items():
+            if path.exists():
+                remove_owned(path, out, digest)
+        for path in state:
+            with os_errors(path):
+                path.unlink(missing_ok=True)
     finally:
         lock.release()
-    (out / STATE_DIR / LOCK_FILE).unlink(missing_ok=True)
-    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    with os_errors(out):
+        (out / STATE_DIR / LOCK_FILE).unlink(missing_ok=True)
+    for folder, _, _ in sorted(os.walk(out), key=lambda entry: -len(Path(entry[0]).parts)):
         with contextlib.suppress(OSError):  # only the folders left empty go
-            folder.rmdir()
-    with contextlib.suppress(OSError):
-        out.rmdir()
+            Path(folder).rmdir()
+
+
+def _card_examples(out: Path, card_sha256: str | None) -> dict[Path, str]:
+    """The example files (`card_examples`) that the card we wrote links to, with their hashes as they are: the
+    card's own hash is recorded, and it names each of them; a file of `examples/` it does not name is not ours."""
+    card = out / "README.md"
+    if card_sha256 is None or ownership_problem(card, out, card_sha256) is not None:
+        return {}
+    text = card.read_text(encoding="utf-8")
+    return {path: sha256_file(path) for path in (out / EXAMPLES_DIR).rglob("*")
+            if path.is_file() and not path.is_symlink() and path.relative_to(out).as_posix() in text}
+
+
+def _survey(out: Path, owned: dict[Path, str | None]) -> tuple[list[str], list[Path]]:
+    """What `clear_build` may not delete (`<file> (<why>)`), and the state files it may: every entry of `out` is
+    looked at without following symlinks; a symlink anywhere is not ours."""
+    theirs, state = [], []
+    for folder, subfolders, names in os.walk(out):
+        base = Path(folder)
+        for name in subfolders + names:
+            path = base / name
+            relative = path.relative_to(out)
+            if path.is_symlink():
+                theirs.append(f"{relative.as_posix()} (a symlink)")
+            elif path.is_dir():
+                continue
+            elif relative.parts[0] == STATE_DIR:
+                if _is_state_file(out, relative):
+                    state.append(path)
+                else:
+                    theirs.append(relative.as_posix())
+            elif path not in owned:
+                theirs.append(relative.as_posix())
+            elif (problem := ownership_problem(path, out, owned[path])) is not None:
+                theirs.append(f"{relative.as_posix()} ({problem})")
+        subfolders[:] = [d for d in subfolders if not (base / d).is_symlink()]
+    return theirs, state
+
+
+def _is_state_file(out: Path, relative: Path) -> bool:
+    """Whether `relative` (under the state folder) is a file this tool writes there: the plan, the lock, the
+    demo's split file, a shard's record, or a temporary file of an atomic write (a killed run's)."""
+    inside = relative.parts[1:]
+    name = inside[-1]
+    if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+        return True
+    if len(inside) == 1:
+        return name in (PLAN_FILE, LOCK_FILE, DEMO_SPLIT_FILE)
+    if inside[0] == TMP_DIR:
+        return True
+    if inside[0] == RECORDS_DIR and name.endswith(".json"):
+        shard = out / DATA_DIR / Path(*inside[1:]).with_suffix(".parquet")
+        return read_record(out, shard) is not None
+    return False

@@ -68,7 +68,8 @@ class PartRows:
         max_seconds (float | None): longer utterances are skipped (None: no limit).
         progress (tqdm | None): a bar advanced once per utterance (written or skipped).
         taxonomy (Mapping | None): {part: {field: release spelling}} of an imported release's codecs (CodecFake+
-            CoRS's `QUA AUX DEC`): the taxonomy columns of a part the registry lacks, where the spelling is known.
+            CoRS's `QUA AUX DEC`): the taxonomy columns of those parts, where the spelling is known (the release's
+            label, also where the registry's differs).
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.
@@ -189,14 +190,16 @@ class PartRows:
             self.progress.update(1)
 
 
-def write_shard(rows: Iterable[dict], path: str | Path, *, tmp_dir: str | Path | None = None) -> int:
+def write_shard(rows: Iterable[dict], path: str | Path, *, tmp_dir: str | Path | None = None,
+                within: str | Path | None = None) -> int:
     """Write `rows` (the schema's rows) as one Parquet file at `path`, atomically; returns the row count.
 
     The writer is `datasets`' own `ParquetWriter` (the one `download_and_prepare` and `to_parquet` use),
     so the file's schema carries `FEATURES` as `datasets` metadata. The rows go to a unique temporary
-    name (in `tmp_dir`, None: beside `path`) that is renamed to `path` once the file is complete.
+    name (in `tmp_dir`, None: beside `path`) that is renamed to `path` once the file is complete; with
+    `within`, a `path` that resolves outside that folder (a symlink, a `..`) is refused before writing.
     """
-    with atomic_path(path, tmp_dir=tmp_dir) as tmp:
+    with atomic_path(path, tmp_dir=tmp_dir, within=within) as tmp:
         writer = ParquetWriter(features=FEATURES, path=str(tmp), writer_batch_size=WRITER_BATCH_SIZE,
                                embed_local_files=True)
         try:

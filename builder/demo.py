@@ -27,7 +27,7 @@ from codecfake_hf.errors import WeightsUnavailableError
 from codecfake_hf.files import write_text_atomic
 from codecfake_hf.schema import STATE_DIR
 
-from .build import BuildReport, build, clear_build
+from .build import DEMO_SPLIT_FILE, BuildReport, build, clear_build
 from .request import DEMO_CODECS, DEMO_OUT, BuildRequest
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def open_demo_input(out: Path) -> tuple[Corpus, str | None, str]:
             f"speech set `{_speech_set_name()}` could not be reached from this machine."
         )
     speakers = sorted({r.speaker_id for r in corpus.records()})
-    split_file = out / STATE_DIR / "demo-split.txt"
+    split_file = out / STATE_DIR / DEMO_SPLIT_FILE
     split_file.parent.mkdir(parents=True, exist_ok=True)
     # LibriSpeech speakers are not VCTK's: the first speaker to test, the second to validation (when
     # there are three or more), the others to train.

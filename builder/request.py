@@ -24,6 +24,12 @@ from codecfake_hf.splits import parse_ratios
 DEFAULT_GENUINE_RATE = 16_000  # the rate of the CodecFake release's genuine files
 DEFAULT_MAX_SECONDS = 60.0  # VCTK's longest utterance is under 20 s, LibriSpeech's under 36 s
 DEFAULT_MAX_SKIPPED = 0.2
+DEFAULT_RENDEZVOUS_TIMEOUT = 600.0  # seconds the ranks of a launched build wait for each other to start
+# A Hub licence id (`cc-by-4.0`, `apache-2.0`, `openrail++`) and an `other` licence's name and link: single
+# tokens, since each goes into the card's YAML as it is (a newline there would add keys of its own).
+LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")
+LICENSE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+LICENSE_LINK = re.compile(r"[^\s\x00-\x1f\x7f]{1,512}")
 
 
 @dataclass(kw_only=True)
@@ -99,6 +105,10 @@ class BuildRequest:
     overwrite: bool = field(default=False, metadata={"help": (
         "Build into a folder that is not empty and was not made by this tool (by default such a folder is "
         "refused, so that its README.md is not replaced by the card). Its other files are left alone.")})
+    rendezvous_timeout: float = field(default=DEFAULT_RENDEZVOUS_TIMEOUT, metadata={"help": (
+        "Under torchrun / accelerate launch: seconds a rank waits for the others to join before it gives up with "
+        f"one message (default: {DEFAULT_RENDEZVOUS_TIMEOUT:g}). Once joined, ranks wait for each other's shards "
+        "as long as the work takes.")})
     mic: Literal["mic1", "mic2"] = field(default="mic1", metadata={"help": "VCTK 0.92 microphone (default: mic1)."})
     speaker_pattern: str | None = field(default=None, metadata={"help": (
         "folder: sources; a regex on each file's relative path whose group `speaker` is the speaker.")})
@@ -142,6 +152,15 @@ class BuildRequest:
             if self.split_file:
                 raise CodecFakeError("give `split_file` or `split_ratios`, not both.")
             parse_ratios(self.split_ratios)  # SplitError names the bad value
+        if not (math.isfinite(self.rendezvous_timeout) and self.rendezvous_timeout > 0):
+            raise CodecFakeError(f"`rendezvous_timeout` must be a positive number of seconds, got "
+                                 f"{self.rendezvous_timeout}.")
+        for name, value, pattern, example in (("license", self.license, LICENSE_ID, "cc-by-4.0"),
+                                              ("license_name", self.license_name, LICENSE_NAME, "my-licence"),
+                                              ("license_link", self.license_link, LICENSE_LINK, "https://...")):
+            if value is not None and not pattern.fullmatch(value):
+                raise CodecFakeError(f"`{name}` {value!r} is not a single token such as {example} (it goes into the "
+                                     "card's YAML as it is: no spaces, newlines or control characters).")
         if self.license == "other" and not (self.license_name and self.license_link):
             raise CodecFakeError("`license=\"other\"` needs `license_name` and `license_link` (the Hub shows "
                                  "them); or give a Hub licence id such as cc-by-4.0.")

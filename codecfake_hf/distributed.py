@@ -32,6 +32,9 @@ T = TypeVar("T")
 # 1000-utterance shard of a slow codec on a CPU rank). A rank that dies does not leave the others
 # waiting that long: torchrun's agent ends the whole group as soon as one worker exits with an error.
 BARRIER_TIMEOUT = timedelta(hours=24)
+# Joining is another matter: ranks start within seconds of each other, and a rank whose peers never come
+# (MASTER_ADDR set by hand, a node that was not started) must not wait the barrier's 24 hours to say so.
+RENDEZVOUS_TIMEOUT = timedelta(minutes=10)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -80,15 +83,22 @@ class Ranks:
         if world < 1 or not 0 <= rank < world:
             raise CodecFakeError(f"the launcher's environment says rank {rank} of a world of {world}; "
                                  "launch with torchrun or accelerate launch.")
+        missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+        if world > 1 and missing:  # WORLD_SIZE/RANK exported by hand, or left over from another job
+            raise CodecFakeError(
+                f"the environment says rank {rank} of a world of {world} (WORLD_SIZE, RANK), but no launcher set "
+                f"{' and '.join(missing)}: launch with torchrun or accelerate launch, or unset WORLD_SIZE and RANK "
+                "to build in one process.")
         return rank, local, world
 
     @classmethod
-    def start(cls, device: str = "auto") -> Ranks:
+    def start(cls, device: str = "auto", *, rendezvous_timeout: float | timedelta = RENDEZVOUS_TIMEOUT) -> Ranks:
         """Join the launcher's process group (if any) and pick this rank's device.
 
         `device`: `auto` -> `cuda:LOCAL_RANK` when CUDA is present, else the CPU; `cuda` ->
         `cuda:LOCAL_RANK`; `cuda:N` and `cpu` as given (`cuda:N` under a launcher is the user's choice,
-        e.g. one GPU shared by two ranks).
+        e.g. one GPU shared by two ranks). `rendezvous_timeout` (seconds, or a timedelta) bounds the wait
+        for the other ranks to join; once joined, collectives wait up to `BARRIER_TIMEOUT`.
         """
         rank, local, world = cls.from_environment()
         resolved = rank_device(device, local)
@@ -98,7 +108,7 @@ class Ranks:
             if resolved.type == "cuda":
                 # NCCL's object collectives run on the current device: make it this rank's.
                 torch.cuda.set_device(resolved)
-            dist.init_process_group(backend=backend, rank=rank, world_size=world, timeout=BARRIER_TIMEOUT)
+            _join(backend, rank, world, rendezvous_timeout)
             logger.info("rank %d of %d (local %d) on %s, %s process group", rank, world, local, resolved, backend)
         return ranks
 
@@ -163,6 +173,26 @@ class Ranks:
 
     def __str__(self) -> str:
         return f"rank {self.rank}/{self.world_size}" if self.distributed else "single process"
+
+
+def _join(backend: str, rank: int, world: int, timeout: float | timedelta) -> None:
+    """`init_process_group` in two steps, so that joining and working have their own time limits: the env://
+    rendezvous (torch's own, as `init_process_group` would make it: rank 0 hosts the store, or torchrun's agent
+    does) waits at most `timeout` for every rank, then the process group's collectives get `BARRIER_TIMEOUT`."""
+    wait = timeout if isinstance(timeout, timedelta) else timedelta(seconds=float(timeout))
+    where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+    try:
+        store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=wait))
+        store.set_timeout(wait)  # the process group's own handshake through the store: the same bound
+        dist.init_process_group(backend=backend, store=dist.PrefixStore("default_pg", store), rank=rank,
+                                world_size=world, timeout=BARRIER_TIMEOUT)
+        store.set_timeout(BARRIER_TIMEOUT)
+    except (RuntimeError, ValueError) as error:  # DistStoreError / DistNetworkError (timeouts, refusals), bad port
+        first = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
+        raise CodecFakeError(
+            f"rank {rank} of {world}: the ranks did not all join at {where} within `rendezvous_timeout` "
+            f"({wait.total_seconds():g} s): {first}. Start every rank (torchrun --nproc_per_node / --nnodes with the "
+            "same --rdzv-endpoint), or raise `rendezvous_timeout`.") from None
 
 
 def rank_device(device: str | torch.device, local_rank: int) -> torch.device:

@@ -20,16 +20,19 @@ from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData, HfApi, constants, get_token
 from huggingface_hub.errors import HfHubHTTPError
+from tqdm.auto import tqdm
 
 from . import redact
 from .card_examples import CardExamples, write_examples
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
+from .names import BadNameError, check_part, check_split
 from .recipe import MATCHED
 from .recipe import describe as describe_recipe
 from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, release_taxonomy, schema_table
 from .splits import split_sort_key
+from .token_scan import find_token
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,6 @@ IGNORE_PATTERNS = [f"{STATE_DIR}/**", ".cache/**", "*.tmp"]
 MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
 # The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
 TRAINING_ARGS_FILE = "training_args.bin"
-SCAN_BYTES = 64 * 1024 * 1024  # files up to this size are searched for tokens before a push
 REPO_URL_PREFIX = {"dataset": "datasets/", "model": "", "space": "spaces/"}  # a repo's page under the endpoint
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _MODEL_REPO_ID = re.compile(r"^([\w.-]+/)?[\w.-]+$")
@@ -102,8 +104,18 @@ class DatasetCardInfo:
 
 
 def part_splits(folder: Path, part: str) -> list[str]:
+    """The splits of `part`'s shards in `folder` (from their file names; names that are not split names are
+    not the builder's and are ignored)."""
     names = {p.name.split("-", 1)[0] for p in (folder / DATA_DIR / part).glob("*.parquet")}
-    return sorted(names, key=split_sort_key)
+    return sorted((name for name in names if _is_split(name)), key=split_sort_key)
+
+
+def _is_split(name: str) -> bool:
+    try:
+        check_split(name, "a shard")
+    except BadNameError:
+        return False
+    return True
 
 
 def count(files: Sequence[Path]) -> tuple[int, int]:
@@ -119,21 +131,31 @@ def count(files: Sequence[Path]) -> tuple[int, int]:
 def config_files(folder: Path, parts: Sequence[str]) -> dict[str, dict[str, list[str]]]:
     """{config: {split: [globs]}}: `all` lists every part; each codec lists itself plus genuine.
 
-    Splits are those where the config's own part has shards (a codec config without genuine rows
-    still loads; a split where only genuine exists is not declared for a codec).
+    Splits are those where the config's own part has rows (a codec config without genuine rows
+    still loads; a split where only genuine exists is not declared for a codec). A split whose shards
+    hold no row at all (every utterance of it skipped) is declared nowhere: `load_dataset` cannot read
+    a split of empty files. Part and split names are checked (`names`): no glob leaves `data/<part>/`.
     """
-    configs: dict[str, dict[str, list[str]]] = {ALL_CONFIG: {}}
     for part in parts:
-        for split in part_splits(folder, part):
+        check_part(part, "a part of the card")
+
+    def filled(part: str) -> list[str]:
+        return [split for split in part_splits(folder, part)
+                if count(_glob_files(folder, f"data/{part}/{split}-*.parquet"))[0] > 0]
+
+    configs: dict[str, dict[str, list[str]]] = {ALL_CONFIG: {}}
+    splits = {part: filled(part) for part in parts}
+    for part in parts:
+        for split in splits[part]:
             configs[ALL_CONFIG].setdefault(split, []).append(f"data/{part}/{split}-*.parquet")
-    genuine_splits = set(part_splits(folder, GENUINE)) if GENUINE in parts else set()
+    genuine_splits = set(splits[GENUINE]) if GENUINE in parts else set()
     for part in parts:
         if part == GENUINE:
             continue
         configs[part] = {
             split: ([f"data/{GENUINE}/{split}-*.parquet"] if split in genuine_splits else [])
             + [f"data/{part}/{split}-*.parquet"]
-            for split in part_splits(folder, part)
+            for split in splits[part]
         }
     for name, table in configs.items():
         configs[name] = dict(sorted(table.items(), key=lambda kv: split_sort_key(kv[0])))
@@ -259,6 +281,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
     if examples is not None:
         lines += _examples_section(examples, info.parts)
+    lines += _rate_changes(codec_parts, info)
     lines += ["## Splits", "", f"Speaker-disjoint (every speaker's utterances are in one split), by "
               f"{_split_words(info)}.", ""]
     for split, speakers in info.speakers.items():
@@ -379,11 +402,34 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
         else:
             weights = "official checkpoint"
         bitrate = "n/a (continuous latents)" if s.quantizer == "continuous" else f"{s.bitrate_kbps:g} kbps"
-        rows.append(f"| `{s.name}` | {s.family} | {s.sample_rate} Hz | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
-                    f"{s.quantizer} | {s.auxiliary} | {s.decoder} | {s.backend} | "
+        # Imported rows keep the release's taxonomy labels (CodecFake+'s); the card shows what the rows hold.
+        release = release_taxonomy(taxonomy.get(name)) if info.imported else {}
+        cells = " | ".join(release.get(key, getattr(s, key)) for key in ("quantizer", "auxiliary", "decoder"))
+        differ = [f"{key} {release[key]} (the registry: {getattr(s, key)})" for key in release
+                  if release[key] != getattr(s, key)]
+        notes = s.notes + (f" Imported rows keep the release's label: {', '.join(differ)}." if differ else "")
+        # A decoder that synthesises at another rate than it is fed (NeuCodec): its rows are at the output rate.
+        rate = (f"{s.sample_rate} Hz in, {s.output_rate} Hz out" if s.output_rate and s.output_rate != s.sample_rate
+                else f"{s.sample_rate} Hz")
+        rows.append(f"| `{s.name}` | {s.family} | {rate} | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
+                    f"{cells} | {s.backend} | "
                     f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
-                    f"{s.length_rule} | {s.notes} |")
+                    f"{s.length_rule} | {notes} |")
     return "\n".join(rows)
+
+
+def _rate_changes(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[str]:
+    """A line for the codecs whose decoder synthesises at another rate than it is fed: their rows are at that rate."""
+    if info.imported:
+        return []
+    changed = [registry.spec(name) for name in codec_parts if name in registry.names()]
+    changed = [s for s in changed if s.output_rate and s.output_rate != s.sample_rate]
+    if not changed:
+        return []
+    listed = ", ".join(f"`{s.name}` ({s.sample_rate} Hz in, {s.output_rate} Hz out)" for s in changed)
+    return [f"Decoders that synthesise at another rate than they are fed: {listed}. Their rows are stored at the "
+            "decoder's rate (each row decodes at its file's own rate), and their output length is counted in "
+            "output samples.", ""]
 
 
 def _notes(info: DatasetCardInfo) -> list[str]:
@@ -443,10 +489,11 @@ def push(folder: str | Path, repo_id: str, *, repo_type: str = "dataset", privat
 
     Never uploaded: the build's state (`.codecfake/`), upload caches, temp files, and for models the
     Trainer's checkpoint folders and `training_args.bin` unless it is proven token-free (the Trainer
-    pickles its arguments, `hub_token` included). A file of the folder that holds the token, or any
-    `hf_...` token, is refused before anything is sent. The token is redacted from every log line and
-    message; a refusal (401, 403, 404) or an unreachable endpoint ends in one `PushError` naming the
-    cause and the fix.
+    pickles its arguments, `hub_token` included). Every file that would be uploaded is searched for
+    the token in use (whatever its shape) and for anything shaped like a Hub token, every byte of it
+    and, in a Parquet file, every decoded value (`token_scan`); a file that holds one is refused
+    before anything is sent. The token is redacted from every log line and message; a refusal (401,
+    403, 404) or an unreachable endpoint ends in one `PushError` naming the cause and the fix.
 
     Args:
         folder (str | Path): the folder to upload (a built dataset folder, a model folder, or a Space folder
@@ -540,20 +587,24 @@ def _is_network_error(error: BaseException) -> bool:
 
 
 def _unsafe_files(folder: Path, token: str, ignore: Sequence[str]) -> list[str]:
-    """Files that would be uploaded but hold a token: `training_args.bin` is left out (with a warning);
-    any other such file stops the push. Only files up to `SCAN_BYTES` are read (shards are not)."""
+    """Files that would be uploaded but hold a token (`token_scan.find_token`: every byte of every file, any
+    size, Parquet values decoded): `training_args.bin` is left out (with a warning); any other such file stops
+    the push."""
     left_out = []
+    files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
-        if (any(fnmatch.fnmatch(relative, pattern) for pattern in ignore) or path.suffix == ".parquet"
-                or path.stat().st_size > SCAN_BYTES):
-            continue  # shards hold audio and the corpus's metadata, written by the builder itself
-        if not redact.contains_secret(path.read_bytes(), token):
-            continue
-        if path.name == TRAINING_ARGS_FILE:
-            logger.warning("%s holds a Hub token: not uploaded", relative)
-            left_out.append(relative)
-            continue
-        raise PushError(f"{path} holds a Hub token (`hf_...`); nothing was uploaded. Remove the token from the file "
-                        "(or the file from the folder), then push again.")
+        if not any(fnmatch.fnmatch(relative, pattern) for pattern in ignore):
+            files.append((path, relative))
+    total = sum(path.stat().st_size for path, _ in files)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="searching for tokens", disable=total < 1 << 30) as bar:
+        for path, relative in files:
+            if not find_token(path, token, progress=bar):
+                continue
+            if path.name == TRAINING_ARGS_FILE:
+                logger.warning("%s holds a Hub token: not uploaded", relative)
+                left_out.append(relative)
+                continue
+            raise PushError(f"{path} holds a Hub token (the token in use, or one shaped `hf_...`); nothing was "
+                            "uploaded. Remove the token from the file (or the file from the folder), then push again.")
     return left_out

@@ -40,8 +40,9 @@ def from_source(recipe: str, codec_rate: int, genuine_sample_rate: int | None) -
 
 def describe(recipe: str, genuine_sample_rate: int | None) -> str:
     """One paragraph for the dataset card: what the codecs were fed, beside what the CodecFake pipeline fed them."""
-    rows = (f"Genuine rows are stored at {genuine_sample_rate} Hz (16-bit)" if genuine_sample_rate
-            else "Genuine rows are stored at each file's own rate (16-bit)")
+    # The bit depth is the source's (16- or 24-bit; the card's next note says which): not claimed here.
+    rows = (f"Genuine rows are stored at {genuine_sample_rate} Hz" if genuine_sample_rate
+            else "Genuine rows are stored at each file's own rate")
     if recipe == PAPER:
         return (
             f"{rows}. Input recipe `paper`, the CodecFake pipeline's: a codec at the genuine rows' rate "

@@ -72,8 +72,9 @@ class Utterance:
 
 @dataclass
 class Result:
-    """A reconstruction: int16 samples at the codec's rate, clamped to ±0.99 as CodecFake did, and
-    their FLAC encoding when the stream was asked for it (`flac=True`)."""
+    """A reconstruction: int16 samples at the codec's output rate (`Codec.output_rate`, its input rate for most
+    codecs), clamped to ±0.99 as CodecFake did, and their FLAC encoding when the stream was asked for it
+    (`flac=True`)."""
 
     id: str
     pcm: np.ndarray
@@ -185,7 +186,8 @@ def _finish(utt_id: str, out: np.ndarray | Exception | Failure, codec: Codec, fl
     if not np.isfinite(out).all():
         return Failure(utt_id, f"{codec.name} produced non-finite samples")
     pcm = to_pcm16(out)
-    return Result(utt_id, pcm, codec.sample_rate, encode_flac(pcm, codec.sample_rate) if flac else None)
+    rate = codec.output_rate  # a decoder may synthesise at another rate than it was fed (NeuCodec: 16 -> 24 kHz)
+    return Result(utt_id, pcm, rate, encode_flac(pcm, rate) if flac else None)
 
 
 def resynthesize_stream(

@@ -80,14 +80,16 @@ def taxonomy_names(key: str) -> list[str]:
     return [LABELS[BONAFIDE], *TAXONOMY[key]]
 
 
-# Spellings of the taxonomy values in CodecFake+'s label files (`QUA AUX DEC`) and paper (arXiv 2501.08238),
-# lower-cased with spaces and underscores as hyphens; our own value names are accepted as they are.
+# Spellings of the taxonomy values in CodecFake+'s label files (`QUA AUX DEC`), paper (arXiv 2501.08238) and the
+# authors' protocol files (`Trad`/`SEM`/`Disent`, `TIME`/`FREQ`, `MVQ`/`SVQ`/`SQ`: CodecFake-Source-Tracing's
+# metadata/), lower-cased with spaces and underscores as hyphens; our own value names are accepted as they are.
 _TAXONOMY_SPELLINGS: Mapping[str, Mapping[str, str]] = MappingProxyType({
     "quantizer": {"mvq": "multi-codebook", "multi-codebook-vq": "multi-codebook", "rvq": "multi-codebook",
                   "svq": "single-codebook", "single-codebook-vq": "single-codebook",
                   "sq": "scalar", "fsq": "scalar", "scalar-quantization": "scalar"},
-    "auxiliary": {"no": "none", "sd": "semantic-distillation", "semantic": "semantic-distillation",
-                  "dis": "disentanglement", "disentangle": "disentanglement", "d": "disentanglement"},
+    "auxiliary": {"no": "none", "trad": "none", "sd": "semantic-distillation", "semantic": "semantic-distillation",
+                  "sem": "semantic-distillation", "dis": "disentanglement", "disentangle": "disentanglement",
+                  "disent": "disentanglement", "d": "disentanglement"},
     "decoder": {"t": "time", "time-domain": "time", "freq": "frequency", "f": "frequency",
                 "frequency-domain": "frequency"},
 })
@@ -192,12 +194,13 @@ def make_row(record: Record, part: str, pcm: np.ndarray, sample_rate: int, flac:
     column from `record`/`part`.
 
     `flac`: `encode_flac(pcm, sample_rate)` when the caller has it already (the engine encodes in its
-    worker threads); None: encoded here. `taxonomy`: {field: our value} (`release_taxonomy`) of a part the
-    registry does not know, for its taxonomy columns (else -1)."""
+    worker threads); None: encoded here. `taxonomy`: {field: our value} (`release_taxonomy`) of an imported
+    release's codec, for its taxonomy columns: the release's labels, for a codec the registry lacks (else -1) and for
+    one it knows alike (CodecFake+ labels AudioDec's decoder `frequency`, the registry `time`: imported rows keep
+    the release's label)."""
     row = {column.name: column.value(record, part) for column in COLUMNS if column.value is not None}
-    for key, value in (taxonomy or {}).items():  # a codec the registry lacks: the release's taxonomy
-        if row[key] == -1:
-            row[key] = taxonomy_names(key).index(value)
+    for key, value in (taxonomy or {}).items():  # an imported release's codec: the release's taxonomy
+        row[key] = taxonomy_names(key).index(value)
     row["audio"] = {"bytes": encode_flac(pcm, sample_rate) if flac is None else flac, "path": f"{row['id']}.flac"}
     return {column.name: row[column.name] for column in COLUMNS}  # in the declared column order
 

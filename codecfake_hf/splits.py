@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CodecFakeError
+from .names import BadNameError, check_split
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +26,6 @@ PAPER_SPLIT = {"p226": "validation", "p229": "validation", "p227": "test", "p228
 DEFAULT_SPLIT = "train"
 SPLIT_ORDER = ("train", "validation", "test")
 DEFAULT_RATIOS = (0.8, 0.1, 0.1)  # train, validation, test shares of the speakers of a non-VCTK source
-# `datasets` split names: word characters (no dashes), as in `datasets.naming._split_re`.
-_SPLIT_NAME = re.compile(r"^\w+$")
 
 
 class SplitError(CodecFakeError):
@@ -42,9 +42,10 @@ class SpeakerSplit:
 
     def __init__(self, assignments: Mapping[str, str], default: str = DEFAULT_SPLIT):
         for speaker, split in {**assignments, "*": default}.items():
-            if not _SPLIT_NAME.match(str(split)):
-                raise SplitError(f"split name {split!r} (speaker {speaker!r}) is not a valid `datasets` split "
-                                 "name: use letters, digits and underscores, e.g. train/validation/test.")
+            try:  # a split's name starts every shard's file name: `names` keeps it one safe token
+                check_split(split, f"speaker {speaker!r}")
+            except BadNameError as error:
+                raise SplitError(str(error)) from None
         self.assignments = dict(assignments)
         self.default = default
 
@@ -173,7 +174,9 @@ def parse_ratios(text: str) -> tuple[float, float, float]:
 
 def check_ratios(values) -> tuple[float, float, float]:
     values = tuple(values)
-    if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1) > 1e-6 or values[0] <= 0:
+    # NaN compares false with everything (`nan < 0` and `abs(nan - 1) > 1e-6` are both False): finite first.
+    if (len(values) != 3 or not all(math.isfinite(v) for v in values) or any(v < 0 for v in values)
+            or abs(sum(values) - 1) > 1e-6 or values[0] <= 0):
         raise SplitError(f"`split_ratios` {','.join(f'{v:g}' for v in values)} must be three shares train,"
                          "validation,test that are not negative, give train some, and sum to 1 (e.g. 0.8,0.1,0.1).")
     return values  # type: ignore[return-value]

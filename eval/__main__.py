@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    redact.register_tokens(rest)  # the token in use (--token, --hub_token, HF_TOKEN, the login), whatever its shape
     if command not in COMMANDS:
         print(f"error: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             from .score import card_main as run
         run(rest)
     except CodecFakeError as error:  # a user's mistake: one message, no traceback
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {redact.redact(str(error))}", file=sys.stderr)
         return 2
     return 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from codecfake_hf import modelcard
 from codecfake_hf.detectors import AasistFeatureExtractor, aasist_from_original
-from codecfake_hf.files import atomic_files
+from codecfake_hf.files import atomic_files, make_folder, os_errors
 from codecfake_hf.results import TrainingFacts
 
 from . import program_name
@@ -61,8 +61,9 @@ def run_convert(args: ConvertArguments) -> Path:
         if value is not None and not Path(value).is_file():
             raise EvalArgumentError(f"`{flag} {value}` is not a file")
     model = aasist_from_original(args.checkpoint, args.model_config)
-    output = Path(args.output_dir)
-    with atomic_files(output) as staging:  # save_pretrained writes under fixed names: each file whole or absent
+    output = make_folder(args.output_dir)  # a read-only or full disk: one message naming the folder
+    # save_pretrained writes under fixed names: each file whole or absent
+    with os_errors(output), atomic_files(output) as staging:
         model.save_pretrained(staging)
         AasistFeatureExtractor(max_length=model.config.nb_samp, sampling_rate=model.config.sampling_rate) \
             .save_pretrained(staging)

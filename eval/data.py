@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -172,12 +173,23 @@ def _load_saved_split(folder: str, config_name: str | None, split: str, split_fl
         raise EvalArgumentError(
             f"`--dataset_config_name {config_name}`: {folder} is a `save_to_disk` folder, which has no configs; "
             "leave the config out and choose codecs with `--train_codecs` (finetune) or `--codecs` (score)")
-    saved = datasets.load_from_disk(folder)
-    if split not in saved:
+    try:
+        splits = json.loads((Path(folder) / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise EvalArgumentError(f"`--dataset_name {folder}`: its dataset_dict.json cannot be read ({error}); save "
+                                "the dataset again with `save_to_disk`") from None
+    if split not in splits:
         raise EvalArgumentError(f"`{split_flag} {split}`: {folder} has no split {split!r}; its splits are "
-                                f"{sorted(saved)}")
-    logger.info("Loaded %s (save_to_disk), split %s: %d rows", folder, split, len(saved[split]))
-    return saved[split]
+                                f"{sorted(splits)}")
+    # Only the split asked for: `datasets` cannot read back a split saved with no rows (an IndexError), and
+    # another split being empty must not stop this one.
+    try:
+        dataset = datasets.load_from_disk(str(Path(folder) / split))
+    except IndexError:
+        raise EvalArgumentError(f"`{split_flag} {split}`: the split {split!r} of {folder} holds no rows; choose a "
+                                f"split with rows (its splits are {sorted(splits)})") from None
+    logger.info("Loaded %s (save_to_disk), split %s: %d rows", folder, split, len(dataset))
+    return dataset
 
 
 def check_columns(dataset: datasets.Dataset, *, audio: str, label: str, codec: str, bonafide: str,

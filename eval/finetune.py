@@ -44,6 +44,7 @@ from codecfake_hf.results import TrainingFacts, ValidationResult
 from . import program_name
 from .arguments import TRAINING_DEFAULTS, DataTrainingArguments, ModelArguments
 from .arguments import parser as command_parser
+from .checks import check_count, check_seconds, check_window
 from .data import (
     DETECTION,
     MULTITASK,
@@ -283,12 +284,12 @@ def class_weights(labels: np.ndarray, label_info: LabelInfo, how: str) -> torch.
 
 
 def make_transform(feature_extractor, data_args: DataTrainingArguments, label_info: LabelInfo, *, train: bool,
-                   seed: int, heads: list[LabelInfo] | None = None):
+                   seed: int, heads: list[LabelInfo] | None = None, batch_size: int = 1):
     """The `set_transform` function: decode, crop (random for training), extract features, attach label ids
     (a multi-task model: one id per head, [rows, heads])."""
     input_name = feature_extractor.model_input_names[0]
     rate = feature_extractor.sampling_rate
-    length = int(round(data_args.max_length_seconds * rate))
+    length = check_window(data_args.max_length_seconds, rate, batch_size, "--max_length_seconds")
     rng = np.random.default_rng(seed) if train else None
 
     def transform(batch):
@@ -442,6 +443,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
                  training_args: TrainingArguments) -> TrainingFacts:
     """Fine-tune and save the best model to `training_args.output_dir`; returns the training facts."""
     check_trackers(training_args.report_to)
+    check_seconds(data_args.max_length_seconds, "--max_length_seconds")
+    check_count(data_args.max_train_samples, "--max_train_samples")
+    check_count(data_args.max_eval_samples, "--max_eval_samples")
     # Logging, as run_audio_classification.py sets it up
     logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
                         datefmt="%m/%d/%Y %H:%M:%S", handlers=[logging.StreamHandler(sys.stdout)])
@@ -527,8 +531,10 @@ def run_finetune(model_args: ModelArguments, data_args: DataTrainingArguments,
     for key, dataset in raw.items():
         dataset = dataset.cast_column(data_args.audio_column_name,
                                       datasets.Audio(sampling_rate=feature_extractor.sampling_rate))
+        batch = (training_args.per_device_train_batch_size if key == "train"
+                 else training_args.per_device_eval_batch_size)
         dataset.set_transform(make_transform(feature_extractor, data_args, label_info, train=key == "train",
-                                             seed=training_args.seed, heads=heads))
+                                             seed=training_args.seed, heads=heads, batch_size=batch))
         raw[key] = dataset
 
     # What the model card will say, saved beside the model

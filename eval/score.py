@@ -39,13 +39,14 @@ from transformers import (
 )
 
 from codecfake_hf import detectors, metrics, modelcard  # noqa: F401  (detectors: registers AASIST with the Auto classes)
-from codecfake_hf.files import atomic_path, write_json_atomic, write_text_atomic
+from codecfake_hf.files import atomic_path, make_folder, write_json_atomic, write_text_atomic
 from codecfake_hf.results import POOLED, CodecResult, ScoreResults, SourceTracingResult
 from codecfake_hf.schema import GENUINE, part_order
 
 from . import program_name
 from .arguments import CardArguments, ScoreArguments
 from .arguments import parser as command_parser
+from .checks import check_count, check_device, check_seconds, check_window
 from .data import (
     CODECFAKE_SECONDS,
     MULTITASK,
@@ -77,11 +78,9 @@ def predict_logits(model, feature_extractor, dataset: datasets.Dataset, args: Sc
     Through `Trainer.predict`: the same device placement, several GPUs and bf16 as training. Decoding, cropping
     and feature extraction run in `--dataloader_num_workers` processes (0: this one).
     """
-    if args.device not in (None, "cpu", "cuda"):
-        raise EvalArgumentError(f"`--device {args.device}`: scoring runs through Trainer, which takes `cpu` or the "
-                                "visible GPUs; choose GPUs with CUDA_VISIBLE_DEVICES")
+    check_device(args.device)
     rate = feature_extractor.sampling_rate
-    length = int(round(args.max_length_seconds * rate))
+    length = check_window(args.max_length_seconds, rate, args.batch_size, "--max_length_seconds")
     input_name = feature_extractor.model_input_names[0]
 
     def collate(rows):
@@ -159,6 +158,15 @@ def write_score_file(path: Path, ids, codecs, labels, scores, label_names) -> No
     with atomic_path(path) as tmp, tmp.open("w") as file:
         for utt, codec, label, score in zip(ids, codecs, labels, scores, strict=True):
             file.write(f"{utt} {codec} {label_names[label]} {float(score)!r}\n")
+
+
+def check_score_arguments(args: ScoreArguments) -> None:
+    """The numeric and device flags, before the dataset or the model is loaded (`eval.checks`)."""
+    check_count(args.batch_size, "--batch_size")
+    check_count(args.max_samples, "--max_samples")
+    check_count(args.dataloader_num_workers, "--dataloader_num_workers", minimum=0)
+    check_seconds(args.max_length_seconds, "--max_length_seconds")
+    check_device(args.device)
 
 
 def load_scoring_model(args: ScoreArguments):
@@ -320,6 +328,9 @@ def fit_split_calibration(model, feature_extractor, args: ScoreArguments, bonafi
 
 def run_score(args: ScoreArguments) -> ScoreResults:
     """Score, write the report files, update the model card; returns what results.json holds."""
+    check_score_arguments(args)
+    # made before any work: a folder that cannot be written (read-only, full) is one message, not a late traceback
+    make_folder(args.output_dir)
     # Load and check the split
     logging.basicConfig(level=logging.INFO, format="%(asctime)s - %(levelname)s - %(name)s - %(message)s")
     dataset, label_info, config_name = scoring_split(args, args.split, "--split")
@@ -361,7 +372,6 @@ def run_score(args: ScoreArguments) -> ScoreResults:
         return ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
                             split=args.split, max_length_seconds=args.max_length_seconds, task=label_info.task)
     output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     title = f"{modelcard.dataset_id(args.dataset_name)} / {config_name} / {args.split}"
     results = ScoreResults(model=args.model_name_or_path, dataset=args.dataset_name, dataset_config=config_name,
                            split=args.split, max_length_seconds=args.max_length_seconds,

@@ -7,7 +7,8 @@ the family's hooks and facts, and names no family; nor does any other shared tes
 module and nothing else under tests/ (see docs/ARCHITECTURE.md, "Add a codec family").
 
 What a tester gives:
-- `quantiser`: where the family picks its codewords, for the near-tie check (tests/near_ties.py);
+- `quantiser`: where the family picks its codewords, for the near-tie check (tests/near_ties.py); `has_codes`: False
+  for continuous latents (no quantiser: output-only parity, no near-tie check);
 - `parity_bound`: rel. L2 of the output against the upstream reference, the fixtures' 1e-4 or tighter;
 - `architecture_key` / `required_key`: where an integer that shapes the model sits in the official config
   (a wrong type must be named; a missing required key too, except in transformers configs, whose omitted keys
@@ -17,6 +18,7 @@ What a tester gives:
   where no independent key set exists;
 - `facts`: official architecture facts of each config, pinned from a source outside our code (the published
   checkpoint's key set, its config, the upstream code, transformers' conversion script), never from our builder.
+- `fixture_bytes`: the size a committed upstream-made fixture may take (400 kB unless the family says why not).
 - for families without a `../shared` or committed fixture (the transformers families beyond the paper):
   `tiny_overrides` and `reference`, from which tests/tiny_configs.py makes a fixture with transformers' own code.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -72,12 +75,21 @@ class FamilyTester:
     facts: Mapping[str, OfficialFacts] = {}
     # Beyond-the-paper transformers families only: shrunk config values, for tests/tiny_configs.py.
     tiny_overrides: Mapping[str, Any] = {}
+    # Bytes a committed fixture folder (tests/fixtures/codecs/<name>/) may take; a family whose smallest faithful
+    # tiny model needs more raises it, saying why beside the number.
+    fixture_bytes: int = 400_000
 
     def hub_layout(self, name: str, fixture) -> tuple[dict[str, bytes | str], str]:
         """(the official Hub repository's files holding `fixture`'s tiny model, the checkpoint file among them).
 
-        Default: transformers' layout, `config.json` + `model.safetensors`, from the fixture's tiny folder.
+        Default: transformers' layout, `config.json` + `model.safetensors`, from the fixture's tiny folder
+        (`config_transformers.json` + `weights_transformers.safetensors`, or, for a committed fixture of a
+        transformers-format checkpoint, the manifest's tiny config + `weights.safetensors`).
         """
+        if not (fixture.tiny_dir / "config_transformers.json").exists():
+            files = {"config.json": json.dumps(fixture.tiny_config),
+                     "model.safetensors": (fixture.tiny_dir / "weights.safetensors").read_bytes()}
+            return files, "model.safetensors"
         files = {"config.json": (fixture.tiny_dir / "config_transformers.json").read_bytes(),
                  "model.safetensors": (fixture.tiny_dir / "weights_transformers.safetensors").read_bytes()}
         return files, "model.safetensors"
@@ -119,6 +131,14 @@ class FamilyTester:
         read off a converted checkpoint (`checkpoint_state`)."""
         return codec.model.state_dict()
 
+    def has_codes(self, name: str) -> bool:
+        """Whether `name` makes codes (a quantiser picks codewords) rather than continuous latents (`n_codebooks` 0,
+        quantizer `continuous`: a VAE's latents). Without codes the contract compares the output alone (the fixture
+        has no codes file) and the near-tie machinery does not apply; a family may override this."""
+        from codecfake_hf import codecs
+
+        return codecs.spec(name).n_codebooks > 0
+
     def chains(self) -> int:
         """Residual chains of the quantiser (HiFi-Codec: one per group; Mimi: semantic | acoustic)."""
         return 1
@@ -145,8 +165,9 @@ class FamilyTester:
         return transformers_weights.to_checkpoint(codec.model)
 
     def reference(self, name: str, model, wave):
-        """(output `[T]`, codes `[K, frames]`) of one utterance through the upstream pipeline (for families whose
-        fixture tests/tiny_configs.py generates: transformers' own feature extractor + model)."""
+        """(output `[T]`, codes `[K, frames]`, or None for continuous latents: `has_codes`) of one utterance through the
+        upstream pipeline (for families whose fixture tests/tiny_configs.py generates: transformers' own feature
+        extractor + model)."""
         raise NotImplementedError(f"{self.family}: no generated reference; the fixture comes from upstream code")
 
 

@@ -63,6 +63,8 @@ class Quantiser:
             result with those codes (and their codewords, where the callable returns them too).
         row (Callable[..., int] | None): (quantiser, *args) -> the row, where `stages` cannot tell it.
         layout (Callable[[Any, np.ndarray], np.ndarray]): (codec, the fixture's codes) -> `[rows, frames]`.
+        span (Callable[[Any], int]): quantiser -> frames of the finest row one of its codes spans (codebooks at
+            several rates: a coarse row is recorded, compared and forced repeated over those frames); default 1.
     """
 
     where: Callable[[], tuple[Any, str]]
@@ -73,6 +75,7 @@ class Quantiser:
     impose: Callable[..., Any] = lambda quantiser, args, result, codes: codes
     row: Callable[..., int] | None = None
     layout: Callable[[Any, np.ndarray], np.ndarray] = lambda codec, codes: codes
+    span: Callable[[Any], int] = lambda quantiser: 1
 
 
 def transformers_codebook(model_type: str, cls: str, layers: Callable[[Any], list] | None = None,
@@ -88,6 +91,23 @@ def transformers_codebook(model_type: str, cls: str, layers: Callable[[Any], lis
         search=lambda codebook, hidden: (rows(hidden), codebook.embed),
         **({"chains": chains} if chains else {}),
     )
+
+
+def transformers_fsq(model_type: str, cls: str, stage: Callable[[Any], Any]) -> Quantiser:
+    """A transformers finite scalar quantiser: `<cls>.forward(hidden [B, T, D]) -> (codes, indices [B, T])` of
+    `transformers.models.<model_type>.modeling_<model_type>` bounds each dimension and rounds it to its nearest level,
+    which is the nearest point of the grid `codebook × (levels // 2)` (the codebook holds the levels scaled to
+    [-1, 1]); `stage` (codec -> the quantiser module) is the one stage. Its codes are one index per frame."""
+    def search(fsq, hidden):
+        return rows(fsq.bound(hidden.float())), fsq.codebook * (fsq.levels // 2)
+
+    def impose(fsq, args, result, codes):
+        return fsq.codebook[codes.long()].to(result[0].dtype), codes.to(result[1].dtype)
+
+    return Quantiser(
+        where=lambda: (getattr(importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}"),
+                               cls), "forward"),
+        stages=lambda codec: [stage(codec)], search=search, chosen=lambda result: result[1], impose=impose)
 
 
 def quantiser(codec) -> Quantiser:
@@ -154,16 +174,19 @@ def recording(codec, force: np.ndarray | None = None) -> Iterator[Stages]:
 
     def pick(stage, *args):
         row = entry.row(stage, *args) if entry.row is not None else stage_rows[id(stage)]
+        span = entry.span(stage)
         vectors, codebook = entry.search(stage, *args)
+        vectors = vectors.repeat_interleave(span, dim=1) if span > 1 else vectors
         offset = sum(v.shape[0] * v.shape[1] for v in seen.vectors.get(row, []))
         result = original(stage, *args)
         codes = entry.chosen(result)
         if force is not None and row not in firsts:
-            forced = torch.as_tensor(force[row, offset: offset + codes.numel()], dtype=torch.long)
-            codes = forced.to(codes.device).reshape(codes.shape)
+            forced = torch.as_tensor(force[row, offset: offset + codes.numel() * span], dtype=torch.long)
+            codes = forced.reshape(-1, span)[:, 0].to(codes.device).reshape(codes.shape)
             result = entry.impose(stage, args, result, codes)
         seen.vectors.setdefault(row, []).append(vectors.detach().double().cpu())
-        seen.indices.setdefault(row, []).append(codes.detach().cpu().reshape(vectors.shape[:2]))
+        chosen = codes.detach().cpu().reshape(vectors.shape[0], -1)
+        seen.indices.setdefault(row, []).append(chosen.repeat_interleave(span, dim=1) if span > 1 else chosen)
         seen.codebooks.setdefault(row, codebook.detach().double().cpu())
         return result
 

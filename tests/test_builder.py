@@ -163,12 +163,13 @@ def test_card_yaml_configs_info_license_and_codec_table(built):
     assert "CSTR VCTK Corpus" in body and "CC BY 4.0" in body
     assert "@inproceedings{wu2024codecfake" in body and "@misc{yamagishi2019vctk" in body
     spec = codecs.spec(ENCODEC)
-    assert (f"| `{ENCODEC}` | 24000 Hz | 1.5 kbps | 2 | 320 | multi-codebook | none | time | transformers "
+    assert (f"| `{ENCODEC}` | encodec | 24000 Hz | 1.5 kbps | 2 | 320 | multi-codebook | none | time | transformers "
             f"| [{spec.hub_repo}]") in body
     assert "**random** (smoke run)" in body  # the tests' codecs have random weights, and the card says so
     assert f"| `{ENCODEC}` | 8 | 8 | 8 | 24 |" in body  # rows per config and split
     # A VCTK build follows the CodecFake pipeline's input recipe by default, and the card says what that is.
-    assert "Genuine rows are stored at 16000 Hz (16-bit). Input recipe `paper`" in body
+    # The rate only: the bit depth is the source's (24-bit for a 24-bit file), which the next note states.
+    assert "Genuine rows are stored at 16000 Hz. Input recipe `paper`" in body and "(16-bit)" not in body
     assert "resynthesises the source file as read (48 kHz for VCTK)" in body and "`--recipe matched`" in body
     assert "Precision:" not in body  # fp32, the default, needs no note
 

@@ -45,6 +45,21 @@ KILLER = textwrap.dedent("""
             return _original(self, *args, **kwargs)
 
         base.Codec.resynthesize = _dying
+
+    # Test-only delay: this rank sleeps DELAY_SECONDS before writing the genuine shard whose path ends DELAY_SHARD.
+    if os.environ.get("RANK") == os.environ.get("DELAY_RANK") and os.environ.get("DELAY_SHARD"):
+        import importlib
+        import time
+
+        _build = importlib.import_module("builder.build")  # the module (`builder.build` is also a function)
+        _write_shard = _build.write_shard
+
+        def _late(rows, path, **kwargs):
+            if str(path).endswith(os.environ["DELAY_SHARD"]):
+                time.sleep(float(os.environ["DELAY_SECONDS"]))
+            return _write_shard(rows, path, **kwargs)
+
+        _build.write_shard = _late
 """)
 
 
@@ -72,15 +87,15 @@ def setup(tmp_path_factory, demo_dir, codec_fixture):
     return source, root, env
 
 
-def run_build(setup, out: Path, nproc: int, **env) -> subprocess.CompletedProcess:
+def run_build(setup, out: Path, nproc: int, *extra: str, **env) -> subprocess.CompletedProcess:
     """`torchrun --standalone --nproc_per_node N -m builder build ...`."""
     source, _, base_env = setup
     launcher = [str(TORCHRUN), "--standalone", "--nproc_per_node", str(nproc), "-m", "builder"]
-    return subprocess.run([*launcher, "build", "--source", f"vctk:{source}", "--out", str(out), *BUILD_ARGS],
+    return subprocess.run([*launcher, "build", "--source", f"vctk:{source}", "--out", str(out), *BUILD_ARGS, *extra],
                           cwd=ROOT, env={**base_env, **env}, capture_output=True, text=True, timeout=600)
 
 
-def build_here(setup, out: Path, codec_fixture):
+def build_here(setup, out: Path, codec_fixture, limit: int | None = None):
     """The same build in this process, without a launcher (a world of one), from the same tiny checkpoints."""
     source = setup[0]
 
@@ -90,7 +105,7 @@ def build_here(setup, out: Path, codec_fixture):
                            state_dict=fixture.weights("weights_transformers.safetensors"))
 
     return build(BuildRequest(source=f"vctk:{source}", out=str(out), codecs=f"{ENCODEC},{DAC}", device="cpu",
-                              shard_size=1), codec_factory=same_checkpoints, progress=False)
+                              shard_size=1, limit=limit), codec_factory=same_checkpoints, progress=False)
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:
@@ -145,6 +160,21 @@ def test_a_build_whose_rank_was_killed_is_finished_by_a_rerun_with_nothing_missi
     assert shard_bytes(out) == shard_bytes(reference)
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in stamps.items())  # finished shards kept as they were
     assert not list((out / ".codecfake").rglob("*.tmp"))
+
+
+@pytest.mark.slow  # two builds (one in two ranks) and a rank held back 20 s: about a minute on 2 busy cores
+def test_codec_shards_wait_for_the_genuine_shards_another_rank_writes(setup, codec_fixture):
+    """9 shards per part over 2 ranks: with 12 (an even count) each rank's codec shards read only the genuine
+    shards it wrote itself, so a build without the barrier between the genuine and the codec shards passed.
+    With an odd count, rank 1's DAC shards read rank 0's genuine ones; rank 0 is held back 20 s before its last
+    genuine shard, so a rank 1 that did not wait would read a shard not yet written."""
+    reference = build_here(setup, setup[1] / "single-odd", codec_fixture, limit=3)
+    assert reference.written == 3 * 9
+    out = setup[1] / "two-ranks-odd"
+    done = run_build(setup, out, 2, "--limit", "3", DELAY_RANK="0", DELAY_SECONDS="20",
+                     DELAY_SHARD="/data/genuine/test-00002-of-00003.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert shard_bytes(out) == shard_bytes(setup[1] / "single-odd")
 
 
 def test_an_error_found_by_rank_0_ends_every_rank_with_its_message(setup):

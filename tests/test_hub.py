@@ -13,11 +13,13 @@ from huggingface_hub import HfApi, constants
 from huggingface_hub.errors import HfHubHTTPError
 
 from builder.__main__ import main
+from builder.plan import Plan
 from codecfake_hf import hub
 from codecfake_hf.corpus import Record
 from codecfake_hf.schema import FEATURES, make_row
+from codecfake_hf.splits import SpeakerSplit
 
-SECRET = "hf_SECRETtoken0123456789abcdefghijklmnop"
+SECRET = "hf_SECRETtoken0123456789abcdefghijklm"  # hf_ + 34, as real tokens
 
 
 class FakeResponse:
@@ -48,8 +50,9 @@ def dataset_folder(tmp_path) -> Path:
         speakers={"train": ["p225"], "test": ["p227"]},
         source={"description": "VCTK", "license": "cc-by-4.0", "attribution": "CSTR VCTK Corpus, CC BY 4.0."},
     ))
-    (folder / ".codecfake").mkdir()
-    (folder / ".codecfake" / "plan.json").write_text("{}")
+    # The builder's state: a plan whose parts are finished (the push reads it, and never uploads it).
+    Plan(kind="import", identity={"split": SpeakerSplit.paper().to_dict()}, records={}, shard_size=1,
+         parts={part: {"complete": True} for part in ("genuine", "encodec_24khz", "SpeechTokenizer")}).save(folder)
     return folder
 
 

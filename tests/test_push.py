@@ -16,7 +16,7 @@ from builder.__main__ import main as builder_main
 from codecfake_hf import hub, redact
 from codecfake_hf.errors import CodecFakeError
 
-SECRET = "hf_EchoedSecret0123456789abcdefghijklm"
+SECRET = "hf_EchoedSecret0123456789abcdefghijkl"  # hf_ + 34, as real tokens
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -132,7 +132,7 @@ def test_training_args_bin_with_a_token_stays_local_and_other_token_files_stop_t
     hub.push(model, "me/detector", repo_type="model")
     assert "training_args.bin" not in calls[1]["ignore_patterns"]
     # any other file that holds a token stops the push before anything is sent
-    (model / "notes.txt").write_text(f"token {SECRET[:20]}xyz1234567")
+    (model / "notes.txt").write_text("token hf_" + "AnotherUsersToken0123456789abcdefgh"[:34])  # not the one in use
     with pytest.raises(CodecFakeError, match="notes.txt holds a Hub token"):
         hub.push(model, "me/detector", repo_type="model")
     assert len(calls) == 2

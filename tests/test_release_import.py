@@ -172,6 +172,11 @@ def test_release_taxonomy_spellings():
     assert release_taxonomy({"quantizer": "MVQ", "auxiliary": "SD", "decoder": "Time"}) == {
         "quantizer": "multi-codebook", "auxiliary": "semantic-distillation", "decoder": "time"}
     assert taxonomy_value("auxiliary", "Disentangle") == "disentanglement"
+    # the authors' protocol files' spellings (CodecFake-Source-Tracing metadata/)
+    assert release_taxonomy({"auxiliary": "Trad", "decoder": "FREQ", "quantizer": "SQ"}) == {
+        "auxiliary": "none", "decoder": "frequency", "quantizer": "scalar"}
+    assert taxonomy_value("auxiliary", "SEM") == "semantic-distillation"
+    assert taxonomy_value("auxiliary", "Disent") == "disentanglement"
     assert taxonomy_value("quantizer", "single codebook") == "single-codebook"
     assert taxonomy_value("decoder", "-") is None and release_taxonomy({"quantizer": "?"}) == {}
 
@@ -181,3 +186,88 @@ def test_cors_label_file_with_a_bad_line_names_it(cors_release):
         file.write("WavTokenizer p225_001 SVQ spoof\n")
     with pytest.raises(CorpusError, match=r"CoRS_labels.txt:15: 4 fields, expected 6"):
         scan_cors(cors_release)
+
+
+# CodecFake+ CoRS in the authors' own protocol format (ResponsibleGenAI/CodecFake-Source-Tracing,
+# w2v2_aasist_baseline/metadata/training/train_mult_learn.txt): `speaker ClipID - AUX DEC QUA label`, the ClipID
+# `<utterance>_<codec>` as the files of `all_data_16k/` are named; codec names and labels as they stand there.
+AUTHORS_LINES = {  # CoRS name -> (AUX, DEC, QUA), from those files
+    "DAC24": ("Trad", "TIME", "MVQ"), "audiodec_24k_320d": ("Trad", "FREQ", "MVQ"),
+    "xcodec_hubert_libirispeech": ("SEM", "TIME", "MVQ"), "mini": ("SEM", "TIME", "MVQ"),
+    "snac_24khz": ("Trad", "TIME", "MVQ"), "vocos_encodec_6": ("Trad", "FREQ", "MVQ"),
+    "bigcodec": ("Trad", "TIME", "SVQ"),
+}
+
+
+@pytest.fixture
+def cors_authors_release(tmp_path, demo_dir):
+    root = tmp_path / "CodecFake+"
+    folder = root / "all_data_16k"
+    folder.mkdir(parents=True)
+    lines = []
+    for k, speaker in enumerate(SPEAKERS):
+        utterance = f"{speaker}_{k + 1:03d}"
+        sf.write(folder / f"{utterance}.wav", clip(demo_dir, k, 16_000), 16_000, subtype="PCM_16")
+        lines.append(f"{speaker} {utterance} - REAL REAL REAL bonafide")
+        for model, (aux, dec, qua) in AUTHORS_LINES.items():
+            # the two spellings of one X-Codec checkpoint, as both occur in the authors' files
+            model = "xcodec_hubert_librispeech" if model.startswith("xcodec") and k == 2 else model
+            sf.write(folder / f"{utterance}_{model}.wav", clip(demo_dir, k + 1, 16_000), 16_000, subtype="PCM_16")
+            lines.append(f"{speaker} {utterance}_{model} - {aux} {dec} {qua} spoof")
+    (root / "CoRS_labels.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_cors_names_land_in_the_registrys_configs_with_the_releases_labels(cors_authors_release, tmp_path):
+    """Each CoRS name the registry knows (an alias, misspellings included) is one part: the registry's config, so
+    imported rows and our own builds share a config and a source-tracing class; rows keep the release's labels."""
+    parts, skipped, taxonomy = scan_cors(cors_authors_release)
+    assert skipped == []
+    assert sorted(parts) == sorted([
+        "genuine", "descript-audio-codec-24khz", "audiodec_24k_320d", "xcodec-hubert-librispeech-nq1", "mimi-nq8",
+        "snac_24khz", "vocos_encodec_24khz_6kbps", "bigcodec"])  # bigcodec: not in this registry, a part of its own
+    # `p225_001_DAC24` is the fake of the genuine `p225_001`; both spellings of the X-Codec name are one part
+    assert sorted(r.utterance_id for r in parts["descript-audio-codec-24khz"]) == ["p225_001", "p226_002", "p227_003"]
+    assert len(parts["xcodec-hubert-librispeech-nq1"]) == 3
+    assert taxonomy["audiodec_24k_320d"] == {"model": "audiodec_24k_320d", "quantizer": "MVQ", "auxiliary": "Trad",
+                                             "decoder": "FREQ"}
+
+    out = tmp_path / "out"
+    assert main(["import", str(cors_authors_release), "--out", str(out), "--layout", "cors"]) == 0
+    rows = load(out, "descript-audio-codec-24khz", "train", tmp_path)
+    assert sorted(rows["id"]) == ["descript-audio-codec-24khz+p225_001", "genuine+p225_001"]
+    every = {config: datasets.concatenate_datasets([load(out, config, split, tmp_path) for split in SPEAKERS.values()])
+             for config in ("audiodec_24k_320d", "vocos_encodec_24khz_6kbps", "mimi-nq8")}
+    names = {key: every["audiodec_24k_320d"].features[key].names for key in ("quantizer", "auxiliary", "decoder")}
+
+    def labels(config):
+        fakes = every[config].filter(lambda row: row["codec"] == config)
+        return {key: {names[key][v] for v in fakes[key]} for key in names}
+
+    # AudioDec: the registry says `time`, CodecFake+ `frequency`; the import keeps the release's label
+    assert codecs_decoder("audiodec_24k_320d") == "time"
+    assert labels("audiodec_24k_320d") == {"quantizer": {"multi-codebook"}, "auxiliary": {"none"},
+                                           "decoder": {"frequency"}}
+    assert labels("vocos_encodec_24khz_6kbps")["decoder"] == {"frequency"}
+    assert labels("mimi-nq8")["auxiliary"] == {"semantic-distillation"}
+    card = (out / "README.md").read_text()
+    assert "Imported rows keep the release's label: decoder frequency (the registry: time)." in card
+
+
+def codecs_decoder(name: str) -> str:
+    from codecfake_hf import codecs
+
+    return codecs.spec(name).decoder
+
+
+def test_cors_evaluation_protocol_lines_and_the_authors_typo_are_read(tmp_path, demo_dir):
+    """CoRS_ALL.txt's lines carry no taxonomy (`speaker ClipID - - label`), and one of them says `spoofs`."""
+    root = tmp_path / "eval"
+    root.mkdir()
+    sf.write(root / "p227_001.wav", clip(demo_dir, 0, 16_000), 16_000, subtype="PCM_16")
+    sf.write(root / "p227_001_vocos_encodec_6.wav", clip(demo_dir, 1, 16_000), 16_000, subtype="PCM_16")
+    (root / "CoRS_labels.txt").write_text("p227 p227_001 - - bonafide\np227 p227_001_vocos_encodec_6 - - spoofs\n")
+    parts, skipped, taxonomy = scan_cors(root)
+    assert {part: [r.utterance_id for r in records] for part, records in parts.items()} == {
+        "genuine": ["p227_001"], "vocos_encodec_24khz_6kbps": ["p227_001"]}
+    assert taxonomy["vocos_encodec_24khz_6kbps"]["decoder"] == "-"  # no label: the registry's is used

@@ -257,3 +257,38 @@ def test_ordered_map_keeps_order_raises_in_turn_and_runs_inline_with_no_workers(
         for value in ordered_map(fails_at_3, range(10), workers=2):
             seen.append(value)
     assert seen == [0, 1, 2]
+
+
+class UpsamplingCodec(ToyCodec):
+    """A toy decoder that synthesises at 3/2 of the rate it is fed (8 kHz in, 12 kHz out), as NeuCodec does (16 kHz in,
+    24 kHz out): one frame of 80 input samples becomes 120 output samples."""
+
+    def __init__(self):
+        super().__init__()
+        self.spec = dataclasses.replace(self.spec, name="toy-up", output_rate=12000)
+
+    def output_length(self, length: int) -> int:
+        return length // 80 * 120  # whole frames only, like NeuCodec's rule
+
+    def _resynthesize(self, waves, lengths):
+        frames = waves.shape[1] // 80
+        x = torch.nn.functional.interpolate(waves[:, None, : frames * 80], scale_factor=1.5, mode="linear")
+        return x[:, 0]
+
+
+def test_a_decoder_at_another_rate_gives_rows_at_its_output_rate_and_length():
+    """`Codec.output_rate` (the spec's `output_rate`) is the rate of the results and of their FLAC bytes, and the
+    length rule counts output samples; the input side (resampling, batching budget) stays at the input rate."""
+    codec = UpsamplingCodec()
+    assert (codec.sample_rate, codec.output_rate) == (8000, 12000) and "8000 Hz -> 12000 Hz" in repr(codec)
+    assert ToyCodec().output_rate == 8000  # no output_rate: the input's
+    utts = [Utterance(f"u{i}", speechlike(0.31 + 0.2 * i, 16000, i), 16000) for i in range(3)]
+    results = list(resynthesize_stream(codec, utts, progress=False, flac=True, workers=0))
+    for utt, result in zip(utts, results, strict=True):
+        n = len(resample(utt.wave, 16000, 8000))
+        assert isinstance(result, Result) and result.sample_rate == 12000
+        assert len(result.pcm) == n // 80 * 120
+        wave, rate = decode_audio_bytes(result.flac, result.id)
+        assert rate == 12000 and np.array_equal(to_pcm16(wave), result.pcm)
+    with pytest.raises(ValueError, match="output_rate=0; a rate in Hz"):
+        dataclasses.replace(codec.spec, output_rate=0)

@@ -20,7 +20,7 @@ from test_eval import run_cli, tiny_codecfake, tiny_wav2vec2, trainer_flags  # n
 
 from builder.__main__ import main as builder_main
 
-SECRET = "hf_TokenHygieneSecret0123456789abcdefg"
+SECRET = "hf_TokenHygieneSecret0123456789abcdef"  # hf_ + 34, as real tokens
 ANY_TOKEN = re.compile(rb"hf_[A-Za-z0-9]{8,}")
 
 

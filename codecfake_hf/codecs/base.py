@@ -181,10 +181,18 @@ class Codec:
 
     @property
     def sample_rate(self) -> int:
+        """The rate the codec takes its input at, in Hz."""
         return self.spec.sample_rate
 
+    @property
+    def output_rate(self) -> int:
+        """The rate of `resynthesize`'s output, in Hz: the spec's `output_rate` where the decoder's differs from the
+        input's (NeuCodec: 16 kHz in, 24 kHz out), else `sample_rate`."""
+        return self.spec.output_rate or self.spec.sample_rate
+
     def output_length(self, length: int) -> int:
-        """Output samples for an input of `length` samples, by the upstream rule (default: the same)."""
+        """Output samples (at `output_rate`) for an input of `length` samples (at `sample_rate`), by the upstream
+        rule (default: the same)."""
         return int(length)
 
     def min_input_length(self) -> int:
@@ -202,8 +210,8 @@ class Codec:
             lengths: `[B]` valid samples per item.
 
         Returns:
-            `(waves [B, T'], lengths [B])` on the CPU: float32 reconstructions (not clamped), each item
-            cut to `output_length(lengths[i])` and zero beyond it.
+            `(waves [B, T'], lengths [B])` on the CPU: float32 reconstructions (not clamped) at `output_rate`, each
+            item cut to `output_length(lengths[i])` and zero beyond it.
         """
         waves = torch.as_tensor(np.asarray(waves) if isinstance(waves, list) else waves, dtype=torch.float32)
         lengths = torch.as_tensor(lengths, dtype=torch.long).cpu().reshape(-1)
@@ -228,12 +236,14 @@ class Codec:
         return out, out_lengths
 
     def _resynthesize(self, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """`waves [B, T]` (zero-padded, on `device`) -> reconstructions `[B, T'']`, T'' ≥ every rule length."""
+        """`waves [B, T]` (zero-padded, on `device`) -> reconstructions `[B, T'']` at `output_rate`, T'' ≥ every
+        rule length."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
         weights = "random weights" if self.random_weights else "loaded weights"
-        return f"<{type(self).__name__} {self.name} @ {self.sample_rate} Hz on {self.device}, {weights}>"
+        rate = f"{self.sample_rate} Hz" + (f" -> {self.output_rate} Hz" if self.output_rate != self.sample_rate else "")
+        return f"<{type(self).__name__} {self.name} @ {rate} on {self.device}, {weights}>"
 
 
 class CodecFamily(Protocol):

@@ -187,8 +187,9 @@ def build_codec(codec_class, spec, model: nn.Module, state_dict: Mapping[str, to
     return codec
 
 
-# transformers' k-means codebooks, which it initialises to zeros (the released models learnt theirs).
-_CODEBOOKS = ("EncodecEuclideanCodebook", "MimiEuclideanCodebook", "XcodecEuclideanCodebook")
+# transformers' k-means codebooks (`<Model>EuclideanCodebook`: EnCodec's, Mimi's, X-Codec's, and the families that
+# mirror one), which it initialises to zeros (the released models learnt theirs).
+_CODEBOOK_SUFFIX = "EuclideanCodebook"
 
 
 def draw_codebooks(codec) -> None:
@@ -206,7 +207,10 @@ def draw_codebooks(codec) -> None:
     """
     if any(parameter.is_meta for parameter in codec.model.parameters()):
         return  # built for its shapes only (on the meta device): nothing to draw
-    books = {name: module for name, module in codec.model.named_modules() if type(module).__name__ in _CODEBOOKS}
+    books = {name: module for name, module in codec.model.named_modules()
+             if type(module).__name__.endswith(_CODEBOOK_SUFFIX)}
+    if not books:
+        return  # continuous latents, or a scalar quantiser's fixed grid: no codebook to draw
     seen: dict[str, torch.Tensor] = {}
 
     def recording(name, book):
@@ -240,9 +244,11 @@ def draw_codebooks(codec) -> None:
 
 
 def resynthesize_alone(codec, waves: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its length."""
-    out = torch.zeros(waves.shape[0], int(lengths.max()), device=waves.device)
+    """`codec.decode(codec.encode(item))` of each utterance of a padded batch on its own, cut to its rule's length
+    (`codec.output_length`, in samples at `codec.output_rate`)."""
+    wanted = [codec.output_length(int(n)) for n in lengths]
+    out = torch.zeros(waves.shape[0], max(wanted), device=waves.device)
     for i, n in enumerate(int(n) for n in lengths):
-        audio = codec.decode(codec.encode(waves[i, :n]))[:n]
+        audio = codec.decode(codec.encode(waves[i, :n]))[: wanted[i]]
         out[i, : audio.shape[0]] = audio
     return out

@@ -86,7 +86,10 @@ class AudioFolder(Corpus):
             subfolders.sort()
             for name in sorted(names + [d for d in subfolders if not os.path.exists(os.path.join(folder, d))]):
                 path = Path(folder) / name
-                if not path.exists():
+                if _not_utf8(os.path.relpath(path, self.root)):
+                    # Its id would be a row id, which Arrow and the Hub hold as UTF-8: renaming is the fix.
+                    self._skip(os.fsencode(path), "its name is not UTF-8 text; rename it")
+                elif not path.exists():
                     self._skip(path, f"dangling link (it points to {os.readlink(path)!r}, which does not exist)")
                 elif path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
                     if not os.access(path, os.R_OK):
@@ -106,8 +109,22 @@ class AudioFolder(Corpus):
             if match is None:
                 raise CorpusError(f"`speaker_pattern` {self.pattern.pattern!r} does not match {relative!r}; "
                                   "give a pattern that matches every file (group `speaker` is the speaker).")
-            return match.groupdict().get("speaker") or (match.group(1) if match.groups() else match.group(0))
+            speaker = match.groupdict().get("speaker") or (match.group(1) if match.groups() else match.group(0))
+            if not speaker:  # a pattern that matches the empty string would put every file under one speaker ''
+                raise CorpusError(f"`speaker_pattern` {self.pattern.pattern!r} gives an empty speaker for "
+                                  f"{relative!r}; give a pattern whose group `speaker` matches at least one "
+                                  "character, e.g. `^(?P<speaker>[^/]+)/`.")
+            return speaker
         return relative.split("/", 1)[0] if "/" in relative else "unknown"
+
+
+def _not_utf8(name: str) -> bool:
+    """Whether a file name read from the disk held bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _utterance_ids(relatives: list[str]) -> list[str]:

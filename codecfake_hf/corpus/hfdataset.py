@@ -63,9 +63,13 @@ class HubDataset(Corpus):
     def _audio_column(self, name: str | None) -> str:
         import datasets
 
-        if name is not None:
-            return self._column(name, (), "audio_column")
         audio = [c for c, f in self.dataset.features.items() if isinstance(f, datasets.Audio)]
+        if name is not None:
+            self._column(name, (), "audio_column")
+            if name not in audio:  # a string or id column would fail row by row, far from the flag
+                raise CorpusError(f"`audio_column` {name!r} of {self.location!r} is {self.dataset.features[name]}, not "
+                                  f"an Audio column; its Audio columns: {', '.join(audio) or 'none'}.")
+            return name
         if not audio:
             raise CorpusError(f"`hf:` source {self.location!r} has no Audio column "
                               f"(columns: {', '.join(self.dataset.column_names)}); name one with `audio_column`.")

@@ -20,8 +20,6 @@ AASIST_L_MODEL_CONFIG = {
     "pool_ratios": [0.4, 0.5, 0.7, 0.5], "temperatures": [2.0, 2.0, 100.0, 100.0],
 }
 UPSTREAM_FIELDS = ("nb_samp", "first_conv", "filts", "gat_dims", "pool_ratios", "temperatures")
-
-
 def _label_defaults(kwargs: dict) -> dict:
     """bonafide/spoof unless the caller gives labels (source tracing gives one class per codec)."""
     if "id2label" not in kwargs and "num_labels" not in kwargs:

@@ -16,8 +16,11 @@ SPECS = [
         ),
         length_rule="padded up to a multiple of the 300-sample hop (the name says 320d; the checkpoint's hop is 300)",
         quantizer="multi-codebook", auxiliary="none", decoder="time", aliases=("audiodec",),
-        notes="Every utterance starts from the vocoder state right after loading (order-independent).",
+        notes="Every utterance starts from the vocoder state right after loading (order-independent). CodecFake+ "
+              "labels AudioDec's decoder `frequency` (its DS_CORS_dict); here it is `time`: the vocoder is a HiFi-GAN "
+              "whose transposed convolutions output the waveform (no spectrum, no inverse STFT). `builder import "
+              "--layout cors` keeps the release's label on the rows it imports.",
         # facebookresearch/AudioDec: CC BY-NC 4.0 (its LICENSE), code and released models
-        license="cc-by-nc-4.0", paper_order=8, public_sets=("CodecFake",),
+        license="cc-by-nc-4.0", paper_order=8, public_sets=("CodecFake", "CodecFake+"),
     ),
 ]

@@ -11,9 +11,10 @@ SPECS = [
         codebook_size=1024, bitrate_kbps=kbps, hub_repo=f"descript/dac_{khz}khz",
         hub_files=("config.json", "model.safetensors"), length_rule=_SAME,
         quantizer="multi-codebook", auxiliary="none", decoder="time",
-        aliases=(f"dac_{khz}khz", f"dac{khz}"), notes=_NOTE, backend="transformers",
+        # CodecFake+ CoRS names the 24 kHz model `DAC24`
+        aliases=(f"dac_{khz}khz", f"dac{khz}", *(("DAC24",) if khz == 24 else ())), notes=_NOTE, backend="transformers",
         # descript/dac_*: "license: mit" (descriptinc/descript-audio-codec, MIT, code and weights)
-        license="mit", paper_order=order, public_sets=("CodecFake",),
+        license="mit", paper_order=order, public_sets=("CodecFake", "CodecFake+") if khz == 24 else ("CodecFake",),
     )
     for order, (khz, rate, hop, nq, kbps) in enumerate(
         [(16, 16000, 320, 12, 6.0), (24, 24000, 320, 32, 24.0), (44, 44100, 512, 9, 7.752)], start=1)

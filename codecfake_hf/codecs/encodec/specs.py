@@ -14,6 +14,9 @@ _48K_NOTE = (
     "chunk is normalised to its RMS and restored, as the model does."
 )
 
+# CodecFake+ CoRS's names of the 24 kHz model at 6 and 24 kbps
+_CORS = {6: ("Encodec_6b24k",), 24: ("Encodec_24b24k",)}
+
 SPECS = [
     CodecSpec(
         name="encodec_24khz", family="encodec", sample_rate=24000, hop_length=320, n_codebooks=2,
@@ -26,8 +29,9 @@ SPECS = [
     CodecSpec(
         name=f"encodec_24khz_{kbps}kbps", family="encodec", sample_rate=24000, hop_length=320,
         n_codebooks=nq, codebook_size=1024, bitrate_kbps=float(kbps), hub_repo="facebook/encodec_24khz",
-        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}",), backend="transformers", license=_LICENSE,
-        **_TAXONOMY, notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
+        hub_files=_HF, length_rule=_SAME, aliases=(f"encodec{kbps}", *_CORS.get(kbps, ())), backend="transformers",
+        license=_LICENSE, **_TAXONOMY, public_sets=("CodecFake+",) if kbps in _CORS else (),
+        notes=f"transformers EncodecModel (facebook/encodec_24khz) at {kbps} kbps ({nq} of 32 codebooks).",
     )
     for kbps, nq in ((3, 4), (6, 8), (12, 16), (24, 32))
 ] + [

@@ -10,8 +10,8 @@ SPECS = [
         length_rule="padded up to a multiple of the 320-sample hop (not trimmed)",
         # Its first RVQ layer is distilled from HuBERT: CodecFake+'s semantic distillation.
         quantizer="multi-codebook", auxiliary="semantic-distillation", decoder="time",
-        aliases=("speechtokenizer",),
+        aliases=("speechtokenizer", "SpeechTokenizer_hubert_avg"),  # the latter: CodecFake+ CoRS's name
         # fnlp/SpeechTokenizer: "license: apache-2.0"
-        license="apache-2.0", paper_order=4, public_sets=("CodecFake",),
+        license="apache-2.0", paper_order=4, public_sets=("CodecFake", "CodecFake+"),
     ),
 ]
