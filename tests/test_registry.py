@@ -108,6 +108,9 @@ def test_taxonomy_and_bitrate_of_every_config():
         auxiliary.setdefault(codecs.spec(n).family, set()).add(codecs.spec(n).auxiliary)
     assert all(len(values) == 1 for values in auxiliary.values()), auxiliary
     assert auxiliary["mimi"] == auxiliary["xcodec"] == {"semantic-distillation"}
+    # CodecFake+'s scalar cell (QS 3) beyond the paper: the finite-scalar-quantiser codecs, NeMo's among them
+    assert "nemo_codec" in {codecs.spec(n).family for n in codecs.names() if codecs.spec(n).quantizer == "scalar"}
+    assert auxiliary["qwen3_tts_tokenizer"] == {"semantic-distillation"}  # on Mimi's encoder, codebook 1 from WavLM
     assert codecs.spec("SpeechTokenizer").auxiliary == "semantic-distillation"
     frequency = [n for n in codecs.names() if codecs.spec(n).decoder == "frequency"]
     assert frequency[:2] == ["funcodec-funcodec_en_libritts-16k-gr1nq32ds320",
