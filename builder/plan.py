@@ -228,7 +228,8 @@ def _typed(value: Any, where: str, kind: type, expected: str, *, optional: bool 
 _RECORD_FIELDS = {"utterance_id": (str, False, "a non-empty string"), "speaker_id": (str, False, "a non-empty string"),
                   "path": (str, True, "a path"), "index": (int, True, "a row index"), "text": (str, False, "a string"),
                   "gender": (str, False, "a string"), "age": (int, True, "a whole number"),
-                  "accent": (str, False, "a string"), "region": (str, False, "a string")}
+                  "accent": (str, False, "a string"), "region": (str, False, "a string"),
+                  "language": (str, False, "a string"), "source": (int, True, "a source index")}
 
 
 def _record(value: Any, where: str) -> Record:
@@ -241,6 +242,8 @@ def _record(value: Any, where: str) -> Record:
             _typed(value[key], f"{where}.{key}", kind, expected, optional=optional)
     if value.get("index") is not None:
         _integer(value["index"], f"{where}.index", 0, 2**62)
+    if value.get("source") is not None:
+        _integer(value["source"], f"{where}.source", 0, 2**16)
     return Record.from_dict(value)
 
 
