@@ -197,6 +197,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         parts, skipped = scan_release(path)
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
+    parts = {part: with_language(records, SOURCE_LANGUAGES["vctk"]) for part, records in parts.items()}
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = _in_registry_order(parts)
     what = RELEASES[layout]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +170,21 @@ class Plan:
                 f"`out` {str(out)!r} holds a build made with other options ({details}). Repeat those options to "
                 "resume or add codecs, or choose another `out`."
             )
+        if self.records != other.records and _without_languages(self.records) == _without_languages(other.records):
+            raise PlanMismatchError(
+                f"`out` {str(out)!r} was built before rows had a `language` column: its shards lack it, and new "
+                "shards beside them would not load together. Build into a new `out` (or delete this one).")
         if self.records != other.records:
             raise PlanMismatchError(
                 f"`out` {str(out)!r} was started from the same source, but the source's utterances changed since "
                 f"({_first_difference(other.records, self.records)}). Choose another `out`, or restore the source."
             )
+
+
+def _without_languages(records: dict[str, dict[str, list[Record]]]) -> dict:
+    """The plan's records with their `language` left out (what a plan made before the column held)."""
+    return {part: {split: [replace(r, language="") for r in items] for split, items in table.items()}
+            for part, table in records.items()}
 
 
 def _first_difference(before: dict, now: dict) -> str:

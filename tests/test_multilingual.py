@@ -11,6 +11,7 @@ train, columns `speaker_id` and `transcript`).
 from __future__ import annotations
 
 import io
+import json
 
 import datasets
 import numpy as np
@@ -22,7 +23,7 @@ from test_builder import ENCODEC, TinyCodecs, front_matter
 from test_corpus import clip, make_vctk_tree
 
 from builder import BuildRequest, build
-from builder.plan import Plan
+from builder.plan import Plan, PlanMismatchError
 from codecfake_hf.audio import read_audio, resample
 from codecfake_hf.corpus import AISHELL3, CorpusError, HubDataset, MixedSources, open_source
 from codecfake_hf.schema import FEATURES
@@ -108,7 +109,8 @@ def make_mls(root, demo_dir):
                 path = root / "wav" / f"{config}_{speaker}_{n}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(path, wave, rate, subtype="PCM_16")
-                rows[split].append({"audio": str(path), "original_path": f"{speaker}.flac", "begin_time": 0.0,
+                # The audio's bytes in the Parquet file, as the Hub's shards hold them.
+                rows[split].append({"audio": {"bytes": path.read_bytes(), "path": path.name}, "original_path": f"{speaker}.flac", "begin_time": 0.0,
                                     "end_time": 0.3, "transcript": f"{config} satz {k}", "audio_duration": 0.3,
                                     "speaker_id": speaker, "chapter_id": "100", "file": f"{speaker}_100_{n:06d}.opus",
                                     "id": f"{speaker}_100_{n:06d}"})
@@ -130,7 +132,10 @@ def mls(tmp_path_factory, demo_dir):
     return make_mls(tmp_path_factory.mktemp("mls"), demo_dir)
 
 
-def test_mls_config_gives_the_language_and_its_columns_map_without_the_9_hour_subset_twice(mls):
+def test_mls_config_gives_the_language_and_its_columns_map_without_the_9_hour_subset_twice(mls, tmp_path,
+                                                                                          monkeypatch):
+    # A cache of its own: `datasets` keys a local folder's cache by its files, which other test runs share.
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
     corpus = open_source(f"hf:{mls}:german")
     assert isinstance(corpus, HubDataset) and corpus.speaker_column == "speaker_id"
     records = corpus.records()
@@ -153,7 +158,8 @@ def test_mls_config_gives_the_language_and_its_columns_map_without_the_9_hour_su
     assert rate == 16000 and len(wave) == len(corpus.read(records[0])[0])
 
 
-def test_a_speaker_in_two_sources_is_refused(mls):
+def test_a_speaker_in_two_sources_is_refused(mls, tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "cache")
     with pytest.raises(CorpusError, match="speaker '1844' is in two sources of the mixed source"):
         open_source(f"hf:{mls}:german,hf:{mls}:german:train").records()
 
@@ -167,9 +173,14 @@ def test_ratio_split_per_language_puts_every_language_in_every_split():
     # Within a language, the same as a ratio split of that language alone (same seed).
     alone = SpeakerSplit.by_ratio(groups["zh"], (0.6, 0.2, 0.2), seed=1)
     assert all(split.split_of(s) == alone.split_of(s) for s in groups["zh"])
-    # One split per speaker, even for a speaker in two languages.
-    both = SpeakerSplit.by_ratio_per_group({"de": ["a", "b", "c", "x"], "fr": ["x", "d", "e", "f"]}, seed=0)
-    assert both.split_of("x") == SpeakerSplit.by_ratio(["a", "b", "c", "x"], seed=0).split_of("x")
+    # One split per speaker, even for a speaker in two languages: split with the first, left out of the second.
+    for seed in range(6):
+        both = SpeakerSplit.by_ratio_per_group({"de": ["a", "b", "c", "x"], "fr": ["x", "d", "e", "f"]},
+                                               (0.5, 0.25, 0.25), seed=seed)
+        de = SpeakerSplit.by_ratio(["a", "b", "c", "x"], (0.5, 0.25, 0.25), seed=seed)
+        fr = SpeakerSplit.by_ratio(["d", "e", "f"], (0.5, 0.25, 0.25), seed=seed)
+        assert [both.split_of(s) for s in "abcx"] == [de.split_of(s) for s in "abcx"]
+        assert [both.split_of(s) for s in "def"] == [fr.split_of(s) for s in "def"]
 
 
 def test_language_is_a_column_of_the_schema():
@@ -244,3 +255,18 @@ def test_language_flag_fills_rows_a_source_leaves_without_one(tmp_path, demo_dir
           codec_factory=TinyCodecs(codec_fixture), progress=False)
     assert {row["language"] for row in shard_rows(out)} == {"de"}
     assert front_matter(out)["language"] == ["de"]
+
+
+def test_a_folder_built_before_the_language_column_is_refused_with_the_reason(tmp_path, demo_dir, codec_fixture):
+    vctk = make_vctk_tree(tmp_path / "VCTK", demo_dir, "0.92", per_speaker=1, seconds=0.3)
+    out = tmp_path / "old"
+    request = BuildRequest(source=f"vctk:{vctk}", codecs=ENCODEC, out=str(out), device="cpu", limit=1)
+    build(request, codec_factory=TinyCodecs(codec_fixture), progress=False)
+    plan = json.loads((out / ".codecfake" / "plan.json").read_text())
+    for table in plan["records"].values():  # as a plan written before the column: no `language` in its records
+        for records in table.values():
+            for record in records:
+                del record["language"], record["source"]
+    (out / ".codecfake" / "plan.json").write_text(json.dumps(plan))
+    with pytest.raises(PlanMismatchError, match="was built before rows had a `language` column.*Build into a new"):
+        build(request, codec_factory=TinyCodecs(codec_fixture), progress=False)
