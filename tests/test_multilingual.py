@@ -110,7 +110,8 @@ def make_mls(root, demo_dir):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 sf.write(path, wave, rate, subtype="PCM_16")
                 # The audio's bytes in the Parquet file, as the Hub's shards hold them.
-                rows[split].append({"audio": {"bytes": path.read_bytes(), "path": path.name}, "original_path": f"{speaker}.flac", "begin_time": 0.0,
+                rows[split].append({"audio": {"bytes": path.read_bytes(), "path": path.name},
+                                    "original_path": f"{speaker}.flac", "begin_time": 0.0,
                                     "end_time": 0.3, "transcript": f"{config} satz {k}", "audio_duration": 0.3,
                                     "speaker_id": speaker, "chapter_id": "100", "file": f"{speaker}_100_{n:06d}.opus",
                                     "id": f"{speaker}_100_{n:06d}"})
