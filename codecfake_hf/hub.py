@@ -365,10 +365,10 @@ def _language_words(languages: Sequence[str] | None) -> str:
 
 
 def _language_table(languages: dict[str, dict[str, int]], splits: Sequence[str]) -> list[str]:
-    """Speakers per language and split, for rows of more than one language (each language is split apart)."""
+    """Speakers per language and split, for rows of more than one language."""
     if len(languages) < 2:
         return []
-    lines = ["", "Speakers per language and split (each language's speakers are split on their own):", "",
+    lines = ["", "Speakers per language and split:", "",
              "| language | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
     for code, counts in sorted(languages.items()):
         lines.append(f"| {f'`{code}`' if code else 'not stated'} | "
