@@ -47,7 +47,7 @@ from codecfake_hf.files import (
     write_error,
     write_text_atomic,
 )
-from codecfake_hf.recipe import MATCHED, default_recipe
+from codecfake_hf.recipe import MATCHED, default_recipe, from_source
 from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
@@ -57,6 +57,7 @@ from .plan import ALL_PARTS, PLAN_FILE, Plan, PlanMismatchError
 from .release import scan_release
 from .request import DEFAULT_MAX_SKIPPED, BuildRequest
 from .shards import RECORDS_DIR, read_record, recorded_sha256, recorded_shards, shard_state, stale_reason, write_record
+from .source_cache import SourceCache
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
 
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
-            records = corpus.records()
+            records = with_language(corpus.records(), request.languages())
             check_unique_ids(records, corpus.spec)  # two rows with one id would overwrite each other downstream
             run.report.source_skipped = list(getattr(corpus, "skipped", []))
             split, rule = choose_split(request, corpus, records)
@@ -144,7 +145,7 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
                           "recipe": recipe},
                 records={ALL_PARTS: Plan.split_records(records, split, request.limit)},
                 shard_size=request.shard_size,
-                source=source_info(corpus, request),
+                source=source_info(corpus, request, records),
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
@@ -196,6 +197,7 @@ def import_release(path: str | Path, out: str | Path, *, split_file: str | None 
         parts, skipped = scan_release(path)
     if metadata is not None:
         parts = _with_metadata(parts, open_source(metadata))
+    parts = {part: with_language(records, SOURCE_LANGUAGES["vctk"]) for part, records in parts.items()}
     split = SpeakerSplit.from_file(split_file) if split_file else SpeakerSplit.paper()
     ordered = _in_registry_order(parts)
     what = RELEASES[layout]
@@ -236,25 +238,53 @@ def choose_split(request: BuildRequest, corpus: Corpus, records: list[Record]) -
     if request.split_ratios is None and corpus.kind in PAPER_SPLIT_SOURCES:
         return SpeakerSplit.paper(), "paper"
     ratios = parse_ratios(request.split_ratios) if request.split_ratios else DEFAULT_RATIOS
-    split = SpeakerSplit.by_ratio((r.speaker_id for r in records), ratios, request.split_seed)
-    return split, f"ratios {','.join(f'{r:g}' for r in ratios)} seed {request.split_seed}"
+    rule = f"ratios {','.join(f'{r:g}' for r in ratios)} seed {request.split_seed}"
+    by_language: dict[str, set[str]] = {}
+    for record in records:
+        by_language.setdefault(record.language, set()).add(record.speaker_id)
+    if len(by_language) > 1:  # each language's speakers split apart, so that every split holds every language
+        return SpeakerSplit.by_ratio_per_group(by_language, ratios, request.split_seed), f"{rule} {PER_LANGUAGE}"
+    return SpeakerSplit.by_ratio((r.speaker_id for r in records), ratios, request.split_seed), rule
 
 
-def source_info(corpus: Corpus, request: BuildRequest | None = None) -> dict:
-    """What the card says about the source: its own facts, overridden by the request's licence and language."""
+PER_LANGUAGE = "per language"  # the split rule's suffix for a ratio split drawn within each language
+
+
+def with_language(records: list[Record], languages: list[str] | None) -> list[Record]:
+    """`records`, those without a language given the request's one language (`--language de` for a folder of
+    German speech); with several languages named, or none, the records keep what their source says."""
+    if not languages or len(languages) != 1:
+        return records
+    return [record if record.language else replace(record, language=languages[0]) for record in records]
+
+
+def data_languages(records) -> list[str]:
+    """The languages the records carry, sorted (empty codes left out)."""
+    return sorted({record.language for record in records if record.language})
+
+
+def source_info(corpus: Corpus, request: BuildRequest | None = None, records: list[Record] | None = None) -> dict:
+    """What the card says about the source: its own facts, overridden by the request's licence; its languages are
+    those of the `records` (the rows' `language` column), else the request's, else the source kind's."""
     license = (request and request.license) or corpus.license or "unknown"
     info = {"kind": corpus.kind, "description": corpus.description, "license": license,
             "attribution": corpus.attribution, "citation": corpus.citation}
     if request and request.license_name:
         info["license_name"], info["license_link"] = request.license_name, request.license_link
-    languages = (request and request.languages()) or SOURCE_LANGUAGES.get(corpus.kind)
+    languages = data_languages(records or []) or (request and request.languages()) or SOURCE_LANGUAGES.get(corpus.kind)
     if languages:
         info["language"] = languages
-    if corpus.kind in SOURCE_DATASETS:
-        info["source_datasets"] = [SOURCE_DATASETS[corpus.kind]]
-    elif corpus.kind == "hf":
-        info["source_datasets"] = [corpus.location.split(":")[0]]
+    hub_sets = [name for part in getattr(corpus, "corpora", [corpus]) for name in _source_datasets(part)]
+    if hub_sets:
+        info["source_datasets"] = list(dict.fromkeys(hub_sets))
     return info
+
+
+def _source_datasets(corpus: Corpus) -> list[str]:
+    """The Hub dataset a (single) source is, for the card's `source_datasets`."""
+    if corpus.kind in SOURCE_DATASETS:
+        return [SOURCE_DATASETS[corpus.kind]]
+    return [corpus.location.split(":")[0]] if corpus.kind == "hf" else []
 
 
 class BuildRun:
@@ -296,6 +326,7 @@ class BuildRun:
         self.weights: dict[str, bool] = {}  # codec -> whether its weights were random
         self.clipped: list[str] = []  # genuine rows clipped to full scale here
         self.redone: dict[str, list[str]] = {}  # part -> `<shard>: <reason>` of shards on disk to write again
+        self.source_cache: SourceCache | None = None  # each shard's source read once for every codec fed it
 
     def run(self, parts: list[str], *, notes: list[str]) -> BuildReport:
         """Write every missing shard of `parts` (in order), then the card; one run per folder at a time."""
@@ -415,6 +446,7 @@ class BuildRun:
 
     def write_tasks(self, tasks: list[tuple[str, str, int]]) -> None:
         """Write this rank's shards (`(part, split, shard)`, grouped by part), loading each codec once."""
+        self.source_cache = self.shared_source(list(dict.fromkeys(task[0] for task in tasks)))
         for part in dict.fromkeys(task[0] for task in tasks):
             shards = [(split, shard) for task_part, split, shard in tasks if task_part == part]
             codec = self.load_codec(part) if self.request is not None and part != GENUINE else None
@@ -422,6 +454,16 @@ class BuildRun:
                 continue
             self.write_part(part, shards, codec)
             del codec
+
+    def shared_source(self, parts: list[str]) -> SourceCache | None:
+        """A source cache (`builder.source_cache`) when two or more of `parts` are codecs that the recipe feeds the
+        source (`paper`, at another rate than the genuine rows): each shard's source is then read once for all."""
+        if self.request is None:
+            return None
+        recipe, rate = self.plan.identity.get("recipe", MATCHED), self.request.genuine_sample_rate
+        fed = [part for part in parts if part != GENUINE and part in codecs.names()
+               and from_source(recipe, codecs.spec(part).sample_rate, rate)]
+        return SourceCache(self.out / STATE_DIR / TMP_DIR, within=self.out) if len(fed) > 1 else None
 
     def write_part(self, part: str, shards: list[tuple[str, int]], codec: Codec | None) -> None:
         """Write `shards` of `part`."""
@@ -436,7 +478,8 @@ class BuildRun:
                             recipe=plan.identity.get("recipe", MATCHED),
                             batch_seconds=request.batch_seconds if request else None,
                             max_seconds=request.max_seconds if request else None,
-                            taxonomy=plan.source.get("taxonomy"))
+                            taxonomy=plan.source.get("taxonomy"),
+                            source_cache=self.source_cache if codec is not None else None)
             for split, shard in shards:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
                 records = plan.shard_records(part, split, shard)
@@ -555,6 +598,7 @@ class BuildRun:
             paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
             split_rule=plan.identity.get("split_rule", ""),
             random_weights_requested=bool(self.request and self.request.random_weights),
+            languages=plan_languages(plan, [s for s in plan.speakers() if s not in empty]),
         )
         # the examples first (two utterances' audio in every part and their spectrogram grid): the card links them
         text = str(hub.build_card(self.out, info, write_examples(self.out, parts)))
@@ -568,6 +612,17 @@ class BuildRun:
 
 
 # Named helpers of build(), import_release() and BuildRun
+
+
+def plan_languages(plan: Plan, splits: list[str]) -> dict[str, dict[str, int]]:
+    """{language: {split: speakers}} of the plan's records in `splits` (the card's table of a mixed build)."""
+    speakers: dict[str, dict[str, set[str]]] = {}
+    for table in plan.records.values():
+        for split, records in table.items():
+            if split in splits:
+                for record in records:
+                    speakers.setdefault(record.language, {}).setdefault(split, set()).add(record.speaker_id)
+    return {code: {split: len(names) for split, names in by_split.items()} for code, by_split in speakers.items()}
 
 
 def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, list[Record]]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from codecfake_hf.codecs import Codec
 
     from .plan import Plan
+    from .source_cache import SourceCache
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class PartRows:
         taxonomy (Mapping | None): {part: {field: release spelling}} of an imported release's codecs (CodecFake+
             CoRS's `QUA AUX DEC`): the taxonomy columns of those parts, where the spelling is known (the release's
             label, also where the registry's differs).
+        source_cache (SourceCache | None): where a codec fed the source (`paper`) finds each shard's source audio
+            read once for every such codec (`builder.source_cache`); None: each codec reads the source itself.
 
     Attributes:
         skipped (list[str]): `<utterance>: <reason>` of each utterance left out so far.
@@ -80,8 +83,9 @@ class PartRows:
     def __init__(self, *, corpus: Corpus | None = None, codec: Codec | None = None,
                  genuine_sample_rate: int | None = None, recipe: str = MATCHED, batch_seconds: float | None = None,
                  max_seconds: float | None = None, progress: tqdm | None = None,
-                 taxonomy: Mapping[str, Mapping[str, str]] | None = None):
+                 taxonomy: Mapping[str, Mapping[str, str]] | None = None, source_cache: SourceCache | None = None):
         self.corpus = corpus
+        self.source_cache = source_cache
         self.taxonomy = {part: release_taxonomy(facts) for part, facts in (taxonomy or {}).items()}
         self.codec = codec
         self.genuine_sample_rate = genuine_sample_rate
@@ -162,19 +166,34 @@ class PartRows:
         columns = ["utterance_id"] if source_fed else ["utterance_id", "audio"]
         batches = pq.ParquetFile(genuine).iter_batches(batch_size=WRITER_BATCH_SIZE, columns=columns)
         rows = (row for batch in batches for row in batch.to_pylist())
+        reads = self._source_reads(wanted, genuine) if source_fed else None
         for record, row in zip(wanted, rows, strict=True):
             if row["utterance_id"] != record.utterance_id:  # the plan fixes both orders: this is a bug
                 raise CodecFakeError(f"internal: {genuine} holds {row['utterance_id']} where the plan has "
                                      f"{record.utterance_id}; delete that genuine shard and build again.")
-            if not source_fed:
+            if reads is None:
                 yield Utterance(record.utterance_id, data=row["audio"]["bytes"])
                 continue
-            try:
-                wave, rate = self._read(record)
-            except AudioError as error:
-                self._skip(record, str(error))
+            _, read = next(reads)
+            if isinstance(read, AudioError):
+                self._skip(record, str(read))
                 continue
+            wave, rate = read
             yield Utterance(record.utterance_id, wave=wave, sample_rate=rate, resampler="sinc")
+        if reads is not None:
+            next(reads, None)  # run it to its end: a cache file is complete, and kept, only then
+
+    def _source_reads(self, records: list[Record], genuine: Path) -> Iterator[tuple[Record, object]]:
+        """`(record, (samples, rate) or AudioError)` of the source, in order: through the shard's source cache
+        where there is one, else read here."""
+        if self.source_cache is not None:
+            yield from self.source_cache.items(records, genuine, self._read)
+            return
+        for record in records:
+            try:
+                yield record, self._read(record)
+            except AudioError as error:
+                yield record, error
 
     def _read(self, record: Record) -> tuple[np.ndarray, int]:
         # Imported release files have no corpus object: their records point at the files.

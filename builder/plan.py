@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +170,21 @@ class Plan:
                 f"`out` {str(out)!r} holds a build made with other options ({details}). Repeat those options to "
                 "resume or add codecs, or choose another `out`."
             )
+        if self.records != other.records and _without_languages(self.records) == _without_languages(other.records):
+            raise PlanMismatchError(
+                f"`out` {str(out)!r} was built before rows had a `language` column: its shards lack it, and new "
+                "shards beside them would not load together. Build into a new `out` (or delete this one).")
         if self.records != other.records:
             raise PlanMismatchError(
                 f"`out` {str(out)!r} was started from the same source, but the source's utterances changed since "
                 f"({_first_difference(other.records, self.records)}). Choose another `out`, or restore the source."
             )
+
+
+def _without_languages(records: dict[str, dict[str, list[Record]]]) -> dict:
+    """The plan's records with their `language` left out (what a plan made before the column held)."""
+    return {part: {split: [replace(r, language="") for r in items] for split, items in table.items()}
+            for part, table in records.items()}
 
 
 def _first_difference(before: dict, now: dict) -> str:
@@ -228,7 +238,8 @@ def _typed(value: Any, where: str, kind: type, expected: str, *, optional: bool 
 _RECORD_FIELDS = {"utterance_id": (str, False, "a non-empty string"), "speaker_id": (str, False, "a non-empty string"),
                   "path": (str, True, "a path"), "index": (int, True, "a row index"), "text": (str, False, "a string"),
                   "gender": (str, False, "a string"), "age": (int, True, "a whole number"),
-                  "accent": (str, False, "a string"), "region": (str, False, "a string")}
+                  "accent": (str, False, "a string"), "region": (str, False, "a string"),
+                  "language": (str, False, "a string"), "source": (int, True, "a source index")}
 
 
 def _record(value: Any, where: str) -> Record:
@@ -241,6 +252,8 @@ def _record(value: Any, where: str) -> Record:
             _typed(value[key], f"{where}.{key}", kind, expected, optional=optional)
     if value.get("index") is not None:
         _integer(value["index"], f"{where}.index", 0, 2**62)
+    if value.get("source") is not None:
+        _integer(value["source"], f"{where}.source", 0, 2**16)
     return Record.from_dict(value)
 
 

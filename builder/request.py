@@ -40,8 +40,10 @@ class BuildRequest:
     """
 
     source: str = field(metadata={"help": (
-        "Genuine speech: vctk:PATH (VCTK 0.92 or 0.80 folder), folder:PATH (any folder of audio; speaker = first "
-        "sub-folder), hf:ID[:config][:split] (a Hub audio dataset), or builtin:demo.")})
+        "Genuine speech: vctk:PATH (VCTK 0.92 or 0.80 folder), aishell3:PATH (AISHELL-3, Mandarin), folder:PATH (any "
+        "folder of audio; speaker = first sub-folder), hf:ID[:config][:split] (a Hub audio dataset; MLS: "
+        "hf:facebook/multilingual_librispeech:german), or builtin:demo. Several joined by commas (vctk:A,aishell3:B) "
+        "make one mixed source, whose speakers are split per language.")})
     codecs: str = field(default="all", metadata={"help": (
         "`all` or comma-separated codec names/aliases, e.g. encodec_24khz,dac_16khz (default: all); a folder "
         "already built gets only the missing ones.")})
@@ -64,8 +66,9 @@ class BuildRequest:
     license_name: str | None = field(default=None, metadata={"help": "Name of an `other` licence (e.g. my-licence)."})
     license_link: str | None = field(default=None, metadata={"help": "Link to an `other` licence's text."})
     language: str | None = field(default=None, metadata={"help": (
-        "Language(s) of the speech, comma-separated ISO 639-1 codes (e.g. en or de,fr); default: the source's "
-        "(en for VCTK), else none declared.")})
+        "Language of the rows whose source states none (e.g. de for a folder of German speech); several "
+        "comma-separated codes (de,fr) only name the card's languages. Default: what the source states (en for VCTK, "
+        "zh for AISHELL-3, an MLS config's language), else none.")})
     limit: int | None = field(default=None, metadata={"help": (
         "At most N utterances per split, round-robin over its speakers (smoke runs; default: all).")})
     random_weights: bool = field(default=False, metadata={"help": (

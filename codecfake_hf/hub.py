@@ -82,6 +82,8 @@ class DatasetCardInfo:
         random_weights_requested (bool): random weights were the user's choice (`random_weights=True`), not a
             fallback for weights that could not be reached.
         pretty_name (str): the card's title.
+        languages (dict[str, dict[str, int]]): language code (`""`: not stated) -> split -> its speakers, from the
+            rows' `language`; the card shows it where the rows hold more than one language.
     """
 
     parts: list[str]
@@ -98,6 +100,7 @@ class DatasetCardInfo:
     split_rule: str = ""
     random_weights_requested: bool = False
     pretty_name: str = "CodecFake"
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 # Reading the folder
@@ -238,7 +241,8 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         "",
         "Codec-resynthesised speech for training and testing anti-spoofing (deepfake detection) models, as in the "
         "CodecFake paper (Wu, Tseng, Lee, Interspeech 2024): genuine utterances and what neural audio codecs "
-        f"made of them. Genuine speech: {info.source.get('description') or 'see below'}.",
+        f"made of them. Genuine speech: {info.source.get('description') or 'see below'}"
+        + _language_words(info.source.get("language")) + ".",
         "",
     ]
     if info.random_weight_codecs:
@@ -287,6 +291,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
     for split, speakers in info.speakers.items():
         shown = ", ".join(speakers[:20]) + (f", … ({len(speakers)} speakers)" if len(speakers) > 20 else "")
         lines.append(f"- `{split}`: {shown}")
+    lines += _language_table(info.languages, list(info.speakers))
     lines += ["", "## Schema", "", *schema_table(features), "", "## Notes", ""]
     lines += _notes(info)
     lines += ["", "## Risks and intended use", "",
@@ -352,6 +357,25 @@ def _examples_section(examples: CardExamples, parts: Sequence[str]) -> list[str]
     return [*lines, ""]
 
 
+def _language_words(languages: Sequence[str] | None) -> str:
+    """`; language: `en`` (or `languages: `en`, `zh``) for the card's first paragraph; empty when none is known."""
+    if not languages:
+        return ""
+    return f"; language{'s' if len(languages) > 1 else ''}: " + ", ".join(f"`{code}`" for code in languages)
+
+
+def _language_table(languages: dict[str, dict[str, int]], splits: Sequence[str]) -> list[str]:
+    """Speakers per language and split, for rows of more than one language."""
+    if len(languages) < 2:
+        return []
+    lines = ["", "Speakers per language and split:", "",
+             "| language | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]
+    for code, counts in sorted(languages.items()):
+        lines.append(f"| {f'`{code}`' if code else 'not stated'} | "
+                     + " | ".join(str(counts.get(split, 0)) for split in splits) + " |")
+    return lines
+
+
 def _split_words(info: DatasetCardInfo) -> str:
     rule = info.split_rule or ("paper" if info.paper_split else "file")
     if rule == "paper":
@@ -360,7 +384,9 @@ def _split_words(info: DatasetCardInfo) -> str:
     if rule.startswith("ratios "):
         ratios, _, seed = rule.removeprefix("ratios ").partition(" seed ")
         shares = ratios.replace(",", "/")
-        return f"a seeded random split of the source's speakers (train/validation/test shares {shares}, seed {seed})"
+        seed, per_language = seed.removesuffix(" per language"), seed.endswith(" per language")
+        return (f"a seeded random split of the source's speakers (train/validation/test shares {shares}, seed {seed}"
+                + (", drawn within each language, so that every split holds every language)" if per_language else ")"))
     return "a speaker -> split file given to the build"
 
 

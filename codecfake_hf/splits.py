@@ -88,6 +88,21 @@ class SpeakerSplit:
         return cls({speaker: split for speaker, split in assignments.items() if split != DEFAULT_SPLIT})
 
     @classmethod
+    def by_ratio_per_group(cls, groups: Mapping[str, Iterable[str]],
+                           ratios: tuple[float, float, float] = DEFAULT_RATIOS, seed: int = 0) -> SpeakerSplit:
+        """`by_ratio` within each group of speakers (each language's), so that every split holds every group that
+        has speakers enough; still one split per speaker. A speaker in two groups (one reader in two languages)
+        is split with the first group, by sorted name, and left out of the later ones."""
+        assignments: dict[str, str] = {}
+        placed: set[str] = set()
+        for name in sorted(groups):
+            speakers = sorted(set(groups[name]) - placed)
+            placed.update(speakers)
+            if speakers:
+                assignments.update(cls.by_ratio(speakers, ratios, seed).assignments)
+        return cls(assignments)
+
+    @classmethod
     def from_file(cls, path: str | Path) -> SpeakerSplit:
         """Read a split file; `SplitError` names the speaker that is in two splits.
 

@@ -1,4 +1,5 @@
-"""Sources of genuine speech: VCTK (0.80 and 0.92 layouts), any folder of audio, any Hub audio dataset.
+"""Sources of genuine speech: VCTK (0.80 and 0.92 layouts), AISHELL-3, any folder of audio, any Hub audio dataset,
+or several of them at once (`vctk:PATH,aishell3:PATH`).
 
     >>> from codecfake_hf.corpus import open_source
     >>> corpus = open_source("vctk:/data/VCTK-Corpus-0.92")
@@ -12,18 +13,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .aishell3 import AISHELL3
 from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
+from .mixed import MixedSources, split_sources
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
-    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "check_unique_ids",
-    "open_source",
+    "AISHELL3", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "MixedSources", "Record",
+    "SyntheticSpeech", "check_unique_ids", "open_source",
 ]
 
-SCHEMES = ("vctk", "folder", "hf", "builtin")
+SCHEMES = ("vctk", "folder", "hf", "builtin", "aishell3")
 
 
 def open_source(
@@ -37,20 +40,26 @@ def open_source(
     """Open a corpus from its source string.
 
     Args:
-        source (str): `vctk:PATH` (either VCTK layout), `folder:PATH` (any folder of audio files),
-            `hf:ID[:config][:split]` (a Hub dataset, or a local folder `datasets` loads), `builtin:demo`
-            (synthetic speech-like utterances), or a bare PATH (VCTK when it has VCTK's layout, else a folder).
+        source (str): `vctk:PATH` (either VCTK layout), `aishell3:PATH` (AISHELL-3, Mandarin), `folder:PATH` (any
+            folder of audio files), `hf:ID[:config][:split]` (a Hub dataset, or a local folder `datasets` loads),
+            `builtin:demo` (synthetic speech-like utterances), or a bare PATH (VCTK when it has VCTK's layout, else
+            a folder); several of these joined by commas (`vctk:A,aishell3:B`) are read as one mixed source.
         mic (str): VCTK 0.92 microphone, `mic1` or `mic2`.
         speaker_pattern (str | None): `folder:` only; regex whose group `speaker` names the speaker.
         audio_column (str | None): `hf:` only; the audio column (None: the first `Audio` column).
         speaker_column (str | None): `hf:` only; the speaker column (None: found by its usual names).
     """
+    parts = split_sources(str(source), SCHEMES)
+    if len(parts) > 1:
+        return MixedSources([open_source(part, mic=mic, speaker_pattern=speaker_pattern, audio_column=audio_column,
+                                         speaker_column=speaker_column) for part in parts])
     scheme, sep, rest = str(source).partition(":")
     if not sep or scheme not in SCHEMES:
         path = Path(source)
         if not path.exists():
             raise CorpusError(f"`source` {source!r}: no such folder, and not one of "
-                              f"{', '.join(s + ':' for s in SCHEMES)} (e.g. `vctk:PATH`, `hf:ORG/NAME`).")
+                              f"{', '.join(s + ':' for s in SCHEMES)} (e.g. `vctk:PATH`, `hf:ORG/NAME`; several "
+                              "joined by commas).")
         try:
             return VCTK(path, mic=mic)
         except CorpusError:
@@ -60,6 +69,8 @@ def open_source(
                           "e.g. `vctk:/data/VCTK-Corpus-0.92` or `hf:ORG/NAME`.")
     if scheme == "vctk":
         return VCTK(rest, mic=mic)
+    if scheme == "aishell3":
+        return AISHELL3(rest)
     if scheme == "folder":
         return AudioFolder(rest, speaker_pattern)
     if scheme == "builtin":

@@ -33,6 +33,9 @@ class Record:
         age (int | None): speaker's age, None when unknown.
         accent (str): speaker's accent, else empty.
         region (str): speaker's region, else empty.
+        language (str): the speech's language as a BCP-47 code (`en`, `zh`, `de`): what the corpus says, else the
+            reader's declared language (`Corpus.language`), else empty.
+        source (int | None): in a mixed source (`corpus.mixed`), the index of the source it comes from; else None.
     """
 
     utterance_id: str
@@ -44,6 +47,8 @@ class Record:
     age: int | None = None
     accent: str = ""
     region: str = ""
+    language: str = ""
+    source: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,10 +63,13 @@ class Corpus:
     """A source of genuine speech: `records()` lists the utterances, `read()` gives one's audio.
 
     Subclasses set `kind` and `location` and implement `records()`; sources that are not files
-    override `read()`. `description`, `license`, `attribution` and `citation` go into the dataset card.
+    override `read()`. `description`, `license`, `attribution` and `citation` go into the dataset card;
+    `language` (a BCP-47 code, empty when the corpus does not say) is what its records carry where they
+    say nothing else.
     """
 
     kind: str = "corpus"
+    language: str = ""
     description: str = ""
     license: str = ""
     attribution: str = ""

@@ -15,6 +15,23 @@ SPEAKER_COLUMNS = ("speaker_id", "speaker", "client_id", "spk_id", "speaker_name
 TEXT_COLUMNS = ("text", "sentence", "transcription", "transcript", "normalized_text")
 ID_COLUMNS = ("id", "utterance_id", "file", "path", "segment_id")
 GENDER_COLUMNS = ("gender", "sex")
+LANGUAGE_COLUMNS = ("language", "locale", "lang")  # Common Voice: `locale`
+# Configs named for their language (MLS, facebook/multilingual_librispeech: `german`, ...) -> BCP-47 codes.
+CONFIG_LANGUAGES = {"dutch": "nl", "english": "en", "french": "fr", "german": "de", "italian": "it",
+                    "polish": "pl", "portuguese": "pt", "spanish": "es", "mandarin": "zh", "chinese": "zh"}
+# A config that is itself a language code (`de`, `zh-CN`, `pt_br`): taken as the rows' language.
+LANGUAGE_CODE = re.compile(r"[a-z]{2}([-_][A-Za-z]{2,4})?")
+# Splits that repeat rows of `train` (MLS's limited-supervision subsets): left out when every split is read.
+SUBSET_SPLITS = ("9_hours", "1_hours", "train.9h", "train.1h")
+
+
+def config_language(config: str | None) -> str:
+    """The language a config's name states (`german` -> `de`, `zh-CN` -> `zh-CN`), else empty."""
+    if not config:
+        return ""
+    if config.lower() in CONFIG_LANGUAGES:
+        return CONFIG_LANGUAGES[config.lower()]
+    return config.replace("_", "-") if LANGUAGE_CODE.fullmatch(config) else ""
 
 
 class HubDataset(Corpus):
@@ -43,6 +60,8 @@ class HubDataset(Corpus):
         self.text_column = self._column(None, TEXT_COLUMNS, "text")
         self.id_column = self._column(None, ID_COLUMNS, "id")
         self.gender_column = self._column(None, GENDER_COLUMNS, "gender")
+        self.language_column = self._column(None, LANGUAGE_COLUMNS, "language")
+        self.language = config_language(config)  # rows without a language column of their own
         self.description = f"the Hugging Face dataset `{location}`"
 
     def _load(self):
@@ -57,7 +76,9 @@ class HubDataset(Corpus):
                 "and that the Hub (or its cache, with HF_HUB_OFFLINE=1) can be reached."
             ) from error
         if isinstance(loaded, datasets.DatasetDict):
-            loaded = datasets.concatenate_datasets([loaded[name] for name in sorted(loaded)])
+            # MLS's `9_hours`/`1_hours` are subsets of its `train`: read twice, they would be rows twice.
+            names = [n for n in sorted(loaded) if not (n in SUBSET_SPLITS and "train" in loaded)]
+            loaded = datasets.concatenate_datasets([loaded[name] for name in names])
         return loaded
 
     def _audio_column(self, name: str | None) -> str:
@@ -96,6 +117,7 @@ class HubDataset(Corpus):
                 utterance_id=utt, speaker_id=speaker, index=index,
                 text=str(row[self.text_column] or "") if self.text_column else "",
                 gender=str(row[self.gender_column] or "") if self.gender_column else "",
+                language=str(row[self.language_column] or "") if self.language_column else self.language,
             ))
         if len({r.utterance_id for r in records}) != len(records):
             records = [replace(r, utterance_id=f"{r.utterance_id}_{r.index:06d}") for r in records]

@@ -106,6 +106,7 @@ class VCTK(Corpus):
     """
 
     kind = "vctk"
+    language = "en"  # "English Multi-speaker Corpus"
     license = LICENSE
     attribution = ATTRIBUTION
     citation = CITATION
@@ -153,6 +154,7 @@ class VCTK(Corpus):
                     speaker_id=speaker_dir.name,
                     path=str(path),
                     text=self._transcript(speaker_dir.name, utt),
+                    language=self.language,
                     **speakers.get(speaker_dir.name, {}),
                 ))
                 kept += 1
