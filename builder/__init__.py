@@ -7,6 +7,8 @@ Run from a checkout: `python -m builder build|import|push|demo` (see `--help`). 
 """
 
 import importlib
+import sys
+import types
 
 # Imported on first use (PEP 562), so that `python -m builder <command> --help` does not import torch and datasets.
 _EXPORTS = {
@@ -18,10 +20,24 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
+class _Package(types.ModuleType):
+    """`builder.build` names both a submodule and the function users call. The import system binds the package's
+    attribute to a submodule when it is first imported (`from builder.build import ...`), which would shadow the
+    function for every later `from builder import build`: that binding is skipped, so the name always resolves
+    through `__getattr__` to the export. The submodule stays `sys.modules["builder.build"]`."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if isinstance(value, types.ModuleType) and name in _EXPORTS and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    # cached here: importing the submodule `builder.build` set the package's `build` to the module, not the function
-    globals()[name] = value
+    globals()[name] = value  # cached: found directly from now on
     return value
