@@ -57,6 +57,7 @@ from .plan import ALL_PARTS, PLAN_FILE, Plan, PlanMismatchError
 from .release import scan_release
 from .request import DEFAULT_MAX_SKIPPED, BuildRequest
 from .shards import RECORDS_DIR, read_record, recorded_sha256, recorded_shards, shard_state, stale_reason, write_record
+from .stream import share_layout, source_window
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     ranks = Ranks.start(request.device, rendezvous_timeout=request.rendezvous_timeout)
     try:
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
-                                       audio_column=request.audio_column, speaker_column=request.speaker_column)
+                                       audio_column=request.audio_column, speaker_column=request.speaker_column,
+                                       streaming=request.streaming)
 
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
@@ -303,6 +305,7 @@ class BuildRun:
         try:
             plan, pending = ranks.on_main(lambda: self.start(lock, parts))
             self.plan = plan
+            share_layout(self.corpus, ranks)  # a streamed source: where its units start, listed by rank 0
             # Genuine (or imported) shards first: every codec reads its input from the genuine rows.
             stored = [part for part in parts if self.request is None or part == GENUINE]
             coded = [part for part in parts if part not in stored]
@@ -441,8 +444,9 @@ class BuildRun:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
                 records = plan.shard_records(part, split, shard)
                 path = plan.shard_path(self.out, part, split, shard)
-                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR,
-                            within=self.out)
+                with source_window(self.corpus, records, codec, rows.recipe, rows.genuine_sample_rate):
+                    write_shard(rows.rows(records, part, genuine=genuine), path,
+                                tmp_dir=self.out / STATE_DIR / TMP_DIR, within=self.out)
                 write_record(self.out, path, records)  # what the shard holds and was made from, for later runs
                 self.done.setdefault(part, []).append((split, shard))
         self.skipped.setdefault(part, []).extend(rows.skipped)

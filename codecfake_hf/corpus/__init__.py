@@ -15,12 +15,13 @@ from pathlib import Path
 from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
+from .hfstream import StreamedHubDataset
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
-    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "SyntheticSpeech", "check_unique_ids",
-    "open_source",
+    "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "Record", "StreamedHubDataset", "SyntheticSpeech",
+    "check_unique_ids", "open_source",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin")
@@ -33,6 +34,7 @@ def open_source(
     speaker_pattern: str | None = None,
     audio_column: str | None = None,
     speaker_column: str | None = None,
+    streaming: bool = False,
 ) -> Corpus:
     """Open a corpus from its source string.
 
@@ -44,6 +46,8 @@ def open_source(
         speaker_pattern (str | None): `folder:` only; regex whose group `speaker` names the speaker.
         audio_column (str | None): `hf:` only; the audio column (None: the first `Audio` column).
         speaker_column (str | None): `hf:` only; the speaker column (None: found by its usual names).
+        streaming (bool): `hf:` only; read the dataset as a stream (`StreamedHubDataset`: nothing stored on disk)
+            rather than loading it whole (`HubDataset`: `datasets` converts it to Arrow files in its cache).
     """
     scheme, sep, rest = str(source).partition(":")
     if not sep or scheme not in SCHEMES:
@@ -68,4 +72,5 @@ def open_source(
         return SyntheticSpeech()
     dataset_id, _, tail = rest.partition(":")
     config, _, split = tail.partition(":")
-    return HubDataset(dataset_id, config or None, split or None, audio_column, speaker_column)
+    reader = StreamedHubDataset if streaming else HubDataset
+    return reader(dataset_id, config or None, split or None, audio_column, speaker_column)
