@@ -15,10 +15,11 @@ from mock_hub import MockHub
 from test_builder import ENCODEC, TinyCodecs
 from test_streaming import make_hub_layout
 
-build_module = importlib.import_module("builder.build")  # the module (`builder.build` is also a function)
 from builder import BuildRequest, build
 from builder.__main__ import main as builder_main
 from codecfake_hf import hub
+
+build_module = importlib.import_module("builder.build")  # the module (`builder.build` is also a function)
 
 TOKEN = "hf_MockHubToken0123456789abcdefghijk"
 REPO = "me/codecfake-stream"
@@ -29,7 +30,8 @@ def mock_hub(monkeypatch):
     server = MockHub(TOKEN)
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)  # read at import: as if HF_ENDPOINT had been set before
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     yield server
