@@ -131,8 +131,8 @@ class HubShards:
         queued, self.queue = self.queue, []
         operations = []
         for item in queued:
-            record_bytes = json.dumps(item.record, indent=1).encode()
-            if find_token(item.shard, self.token) or self.token.encode() in record_bytes:
+            record_bytes = json.dumps(item.record, indent=1).encode()  # the record file's ids, plus numbers
+            if any(find_token(path, self.token) for path in (item.shard, record_path(self.out, item.shard))):
                 raise hub.PushError(f"{item.shard} holds a Hub token (the token in use, or one shaped `hf_...`); it "
                                     "was not uploaded. Remove the token from the source's text, then build again.")
             operations += [CommitOperationAdd(self.relative(item.shard), str(item.shard)),

@@ -32,7 +32,7 @@ configs:
 """
 
 
-def make_hub_layout(root: Path, demo_dir: Path, files: int = 3) -> Path:
+def make_hub_layout(root: Path, demo_dir: Path, files: int = 3, first_text: str = "text 0") -> Path:
     """A folder in the Hub's layout: README.md with its configs, data/train-0000K-of-0000N.parquet."""
     paths, speakers, ids, texts = [], [], [], []
     for k, speaker in enumerate(s for s in HUB_SPEAKERS for _ in range(3)):
@@ -43,7 +43,7 @@ def make_hub_layout(root: Path, demo_dir: Path, files: int = 3) -> Path:
         paths.append(str(path))
         speakers.append(speaker)
         ids.append(f"{speaker}_{k:03d}")
-        texts.append(f"text {k}")
+        texts.append(f"text {k}" if k else first_text)
     table = datasets.Dataset.from_dict({"audio": paths, "speaker_id": speakers, "id": ids, "text": texts}
                                        ).cast_column("audio", datasets.Audio())
     repo = root / "hubset"

@@ -142,3 +142,41 @@ def test_push_to_errors_at_the_start_are_one_line_before_any_work(
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and err.startswith("error: "), err
     assert listed == [] and not out.exists()  # neither the source nor a codec was touched
+
+
+def test_a_run_stopped_before_its_commit_is_finished_in_the_same_folder_without_writing_again(
+        hub_layout, tmp_path, codec_fixture, mock_hub, monkeypatch):
+    """Shards finished but not yet committed when a run stopped are committed by the next run, not made again."""
+    from builder.upload import HubShards
+
+    out = tmp_path / "out"
+    original, calls = HubShards.flush, []
+
+    def stopping(self):
+        calls.append(len(self.queue))
+        if len(calls) == 3:  # the third commit never happens: the run is stopped with 2 shards finished here
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(HubShards, "flush", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        build(request(hub_layout, out, push_to=REPO, push_batch=2), codec_factory=TinyCodecs(codec_fixture),
+              progress=False)
+    monkeypatch.setattr(HubShards, "flush", original)
+    waiting = [p.relative_to(out).as_posix() for p in local_shards(out)]
+    assert len(waiting) == 2 and not any(p in mock_hub.repos[REPO] for p in waiting)
+    report = build(request(hub_layout, out, push_to=REPO, push_batch=2), codec_factory=TinyCodecs(codec_fixture),
+                   progress=False)
+    assert report.kept == 4 and report.written == 4 and report.uploaded == 4 + 2  # the 2 waiting went up first
+    uploads = mock_hub.uploads(REPO)
+    assert len([p for p in uploads if p.startswith("data/")]) == 8 and set(uploads.values()) == {1}
+    assert local_shards(out) == []
+
+
+def test_push_to_refuses_a_shard_holding_a_token_and_sends_nothing_of_it(tmp_path, demo_dir, codec_fixture,
+                                                                          mock_hub):
+    source = make_hub_layout(tmp_path / "source", demo_dir, first_text="my token is hf_" + "Leaked" * 6 + "abcd")
+    with pytest.raises(hub.PushError, match="genuine/.*parquet holds a Hub token .*it was not uploaded"):
+        build(request(source, tmp_path / "out", push_to=REPO, push_batch=1), codec_factory=TinyCodecs(codec_fixture),
+              progress=False)
+    assert not any(b"Leaked" in data for data in mock_hub.repos[REPO].values())
