@@ -134,3 +134,7 @@ def test_streamed_build_writes_what_a_loaded_build_writes_and_caches_nothing(
     a, b = folder_bytes(tmp_path / "streamed"), folder_bytes(tmp_path / "loaded")
     assert sorted(a) == sorted(b) and len([k for k in a if k.endswith(".parquet")]) >= 8
     assert [k for k in a if a[k] != b[k]] == []  # every shard and the card, byte for byte
+    # Same records, same plan: a folder started streamed is resumed by a loaded build with nothing to redo.
+    again = build_from(hub_layout, tmp_path / "streamed", codec_fixture, streaming=False,
+                       cache=tmp_path / "cache-loaded", monkeypatch=monkeypatch, recipe=recipe)
+    assert again.written == 0 and again.kept == len([k for k in a if k.endswith(".parquet")])
