@@ -102,6 +102,10 @@ def print_report(report) -> None:
                 print(f"    {line}")
     for name, reason in report.failed.items():
         print(f"  NOT BUILT {name}: {reason}")
+    if getattr(report, "pushed", None):  # `push_to`: the shards are in the repository, not in the folder
+        print(f"Pushed to {report.pushed} ({report.uploaded} shard(s) committed by this run)")
+        print(f'Load it with: load_dataset("{report.pushed.split("/datasets/", 1)[-1]}", "{hub.ALL_CONFIG}")')
+        return
     codec = next((p for p in report.complete if p != GENUINE), hub.ALL_CONFIG)
     splits = hub.part_splits(report.out, GENUINE if codec == hub.ALL_CONFIG else codec)
     split = "test" if "test" in splits or not splits else splits[0]  # a split the folder has

@@ -58,6 +58,8 @@ from .release import scan_release
 from .request import DEFAULT_MAX_SKIPPED, BuildRequest
 from .shards import RECORDS_DIR, read_record, recorded_sha256, recorded_shards, shard_state, stale_reason, write_record
 from .source_cache import SourceCache
+from .stream import share_layout, source_window
+from .upload import HubShards, build_facts
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class BuildReport:
             match what they were made from (a source file changed since): left out of the card until rebuilt.
         empty (list[str]): `<part>/<split>` of each split of a part that holds no row (every utterance of it was
             skipped): left out of the card.
+        pushed (str | None): with `push_to`, the repository's URL (its shards and card committed).
+        uploaded (int): with `push_to`, shards this run committed (every rank's).
     """
 
     out: Path
@@ -101,6 +105,8 @@ class BuildReport:
     source_skipped: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     empty: list[str] = field(default_factory=list)
+    pushed: str | None = None
+    uploaded: int = 0
 
 
 def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
@@ -127,8 +133,12 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     # this rank's device (cuda:LOCAL_RANK under `auto` on GPUs); the rendezvous waits at most rendezvous_timeout
     ranks = Ranks.start(request.device, rendezvous_timeout=request.rendezvous_timeout)
     try:
+        # Before the source is listed or a codec runs: no token, a refused token, an unreachable Hub: one message.
+        uploader = (HubShards.connect(request.push_to, request.out, private=request.push_private,
+                                      batch=request.push_batch) if request.push_to else None)
         corpus = corpus or open_source(request.source, mic=request.mic, speaker_pattern=request.speaker_pattern,
-                                       audio_column=request.audio_column, speaker_column=request.speaker_column)
+                                       audio_column=request.audio_column, speaker_column=request.speaker_column,
+                                       streaming=request.streaming)
 
         def make_plan() -> Plan:  # on rank 0 only: the corpus is listed once
             logger.info("source %s: listing utterances", corpus.spec)
@@ -150,7 +160,7 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
                        codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
-                       progress=progress, overwrite=request.overwrite)
+                       progress=progress, overwrite=request.overwrite, uploader=uploader)
         return run.run([GENUINE, *codec_names], notes=card_notes or [])
     finally:
         ranks.close()
@@ -301,6 +311,7 @@ class BuildRun:
         codec_factory (CodecFactory | None): loads a codec by name.
         progress (bool): show a progress bar per part.
         overwrite (bool): write into a non-empty folder that this tool did not make.
+        uploader (HubShards | None): `push_to`'s repository; None: the shards stay in the folder.
 
     Attributes:
         report (BuildReport): what the run did (on every rank: the whole run's, from rank 0).
@@ -308,8 +319,11 @@ class BuildRun:
 
     def __init__(self, plan: Plan | Callable[[], Plan], out: Path, *, request: BuildRequest | None = None,
                  corpus: Corpus | None = None, ranks: Ranks | None = None,
-                 codec_factory: CodecFactory | None = None, progress: bool = True, overwrite: bool = False):
+                 codec_factory: CodecFactory | None = None, progress: bool = True, overwrite: bool = False,
+                 uploader: HubShards | None = None):
         self.plan = plan
+        self.uploader = uploader  # `push_to`: shards committed as they finish (`builder.upload`)
+        self.held: set[str] = set()  # rank 0, with `push_to`: shards the repository holds (not made again)
         self.overwrite = overwrite
         self.out = out
         self.request = request
@@ -334,13 +348,17 @@ class BuildRun:
         try:
             plan, pending = ranks.on_main(lambda: self.start(lock, parts))
             self.plan = plan
+            share_layout(self.corpus, ranks)  # a streamed source: where its units start, listed by rank 0
             # Genuine (or imported) shards first: every codec reads its input from the genuine rows.
             stored = [part for part in parts if self.request is None or part == GENUINE]
             coded = [part for part in parts if part not in stored]
             self.write_tasks(ranks.share([(part, *shard) for part in stored for shard in pending[part]]))
+            self.flush_uploads()  # the codecs may read the genuine shards from the repository
             ranks.barrier()
             self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
-            outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped))
+            self.flush_uploads()
+            outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped,
+                                     len(self.uploader.committed) if self.uploader else 0))
             self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
         except (OSError, FileWriteError) as error:  # a full disk, a read-only folder, a size limit, ...
             raise _write_failed(error, self.out) from None
@@ -359,6 +377,11 @@ class BuildRun:
         plan = self.plan() if callable(self.plan) else self.plan
         lock.acquire()
         self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
+        if self.uploader is not None:
+            # What each part is made with: this run's settings for the parts it names, the plan's for the others.
+            made = {**{p: s for p, s in plan.parts.items() if p != GENUINE},
+                    **{p: self.made_with() for p in parts if p != GENUINE}, GENUINE: None}
+            self.held = self.uploader.adopt(plan, made)
         pending = {part: self.pending(part) for part in parts}
         self.check_unnamed_parts(parts)
         if self.request is not None:
@@ -380,7 +403,7 @@ class BuildRun:
         for split in plan.splits_of(part):
             for shard in range(plan.num_shards(part, split)):
                 path = plan.shard_path(self.out, part, split, shard)
-                reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                reason = self.stale_reason(path, plan.shard_records(part, split, shard))
                 if reason is None:
                     continue
                 if reason != "missing":
@@ -400,7 +423,7 @@ class BuildRun:
             for split in plan.splits_of(part):
                 for shard in range(plan.num_shards(part, split)):
                     path = plan.shard_path(self.out, part, split, shard)
-                    reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                    reason = self.stale_reason(path, plan.shard_records(part, split, shard))
                     if reason is not None:
                         reasons.append(f"{path.relative_to(self.out).as_posix()}: {reason}")
             if reasons:
@@ -409,6 +432,29 @@ class BuildRun:
                         f"left out of the card until rebuilt: run again with `codecs` naming {part}")
                 logger.warning("stale: %s", line)
                 self.report.stale.append(line)
+
+    def stale_reason(self, path: Path, records: list[Record]) -> str | None:
+        """`shards.stale_reason`, where a shard the `push_to` repository holds is kept (it is not in the folder)."""
+        if path.relative_to(self.out).as_posix() in self.held:
+            return None
+        return stale_reason(self.out, path, records)
+
+    def flush_uploads(self) -> None:
+        """Commit this rank's queued shards (`push_to`), before other ranks read them or the card counts them."""
+        if self.uploader is not None:
+            self.uploader.flush()
+
+    def remote_shards(self) -> dict[Path, tuple[int, int]]:
+        """Shards committed to the `push_to` repository and gone from the folder: path -> (rows, data bytes), from
+        their records (the card counts them as if present)."""
+        remote = {}
+        for record_file in (self.out / STATE_DIR / RECORDS_DIR).rglob("*.json"):
+            shard = self.out / DATA_DIR / record_file.relative_to(self.out / STATE_DIR / RECORDS_DIR).with_suffix(
+                ".parquet")
+            recorded = read_record(self.out, shard)
+            if recorded and recorded.get("hub") and not shard.exists() and isinstance(recorded.get("data_bytes"), int):
+                remote[shard] = (recorded["shard"]["rows"], recorded["data_bytes"])
+        return remote
 
     def made_with(self) -> dict:
         """What this run makes a codec's shards with: random or official weights, their seed, the precision."""
@@ -484,12 +530,29 @@ class BuildRun:
                 genuine = plan.shard_path(self.out, GENUINE, split, shard) if codec is not None else None
                 records = plan.shard_records(part, split, shard)
                 path = plan.shard_path(self.out, part, split, shard)
-                write_shard(rows.rows(records, part, genuine=genuine), path, tmp_dir=self.out / STATE_DIR / TMP_DIR,
-                            within=self.out)
+                with source_window(self.corpus, records, codec, rows.recipe, rows.genuine_sample_rate), \
+                        self.genuine_input(genuine) as genuine:
+                    write_shard(rows.rows(records, part, genuine=genuine), path,
+                                tmp_dir=self.out / STATE_DIR / TMP_DIR, within=self.out)
                 write_record(self.out, path, records)  # what the shard holds and was made from, for later runs
                 self.done.setdefault(part, []).append((split, shard))
+                if self.uploader is not None:
+                    self.uploader.add(path, build_facts(plan, self.made_with() if codec is not None else None))
         self.skipped.setdefault(part, []).extend(rows.skipped)
         self.clipped.extend(rows.clipped)
+
+    @contextlib.contextmanager
+    def genuine_input(self, genuine: Path | None):
+        """The genuine shard a codec shard is made from: in the folder, or (`push_to`: committed and removed, or
+        made on another machine) downloaded from the repository for as long as the codec shard is made."""
+        if genuine is None or genuine.exists() or self.uploader is None:
+            yield genuine
+            return
+        staging = self.out / STATE_DIR / TMP_DIR / f"hub-{self.ranks.rank}"
+        try:
+            yield self.uploader.fetch(genuine, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def finish(self, parts: list[str], pending: dict[str, list[tuple[str, int]]], outcomes: list[tuple],
                notes: list[str]) -> BuildReport:
@@ -499,8 +562,9 @@ class BuildRun:
         ranks' own reports say so, not a listing of the folder (which a shared filesystem may cache)."""
         report, plan = self.report, self.plan
         done: dict[str, set] = {}
-        for ranks_done, _, failed, weights, clipped in outcomes:
+        for ranks_done, _, failed, weights, clipped, uploaded in outcomes:
             report.clipped += clipped
+            report.uploaded += uploaded
             for part, shards in ranks_done.items():
                 done.setdefault(part, set()).update(map(tuple, shards))
             for part, reason in failed.items():
@@ -511,7 +575,7 @@ class BuildRun:
         # precision or seed than its shards on disk) wrote none of them.
         report.redone = [line for part in parts if part not in report.failed for line in self.redone.get(part, [])]
         for part in parts:  # part by part, as one process reports them
-            for _, skipped, _, _, _ in outcomes:
+            for _, skipped, *_ in outcomes:
                 report.skipped += [f"{part}: {reason}" for reason in skipped.get(part, [])]
         for part in parts:
             if part in report.failed:  # not loaded: a part with shards still to write is not in the card
@@ -536,6 +600,11 @@ class BuildRun:
         plan.save(self.out)
         report.card = self.write_card(notes)
         _clear_staging(self.out)
+        if self.uploader is not None:  # the card last, through the one push path (token search, one-line errors)
+            from .push import push_held  # here: builder.push imports this module
+
+            (self.out / DATA_DIR).mkdir(exist_ok=True)
+            report.pushed = push_held(self.out, plan, self.uploader.repo_id, token=self.uploader.token)
         return report
 
     def empty_splits(self, part: str) -> list[str]:
@@ -601,7 +670,7 @@ class BuildRun:
             languages=plan_languages(plan, [s for s in plan.speakers() if s not in empty]),
         )
         # the examples first (two utterances' audio in every part and their spectrogram grid): the card links them
-        text = str(hub.build_card(self.out, info, write_examples(self.out, parts)))
+        text = str(hub.build_card(self.out, info, write_examples(self.out, parts), remote=self.remote_shards()))
         # On record before the write: a run killed during it must still own the file it may have made. The hash
         # is what `demo` checks before it deletes the card: a card a user edited is not the tool's to delete.
         plan.card, plan.card_sha256 = True, sha256_text(text)

@@ -49,21 +49,27 @@ def push_dataset(folder: str | Path, repo_id: str, *, private: bool = False, tok
         # A read-only folder: no build can be writing it, so there is nothing to wait for.
         logger.info("%s is read-only: pushing without its lock", folder)
     try:
-        plan = Plan.load(folder)
-        unfinished = unfinished_parts(folder, plan)
-        if unfinished:
-            raise hub.PushError(
-                f"`folder` {str(folder)!r} has unfinished parts ({', '.join(unfinished)}): their shards would be "
-                "uploaded beside a card that does not declare them; nothing was uploaded. Finish them by running "
-                "the same build again (or delete data/<part>/ of a part you do not want), then push again.")
-        card = folder / "README.md"
-        before = sha256_file(card) if card.is_file() else None
-        try:
-            return hub.push_folder(folder, repo_id, private=private, token=token)
-        finally:
-            _keep_card_owned(folder, plan, before)
+        return push_held(folder, Plan.load(folder), repo_id, private=private, token=token)
     finally:
         lock.release()
+
+
+def push_held(folder: Path, plan: Plan, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
+    """`push_dataset`'s work, for a caller that holds the folder's lock (`push_dataset`; a build with
+    `push_to`, which commits its card this way once its shards are up): refuse unfinished parts, push, keep the
+    card the builder's own; returns the repository's URL."""
+    unfinished = unfinished_parts(folder, plan)
+    if unfinished:
+        raise hub.PushError(
+            f"`folder` {str(folder)!r} has unfinished parts ({', '.join(unfinished)}): their shards would be "
+            "uploaded beside a card that does not declare them; nothing was uploaded. Finish them by running "
+            "the same build again (or delete data/<part>/ of a part you do not want), then push again.")
+    card = folder / "README.md"
+    before = sha256_file(card) if card.is_file() else None
+    try:
+        return hub.push_folder(folder, repo_id, private=private, token=token)
+    finally:
+        _keep_card_owned(folder, plan, before)
 
 
 def _keep_card_owned(folder: Path, plan: Plan, before: str | None) -> None:

@@ -119,6 +119,20 @@ class BuildRequest:
         "hf: sources; the audio column (default: the first Audio column).")})
     speaker_column: str | None = field(default=None, metadata={"help": (
         "hf: sources; the speaker column (default: speaker_id, speaker, client_id... if present).")})
+    streaming: bool = field(default=True, metadata={"help": (
+        "hf: sources; read the dataset as a stream (datasets streaming): nothing of it is stored on disk, only "
+        "the audio of the shard being made is held in memory (default: true). false loads it whole first "
+        "(datasets converts it to Arrow files in its cache).")})
+    push_to: str | None = field(default=None, metadata={"help": (
+        "A Hub dataset repository (ORG/NAME) to upload to as the build goes: each finished shard is committed "
+        "(with its record, under .codecfake/shards/) and removed locally, the card is pushed at the end. A build "
+        "into a fresh folder with the same options resumes from the shards the repository holds. The token is "
+        "HF_TOKEN or the saved login.")})
+    push_private: bool = field(default=False, metadata={"help": (
+        "With push_to: create the repository private (default: the Hub's default, public).")})
+    push_batch: int = field(default=4, metadata={"help": (
+        "With push_to: finished shards per commit (default: 4); local disk holds at most about this many shards "
+        "(plus the one being written and a genuine shard read back from the repository).")})
 
     def __post_init__(self):
         if self.genuine_sample_rate == 0:  # the command line's spelling of None
@@ -144,6 +158,8 @@ class BuildRequest:
             raise CodecFakeError(f"`max_seconds` must be a positive number of seconds, got {self.max_seconds}.")
         if not 0 <= self.max_skipped <= 1:
             raise CodecFakeError(f"`max_skipped` must be a fraction within 0..1, got {self.max_skipped}.")
+        if self.push_batch < 1:
+            raise CodecFakeError(f"`push_batch` must be at least 1 shard, got {self.push_batch}.")
         if self.recipe is not None and self.recipe not in RECIPES:
             raise CodecFakeError(f"`recipe` must be one of {', '.join(RECIPES)} (or None: by source), "
                                  f"got {self.recipe!r}.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from .files import write_text_atomic
 from .names import BadNameError, check_part, check_split
 from .recipe import MATCHED
 from .recipe import describe as describe_recipe
-from .schema import DATA_DIR, GENUINE, LABELS, STATE_DIR, release_taxonomy, schema_table
+from .schema import DATA_DIR, FEATURES, GENUINE, LABELS, STATE_DIR, release_taxonomy, schema_table
 from .splits import split_sort_key
 from .token_scan import find_token
 
@@ -45,6 +45,9 @@ MODEL_IGNORE_PATTERNS = ["checkpoint-*", "checkpoint-*/**", "runs/**"]
 # The Trainer pickles its arguments here, `hub_token` included: uploaded only when proven token-free.
 TRAINING_ARGS_FILE = "training_args.bin"
 REPO_URL_PREFIX = {"dataset": "datasets/", "model": "", "space": "spaces/"}  # a repo's page under the endpoint
+# Shards uploaded and removed from a dataset folder (`builder build --push_to`): their path in the folder (as if
+# present) -> (rows, bytes of uncompressed data), as recorded from the footer before the upload.
+RemoteShards = Mapping[Path, tuple[int, int]]
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 _MODEL_REPO_ID = re.compile(r"^([\w.-]+/)?[\w.-]+$")
 
@@ -106,10 +109,10 @@ class DatasetCardInfo:
 # Reading the folder
 
 
-def part_splits(folder: Path, part: str) -> list[str]:
+def part_splits(folder: Path, part: str, remote: RemoteShards | None = None) -> list[str]:
     """The splits of `part`'s shards in `folder` (from their file names; names that are not split names are
-    not the builder's and are ignored)."""
-    names = {p.name.split("-", 1)[0] for p in (folder / DATA_DIR / part).glob("*.parquet")}
+    not the builder's and are ignored); `remote`: shards uploaded and no longer in the folder, counted too."""
+    names = {p.name.split("-", 1)[0] for p in _glob_files(folder, f"{DATA_DIR}/{part}/*.parquet", remote)}
     return sorted((name for name in names if _is_split(name)), key=split_sort_key)
 
 
@@ -121,17 +124,22 @@ def _is_split(name: str) -> bool:
     return True
 
 
-def count(files: Sequence[Path]) -> tuple[int, int]:
-    """(rows, bytes of uncompressed data) of Parquet files, from their footers only."""
+def count(files: Sequence[Path], remote: RemoteShards | None = None) -> tuple[int, int]:
+    """(rows, bytes of uncompressed data) of Parquet files, from their footers only (or, for a shard of `remote`,
+    from what was recorded of its footer before it was uploaded)."""
     rows = size = 0
     for path in files:
+        if remote and path in remote:
+            rows, size = rows + remote[path][0], size + remote[path][1]
+            continue
         meta = pq.read_metadata(path)
         rows += meta.num_rows
         size += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     return rows, size
 
 
-def config_files(folder: Path, parts: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+def config_files(folder: Path, parts: Sequence[str], remote: RemoteShards | None = None
+                 ) -> dict[str, dict[str, list[str]]]:
     """{config: {split: [globs]}}: `all` lists every part; each codec lists itself plus genuine.
 
     Splits are those where the config's own part has rows (a codec config without genuine rows
@@ -143,8 +151,8 @@ def config_files(folder: Path, parts: Sequence[str]) -> dict[str, dict[str, list
         check_part(part, "a part of the card")
 
     def filled(part: str) -> list[str]:
-        return [split for split in part_splits(folder, part)
-                if count(_glob_files(folder, f"data/{part}/{split}-*.parquet"))[0] > 0]
+        return [split for split in part_splits(folder, part, remote)
+                if count(_glob_files(folder, f"data/{part}/{split}-*.parquet", remote), remote)[0] > 0]
 
     configs: dict[str, dict[str, list[str]]] = {ALL_CONFIG: {}}
     splits = {part: filled(part) for part in parts}
@@ -165,29 +173,35 @@ def config_files(folder: Path, parts: Sequence[str]) -> dict[str, dict[str, list
     return configs
 
 
-def _glob_files(folder: Path, pattern: str) -> list[Path]:
-    return sorted(folder.glob(pattern))
+def _glob_files(folder: Path, pattern: str, remote: RemoteShards | None = None) -> list[Path]:
+    uploaded = {path for path in remote or () if fnmatch.fnmatch(path.relative_to(folder).as_posix(), pattern)}
+    return sorted(set(folder.glob(pattern)) | uploaded)
 
 
 # The card
 
 
-def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples | None = None) -> DatasetCard:
+def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples | None = None, *,
+               remote: RemoteShards | None = None) -> DatasetCard:
     """The dataset card of `folder` (not written; see `write_dataset_card`); `examples`: the listening examples
-    and spectrogram grid it shows (`card_examples.write_examples`)."""
+    and spectrogram grid it shows (`card_examples.write_examples`); `remote`: shards already uploaded and removed
+    from the folder (`builder build --push_to`), with their rows and data bytes, described as if present."""
     folder = Path(folder)
-    configs = config_files(folder, info.parts)
-    first = next(iter(_glob_files(folder, f"data/{info.parts[0]}/*.parquet")), None)
-    if first is None:
+    remote = dict(remote or {})
+    configs = config_files(folder, info.parts, remote)
+    shards = _glob_files(folder, f"data/{info.parts[0]}/*.parquet", remote)
+    if not shards:
         raise CodecFakeError(f"{folder}: no Parquet shards under data/{info.parts[0]}/; nothing to describe.")
-    features = datasets.Features.from_arrow_schema(pq.read_schema(first))
+    local = next((path for path in shards if path not in remote), None)
+    # Every shard the builder writes has the schema's features (`builder.dataset.write_shard`).
+    features = datasets.Features.from_arrow_schema(pq.read_schema(local)) if local is not None else FEATURES
     counts: dict[str, dict[str, int]] = {}
     infos = DatasetInfosDict()
     for name, table in configs.items():
         split_dict = datasets.SplitDict()
         counts[name] = {}
         for split, globs in table.items():
-            rows, size = count([f for g in globs for f in _glob_files(folder, g)])
+            rows, size = count([f for g in globs for f in _glob_files(folder, g, remote)], remote)
             counts[name][split] = rows
             split_dict.add(datasets.SplitInfo(name=split, num_bytes=size, num_examples=rows))
         infos[name] = datasets.DatasetInfo(features=features, splits=split_dict,

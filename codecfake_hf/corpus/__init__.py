@@ -17,13 +17,14 @@ from .aishell3 import AISHELL3
 from .base import Corpus, CorpusError, Record, check_unique_ids
 from .folder import AudioFolder
 from .hfdataset import HubDataset
+from .hfstream import StreamedHubDataset
 from .mixed import MixedSources, split_sources
 from .synthetic import SyntheticSpeech
 from .vctk import VCTK
 
 __all__ = [
     "AISHELL3", "VCTK", "AudioFolder", "Corpus", "CorpusError", "HubDataset", "MixedSources", "Record",
-    "SyntheticSpeech", "check_unique_ids", "open_source",
+    "StreamedHubDataset", "SyntheticSpeech", "check_unique_ids", "open_source",
 ]
 
 SCHEMES = ("vctk", "folder", "hf", "builtin", "aishell3")
@@ -36,6 +37,7 @@ def open_source(
     speaker_pattern: str | None = None,
     audio_column: str | None = None,
     speaker_column: str | None = None,
+    streaming: bool = False,
 ) -> Corpus:
     """Open a corpus from its source string.
 
@@ -48,9 +50,12 @@ def open_source(
         speaker_pattern (str | None): `folder:` only; regex whose group `speaker` names the speaker.
         audio_column (str | None): `hf:` only; the audio column (None: the first `Audio` column).
         speaker_column (str | None): `hf:` only; the speaker column (None: found by its usual names).
+        streaming (bool): `hf:` only; read the dataset as a stream (`StreamedHubDataset`: nothing stored on disk)
+            rather than loading it whole (`HubDataset`: `datasets` converts it to Arrow files in its cache). A mixed
+            source loads its `hf:` parts whole.
     """
     parts = split_sources(str(source), SCHEMES)
-    if len(parts) > 1:
+    if len(parts) > 1:  # its `hf:` parts are loaded whole: a shard's streamed window is read for one source only
         return MixedSources([open_source(part, mic=mic, speaker_pattern=speaker_pattern, audio_column=audio_column,
                                          speaker_column=speaker_column) for part in parts])
     scheme, sep, rest = str(source).partition(":")
@@ -79,4 +84,5 @@ def open_source(
         return SyntheticSpeech()
     dataset_id, _, tail = rest.partition(":")
     config, _, split = tail.partition(":")
-    return HubDataset(dataset_id, config or None, split or None, audio_column, speaker_column)
+    reader = StreamedHubDataset if streaming else HubDataset
+    return reader(dataset_id, config or None, split or None, audio_column, speaker_column)

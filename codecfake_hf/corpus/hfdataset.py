@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -64,11 +65,11 @@ class HubDataset(Corpus):
         self.language = config_language(config)  # rows without a language column of their own
         self.description = f"the Hugging Face dataset `{location}`"
 
-    def _load(self):
+    def _load(self, **options):
         import datasets
 
         try:
-            loaded = datasets.load_dataset(self.dataset_id, self.config, split=self.split)
+            loaded = datasets.load_dataset(self.dataset_id, self.config, split=self.split, **options)
         except Exception as error:  # datasets raises many types (FileNotFound, ConnectionError, ValueError...)
             raise CorpusError(
                 f"`hf:` source {self.location!r} could not be loaded ({type(error).__name__}: "
@@ -106,9 +107,13 @@ class HubDataset(Corpus):
         return next((c for c in candidates if c in columns), None)
 
     def records(self) -> list[Record]:
-        meta = self.dataset.remove_columns(self.audio_column)
+        return self._records_from(self.dataset.remove_columns(self.audio_column))
+
+    def _records_from(self, rows: Iterable[dict]) -> list[Record]:
+        """The records of the source's metadata rows (no audio column), in their order; `index` is the row's
+        position (`hfstream` reads the same rows as a stream, so both give the same records)."""
         records = []
-        for index, row in enumerate(meta):
+        for index, row in enumerate(rows):
             speaker = str(row[self.speaker_column]) if self.speaker_column else "unknown"
             raw_id = str(row[self.id_column]) if self.id_column else f"{speaker}_{index:06d}"
             # Ids become parts of row ids (`<codec>+<id>`): keep them to one path-free token.
@@ -124,10 +129,14 @@ class HubDataset(Corpus):
         return records
 
     def read(self, record: Record) -> tuple[np.ndarray, int]:
-        sample = self.dataset[int(record.index)][self.audio_column]
-        if hasattr(sample, "get_all_samples"):  # datasets >= 4 decodes to a torchcodec AudioDecoder
-            samples = sample.get_all_samples()
-            wave, rate = samples.data.numpy().T, int(samples.sample_rate)
-        else:
-            wave, rate = np.asarray(sample["array"]), int(sample["sampling_rate"])
-        return check_waveform(wave, record.utterance_id), check_rate(rate, record.utterance_id)
+        return decoded_wave(self.dataset[int(record.index)][self.audio_column], record)
+
+
+def decoded_wave(sample, record: Record) -> tuple[np.ndarray, int]:
+    """float32 samples and rate of a decoded `Audio` value (a torchcodec decoder, or an array and its rate)."""
+    if hasattr(sample, "get_all_samples"):  # datasets >= 4 decodes to a torchcodec AudioDecoder
+        samples = sample.get_all_samples()
+        wave, rate = samples.data.numpy().T, int(samples.sample_rate)
+    else:
+        wave, rate = np.asarray(sample["array"]), int(sample["sampling_rate"])
+    return check_waveform(wave, record.utterance_id), check_rate(rate, record.utterance_id)
