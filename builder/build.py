@@ -444,6 +444,10 @@ class BuildRun:
         if self.uploader is not None:
             self.uploader.flush()
 
+    def _fetch_for_card(self, shard: Path) -> Path:
+        """An uploaded shard, downloaded into the staging folder for the card's examples (`card_examples`)."""
+        return self.uploader.fetch(shard, self.out / STATE_DIR / TMP_DIR / "card")
+
     def remote_shards(self) -> dict[Path, tuple[int, int]]:
         """Shards committed to the `push_to` repository and gone from the folder: path -> (rows, data bytes), from
         their records (the card counts them as if present)."""
@@ -670,7 +674,9 @@ class BuildRun:
             languages=plan_languages(plan, [s for s in plan.speakers() if s not in empty]),
         )
         # the examples first (two utterances' audio in every part and their spectrogram grid): the card links them
-        text = str(hub.build_card(self.out, info, write_examples(self.out, parts), remote=self.remote_shards()))
+        remote = self.remote_shards()
+        examples = write_examples(self.out, parts, remote=remote, fetch=self._fetch_for_card if remote else None)
+        text = str(hub.build_card(self.out, info, examples, remote=remote))
         # On record before the write: a run killed during it must still own the file it may have made. The hash
         # is what `demo` checks before it deletes the card: a card a user edited is not the tool's to delete.
         plan.card, plan.card_sha256 = True, sha256_text(text)

@@ -5,14 +5,16 @@
 (`examples/spectrograms.png`: a row per part, a column per utterance, each at its file's own rate) and returns
 what the card links to. The folder is pushed with the dataset, so the card's links and image resolve in the
 Hub repo; `load_dataset` never reads it (the card's configs name only `data/`). Every file goes through
-`files.atomic_path`; files of an earlier card that this one no longer links are removed.
+`files.atomic_path`; files of an earlier card that this one no longer links are removed. Shards already
+uploaded and gone from the folder (`builder build --push_to`) are read through a `fetch` function: then only the
+first such shard of each part in the split is read, so a card costs one shard's download per part.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,33 +49,54 @@ class CardExamples:
     grid: str = f"{EXAMPLES_DIR}/{GRID_FILE}"
 
 
-def _shards(folder: Path, part: str, split: str) -> list[Path]:
-    return sorted((folder / DATA_DIR / part).glob(f"{split}-*.parquet"))
+class _Shards:
+    """The shards of a folder's parts, local or uploaded (`remote`: paths no longer on disk, read through `fetch`,
+    the first of each part and split only)."""
+
+    def __init__(self, folder: Path, remote: Iterable[Path] = (), fetch: Callable[[Path], Path] | None = None):
+        self.folder, self.fetch = folder, fetch
+        self.remote = {Path(p) for p in remote} if fetch is not None else set()
+        self.fetched: dict[Path, Path] = {}
+
+    def splits(self) -> list[str]:
+        names = {p.name for p in (self.folder / DATA_DIR / GENUINE).glob("*.parquet")}
+        names |= {p.name for p in self.remote if p.parent.name == GENUINE}
+        return sorted({name.split("-", 1)[0] for name in names}, key=lambda s: (s != "test", split_sort_key(s)))
+
+    def of(self, part: str, split: str) -> list[Path]:
+        local = sorted((self.folder / DATA_DIR / part).glob(f"{split}-*.parquet"))
+        remote = sorted(p for p in self.remote if p.parent == self.folder / DATA_DIR / part
+                        and p.name.startswith(f"{split}-") and p.suffix == ".parquet")
+        return local + [self._local(p) for p in remote[:1]]
+
+    def _local(self, path: Path) -> Path:
+        if path not in self.fetched:
+            self.fetched[path] = self.fetch(path)
+        return self.fetched[path]
 
 
-def pick_utterances(folder: Path, parts: Sequence[str], count: int = UTTERANCES) -> tuple[str, list[str]] | None:
+def pick_utterances(shards: _Shards, parts: Sequence[str], count: int = UTTERANCES) -> tuple[str, list[str]] | None:
     """(split, utterance ids): `count` genuine utterances of the test split (else the first split with genuine
     rows) that the most codec parts hold, the first of those by id; None without genuine rows."""
-    splits = sorted({p.name.split("-", 1)[0] for p in (folder / DATA_DIR / GENUINE).glob("*.parquet")},
-                    key=lambda s: (s != "test", split_sort_key(s)))
+    splits = shards.splits()
     if not splits:
         return None
     split = splits[0]
     held: dict[str, int] = {}
     for part in parts:
-        for path in _shards(folder, part, split):
+        for path in shards.of(part, split):
             for utterance in pq.read_table(path, columns=["utterance_id"]).column(0).to_pylist():
                 held[utterance] = held.get(utterance, 0) + 1
-    genuine = {u for path in _shards(folder, GENUINE, split)
+    genuine = {u for path in shards.of(GENUINE, split)
                for u in pq.read_table(path, columns=["utterance_id"]).column(0).to_pylist()}
     chosen = sorted(genuine, key=lambda u: (-held.get(u, 0), u))[:count]
     return (split, sorted(chosen)) if chosen else None
 
 
-def _rows(folder: Path, part: str, split: str, utterances: Sequence[str]) -> dict[str, dict]:
+def _rows(shards: _Shards, part: str, split: str, utterances: Sequence[str]) -> dict[str, dict]:
     """utterance -> its row's stored audio ({"bytes", "path"}) in `part`."""
     found = {}
-    for path in _shards(folder, part, split):
+    for path in shards.of(part, split):
         table = pq.read_table(path, columns=["utterance_id", "audio"],
                               filters=[("utterance_id", "in", list(utterances))])
         for utterance, audio in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True):
@@ -81,11 +104,20 @@ def _rows(folder: Path, part: str, split: str, utterances: Sequence[str]) -> dic
     return found
 
 
-def write_examples(folder: str | Path, parts: Sequence[str]) -> CardExamples | None:
+def write_examples(folder: str | Path, parts: Sequence[str], *, remote: Iterable[Path] = (),
+                   fetch: Callable[[Path], Path] | None = None) -> CardExamples | None:
     """Write the examples of `folder` (parts: genuine first, then the codecs) and return them; None where the
-    folder has no genuine rows to pick from (then `examples/` is left as it was)."""
+    folder has no genuine rows to pick from (then `examples/` is left as it was).
+
+    Args:
+        folder (str | Path): the dataset folder.
+        parts (Sequence[str]): the parts the card shows.
+        remote (Iterable[Path]): shards uploaded and gone from the folder (their paths in it).
+        fetch (Callable[[Path], Path] | None): a remote shard's path -> a local copy of it.
+    """
     folder = Path(folder)
-    picked = pick_utterances(folder, parts)
+    shards = _Shards(folder, remote, fetch)
+    picked = pick_utterances(shards, parts)
     if picked is None:
         return None
     split, utterances = picked
@@ -94,7 +126,7 @@ def write_examples(folder: str | Path, parts: Sequence[str]) -> CardExamples | N
     import soundfile as sf
 
     for part in parts:
-        for utterance, audio in _rows(folder, part, split, utterances).items():
+        for utterance, audio in _rows(shards, part, split, utterances).items():
             if not audio or not audio.get("bytes"):
                 continue
             suffix = Path(audio.get("path") or "x.flac").suffix or ".flac"

@@ -100,8 +100,12 @@ def test_push_to_uploads_each_shard_once_keeps_few_locally_and_a_fresh_folder_re
     codecs = TinyCodecs(codec_fixture)
     again = build(request(hub_layout, tmp_path / "elsewhere", push_to=REPO), codec_factory=codecs, progress=False)
     assert again.written == 0 and again.kept == 8 and again.uploaded == 0 and codecs.built == []
-    assert mock_hub.commits[commits:] == [(REPO, ["README.md"])]
+    # the card and its examples, made from the first shard of each part that the repository holds (downloaded)
+    examples = sorted(p for p in files if p.startswith("examples/"))
+    assert examples[-1] == "examples/spectrograms.png" and len(examples) == 5
+    assert mock_hub.commits[commits:] == [(REPO, ["README.md", *examples])]
     assert mock_hub.repos[REPO]["README.md"] == files["README.md"]
+    assert all(mock_hub.repos[REPO][p] == (tmp_path / "local" / p).read_bytes() for p in examples[:-1])
 
 
 def test_push_to_refuses_a_repository_built_with_other_options(hub_layout, tmp_path, codec_fixture, mock_hub):
