@@ -28,7 +28,7 @@ import torch
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
-from codecfake_hf import codecs, hub
+from codecfake_hf import channels, codecs, hub
 from codecfake_hf.card_examples import EXAMPLES_DIR
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
@@ -48,9 +48,10 @@ from codecfake_hf.files import (
     write_text_atomic,
 )
 from codecfake_hf.recipe import MATCHED, default_recipe
-from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
+from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR, codec_of, condition_of
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
+from . import conditions as channel_parts
 from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, PLAN_FILE, Plan, PlanMismatchError
@@ -121,6 +122,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
+    # UnknownConditionError names an unknown condition or an encoder this FFmpeg lacks, before anything is written
+    condition_names = channels.parse_condition_list(request.conditions) if request.conditions else []
     if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
         raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
     # this rank's device (cuda:LOCAL_RANK under `auto` on GPUs); the rendezvous waits at most rendezvous_timeout
@@ -150,7 +153,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
                        codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
                        progress=progress, overwrite=request.overwrite)
-        return run.run([GENUINE, *codec_names], notes=card_notes or [])
+        parts = [GENUINE, *codec_names]
+        return run.run([*parts, *channel_parts.condition_parts(parts, condition_names)], notes=card_notes or [])
     finally:
         ranks.close()
 
@@ -303,12 +307,17 @@ class BuildRun:
         try:
             plan, pending = ranks.on_main(lambda: self.start(lock, parts))
             self.plan = plan
-            # Genuine (or imported) shards first: every codec reads its input from the genuine rows.
+            # Genuine (or imported) shards first: every codec reads its input from the genuine rows; then the
+            # codecs; then the channel conditions, each made from a clean shard of the stages before.
             stored = [part for part in parts if self.request is None or part == GENUINE]
-            coded = [part for part in parts if part not in stored]
+            conditioned = [part for part in parts if channel_parts.is_conditioned(part)]
+            coded = [part for part in parts if part not in stored and part not in conditioned]
             self.write_tasks(ranks.share([(part, *shard) for part in stored for shard in pending[part]]))
             ranks.barrier()
             self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
+            if conditioned:
+                ranks.barrier()
+                self.write_tasks(ranks.share([(part, *shard) for part in conditioned for shard in pending[part]]))
             outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped))
             self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
         except (OSError, FileWriteError) as error:  # a full disk, a read-only folder, a size limit, ...
@@ -328,28 +337,37 @@ class BuildRun:
         plan = self.plan() if callable(self.plan) else self.plan
         lock.acquire()
         self.plan = plan = _resume_or_start(plan, self.out, self.overwrite)
-        pending = {part: self.pending(part) for part in parts}
-        self.check_unnamed_parts(parts)
+        pending: dict[str, list[tuple[str, int]]] = {}
+        for part in parts:  # in order: a condition part's clean part is listed before it
+            pending[part] = self.pending(part, pending)
+        self.check_unnamed_parts(parts, pending)
         if self.request is not None:
             # The weights a codec's shards are made with are on record before the first of them is
             # written, so that a rerun after a kill finds them (and refuses to mix the other kind).
             # A part with no shard on disk yet takes this run's weights, whatever an earlier run recorded.
             for part in parts:
                 total = sum(plan.num_shards(part, split) for split in plan.splits_of(part))
-                if part != GENUINE and (len(pending[part]) == total or (
+                if channel_parts.is_conditioned(part):  # made from its clean part's shards: no weights of its own
+                    if pending[part]:
+                        plan.parts[part] = {"complete": False, "condition": condition_of(part)}
+                elif part != GENUINE and (len(pending[part]) == total or (
                         pending[part] and "random_weights" not in plan.parts.get(part, {}))):
                     plan.parts[part] = {"complete": False, **self.made_with()}
             plan.save(self.out)
         return plan, pending
 
-    def pending(self, part: str) -> list[tuple[str, int]]:
+    def pending(self, part: str, earlier: dict[str, list[tuple[str, int]]] | None = None) -> list[tuple[str, int]]:
         """(split, shard) of each shard of `part` to write: missing, or on disk but not to be kept (changed,
-        unrecorded, made from source files that changed since), which is logged and reported."""
+        unrecorded, made from source files that changed since; a condition shard also when its clean shard is in
+        `earlier`'s list of shards to write, or is not the file it was made from), which is logged and reported."""
         plan, result = self.plan, []
+        redone = (earlier or {}).get(codec_of(part), []) if channel_parts.is_conditioned(part) else []
         for split in plan.splits_of(part):
             for shard in range(plan.num_shards(part, split)):
                 path = plan.shard_path(self.out, part, split, shard)
                 reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                if reason is None and channel_parts.is_conditioned(part):
+                    reason = channel_parts.dependency_reason(self.out, plan, part, split, shard, redone)
                 if reason is None:
                     continue
                 if reason != "missing":
@@ -359,10 +377,11 @@ class BuildRun:
                 result.append((split, shard))
         return result
 
-    def check_unnamed_parts(self, parts: list[str]) -> None:
+    def check_unnamed_parts(self, parts: list[str], pending: dict[str, list[tuple[str, int]]] | None = None) -> None:
         """A finished part this run does not name keeps its shards only while they still match what they were
-        made from; one whose shards do not (a source file changed since, a shard damaged) is marked stale: left
-        out of the card, and reported, until a run names it again and redoes those shards."""
+        made from; one whose shards do not (a source file changed since, a shard damaged; for a condition part, its
+        clean shard missing, changed or written again by this run, as `pending` lists) is marked stale: left out of
+        the card, and reported, until a run names it again and redoes those shards."""
         plan = self.plan
         for part in [p for p in plan.parts if p not in parts and plan.parts[p].get("complete")]:
             reasons = []
@@ -370,12 +389,15 @@ class BuildRun:
                 for shard in range(plan.num_shards(part, split)):
                     path = plan.shard_path(self.out, part, split, shard)
                     reason = stale_reason(self.out, path, plan.shard_records(part, split, shard))
+                    if reason is None and channel_parts.is_conditioned(part):
+                        reason = channel_parts.dependency_reason(self.out, plan, part, split, shard,
+                                                                 (pending or {}).get(codec_of(part), ()))
                     if reason is not None:
                         reasons.append(f"{path.relative_to(self.out).as_posix()}: {reason}")
             if reasons:
                 plan.parts[part].update(complete=False, stale=reasons)
                 line = (f"{part}: {len(reasons)} shard(s) no longer match what they were made from ({reasons[0]}); "
-                        f"left out of the card until rebuilt: run again with `codecs` naming {part}")
+                        f"left out of the card until rebuilt: run again with {_naming(part)}")
                 logger.warning("stale: %s", line)
                 self.report.stale.append(line)
 
@@ -417,6 +439,9 @@ class BuildRun:
         """Write this rank's shards (`(part, split, shard)`, grouped by part), loading each codec once."""
         for part in dict.fromkeys(task[0] for task in tasks):
             shards = [(split, shard) for task_part, split, shard in tasks if task_part == part]
+            if channel_parts.is_conditioned(part):
+                self.write_condition_part(part, shards)
+                continue
             codec = self.load_codec(part) if self.request is not None and part != GENUINE else None
             if codec is None and part in self.failed:
                 continue
@@ -447,6 +472,33 @@ class BuildRun:
                 self.done.setdefault(part, []).append((split, shard))
         self.skipped.setdefault(part, []).extend(rows.skipped)
         self.clipped.extend(rows.clipped)
+
+    def write_condition_part(self, part: str, shards: list[tuple[str, int]]) -> None:
+        """Write `shards` of condition part `part` from its clean shards (`builder.conditions`); a clean shard that is
+        not there finished and recorded (its codec could not be built) leaves the part failed, named."""
+        plan = self.plan
+        utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in shards)
+        logger.info("%s: %d shards to write here (%d utterances)", part, len(shards), utterances)
+        desc = f"[{self.ranks.rank}] {part}" if self.ranks.distributed else part
+        with tqdm(total=utterances, unit="utt", desc=desc, disable=not self.progress) as bar:
+            rows = channel_parts.ConditionRows(progress=bar)
+            for split, shard in shards:
+                records = plan.shard_records(part, split, shard)
+                clean = channel_parts.clean_shard(plan, self.out, part, split, shard)
+                if stale_reason(self.out, clean, records) is not None:
+                    base = codec_of(part)
+                    self.failed[part] = (f"its clean part {base} has no finished shard "
+                                         f"{clean.relative_to(self.out).as_posix()} (see {base} in this report)")
+                    logger.error("%s: not built: %s", part, self.failed[part])
+                    return
+                path, seen = plan.shard_path(self.out, part, split, shard), rows.seen
+                write_shard(rows.rows(records, part, clean), path, tmp_dir=self.out / STATE_DIR / TMP_DIR,
+                            within=self.out)
+                write_record(self.out, path, records, made_from=channel_parts.made_from(self.out, clean))
+                self.done.setdefault(part, []).append((split, shard))
+                # the rows of the clean shard's skipped records were never made: the bar counts them here
+                bar.update(len(records) - (rows.seen - seen))
+        self.skipped.setdefault(part, []).extend(rows.skipped)
 
     def finish(self, parts: list[str], pending: dict[str, list[tuple[str, int]]], outcomes: list[tuple],
                notes: list[str]) -> BuildReport:
@@ -557,6 +609,7 @@ class BuildRun:
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
                 split_rule=plan.identity.get("split_rule", ""),
                 random_weights_requested=bool(self.request and self.request.random_weights),
+                conditions=channel_parts.condition_facts(self.out, parts),
             ),
         )
         text = str(card)
@@ -583,6 +636,13 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
                for r in records]
         for part, records in parts.items()
     }
+
+
+def _naming(part: str) -> str:
+    """How a run names `part` again: `codecs` naming it, or for `<codec>@<condition>` also `conditions` naming that."""
+    if channel_parts.is_conditioned(part):
+        return f"`codecs` naming {codec_of(part)} and `conditions` naming {condition_of(part)}"
+    return f"`codecs` naming {part}"
 
 
 def _in_registry_order(parts: Iterable[str]) -> list[str]:
