@@ -21,6 +21,7 @@ import yaml
 from test_builder import DAC, ENCODEC, TinyCodecs, config_for
 from test_channels import band_share
 from test_corpus import make_vctk_tree
+from test_eval import run_cli, tiny_wav2vec2, trainer_flags  # noqa: F401 (fixture)
 
 from builder import build
 from builder.__main__ import main
@@ -232,3 +233,32 @@ def test_condition_parts_are_names_of_the_one_rule():
                 "all-conditions"):
         with pytest.raises(BadNameError):
             check_part(bad, "x")
+
+
+def test_the_channels_protocol_on_a_built_folder_writes_the_condition_by_codec_matrix(built, tiny_wav2vec2,  # noqa: F811
+                                                                                       tmp_path):
+    """`eval protocol --protocol channels` end to end on the build: trained on clean rows and on the conditions' rows,
+    each scored under every condition; each cell is that score's EER, and each run's card names its worst condition."""
+    out, _, _ = built
+    root = tmp_path / "channels"
+    flags = trainer_flags(root, tmp_path / "cache", steps=1)
+    assert run_cli("protocol", "--protocol", "channels", "--dataset_name", out, "--dataset_config_name",
+                   "all-conditions", "--config_name", tiny_wav2vec2, *flags) == 0
+    report = json.loads((root / "channels.json").read_text())
+    assert report["conditions"] == ["clean", *sorted(CONDITIONS)]
+    assert report["columns"] == [ENCODEC, DAC, "pooled"]
+    assert list(report["runs"]) == ["trained-clean", "trained-conditions"]
+    for name, run in report["runs"].items():
+        matrix = np.array(run["eer"], dtype=float)
+        assert matrix.shape == (1 + len(CONDITIONS), 3) and np.all((matrix >= 0) & (matrix <= 1))
+        for row, condition in enumerate(report["conditions"]):  # each cell is that score's results.json
+            results = json.loads((root / name / "test" / condition / "results.json").read_text())
+            assert results["condition"] == condition
+            assert run["eer"][row] == [results["per_codec"][ENCODEC]["eer"], results["per_codec"][DAC]["eer"],
+                                       results["pooled"]["eer"]]
+        worst = report["conditions"][int(np.argmax(matrix[:, -1]))]
+        assert run["worst_condition"] == worst
+        assert f"Worst condition: `{worst}`." in (root / f"channels_{name}.md").read_text()
+        assert (root / f"channels_{name}.png").read_bytes()[:4] == b"\x89PNG"
+        card = (root / name / "README.md").read_text()
+        assert f"Worst condition: **`{worst}`**" in card
