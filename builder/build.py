@@ -28,7 +28,7 @@ import torch
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
-from codecfake_hf import channels, codecs, hub
+from codecfake_hf import codecs, hub
 from codecfake_hf.card_examples import EXAMPLES_DIR
 from codecfake_hf.codecs import Codec
 from codecfake_hf.corpus import Corpus, Record, check_unique_ids, open_source, vctk
@@ -123,7 +123,7 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
     # UnknownConditionError names an unknown condition or an encoder this FFmpeg lacks, before anything is written
-    condition_names = channels.parse_condition_list(request.conditions) if request.conditions else []
+    condition_names = channel_parts.parse_conditions(request.conditions)
     if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
         raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
     # this rank's device (cuda:LOCAL_RANK under `auto` on GPUs); the rendezvous waits at most rendezvous_timeout
@@ -609,7 +609,6 @@ class BuildRun:
                 paper_split=SpeakerSplit.from_dict(plan.identity["split"]) == SpeakerSplit.paper(),
                 split_rule=plan.identity.get("split_rule", ""),
                 random_weights_requested=bool(self.request and self.request.random_weights),
-                conditions=channel_parts.condition_facts(self.out, parts),
             ),
         )
         text = str(card)

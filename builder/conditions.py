@@ -20,12 +20,10 @@ source) takes its condition shards with it.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import soundfile as sf
 
 from codecfake_hf import channels
 from codecfake_hf.audio import decode_audio_bytes, to_pcm16
@@ -39,6 +37,12 @@ from .plan import Plan
 from .shards import read_record, recorded_sha256
 
 CONDITION_CLAMP = 1.0  # full scale: what a 16-bit decoder's output holds; the same for genuine and fake rows
+
+
+def parse_conditions(text: str | None) -> list[str]:
+    """`BuildRequest.conditions` (`opus_16k,amr_nb_12k2`) as canonical condition names; None or empty: none. An
+    unknown name, or an encoder the FFmpeg in use lacks, is `UnknownConditionError` listing what is available."""
+    return channels.parse_condition_list(text) if text else []
 
 
 def condition_parts(parts: Sequence[str], conditions: Sequence[str]) -> list[str]:
@@ -125,29 +129,5 @@ class ConditionRows:
             yield row
 
 
-def first_rate(shard: Path) -> int | None:
-    """The rate of the first row of a shard (None: no row)."""
-    for batch in pq.ParquetFile(shard).iter_batches(batch_size=1, columns=["audio"]):
-        for row in batch.to_pylist():
-            return int(sf.info(io.BytesIO(row["audio"]["bytes"])).samplerate)
-    return None
-
-
-def condition_facts(out: Path, parts: Sequence[str]) -> dict[str, dict[int, list[dict]]]:
-    """{condition: {input rate: `channels.describe(condition, rate)`}} of the condition parts among `parts`, for the
-    card: the rates are those of the parts' rows (the channel's rate, and so its delay, follows the input's)."""
-    facts: dict[str, dict[int, list[dict]]] = {}
-    for part in parts:
-        if not is_conditioned(part):
-            continue
-        condition = condition_of(part)
-        rates = facts.setdefault(condition, {})
-        shard = next(iter(sorted((out / DATA_DIR / part).glob("*.parquet"))), None)
-        rate = first_rate(shard) if shard is not None else None
-        if rate is not None and rate not in rates:
-            rates[rate] = channels.describe(condition, rate)
-    return {condition: dict(sorted(rates.items())) for condition, rates in facts.items()}
-
-
-__all__ = ["CONDITION_CLAMP", "ConditionRows", "clean_shard", "condition_facts", "condition_parts",
+__all__ = ["CONDITION_CLAMP", "ConditionRows", "clean_shard", "condition_parts", "parse_conditions",
            "dependency_reason", "is_conditioned", "made_from"]

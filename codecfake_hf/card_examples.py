@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .files import atomic_path
-from .schema import DATA_DIR, GENUINE
+from .schema import CLEAN, DATA_DIR, GENUINE, condition_of
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
@@ -83,8 +83,10 @@ def _rows(folder: Path, part: str, split: str, utterances: Sequence[str]) -> dic
 
 def write_examples(folder: str | Path, parts: Sequence[str]) -> CardExamples | None:
     """Write the examples of `folder` (parts: genuine first, then the codecs) and return them; None where the
-    folder has no genuine rows to pick from (then `examples/` is left as it was)."""
+    folder has no genuine rows to pick from (then `examples/` is left as it was). Parts under a channel condition
+    (`<codec>@<condition>`) are left out: one grid row per codec, however many conditions a build adds."""
     folder = Path(folder)
+    parts = [part for part in parts if condition_of(part) == CLEAN]
     picked = pick_utterances(folder, parts)
     if picked is None:
         return None

@@ -8,10 +8,11 @@ what it declares is what `load_dataset` finds, on the local folder and on the Hu
 from __future__ import annotations
 
 import fnmatch
+import io
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -93,8 +94,9 @@ class DatasetCardInfo:
         random_weights_requested (bool): random weights were the user's choice (`random_weights=True`), not a
             fallback for weights that could not be reached.
         pretty_name (str): the card's title.
-        conditions (dict[str, dict[int, list[dict]]]): channel condition -> input rate -> `channels.describe()` of
-            it at that rate (encoder, library versions, parameters, delay), for the parts under conditions.
+        conditions (dict[str, dict[int, list[dict]]] | None): channel condition -> input rate -> `channels.describe()`
+            of it at that rate (encoder, library versions, parameters, delay); None: from the parts under conditions
+            (`condition_facts`, at the rates of their rows).
     """
 
     parts: list[str]
@@ -111,7 +113,7 @@ class DatasetCardInfo:
     split_rule: str = ""
     random_weights_requested: bool = False
     pretty_name: str = "CodecFake"
-    conditions: dict[str, dict[int, list[dict]]] = field(default_factory=dict)
+    conditions: dict[str, dict[int, list[dict]]] | None = None
 
 
 # Reading the folder
@@ -230,15 +232,46 @@ def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples
     )
     metadata.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
+    if info.conditions is None:
+        info = replace(info, conditions=condition_facts(folder, info.parts))
     body = _body(info, counts, features, examples)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def condition_facts(folder: Path, parts: Sequence[str]) -> dict[str, dict[int, list[dict]]]:
+    """{condition: {input rate: `channels.describe(condition, rate)`}} of the parts under channel conditions among
+    `parts`: the rates are those of the parts' rows (a condition's channel rate, and so its delay, follows its input's
+    rate), read from the first row of each part's first shard."""
+    facts: dict[str, dict[int, list[dict]]] = {}
+    for part in parts:
+        condition = condition_of(part)
+        if condition == CLEAN:
+            continue
+        rates = facts.setdefault(condition, {})
+        shard = next(iter(_glob_files(folder, f"data/{part}/*.parquet")), None)
+        rate = _first_rate(shard) if shard is not None else None
+        if rate is not None and rate not in rates:
+            from . import channels  # here: PyAV is imported only for a folder with conditions
+
+            rates[rate] = channels.describe(condition, rate)
+    return {condition: dict(sorted(rates.items())) for condition, rates in facts.items()}
+
+
+def _first_rate(shard: Path) -> int | None:
+    """The rate of the first row of a shard (None: no row)."""
+    import soundfile as sf
+
+    for batch in pq.ParquetFile(shard).iter_batches(batch_size=1, columns=["audio"]):
+        for row in batch.to_pylist():
+            return int(sf.info(io.BytesIO(row["audio"]["bytes"])).samplerate)
+    return None
 
 
 def write_dataset_card(folder: str | Path, info: DatasetCardInfo) -> Path:
     """Write `folder/README.md` atomically (temp name, then rename), with its examples (`examples/`: two
     utterances' audio in every part and their spectrogram grid), and return its path."""
     folder = Path(folder)
-    card = build_card(folder, info, write_examples(folder, [p for p in info.parts if condition_of(p) == CLEAN]))
+    card = build_card(folder, info, write_examples(folder, info.parts))
     path = write_text_atomic(folder / "README.md", str(card))
     logger.info("wrote %s", path)
     return path
