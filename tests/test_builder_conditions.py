@@ -262,3 +262,26 @@ def test_the_channels_protocol_on_a_built_folder_writes_the_condition_by_codec_m
         assert (root / f"channels_{name}.png").read_bytes()[:4] == b"\x89PNG"
         card = (root / name / "README.md").read_text()
         assert f"Worst condition: **`{worst}`**" in card
+
+
+def test_a_build_stopped_among_the_condition_shards_is_finished_by_a_rerun(source, codec_fixture, monkeypatch):
+    out = source / "stopped"
+    real, calls = channels.apply, []
+
+    def stopping(name, wave, rate):  # a test double: a kill after 7 rows have gone through a channel
+        calls.append(name)
+        if len(calls) > 7:
+            raise KeyboardInterrupt
+        return real(name, wave, rate)
+
+    monkeypatch.setattr(channels, "apply", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        build(conditioned(out), codec_factory=TinyCodecs(codec_fixture), progress=False)
+    monkeypatch.setattr(channels, "apply", real)
+    finished = {p: p.stat().st_mtime_ns for p in out.glob("data/*@*/*.parquet")}
+    assert 1 <= len(finished) < len(PARTS) * len(CONDITIONS) * 3 and not (out / "README.md").exists()
+    report = build(conditioned(out), codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert report.failed == {} and report.kept == len(PARTS) * 3 + len(finished)
+    assert report.written == len(PARTS) * len(CONDITIONS) * 3 - len(finished)
+    assert all(p.stat().st_mtime_ns == stamp for p, stamp in finished.items())  # finished shards kept as they were
+    assert not list((out / ".codecfake").rglob("*.tmp")) and not (out / ".codecfake" / "tmp").exists()
