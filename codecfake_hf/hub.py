@@ -402,8 +402,9 @@ def _conditions_section(info: DatasetCardInfo) -> list[str]:
     lines = ["## Channel conditions", "",
              f"Every part was also passed through these channels after the codec: {listed}. Genuine rows go "
              "through the same channel as the fakes, so a detector cannot tell them apart by the channel. Config "
-             "`<codec>@<condition>` holds that codec's rows and `genuine@<condition>` under the condition (as each "
-             f"codec's config pairs it with `{GENUINE}`); `genuine@<condition>` holds the genuine rows alone; "
+             "`<codec>@<condition>` holds that codec's rows under the condition together with the genuine rows under "
+             f"it (as each codec's config pairs its rows with `{GENUINE}`'s); `genuine@<condition>` holds the genuine "
+             "rows under it alone; "
              f"`{ALL_CONDITIONS_CONFIG}` holds every row, clean and under each condition; `{ALL_CONFIG}` holds the "
              "clean rows only. The `condition` column names each row's (`clean`: none).", "",
              "Each condition row is made from its clean row (the codec ran once): the clean row's FLAC is decoded, "
