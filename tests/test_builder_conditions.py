@@ -285,3 +285,27 @@ def test_a_build_stopped_among_the_condition_shards_is_finished_by_a_rerun(sourc
     assert report.written == len(PARTS) * len(CONDITIONS) * 3 - len(finished)
     assert all(p.stat().st_mtime_ns == stamp for p, stamp in finished.items())  # finished shards kept as they were
     assert not list((out / ".codecfake").rglob("*.tmp")) and not (out / ".codecfake" / "tmp").exists()
+
+
+def test_conditions_added_to_a_finished_build_run_no_codec_and_a_chain_loads_as_its_config(source, codec_fixture,
+                                                                                           tmp_path):
+    out = source / "extended"
+    first = build(config_for(source / "VCTK", out, ENCODEC, limit=1, random_weights=True),
+                  codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert first.written == 2 * 3
+    factory = TinyCodecs(codec_fixture)
+    report = build(config_for(source / "VCTK", out, ENCODEC, limit=1, random_weights=True,
+                              conditions="OPUS_16K+mp3_64k"), codec_factory=factory, progress=False)
+    assert factory.built == [] and (report.written, report.kept, report.failed) == (2 * 3, 2 * 3, {})
+    chain = f"{ENCODEC}@opus_16k+mp3_64k"
+    assert report.complete == ["genuine", ENCODEC, "genuine@opus_16k+mp3_64k", chain]
+    ds = datasets.load_dataset(str(out), chain, split="test", cache_dir=str(tmp_path))
+    assert sorted(ds["codec"]) == [ENCODEC, "genuine"] and set(ds["condition"]) == {"opus_16k+mp3_64k"}
+    clean = datasets.load_dataset(str(out), ENCODEC, split="test", cache_dir=str(tmp_path))
+    by_id = {row["utterance_id"]: row for row in clean.cast_column("audio", datasets.Audio(decode=False))}
+    fakes = [row for row in ds.cast_column("audio", datasets.Audio(decode=False)) if row["codec"] == ENCODEC]
+    for row in fakes:  # Opus first, then MP3, on the clean EnCodec row
+        wave, rate = decoded(by_id[row["utterance_id"]]["audio"]["bytes"])
+        stored, _ = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
+        expected = channels.apply("mp3_64k", channels.apply("opus_16k", wave, rate), rate)
+        np.testing.assert_array_equal(stored, to_pcm16(expected, clamp=1.0))
