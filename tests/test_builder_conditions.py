@@ -309,3 +309,25 @@ def test_conditions_added_to_a_finished_build_run_no_codec_and_a_chain_loads_as_
         stored, _ = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
         expected = channels.apply("mp3_64k", channels.apply("opus_16k", wave, rate), rate)
         np.testing.assert_array_equal(stored, to_pcm16(expected, clamp=1.0))
+
+
+def test_a_row_an_encoder_refuses_is_skipped_and_reported_not_the_build(source, codec_fixture, monkeypatch):
+    """FFmpeg's AAC round trip refuses this 10-sample clip (InvalidDataError; found by probing short inputs): that row
+    is skipped and reported, as a row a codec rejects is, and the part is written without it."""
+    out = source / "refused-row"
+    real, refused = channels.apply, []
+
+    def short_for_one(name, wave, rate):  # a test double: the first EnCodec row reaches AAC as 10 samples of noise
+        if name == "aac_64k" and rate == 24000 and not refused:
+            refused.append(True)
+            wave = (0.1 * np.random.default_rng(0).standard_normal(10)).astype(np.float32)
+        return real(name, wave, rate)
+
+    monkeypatch.setattr(channels, "apply", short_for_one)
+    report = build(config_for(source / "VCTK", out, ENCODEC, limit=2, random_weights=True, conditions="aac_64k"),
+                   codec_factory=TinyCodecs(codec_fixture), progress=False)
+    assert report.failed == {} and f"{ENCODEC}@aac_64k" in report.complete
+    (line,) = report.skipped
+    assert line.startswith(f"{ENCODEC}@aac_64k: ") and "aac_64k: FFmpeg refused it (InvalidDataError" in line
+    rows = sum(pq.read_metadata(p).num_rows for p in (out / "data" / f"{ENCODEC}@aac_64k").glob("*.parquet"))
+    assert rows == 6 - 1
