@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import av
 import pyarrow.parquet as pq
 
 from codecfake_hf import channels
@@ -117,6 +118,8 @@ class ConditionRows:
                 out = channels.apply(condition, wave, rate)
             except AudioError as error:
                 return utterance, error
+            except av.error.FFmpegError as error:  # an encoder that refuses this row (FFmpeg's AAC: a few ms of audio)
+                return utterance, AudioError(f"{condition}: FFmpeg refused it ({type(error).__name__}: {error})")
             return utterance, make_row(by_id[utterance], part, to_pcm16(out, clamp=CONDITION_CLAMP), rate)
 
         for utterance, row in ordered_map(convert, stored):
