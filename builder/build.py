@@ -48,9 +48,10 @@ from codecfake_hf.files import (
     write_text_atomic,
 )
 from codecfake_hf.recipe import MATCHED, default_recipe, from_source
-from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR
+from codecfake_hf.schema import DATA_DIR, GENUINE, STATE_DIR, codec_of, condition_of
 from codecfake_hf.splits import DEFAULT_RATIOS, SpeakerSplit, parse_ratios
 
+from . import conditions as channel_parts
 from . import release_layouts
 from .dataset import PartRows, write_shard
 from .plan import ALL_PARTS, PLAN_FILE, Plan, PlanMismatchError
@@ -128,6 +129,11 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
     """
     request.check()
     codec_names = codecs.parse_codec_list(request.codecs)  # UnknownCodecError names the bad one
+    # UnknownConditionError names an unknown condition or an encoder this FFmpeg lacks, before anything is written
+    condition_names = channel_parts.parse_conditions(request.conditions)
+    if condition_names and request.push_to:
+        raise CodecFakeError("`conditions` and `push_to` cannot be used together yet (a condition shard is made from "
+                             "its clean shard on disk): build with `--conditions`, then `builder push` the folder.")
     if str(request.device).split(":")[0] == "meta":  # tensors without values: every utterance would fail
         raise CodecFakeError(f"`device` {request.device!r} holds no data (shapes only); use auto, cpu or cuda.")
     # this rank's device (cuda:LOCAL_RANK under `auto` on GPUs); the rendezvous waits at most rendezvous_timeout
@@ -161,7 +167,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
                        codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
                        progress=progress, overwrite=request.overwrite, uploader=uploader)
-        return run.run([GENUINE, *codec_names], notes=card_notes or [])
+        parts = [GENUINE, *codec_names]
+        return run.run([*parts, *channel_parts.condition_parts(parts, condition_names)], notes=card_notes or [])
     finally:
         ranks.close()
 
@@ -349,14 +356,19 @@ class BuildRun:
             plan, pending = ranks.on_main(lambda: self.start(lock, parts))
             self.plan = plan
             share_layout(self.corpus, ranks)  # a streamed source: where its units start, listed by rank 0
-            # Genuine (or imported) shards first: every codec reads its input from the genuine rows.
+            # Genuine (or imported) shards first: every codec reads its input from the genuine rows; then the
+            # codecs; then the channel conditions, each made from a clean shard of the stages before.
             stored = [part for part in parts if self.request is None or part == GENUINE]
-            coded = [part for part in parts if part not in stored]
+            conditioned = [part for part in parts if channel_parts.is_conditioned(part)]
+            coded = [part for part in parts if part not in stored and part not in conditioned]
             self.write_tasks(ranks.share([(part, *shard) for part in stored for shard in pending[part]]))
             self.flush_uploads()  # the codecs may read the genuine shards from the repository
             ranks.barrier()
             self.write_tasks(ranks.share([(part, *shard) for part in coded for shard in pending[part]]))
             self.flush_uploads()
+            if conditioned:
+                ranks.barrier()
+                self.write_tasks(ranks.share([(part, *shard) for part in conditioned for shard in pending[part]]))
             outcomes = ranks.gather((self.done, self.skipped, self.failed, self.weights, self.clipped,
                                      len(self.uploader.committed) if self.uploader else 0))
             self.report = ranks.on_main(lambda: self.finish(parts, pending, outcomes, notes))
@@ -382,28 +394,37 @@ class BuildRun:
             made = {**{p: s for p, s in plan.parts.items() if p != GENUINE},
                     **{p: self.made_with() for p in parts if p != GENUINE}, GENUINE: None}
             self.held = self.uploader.adopt(plan, made)
-        pending = {part: self.pending(part) for part in parts}
-        self.check_unnamed_parts(parts)
+        pending: dict[str, list[tuple[str, int]]] = {}
+        for part in parts:  # in order: a condition part's clean part is listed before it
+            pending[part] = self.pending(part, pending)
+        self.check_unnamed_parts(parts, pending)
         if self.request is not None:
             # The weights a codec's shards are made with are on record before the first of them is
             # written, so that a rerun after a kill finds them (and refuses to mix the other kind).
             # A part with no shard on disk yet takes this run's weights, whatever an earlier run recorded.
             for part in parts:
                 total = sum(plan.num_shards(part, split) for split in plan.splits_of(part))
-                if part != GENUINE and (len(pending[part]) == total or (
+                if channel_parts.is_conditioned(part):  # made from its clean part's shards: no weights of its own
+                    if pending[part]:
+                        plan.parts[part] = {"complete": False, "condition": condition_of(part)}
+                elif part != GENUINE and (len(pending[part]) == total or (
                         pending[part] and "random_weights" not in plan.parts.get(part, {}))):
                     plan.parts[part] = {"complete": False, **self.made_with()}
             plan.save(self.out)
         return plan, pending
 
-    def pending(self, part: str) -> list[tuple[str, int]]:
+    def pending(self, part: str, earlier: dict[str, list[tuple[str, int]]] | None = None) -> list[tuple[str, int]]:
         """(split, shard) of each shard of `part` to write: missing, or on disk but not to be kept (changed,
-        unrecorded, made from source files that changed since), which is logged and reported."""
+        unrecorded, made from source files that changed since; a condition shard also when its clean shard is in
+        `earlier`'s list of shards to write, or is not the file it was made from), which is logged and reported."""
         plan, result = self.plan, []
+        redone = (earlier or {}).get(codec_of(part), []) if channel_parts.is_conditioned(part) else []
         for split in plan.splits_of(part):
             for shard in range(plan.num_shards(part, split)):
                 path = plan.shard_path(self.out, part, split, shard)
                 reason = self.stale_reason(path, plan.shard_records(part, split, shard))
+                if reason is None and channel_parts.is_conditioned(part):
+                    reason = channel_parts.dependency_reason(self.out, plan, part, split, shard, redone)
                 if reason is None:
                     continue
                 if reason != "missing":
@@ -413,10 +434,11 @@ class BuildRun:
                 result.append((split, shard))
         return result
 
-    def check_unnamed_parts(self, parts: list[str]) -> None:
+    def check_unnamed_parts(self, parts: list[str], pending: dict[str, list[tuple[str, int]]] | None = None) -> None:
         """A finished part this run does not name keeps its shards only while they still match what they were
-        made from; one whose shards do not (a source file changed since, a shard damaged) is marked stale: left
-        out of the card, and reported, until a run names it again and redoes those shards."""
+        made from; one whose shards do not (a source file changed since, a shard damaged; for a condition part, its
+        clean shard missing, changed or written again by this run, as `pending` lists) is marked stale: left out of
+        the card, and reported, until a run names it again and redoes those shards."""
         plan = self.plan
         for part in [p for p in plan.parts if p not in parts and plan.parts[p].get("complete")]:
             reasons = []
@@ -424,12 +446,15 @@ class BuildRun:
                 for shard in range(plan.num_shards(part, split)):
                     path = plan.shard_path(self.out, part, split, shard)
                     reason = self.stale_reason(path, plan.shard_records(part, split, shard))
+                    if reason is None and channel_parts.is_conditioned(part):
+                        reason = channel_parts.dependency_reason(self.out, plan, part, split, shard,
+                                                                 (pending or {}).get(codec_of(part), ()))
                     if reason is not None:
                         reasons.append(f"{path.relative_to(self.out).as_posix()}: {reason}")
             if reasons:
                 plan.parts[part].update(complete=False, stale=reasons)
                 line = (f"{part}: {len(reasons)} shard(s) no longer match what they were made from ({reasons[0]}); "
-                        f"left out of the card until rebuilt: run again with `codecs` naming {part}")
+                        f"left out of the card until rebuilt: run again with {_naming(part)}")
                 logger.warning("stale: %s", line)
                 self.report.stale.append(line)
 
@@ -499,6 +524,9 @@ class BuildRun:
         self.source_cache = self.shared_source(list(dict.fromkeys(task[0] for task in tasks)))
         for part in dict.fromkeys(task[0] for task in tasks):
             shards = [(split, shard) for task_part, split, shard in tasks if task_part == part]
+            if channel_parts.is_conditioned(part):
+                self.write_condition_part(part, shards)
+                continue
             codec = self.load_codec(part) if self.request is not None and part != GENUINE else None
             if codec is None and part in self.failed:
                 continue
@@ -557,6 +585,33 @@ class BuildRun:
             yield self.uploader.fetch(genuine, staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def write_condition_part(self, part: str, shards: list[tuple[str, int]]) -> None:
+        """Write `shards` of condition part `part` from its clean shards (`builder.conditions`); a clean shard that is
+        not there finished and recorded (its codec could not be built) leaves the part failed, named."""
+        plan = self.plan
+        utterances = sum(len(plan.shard_records(part, split, shard)) for split, shard in shards)
+        logger.info("%s: %d shards to write here (%d utterances)", part, len(shards), utterances)
+        desc = f"[{self.ranks.rank}] {part}" if self.ranks.distributed else part
+        with tqdm(total=utterances, unit="utt", desc=desc, disable=not self.progress) as bar:
+            rows = channel_parts.ConditionRows(progress=bar)
+            for split, shard in shards:
+                records = plan.shard_records(part, split, shard)
+                clean = channel_parts.clean_shard(plan, self.out, part, split, shard)
+                if stale_reason(self.out, clean, records) is not None:
+                    base = codec_of(part)
+                    self.failed[part] = (f"its clean part {base} has no finished shard "
+                                         f"{clean.relative_to(self.out).as_posix()} (see {base} in this report)")
+                    logger.error("%s: not built: %s", part, self.failed[part])
+                    return
+                path, seen = plan.shard_path(self.out, part, split, shard), rows.seen
+                write_shard(rows.rows(records, part, clean), path, tmp_dir=self.out / STATE_DIR / TMP_DIR,
+                            within=self.out)
+                write_record(self.out, path, records, made_from=channel_parts.made_from(self.out, clean))
+                self.done.setdefault(part, []).append((split, shard))
+                # the rows of the clean shard's skipped records were never made: the bar counts them here
+                bar.update(len(records) - (rows.seen - seen))
+        self.skipped.setdefault(part, []).extend(rows.skipped)
 
     def finish(self, parts: list[str], pending: dict[str, list[tuple[str, int]]], outcomes: list[tuple],
                notes: list[str]) -> BuildReport:
@@ -711,6 +766,13 @@ def _with_metadata(parts: dict[str, list[Record]], corpus: Corpus) -> dict[str, 
                for r in records]
         for part, records in parts.items()
     }
+
+
+def _naming(part: str) -> str:
+    """How a run names `part` again: `codecs` naming it, or for `<codec>@<condition>` also `conditions` naming that."""
+    if channel_parts.is_conditioned(part):
+        return f"`codecs` naming {codec_of(part)} and `conditions` naming {condition_of(part)}"
+    return f"`codecs` naming {part}"
 
 
 def _in_registry_order(parts: Iterable[str]) -> list[str]:

@@ -47,6 +47,11 @@ class BuildRequest:
     codecs: str = field(default="all", metadata={"help": (
         "`all` or comma-separated codec names/aliases, e.g. encodec_24khz,dac_16khz (default: all); a folder "
         "already built gets only the missing ones.")})
+    conditions: str | None = field(default=None, metadata={"help": (
+        "Channel conditions, comma-separated (e.g. opus_16k,amr_nb_12k2; chains as opus_16k+mp3_64k): every part "
+        "built (genuine and each codec) also gets a part <part>@<condition>, made from its clean rows through that "
+        "channel (FFmpeg's encoders, through PyAV; the codec runs once). The encoder's delay is trimmed and each row "
+        "keeps its clean row's length and rate. Default: none.")})
     out: str = field(metadata={"help": (
         "Output folder, laid out as the Hub repo (data/<codec>/<split>-NNNNN-of-NNNNN.parquet, README.md); an "
         "interrupted build resumes when run again with the same options.")})

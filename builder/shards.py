@@ -56,12 +56,13 @@ def source_fingerprint(record: Record) -> str | None:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def write_record(out: Path, shard: Path, records: list[Record]) -> ShardState:
-    """Record a shard just renamed into place, with the fingerprints of the source files it was made from."""
+def write_record(out: Path, shard: Path, records: list[Record], made_from: dict | None = None) -> ShardState:
+    """Record a shard just renamed into place, with the fingerprints of the source files it was made from, and
+    `made_from`: what else it was made from (a condition shard: its clean shard and that shard's SHA-256)."""
     fingerprint = shard_fingerprint(shard)
     sources = {r.utterance_id: source_fingerprint(r) for r in records}
-    write_json_atomic(record_path(out, shard), {"shard": fingerprint, "records": len(records), "sources": sources},
-                      within=out)
+    write_json_atomic(record_path(out, shard), {"shard": fingerprint, "records": len(records), "sources": sources,
+                                                **({"made_from": made_from} if made_from else {})}, within=out)
     return ShardState(rows=fingerprint["rows"], records=len(records))
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from .files import atomic_path
-from .schema import DATA_DIR, GENUINE
+from .schema import CLEAN, DATA_DIR, GENUINE, condition_of
 from .splits import split_sort_key
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ def _rows(shards: _Shards, part: str, split: str, utterances: Sequence[str]) -> 
 def write_examples(folder: str | Path, parts: Sequence[str], *, remote: Iterable[Path] = (),
                    fetch: Callable[[Path], Path] | None = None) -> CardExamples | None:
     """Write the examples of `folder` (parts: genuine first, then the codecs) and return them; None where the
-    folder has no genuine rows to pick from (then `examples/` is left as it was).
+    folder has no genuine rows to pick from (then `examples/` is left as it was). Parts under a channel condition
+    (`<codec>@<condition>`) are left out: one grid row per codec, however many conditions a build adds.
 
     Args:
         folder (str | Path): the dataset folder.
@@ -116,6 +117,7 @@ def write_examples(folder: str | Path, parts: Sequence[str], *, remote: Iterable
         fetch (Callable[[Path], Path] | None): a remote shard's path -> a local copy of it.
     """
     folder = Path(folder)
+    parts = [part for part in parts if condition_of(part) == CLEAN]
     shards = _Shards(folder, remote, fetch)
     picked = pick_utterances(shards, parts)
     if picked is None:

@@ -8,10 +8,11 @@ what it declares is what `load_dataset` finds, on the local folder and on the Hu
 from __future__ import annotations
 
 import fnmatch
+import io
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -27,10 +28,22 @@ from .card_examples import CardExamples, write_examples
 from .codecs import registry
 from .errors import CodecFakeError
 from .files import write_text_atomic
-from .names import BadNameError, check_part, check_split
+from .names import ALL_CONDITIONS_CONFIG, BadNameError, check_part, check_split
 from .recipe import MATCHED
 from .recipe import describe as describe_recipe
-from .schema import DATA_DIR, FEATURES, GENUINE, LABELS, STATE_DIR, release_taxonomy, schema_table
+from .schema import (
+    CLEAN,
+    DATA_DIR,
+    FEATURES,
+    GENUINE,
+    LABELS,
+    STATE_DIR,
+    codec_of,
+    condition_of,
+    condition_part,
+    release_taxonomy,
+    schema_table,
+)
 from .splits import split_sort_key
 from .token_scan import find_token
 
@@ -87,6 +100,9 @@ class DatasetCardInfo:
         pretty_name (str): the card's title.
         languages (dict[str, dict[str, int]]): language code (`""`: not stated) -> split -> its speakers, from the
             rows' `language`; the card shows it where the rows hold more than one language.
+        conditions (dict[str, dict[int, list[dict]]] | None): channel condition -> input rate -> `channels.describe()`
+            of it at that rate (encoder, library versions, parameters, delay); None: from the parts under conditions
+            (`condition_facts`, at the rates of their rows).
     """
 
     parts: list[str]
@@ -104,6 +120,7 @@ class DatasetCardInfo:
     random_weights_requested: bool = False
     pretty_name: str = "CodecFake"
     languages: dict[str, dict[str, int]] = field(default_factory=dict)
+    conditions: dict[str, dict[int, list[dict]]] | None = None
 
 
 # Reading the folder
@@ -140,7 +157,13 @@ def count(files: Sequence[Path], remote: RemoteShards | None = None) -> tuple[in
 
 def config_files(folder: Path, parts: Sequence[str], remote: RemoteShards | None = None
                  ) -> dict[str, dict[str, list[str]]]:
-    """{config: {split: [globs]}}: `all` lists every part; each codec lists itself plus genuine.
+    """{config: {split: [globs]}}: `all` lists every clean part; each codec lists itself plus genuine.
+
+    A part under a channel condition (`<codec>@<condition>`) is a config of its own that lists itself plus
+    `genuine@<condition>` (the genuine rows through the same channel), as a clean codec's lists genuine;
+    `genuine@<condition>` lists its own rows; `all-conditions` (only where there are such parts) lists every part,
+    clean and under each condition: `all` stays the clean benchmark it is without conditions. Shards uploaded
+    and gone from the folder (`remote`) count as present.
 
     Splits are those where the config's own part has rows (a codec config without genuine rows
     still loads; a split where only genuine exists is not declared for a codec). A split whose shards
@@ -156,15 +179,19 @@ def config_files(folder: Path, parts: Sequence[str], remote: RemoteShards | None
 
     configs: dict[str, dict[str, list[str]]] = {ALL_CONFIG: {}}
     splits = {part: filled(part) for part in parts}
+    conditioned = any(condition_of(part) != CLEAN for part in parts)
     for part in parts:
         for split in splits[part]:
-            configs[ALL_CONFIG].setdefault(split, []).append(f"data/{part}/{split}-*.parquet")
-    genuine_splits = set(splits[GENUINE]) if GENUINE in parts else set()
+            for name in ([ALL_CONFIG] if condition_of(part) == CLEAN else []) + (
+                    [ALL_CONDITIONS_CONFIG] if conditioned else []):
+                configs.setdefault(name, {}).setdefault(split, []).append(f"data/{part}/{split}-*.parquet")
     for part in parts:
         if part == GENUINE:
             continue
+        genuine = condition_part(GENUINE, condition_of(part))  # the genuine rows through the same channel
+        paired = set(splits.get(genuine, [])) if codec_of(part) != GENUINE else set()
         configs[part] = {
-            split: ([f"data/{GENUINE}/{split}-*.parquet"] if split in genuine_splits else [])
+            split: ([f"data/{genuine}/{split}-*.parquet"] if split in paired else [])
             + [f"data/{part}/{split}-*.parquet"]
             for split in splits[part]
         }
@@ -224,8 +251,39 @@ def build_card(folder: str | Path, info: DatasetCardInfo, examples: CardExamples
     )
     metadata.to_dataset_card_data(card_data)
     infos.to_dataset_card_data(card_data)
+    if info.conditions is None:
+        info = replace(info, conditions=condition_facts(folder, info.parts))
     body = _body(info, counts, features, examples)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n{body}")
+
+
+def condition_facts(folder: Path, parts: Sequence[str]) -> dict[str, dict[int, list[dict]]]:
+    """{condition: {input rate: `channels.describe(condition, rate)`}} of the parts under channel conditions among
+    `parts`: the rates are those of the parts' rows (a condition's channel rate, and so its delay, follows its input's
+    rate), read from the first row of each part's first shard."""
+    facts: dict[str, dict[int, list[dict]]] = {}
+    for part in parts:
+        condition = condition_of(part)
+        if condition == CLEAN:
+            continue
+        rates = facts.setdefault(condition, {})
+        shard = next(iter(_glob_files(folder, f"data/{part}/*.parquet")), None)
+        rate = _first_rate(shard) if shard is not None else None
+        if rate is not None and rate not in rates:
+            from . import channels  # here: PyAV is imported only for a folder with conditions
+
+            rates[rate] = channels.describe(condition, rate)
+    return {condition: dict(sorted(rates.items())) for condition, rates in facts.items()}
+
+
+def _first_rate(shard: Path) -> int | None:
+    """The rate of the first row of a shard (None: no row)."""
+    import soundfile as sf
+
+    for batch in pq.ParquetFile(shard).iter_batches(batch_size=1, columns=["audio"]):
+        for row in batch.to_pylist():
+            return int(sf.info(io.BytesIO(row["audio"]["bytes"])).samplerate)
+    return None
 
 
 def write_dataset_card(folder: str | Path, info: DatasetCardInfo) -> Path:
@@ -247,7 +305,7 @@ def _size_category(rows: int) -> str:
 
 def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: datasets.Features,
           examples: CardExamples | None = None) -> str:
-    codec_parts = [p for p in info.parts if p != GENUINE]
+    codec_parts = [p for p in info.parts if p != GENUINE and condition_of(p) == CLEAN]
     first = codec_parts[0] if codec_parts else ALL_CONFIG
     splits = sorted({s for table in counts.values() for s in table}, key=split_sort_key)
     lines = [
@@ -286,7 +344,8 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         "```",
         "",
         f"Configs: one per codec (that codec's rows plus the genuine rows of the same split; genuine audio is "
-        f"stored once, under `data/{GENUINE}/`), and `{ALL_CONFIG}` (the default: every row).",
+        f"stored once, under `data/{GENUINE}/`), and `{ALL_CONFIG}` (the default: every row"
+        + (" that went through no channel condition; see Channel conditions below)." if info.conditions else ")."),
         "",
         "## Rows per config and split",
         "",
@@ -297,6 +356,7 @@ def _body(info: DatasetCardInfo, counts: dict[str, dict[str, int]], features: da
         cells = [str(table.get(s, 0)) for s in splits]
         lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {sum(table.values())} |")
     lines += ["", "## Codecs", "", _codec_table(codec_parts, info), ""]
+    lines += _conditions_section(info)
     if examples is not None:
         lines += _examples_section(examples, info.parts)
     lines += _rate_changes(codec_parts, info)
@@ -352,6 +412,50 @@ def _weight_licences(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[
     if len(by_licence) > 1:
         lines += ["", f"This build mixes {len(by_licence)} weight licences; check each config's terms before use."]
     return lines
+
+
+def _conditions_section(info: DatasetCardInfo) -> list[str]:
+    """The card's "Channel conditions": what each condition's rows went through, exactly (encoder, libraries,
+    parameters, the channel's rate and the delay trimmed at each input rate of the build)."""
+    if not info.conditions:
+        return []
+    listed = ", ".join(f"`{c}`" for c in info.conditions)
+    lines = ["## Channel conditions", "",
+             f"Every part was also passed through these channels after the codec: {listed}. Genuine rows go "
+             "through the same channel as the fakes, so a detector cannot tell them apart by the channel. Config "
+             "`<codec>@<condition>` holds that codec's rows under the condition together with the genuine rows under "
+             f"it (as each codec's config pairs its rows with `{GENUINE}`'s); `genuine@<condition>` holds the genuine "
+             "rows under it alone; "
+             f"`{ALL_CONDITIONS_CONFIG}` holds every row, clean and under each condition; `{ALL_CONFIG}` holds the "
+             "clean rows only. The `condition` column names each row's (`clean`: none).", "",
+             "Each condition row is made from its clean row (the codec ran once): the clean row's FLAC is decoded, "
+             "encoded and decoded by the condition's encoder (FFmpeg's, through PyAV) at the channel's rate, the "
+             "encoder's delay is trimmed, and the result is cut or zero-padded to the clean row's length and brought "
+             "back to its rate: a condition row has exactly its clean row's samples and rate, aligned with it. It is "
+             "stored as 16-bit PCM FLAC, clipped at full scale, genuine and fake alike.", "",
+             "| condition | link | what | encoder | bit rate | options | channel rate and delay trimmed, per input "
+             "rate | libraries |",
+             "|---|---|---|---|---:|---|---|---|"]
+    for condition, by_rate in info.conditions.items():
+        links = next(iter(by_rate.values()), [])
+        for index, link in enumerate(links):
+            kind = link.get("kind")
+            if kind == "codec":
+                encoder = f"`{link['encoder']}` ({link['encoder_name']}), in {link['container']}"
+                libraries = f"libavcodec {link['libavcodec']}, PyAV {link['pyav']}"
+                rates = "; ".join(f"{rate} Hz → {entries[index]['channel_rate']} Hz, "
+                                  f"{entries[index]['delay_samples']} samples" for rate, entries in by_rate.items())
+            elif kind == "resample":
+                encoder, libraries = "resampler", link.get("resampler", "")
+                rates = "; ".join(f"{rate} Hz → {link['channel_rate']} Hz → {rate} Hz" for rate in by_rate)
+            else:
+                encoder, libraries = f"gain to {link.get('target_lufs')} LUFS (ITU-R BS.1770)", ""
+                rates = "—"
+            bit_rate = f"{link['bit_rate'] / 1000:g} kbit/s" if link.get("bit_rate") else "—"
+            options = ", ".join(f"{k}={v}" for k, v in (link.get("options") or {}).items()) or "—"
+            lines.append(f"| `{condition}` | {index + 1}: `{link['condition']}` | {link['description']} | {encoder} | "
+                         f"{bit_rate} | {options} | {rates} | {libraries} |")
+    return [*lines, ""]
 
 
 def _examples_section(examples: CardExamples, parts: Sequence[str]) -> list[str]:

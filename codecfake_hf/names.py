@@ -6,7 +6,10 @@ a plugin is therefore checked here before it touches a path: ASCII letters, digi
 `-` and `.` inside a part's name; never `.` or `..` (which would climb out of `data/`), never a newline
 (`re.match(r"^\\w+$", "test\\n")` matches: `$` allows one), and never a word the layout reserves
 (`genuine` is the bona fide part, `all` the default config, `default` what `datasets` calls a config-less
-folder's). `sanitise_part` turns a release's codec name into such a name; two names that sanitise to one
+folder's, `all-conditions` the config of every part under every channel condition). A part under a channel
+condition is `<part>@<condition>` (`encodec_24khz@opus_16k`), a chain of conditions joined by `+`
+(`genuine@opus_16k+mp3_64k`): the part and each link follow the part rule, so `@` and `+` never open a path
+either. `sanitise_part` turns a release's codec name into such a name; two names that sanitise to one
 are refused with both (`check_distinct`), since the second would silently take the first one's folder.
 """
 
@@ -18,8 +21,11 @@ from collections.abc import Iterable
 from .errors import CodecFakeError
 
 GENUINE = "genuine"  # the bona fide part (schema.GENUINE is this name)
-ALL_CONFIG = "all"  # the card's default config: every part
-RESERVED_CONFIGS = (GENUINE, ALL_CONFIG, "default")
+ALL_CONFIG = "all"  # the card's default config: every clean part
+ALL_CONDITIONS_CONFIG = "all-conditions"  # every part, clean and under each channel condition
+RESERVED_CONFIGS = (GENUINE, ALL_CONFIG, ALL_CONDITIONS_CONFIG, "default")
+CONDITION_SEPARATOR = "@"  # `<part>@<condition>` (schema.CONDITION_SEPARATOR is this)
+CHAIN_SEPARATOR = "+"  # `<condition>+<condition>`: a chain of channel conditions
 RESERVED_SPLITS = ("all",)  # `datasets` reads split="all" as every split
 MAX_LENGTH = 96
 
@@ -35,14 +41,18 @@ def check_part(name: object, what: str, *, genuine_allowed: bool = True) -> str:
     """`name` when it is a valid part name (a codec, or `genuine` where `genuine_allowed`), else `BadNameError`
     naming `what` (where the name came from)."""
     text = name if isinstance(name, str) else None
-    if text is None or len(text) > MAX_LENGTH or not _PART.fullmatch(text):
+    base, _, condition = (text or "").partition(CONDITION_SEPARATOR)
+    links = condition.split(CHAIN_SEPARATOR) if CONDITION_SEPARATOR in (text or "") else []
+    if (text is None or len(base) > MAX_LENGTH or len(condition) > MAX_LENGTH
+            or not all(_PART.fullmatch(piece) for piece in [base, *links])):
         raise BadNameError(f"{what}: {name!r} is not a usable part name: a part becomes a folder data/<name>/ and a "
                          f"config name, so it takes ASCII letters, digits, `_`, `-` and `.` (not first or last), "
-                         f"at most {MAX_LENGTH} characters; `.` and `..` are never one.")
-    if text.lower() in RESERVED_CONFIGS and not (genuine_allowed and text == GENUINE):
+                         f"at most {MAX_LENGTH} characters, then optionally `@<condition>` (links of the same "
+                         f"characters joined by `+`); `.` and `..` are never one.")
+    if base.lower() in RESERVED_CONFIGS and not (genuine_allowed and base == GENUINE):
         raise BadNameError(f"{what}: {name!r} is reserved ({GENUINE!r} is the bona fide part, {ALL_CONFIG!r} the "
-                         "default config, 'default' what `datasets` calls a config-less folder's); a codec "
-                         "cannot be named so. Rename it.")
+                         f"default config, {ALL_CONDITIONS_CONFIG!r} every channel condition's, 'default' what "
+                         "`datasets` calls a config-less folder's); a codec cannot be named so. Rename it.")
     return text
 
 

@@ -295,7 +295,7 @@ def run_channels_protocol(protocol_args: ProtocolArguments, model_args: ModelArg
             f"`--protocol channels` needs clean rows and rows under channel conditions in {data_args.dataset_name} "
             f"({train.info.config_name}, {data_args.train_split_name}); it holds {present}"
             + (f", not {missing}" if missing else "") + ": build them with `builder build --conditions opus_16k,...` "
-            "and use the `all` config")
+            "and use the `all-conditions` config (`all` holds the clean rows only)")
     codecs = protocol_args.protocol_codecs or [c for c in dataset_codecs(train, data_args.codec_column_name)
                                                if c != GENUINE]
     runs = [("trained-clean", [CLEAN]), ("trained-conditions", list(conditions))]

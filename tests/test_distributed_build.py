@@ -95,7 +95,7 @@ def run_build(setup, out: Path, nproc: int, *extra: str, **env) -> subprocess.Co
                           cwd=ROOT, env={**base_env, **env}, capture_output=True, text=True, timeout=600)
 
 
-def build_here(setup, out: Path, codec_fixture, limit: int | None = None):
+def build_here(setup, out: Path, codec_fixture, limit: int | None = None, conditions: str | None = None):
     """The same build in this process, without a launcher (a world of one), from the same tiny checkpoints."""
     source = setup[0]
 
@@ -105,7 +105,8 @@ def build_here(setup, out: Path, codec_fixture, limit: int | None = None):
                            state_dict=fixture.weights("weights_transformers.safetensors"))
 
     return build(BuildRequest(source=f"vctk:{source}", out=str(out), codecs=f"{ENCODEC},{DAC}", device="cpu",
-                              shard_size=1, limit=limit), codec_factory=same_checkpoints, progress=False)
+                              shard_size=1, limit=limit, conditions=conditions), codec_factory=same_checkpoints,
+                 progress=False)
 
 
 def shard_bytes(out: Path) -> dict[str, bytes]:
@@ -188,3 +189,18 @@ def test_an_error_found_by_rank_0_ends_every_rank_with_its_message(setup):
     assert done.returncode != 0
     message = f"error: `--out` '{out}' is being built by another run; wait for it to end."
     assert done.stderr.count(message) == 2, done.stderr[-3000:]  # one line from each rank
+
+
+@pytest.mark.slow  # two builds (one in two ranks), a rank held back 10 s: about a minute on 2 busy cores
+def test_two_ranks_share_the_condition_shards_which_wait_for_the_clean_shards_of_the_other_rank(setup, codec_fixture):
+    """`--conditions`: the condition shards are shared out like the codec shards, after a barrier. With 9 shards per
+    part, rank 0's `descript-audio-codec-16khz@g711_mulaw` test-00002 is made from the DAC shard rank 1 writes; rank 1
+    is held back 10 s before writing it, so a rank 0 that did not wait would find no clean shard there."""
+    reference = build_here(setup, setup[1] / "single-conditions", codec_fixture, limit=3, conditions="g711_mulaw")
+    assert reference.written == 6 * 9 and reference.failed == {}
+    out = setup[1] / "two-ranks-conditions"
+    done = run_build(setup, out, 2, "--limit", "3", "--conditions", "g711_mulaw", DELAY_RANK="1",
+                     DELAY_SECONDS="10", DELAY_SHARD=f"/data/{DAC}/test-00002-of-00003.parquet")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert shard_bytes(out) == shard_bytes(setup[1] / "single-conditions")
+    assert len([name for name in shard_bytes(out) if "@g711_mulaw/" in name]) == 3 * 9

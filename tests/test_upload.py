@@ -184,3 +184,14 @@ def test_push_to_refuses_a_shard_holding_a_token_and_sends_nothing_of_it(tmp_pat
         build(request(source, tmp_path / "out", push_to=REPO, push_batch=1), codec_factory=TinyCodecs(codec_fixture),
               progress=False)
     assert not any(b"Leaked" in data for data in mock_hub.repos[REPO].values())
+
+
+def test_conditions_with_push_to_are_one_message_before_anything_is_written(tmp_path, capsys):
+    """A condition shard is made from its clean shard on disk, which `--push_to` removes: the two are refused
+    together, naming the way round, before the folder exists."""
+    out = tmp_path / "out"
+    code = builder_main(["build", "--source", "builtin:demo", "--codecs", ENCODEC, "--out", str(out),
+                         "--conditions", "opus_16k", "--push_to", REPO, "--random_weights"])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and not out.exists()
+    assert "`--conditions` and `--push_to` cannot be used together yet" in error and "`builder push`" in error
