@@ -36,12 +36,15 @@ def _thin(curve: DetCurve, points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return curve.far[index], curve.frr[index]
 
 
-_LINE_STYLES = ("-", "--", "-.", ":")
+# Four named styles, then four dash patterns: 8 x 20 colours = 160 distinct curves before one repeats.
+_LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 2, 2, 2)))
+_LEGEND_ROWS = 34  # entries per legend column before a new column starts
 
 
 def curve_styles(count: int) -> list[dict]:
     """`count` distinct (colour, line style) pairs: tab20's ten dark colours solid, then its ten light ones
-    dashed, then both again dash-dotted and dotted; neighbours in the legend never share a hue."""
+    dashed, then both again dash-dotted and dotted, then four dash patterns; neighbours in the legend never share
+    a hue."""
     colours = plt.get_cmap("tab20").colors
     ordered = list(colours[0::2]) + list(colours[1::2])
     return [{"color": ordered[i % 20], "linestyle": _LINE_STYLES[(i // 10) % len(_LINE_STYLES)]}
@@ -53,7 +56,9 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
     plus `pooled` (black, thick), EER in the legend, which sits outside the axes."""
     names = [name for name in part_order([n for n in curves if n != POOLED])] + \
         ([POOLED] if POOLED in curves else [])
-    figure, axes = plt.subplots(figsize=(6 + (3.5 if len(names) > 1 else 0), max(6.0, 0.24 * len(names) + 1)))
+    columns = -(-len(names) // _LEGEND_ROWS)
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(figsize=(6 + (3.5 * columns if len(names) > 1 else 0), max(6.0, 0.24 * rows + 1)))
     styles = iter(curve_styles(len(names)))
     for name in names:
         far, frr = _thin(curves[name])
@@ -68,7 +73,8 @@ def plot_det(curves: Mapping[str, DetCurve], eers: Mapping[str, float], path: st
              title=title)
     axes.grid(True, linewidth=0.3)
     axes.set_aspect("equal")
-    axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    axes.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False,
+                ncols=columns)
     figure.tight_layout()
     return _save(figure, path)
 

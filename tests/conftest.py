@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -107,9 +109,14 @@ class CodecFixture:
         return (self.tiny_dir / name).exists()
 
     def weights(self, name: str = "weights.safetensors") -> dict[str, torch.Tensor]:
+        """The tiny weights: the file's tensors and, for a fixture whose manifest has a `generated` section (weights
+        too large to commit, tests/fixtures/generated_weights.py), the tensors its rule gives."""
         from safetensors.torch import load_file
 
-        return load_file(str(self.tiny_dir / name))
+        found = load_file(str(self.tiny_dir / name))
+        if name == "weights.safetensors" and "generated" in self.manifest:
+            found.update({key: torch.from_numpy(value.copy()) for key, value in _generated(self.root).items()})
+        return found
 
     def official_shapes(self) -> dict[str, tuple[int, ...]]:
         """The manifest's official state dict, flattened to `sub.key -> shape` as the tiny weights are."""
@@ -122,6 +129,22 @@ class CodecFixture:
                     yield f"{prefix}{key}", tuple(value)
 
         return dict(walk(self.manifest["state_dict"], ""))
+
+
+@functools.cache
+def generated_weights():
+    """tests/fixtures/generated_weights.py (a plain module, which fixture scripts in side environments import too)."""
+    spec = importlib.util.spec_from_file_location("generated_weights", FIXTURES / "generated_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def _generated(root: Path) -> dict[str, np.ndarray]:
+    """The generated tensors of the fixture at `root`, made once a session (callers get copies)."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    return generated_weights().fill(manifest["generated"])
 
 
 def fixture_source(name: str) -> str:

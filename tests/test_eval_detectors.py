@@ -277,16 +277,16 @@ def test_label_smoothing_factor_changes_the_loss_as_trainer_does(tmp_path, facto
     torch.testing.assert_close(ours, reference)
 
 
-def test_det_plot_with_17_codecs_has_distinct_styles_and_an_outside_legend(tmp_path):
+def test_det_plot_with_every_registered_codec_has_distinct_styles_and_an_outside_legend(tmp_path):
     import matplotlib.image
 
     from codecfake_hf.codecs import registry
     from eval.plots import curve_styles, plot_det
 
-    styles = curve_styles(25)
-    assert len({(s["color"], s["linestyle"]) for s in styles}) == 25
     rng = np.random.default_rng(0)
     names = registry.names()[::-1] + ["pooled"]
+    styles = curve_styles(len(names))
+    assert len({(s["color"], str(s["linestyle"])) for s in styles}) == len(names)
     curves = {name: metrics.compute_det_curve(rng.normal(1, 1, 50), rng.normal(0, 1, 50)) for name in names}
     path = plot_det(curves, {name: 0.1 for name in names}, tmp_path / "det.png", title="many")
     height, width = matplotlib.image.imread(path).shape[:2]

@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,9 @@ def test_taxonomy_and_bitrate_of_every_config():
         if s.quantizer == "continuous":  # latents without a quantiser: no codebook, bitrate not applicable
             assert (s.n_codebooks, s.codebook_size, s.bitrate_kbps) == (0, 0, 0.0), name
             continue
-        assert s.bitrate_kbps == pytest.approx(
-            s.codes_per_frame * math.log2(s.codebook_size) * s.frame_rate / 1000, abs=5e-4), name
+        assert s.bitrate_kbps == pytest.approx(s.bits_per_frame * s.frame_rate / 1000, abs=5e-4), name
+        if not s.codebook_sizes:  # one size for all: codes per frame × bits per code
+            assert s.bits_per_frame == pytest.approx(s.codes_per_frame * math.log2(s.codebook_size)), name
         # CodecFake+'s single-codebook cell: one frame-level codebook (TiCodec 1g1r); a multi-codebook RVQ may be
         # run on its first codebook alone (X-Codec nq1) and stays multi-codebook.
         assert s.quantizer != "single-codebook" or s.n_codebooks == 1, name
@@ -114,6 +116,20 @@ def test_taxonomy_and_bitrate_of_every_config():
         f"vocos_encodec_24khz_{kbps}kbps" for kbps in ("1.5", "3", "6", "12")}  # Vocos's ISTFT head
     with pytest.raises(ValueError, match="quantizer='vq'; valid: multi-codebook, single-codebook, scalar"):
         dataclasses.replace(codecs.spec("encodec_24khz"), quantizer="vq")
+
+
+def test_codebooks_of_several_sizes_count_each_its_own_bits():
+    """`codebook_sizes`: each codebook counts log2 of its own size at its own rate (hand computation), and the
+    spec refuses sizes that do not fit its codebooks."""
+    facts = {"name": "x", "family": "f", "sample_rate": 16000, "hop_length": 320, "n_codebooks": 2,
+             "codebook_size": 4096, "bitrate_kbps": 0.0, "hub_repo": "r", "hub_files": (), "length_rule": "same",
+             "quantizer": "multi-codebook", "auxiliary": "none", "decoder": "time"}
+    s = codecs.CodecSpec(**facts, codebook_sizes=(1024, 4096), codebook_strides=(2, 1))
+    assert s.bits_per_frame == 10 / 2 + 12  # 1024 words every other frame, 4096 every frame: 17 bits a frame
+    assert codecs.CodecSpec(**facts).bits_per_frame == 2 * 12
+    for sizes in ((1024,), (1024, 2048), (1, 4096)):  # one per codebook, the largest is codebook_size, each >= 2
+        with pytest.raises(ValueError, match=re.escape(f"codebook_sizes={sizes}; one size >= 2 per codebook (2)")):
+            codecs.CodecSpec(**facts, codebook_sizes=sizes)
 
 
 def test_load_argument_combinations_are_checked():

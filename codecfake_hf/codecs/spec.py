@@ -6,6 +6,7 @@ This module imports nothing of the package, so a family, the registry and `base.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -39,9 +40,10 @@ class CodecSpec:
         sample_rate (int): the rate the model runs at, in Hz (its input; see `output_rate`).
         hop_length (int): input samples per code (or latent) frame.
         n_codebooks (int): codebooks encoded and decoded with (0 for continuous latents).
-        codebook_size (int): entries per codebook (0 for continuous latents).
+        codebook_size (int): entries per codebook (0 for continuous latents); the largest where `codebook_sizes`
+            gives each its own.
         bitrate_kbps (float): bitrate at `n_codebooks`: n_codebooks × log2(codebook_size) × frame_rate / 1000
-            (0 for continuous latents: not applicable).
+            (0 for continuous latents: not applicable); in general `bits_per_frame` × frame_rate / 1000.
         hub_repo (str): Hugging Face repository of the official checkpoint.
         hub_files (tuple[str, ...]): files of that repository the loader reads.
         length_rule (str): how output length follows input length, in words (output samples are at `output_rate`).
@@ -64,6 +66,9 @@ class CodecSpec:
         codebook_strides (tuple[int, ...]): per codebook, how many `hop_length` frames one of its codes spans, for
             codecs whose codebooks run at different rates (SNAC 24 kHz: (4, 2, 1)); empty: every codebook at
             `frame_rate`. The bitrate is then sum over codebooks of log2(codebook_size) × frame_rate / stride.
+        codebook_sizes (tuple[int, ...]): per codebook, its entries, for codecs whose codebooks differ in size
+            (LLM-Codec: (3248, 32000, 32000)); empty: every codebook has `codebook_size`, else `codebook_size` is
+            their largest. Each codebook then counts log2 of its own size in the bitrate (`bits_per_frame`).
     """
 
     name: str
@@ -87,6 +92,7 @@ class CodecSpec:
     output_rate: int | None = None
     public_sets: tuple[str, ...] = ()
     codebook_strides: tuple[int, ...] = ()
+    codebook_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         for field_name, choices in TAXONOMY.items():
@@ -109,6 +115,11 @@ class CodecSpec:
                                       or min(self.codebook_strides) < 1):
             raise ValueError(f"CodecSpec {self.name!r}: codebook_strides={self.codebook_strides}; one stride >= 1 per "
                              f"codebook ({self.n_codebooks}), or none.")
+        if self.codebook_sizes and (len(self.codebook_sizes) != self.n_codebooks or min(self.codebook_sizes) < 2
+                                    or max(self.codebook_sizes) != self.codebook_size):
+            raise ValueError(f"CodecSpec {self.name!r}: codebook_sizes={self.codebook_sizes}; one size >= 2 per "
+                             f"codebook ({self.n_codebooks}), the largest being codebook_size={self.codebook_size}, "
+                             "or none.")
 
     @property
     def frame_rate(self) -> float:
@@ -121,3 +132,13 @@ class CodecSpec:
         if not self.codebook_strides:
             return float(self.n_codebooks)
         return sum(1 / stride for stride in self.codebook_strides)
+
+    @property
+    def bits_per_frame(self) -> float:
+        """Bits per `hop_length` frame over all codebooks: sum of log2(size) / stride (`codes_per_frame` ×
+        log2(codebook_size) where the codebooks share one size); the bitrate is this × `frame_rate`."""
+        if not self.n_codebooks:
+            return 0.0
+        sizes = self.codebook_sizes or (self.codebook_size,) * self.n_codebooks
+        strides = self.codebook_strides or (1,) * self.n_codebooks
+        return sum(math.log2(size) / stride for size, stride in zip(sizes, strides, strict=True))

@@ -22,6 +22,7 @@ from near_ties import Quantiser
 from codecfake_hf import codecs
 from codecfake_hf.audio import resample
 from codecfake_hf.codecs import registry
+from codecfake_hf.codecs.nn import snac_blocks
 from codecfake_hf.codecs.snac import model as snac_model
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
@@ -131,7 +132,7 @@ def test_checkpoint_of_another_model_names_the_file_and_the_key(fake_hub, codec_
 def test_local_attention_matches_a_plain_per_window_attention():
     """The einops-free rearranges: attention inside each window equals attention run on that window alone."""
     torch.manual_seed(0)
-    attention = snac_model.LocalMHA(dim=128, window_size=4).eval()
+    attention = snac_blocks.LocalMHA(dim=128, window_size=4).eval()
     x = torch.randn(2, 128, 12)
     with torch.no_grad():
         whole = attention(x)
