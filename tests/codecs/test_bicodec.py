@@ -76,6 +76,30 @@ def test_global_tokens_are_upstreams(tiny, codec_fixture):
         np.testing.assert_array_equal(semantic.numpy(), fixture.npy(f"{prefix}codes.npy"))
 
 
+def test_what_the_quantisers_read_is_upstreams(tiny, codec_fixture):
+    """The factorised VQ's projected latents and the perceiver's output (the global tokens' FSQ input) against
+    upstream's, recorded by the fixture script: a small error in wav2vec 2.0, the encoder, the mel front end or the
+    ECAPA-TDNN seldom moves a token, so the parity of tokens and output alone would not see it."""
+    fixture = codec_fixture(NAME)
+    seen = {}
+    hooks = [tiny.model.quantizer.in_project.register_forward_hook(
+                 lambda module, args, out: seen.__setitem__("semantic", out.detach().clone())),
+             tiny.model.speaker_encoder.perceiver_sampler.register_forward_hook(
+                 lambda module, args, out: seen.__setitem__("global", out.detach().clone()))]
+    try:
+        for prefix in ("", "speech_"):
+            tiny.encode(torch.from_numpy(fixture.npy(f"{prefix}input.npy")))
+            for part in ("semantic", "global"):
+                expected = fixture.npy(f"{prefix}{part}_latents.npy")
+                assert seen[part].shape == expected.shape
+                # measured: 4e-6 (semantic: wav2vec 2.0's attention, eager here and SDPA upstream) and 1e-7; a 1%
+                # change of one wav2vec 2.0 or ECAPA-TDNN weight gives 1e-4 to 6e-3
+                assert rel_l2(seen[part].numpy(), expected) <= 3e-5, (prefix, part)
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def test_mel_filter_bank_is_torchaudios(codec_fixture):
     """transformers' Slaney bank against torchaudio's `melscale_fbanks` as upstream's MelSpectrogram built it (the
     fixture's tiny 8-bin bank, recorded by the fixture script)."""
