@@ -14,10 +14,15 @@ _NOTE = (
     "the utterance itself: BiCodec's reference-segment rule (ref_segment_duration 6 s) applied to the utterance, so "
     "the speaker prompt is its own first 6 s, tiled where it is shorter (VCTK's utterances are). The output keeps "
     "the normalised level, as upstream returns it. The bitrate counts the semantic stream (13 bits at 50 Hz); the "
-    "global tokens add 384 bits per utterance. Taxonomy: the 50 Hz stream is one VQ codebook (single-codebook; the "
-    "fixed-length global tokens are FSQ, which CodecFake+ would label scalar); the speaker (global) and content "
-    "(semantic, from SSL features) tokens are trained apart: disentanglement; the wave generator is a time-domain "
-    "decoder (time). Weights: cc-by-nc-sa-4.0 (non-commercial), loadable where the user has access."
+    "global tokens add 384 bits per utterance. Taxonomy (BiCodec is in no CodecFake+ set; the labels follow its "
+    "nearest labelled codecs): the 50 Hz stream is one factorised VQ codebook: single-codebook (the fixed-length "
+    "global tokens are FSQ, which alone CodecFake+ would label scalar, but they are an utterance-level side input, "
+    "not the token stream); auxiliary disentanglement, as CodecFake+ labels TiCodec's time-invariant codes and "
+    "FACodec's factorised streams: BiCodec's stated design is a time-invariant speaker token set apart from the "
+    "content tokens; its content branch reading wav2vec 2.0 features (and, in training, a postnet predicting them "
+    "back) would be semantic distillation in X-Codec's sense, a second trait the one-label column cannot hold; "
+    "decoder time (a DAC-style wave generator). No noise anywhere: the decoder is deterministic. Weights: "
+    "cc-by-nc-sa-4.0 (non-commercial, share-alike), loadable where the user has access."
 )
 
 SPECS = [
