@@ -18,8 +18,8 @@ from .model import BiCodecModel
 if TYPE_CHECKING:
     from ..spec import CodecSpec
 
-# wav2vec2-large-xlsr-53/preprocessor_config.json of the Hub repository: these values, written as transformers
-# writes them (JSON, indent 2, sorted), hash to the SHA-256 of the file's Git LFS pointer (a2254a5b...e335, 212 bytes).
+# wav2vec2-large-xlsr-53/preprocessor_config.json (facebook/wav2vec2-large-xlsr-53's, which Spark-TTS copies), which
+# upstream's `Wav2Vec2FeatureExtractor.from_pretrained` reads: zero mean and unit variance over the utterance.
 PREPROCESSOR_CONFIG = {"do_normalize": True, "feature_size": 1, "padding_side": "right", "padding_value": 0,
                        "return_attention_mask": True, "sampling_rate": 16000}
 
@@ -85,6 +85,8 @@ class BiCodecCodec(Codec):
         runtime (Runtime): device, precision and random-weight seed.
     """
 
+    # one utterance at a time: the volume normalisation, the feature extractor's statistics and the reference segment
+    # are per utterance, and wav2vec 2.0 attends over the whole of it (a padded batch would change all three)
     batch_exact = False
 
     def __init__(self, spec: CodecSpec, model: BiCodecModel, runtime: Runtime | None = None):

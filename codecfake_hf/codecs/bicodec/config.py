@@ -25,14 +25,12 @@ from typing import Any
 from ...errors import CodecConfigError
 from ..config import from_config
 
-# The values of SparkAudio/Spark-TTS-0.5B's three files. Where they come from (the Hub is not reachable from where
-# this was written): `wav2vec2` is facebook/wav2vec2-large-xlsr-53's config.json, whose bytes as written here (JSON,
-# indent 2) hash to the SHA-256 of the Spark-TTS copy's Git LFS pointer (48576e4a...c45b5, 1,768 bytes); the
-# `audio_tokenizer` section is the one third-party copies of BiCodec/config.yaml agree on, and upstream's code built
-# with it gives tensors of 625,518,528 bytes (with the mel buffers dropped, as the checkpoint does), 228 bytes short
-# of the published model.safetensors (625,518,756 bytes: the header's metadata); the root file's inference keys are
-# the values upstream's tokenizer and its transformers port read, with the training keys beside them (the seven lines
-# make the 169 bytes the Hub lists for the file).
+# The values of SparkAudio/Spark-TTS-0.5B's three files (the Hub is not reachable from where this was written):
+# `wav2vec2` is facebook/wav2vec2-large-xlsr-53's published config.json, of which Spark-TTS ships a copy; the
+# `audio_tokenizer` section is the one third-party copies of BiCodec/config.yaml agree on (as YAML, 1,157 bytes: the
+# Hub lists 1.16 kB), and upstream's code built with it writes a safetensors file of 625,518,528 bytes (the mel
+# buffers dropped, as the checkpoint does; the Hub lists 626 MB); the root config.yaml's seven keys are the ones
+# upstream's tokenizer reads and the training keys beside them (as YAML, the 169 bytes the Hub lists).
 OFFICIAL_CONFIG: dict[str, Any] = {
     "highpass_cutoff_freq": 40,
     "sample_rate": 16000,
