@@ -261,11 +261,11 @@ def _w2v_shapes(layers: int) -> dict[str, tuple[int, ...]]:
 
 
 _SOURCE = ("Spark-TTS (github.com/SparkAudio/Spark-TTS 2f1ea908) BiCodec built with BiCodec/config.yaml's "
-           "audio_tokenizer section: 842 tensors, 156,420,905 entries; the file (manifest 'state_dict') lacks the mel "
-           "transform's 2 buffers (840, 156,354,601); less the postnet, the ECAPA-TDNN's x-vector head and the "
-           "quantiser's usage statistic, which inference never reads: 716 tensors, 132,713,896 entries; plus "
-           "transformers 4.46.2's Wav2Vec2Model at wav2vec2-large-xlsr-53's config.json cut to the 16 layers read "
-           "(294 tensors, 214,668,928 entries; /work/side/bicodec/work/facts.py)")
+           "audio_tokenizer section (tests/fixtures/make_bicodec_fixture.py; manifest 'official.counts'): the file's "
+           "840 tensors, 156,354,601 entries; less the postnet, the ECAPA-TDNN's x-vector head and the quantiser's "
+           "usage statistic, which inference never reads: 716 tensors, 132,713,896 entries; plus transformers "
+           "4.46.2's Wav2Vec2Model at wav2vec2-large-xlsr-53's config.json cut to the 16 layers read (294 tensors, "
+           "214,668,928 entries)")
 
 
 class BiCodecTester(FamilyTester):
