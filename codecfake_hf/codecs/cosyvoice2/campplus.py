@@ -212,3 +212,41 @@ class CAMPPlus(nn.Module):
         feat = fbank(wave)
         feat = feat - feat.mean(dim=0, keepdim=True)
         return self.xvector(self.head(feat.T[None].to(wave.device)))
+
+
+class OnnxCAMPPlus(nn.Module):
+    """The release's `campplus.onnx`, run by onnxruntime on the CPU as CosyVoice's front end runs it
+    (`_extract_spk_embedding`): the utterance's Kaldi filterbanks minus their mean over time, `[1, frames, 80]`, in;
+    the embedding out. The file's bytes are the module's one buffer (`onnx`), so the state dict carries the graph.
+
+    Args:
+        graph (torch.Tensor): the ONNX file's bytes, uint8 (`onnx_files.graph_tensor`).
+        codec (str): the codec's name and `source` where the bytes came from, for the error an unusable graph gives.
+    """
+
+    def __init__(self, graph: torch.Tensor, *, codec: str, source: str):
+        super().__init__()
+        from .onnx_files import read_graph, session
+
+        data = graph.detach().cpu().contiguous().numpy().tobytes()
+        read_graph(data, codec=codec, source=source)
+        self.register_buffer("onnx", graph.detach().to(torch.uint8).contiguous())
+        self._session = session(data, codec=codec, source=source)
+        self._input = self._session.get_inputs()[0].name
+
+    def __getstate__(self) -> dict:  # an onnxruntime session does not pickle: reopened from the buffer
+        state = dict(self.__dict__)
+        state["_session"] = None
+        return state
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """One utterance `[T]` at 16 kHz -> its speaker embedding `[1, embedding_size]` (float32, on `wave`'s
+        device)."""
+        if self._session is None:
+            from .onnx_files import session
+
+            self._session = session(self.onnx.cpu().numpy().tobytes(), codec="cosyvoice2", source="campplus.onnx")
+        feat = fbank(wave.detach().float().cpu())
+        feat = feat - feat.mean(dim=0, keepdim=True)
+        embedding = self._session.run(None, {self._input: feat[None].numpy()})[0]
+        return torch.from_numpy(np.asarray(embedding, dtype=np.float32).reshape(1, -1)).to(wave.device)

@@ -1,5 +1,4 @@
-"""The registry entry CosyVoice 2 resynthesis will have once `download` reads the release's ONNX files (see the
-package docstring); kept out of a `specs.py`, so the registry does not list it yet."""
+"""CosyVoice 2 resynthesis's one config: the release FunAudioLLM/CosyVoice2-0.5B (its four weight files)."""
 
 import math
 
@@ -18,7 +17,7 @@ _NOTE = (
     "the mel itself is sampled by a generative (flow-matching) decoder, which the taxonomy has no cell for."
 )
 
-SPEC = CodecSpec(
+SPECS = [CodecSpec(
     name="cosyvoice2", family="cosyvoice2", sample_rate=16000, output_rate=24000, hop_length=640, n_codebooks=1,
     codebook_size=6561, bitrate_kbps=1 * math.log2(6561) * 25 / 1000,  # 0.317 kbps
     hub_repo="FunAudioLLM/CosyVoice2-0.5B",
@@ -31,4 +30,4 @@ SPEC = CodecSpec(
     # no public codec-deepfake set resynthesises through it (CDD's CoRS: DAC, EnCodec+Vocos, Mimi, X-Codec 2)
     public_sets=(),
     license="apache-2.0",  # FunAudioLLM/CosyVoice's LICENSE (Apache-2.0); the Hub card's `license:` field not read here
-)
+)]
