@@ -129,7 +129,7 @@ def test_torch_campplus_port_is_3d_speakers_campplus():
     port = campplus.CAMPPlus(config.feat_dim, config.embedding_size, config.growth_rate, config.bn_size,
                              config.init_channels, config.m_channels, config.block_layers).eval()
     flat, state, start = torch.from_numpy(npy("campplus_torch.npy")).float(), port.state_dict(), 0
-    for key, value in state.items():  # upstream's state dict order, which the port shares (the key-map test)
+    for value in state.values():  # upstream's state dict order, which the port shares (the key-map test)
         if value.is_floating_point():
             value.copy_(flat[start: start + value.numel()].reshape(value.shape))
             start += value.numel()

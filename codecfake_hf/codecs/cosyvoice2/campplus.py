@@ -1,10 +1,12 @@
 """CAM++, the speaker encoder of CosyVoice 2 (`campplus.onnx`): Kaldi filterbanks -> a 192-dim speaker embedding.
 
-The release ships it as an ONNX graph only; this torch port is written from 3D-Speaker's `CAMPPlus`
-(modelscope/3D-Speaker, `speakerlab/models/campplus/DTDNN.py` and `layers.py`), with its parameter names, for
-inference (batch norms use their running statistics). Its input is CosyVoice's `frontend._extract_spk_embedding`:
-`torchaudio.compliance.kaldi.fbank(speech, num_mel_bins=80, dither=0, sample_frequency=16000)` of the utterance in
-[-1, 1], minus its mean over time; `fbank` below computes it without torchaudio.
+The release ships it as an ONNX graph only, which `OnnxCAMPPlus` (at the end) runs with onnxruntime, as CosyVoice's
+front end does. `CAMPPlus`, the torch port that random weights build, is written from 3D-Speaker's `CAMPPlus`
+(modelscope/3D-Speaker, `speakerlab/models/campplus/DTDNN.py` and `layers.py`, the model the graph is exported
+from), with its parameter names, for inference (batch norms use their running statistics). The input of both is
+CosyVoice's `frontend._extract_spk_embedding`: `torchaudio.compliance.kaldi.fbank(speech, num_mel_bins=80, dither=0,
+sample_frequency=16000)` of the utterance in [-1, 1], minus its mean over time; `fbank` below computes it without
+torchaudio.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ torch's global generator): here from a CPU generator seeded with `noise_seed` fo
 the same in every run, order and device.
 
 The release front end refuses prompts over 30 s (`_extract_speech_token`); so does this codec.
+
+The release's front ends are ONNX graphs (`onnx_files`): the tokenizer's weights are converted into the torch port
+(s3tokenizer's rule), which runs on the codec's device; CAM++ runs as the release's graph with onnxruntime on the
+CPU (`campplus.OnnxCAMPPlus`), as CosyVoice's front end runs both.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from .config import CosyVoice2Config, official
 from .model import FILES, CosyVoice2Resynthesis
 from .onnx_files import CAMPPLUS_FILE, TOKENIZER_FILE, graph_tensor, read_graph, session, tokenizer_state
 
+CAMPPLUS_KEY = "campplus.onnx"  # where a state dict carries campplus.onnx's bytes (OnnxCAMPPlus's buffer `onnx`)
 MAX_SECONDS = 30  # CosyVoice's frontend: "do not support extract speech token for audio longer than 30s"
 NOISE_FRAMES = 50 * 300  # CausalConditionalCFM.rand_noise: [1, 80, 50 * 300]
 
@@ -148,7 +153,7 @@ def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     data = path.read_bytes()
     read_graph(data, codec=spec.name, source=str(path))
     session(data, codec=spec.name, source=str(path))
-    state["campplus.onnx"] = graph_tensor(data)
+    state[CAMPPLUS_KEY] = graph_tensor(data)
 
     for prefix, rename in (("flow", dict), ("hift", _hift_state)):
         path = paths[FILES[prefix]]
@@ -182,8 +187,9 @@ def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, A
         if TOKENIZER_FILE in state:  # the ONNX file's bytes (as the fixture passes them): converted as `download` does
             data = state.pop(TOKENIZER_FILE).numpy().tobytes()
             state |= tokenizer_state(read_graph(data, codec=spec.name, source=f"`state_dict[{TOKENIZER_FILE!r}]`"))
-        if "campplus.onnx" in state:  # the release's CAM++ graph: run by onnxruntime in place of the torch port
-            model.campplus = OnnxCAMPPlus(state["campplus.onnx"], codec=spec.name, source="`state_dict['campplus.onnx']`")
+        if CAMPPLUS_KEY in state:  # the release's CAM++ graph: run by onnxruntime in place of the torch port
+            model.campplus = OnnxCAMPPlus(state[CAMPPLUS_KEY], codec=spec.name,
+                                          source=f"`state_dict[{CAMPPLUS_KEY!r}]`")
         weights.load_strict(model, state, source=f"{spec.name} state dict")
     if noise_seed is None:
         from ..registry import weight_seed  # here: the registry imports this family while it loads
