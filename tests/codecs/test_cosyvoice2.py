@@ -122,6 +122,13 @@ def test_campplus_graph_runs_as_cosyvoices_front_end_runs_it(codec):
     assert rel_l2(embedding.numpy(), npy("speech_embedding.npy")) <= 1e-5
 
 
+def test_campplus_graph_survives_a_copy(codec):
+    """An onnxruntime session does not pickle: a copied (or pickled) module reopens it from its buffer."""
+    wave = torch.from_numpy(npy("speech_input.npy"))
+    copied = copy.deepcopy(codec.model.campplus)
+    np.testing.assert_array_equal(copied(wave).numpy(), codec.model.campplus(wave).numpy())
+
+
 def test_torch_campplus_port_is_3d_speakers_campplus():
     """The torch port (random weights) with the weights campplus.onnx was exported from gives 3D-Speaker's torch
     CAMPPlus's embedding, and the graph's within export rounding."""

@@ -185,7 +185,7 @@ def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, A
     if state_dict is not None:
         state = _legacy_weight_norm(weights.flatten(state_dict))
         if TOKENIZER_FILE in state:  # the ONNX file's bytes (as the fixture passes them): converted as `download` does
-            data = state.pop(TOKENIZER_FILE).numpy().tobytes()
+            data = state.pop(TOKENIZER_FILE).cpu().numpy().tobytes()
             state |= tokenizer_state(read_graph(data, codec=spec.name, source=f"`state_dict[{TOKENIZER_FILE!r}]`"))
         if CAMPPLUS_KEY in state:  # the release's CAM++ graph: run by onnxruntime in place of the torch port
             model.campplus = OnnxCAMPPlus(state[CAMPPLUS_KEY], codec=spec.name,
