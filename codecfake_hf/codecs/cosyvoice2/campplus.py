@@ -223,7 +223,8 @@ class OnnxCAMPPlus(nn.Module):
 
     Args:
         graph (torch.Tensor): the ONNX file's bytes, uint8 (`onnx_files.graph_tensor`).
-        codec (str): the codec's name and `source` where the bytes came from, for the error an unusable graph gives.
+        codec (str): the codec's name, and source (str): where the bytes came from; both named by the one
+            `CheckpointError` a graph that does not parse or open gives.
     """
 
     def __init__(self, graph: torch.Tensor, *, codec: str, source: str):
@@ -233,6 +234,7 @@ class OnnxCAMPPlus(nn.Module):
         data = graph.detach().cpu().contiguous().numpy().tobytes()
         read_graph(data, codec=codec, source=source)
         self.register_buffer("onnx", graph.detach().to(torch.uint8).contiguous())
+        self._codec, self._source = codec, source
         self._session = session(data, codec=codec, source=source)
         self._input = self._session.get_inputs()[0].name
 
@@ -247,7 +249,7 @@ class OnnxCAMPPlus(nn.Module):
         if self._session is None:
             from .onnx_files import session
 
-            self._session = session(self.onnx.cpu().numpy().tobytes(), codec="cosyvoice2", source="campplus.onnx")
+            self._session = session(self.onnx.cpu().numpy().tobytes(), codec=self._codec, source=self._source)
         feat = fbank(wave.detach().float().cpu())
         feat = feat - feat.mean(dim=0, keepdim=True)
         embedding = self._session.run(None, {self._input: feat[None].numpy()})[0]
