@@ -46,7 +46,9 @@ def test_shipped_clips_are_real_speech_with_attribution(release_lengths):
     assert size < 3_000_000  # small facts only; the paper configs' parity data stay in ../shared
     for folder in committed:  # a family's upstream-made fixture: a tiny model, short inputs
         budget = get_tester(folder.name).fixture_bytes
-        assert budget <= 600_000, folder  # a raised budget stays small
+        # a raised budget stays small: 1.5 MB at most, for a chain of several networks shipped partly as ONNX graphs
+        # (whose files carry the graph's structure too); the tester says why beside its number
+        assert budget <= 1_500_000, folder
         assert sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) < budget, folder
 
 

@@ -1,10 +1,12 @@
 """CAM++, the speaker encoder of CosyVoice 2 (`campplus.onnx`): Kaldi filterbanks -> a 192-dim speaker embedding.
 
-The release ships it as an ONNX graph only; this torch port is written from 3D-Speaker's `CAMPPlus`
-(modelscope/3D-Speaker, `speakerlab/models/campplus/DTDNN.py` and `layers.py`), with its parameter names, for
-inference (batch norms use their running statistics). Its input is CosyVoice's `frontend._extract_spk_embedding`:
-`torchaudio.compliance.kaldi.fbank(speech, num_mel_bins=80, dither=0, sample_frequency=16000)` of the utterance in
-[-1, 1], minus its mean over time; `fbank` below computes it without torchaudio.
+The release ships it as an ONNX graph only, which `OnnxCAMPPlus` (at the end) runs with onnxruntime, as CosyVoice's
+front end does. `CAMPPlus`, the torch port that random weights build, is written from 3D-Speaker's `CAMPPlus`
+(modelscope/3D-Speaker, `speakerlab/models/campplus/DTDNN.py` and `layers.py`, the model the graph is exported
+from), with its parameter names, for inference (batch norms use their running statistics). The input of both is
+CosyVoice's `frontend._extract_spk_embedding`: `torchaudio.compliance.kaldi.fbank(speech, num_mel_bins=80, dither=0,
+sample_frequency=16000)` of the utterance in [-1, 1], minus its mean over time; `fbank` below computes it without
+torchaudio.
 """
 
 from __future__ import annotations
@@ -212,3 +214,43 @@ class CAMPPlus(nn.Module):
         feat = fbank(wave)
         feat = feat - feat.mean(dim=0, keepdim=True)
         return self.xvector(self.head(feat.T[None].to(wave.device)))
+
+
+class OnnxCAMPPlus(nn.Module):
+    """The release's `campplus.onnx`, run by onnxruntime on the CPU as CosyVoice's front end runs it
+    (`_extract_spk_embedding`): the utterance's Kaldi filterbanks minus their mean over time, `[1, frames, 80]`, in;
+    the embedding out. The file's bytes are the module's one buffer (`onnx`), so the state dict carries the graph.
+
+    Args:
+        graph (torch.Tensor): the ONNX file's bytes, uint8 (`onnx_files.graph_tensor`).
+        codec (str): the codec's name, and source (str): where the bytes came from; both named by the one
+            `CheckpointError` a graph that does not parse or open gives.
+    """
+
+    def __init__(self, graph: torch.Tensor, *, codec: str, source: str):
+        super().__init__()
+        from .onnx_files import read_graph, session
+
+        data = graph.detach().cpu().contiguous().numpy().tobytes()
+        read_graph(data, codec=codec, source=source)
+        self.register_buffer("onnx", graph.detach().to(torch.uint8).contiguous())
+        self._codec, self._source = codec, source
+        self._session = session(data, codec=codec, source=source)
+        self._input = self._session.get_inputs()[0].name
+
+    def __getstate__(self) -> dict:  # an onnxruntime session does not pickle: reopened from the buffer
+        state = dict(self.__dict__)
+        state["_session"] = None
+        return state
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """One utterance `[T]` at 16 kHz -> its speaker embedding `[1, embedding_size]` (float32, on `wave`'s
+        device)."""
+        if self._session is None:
+            from .onnx_files import session
+
+            self._session = session(self.onnx.cpu().numpy().tobytes(), codec=self._codec, source=self._source)
+        feat = fbank(wave.detach().float().cpu())
+        feat = feat - feat.mean(dim=0, keepdim=True)
+        embedding = self._session.run(None, {self._input: feat[None].numpy()})[0]
+        return torch.from_numpy(np.asarray(embedding, dtype=np.float32).reshape(1, -1)).to(wave.device)

@@ -16,6 +16,10 @@ torch's global generator): here from a CPU generator seeded with `noise_seed` fo
 the same in every run, order and device.
 
 The release front end refuses prompts over 30 s (`_extract_speech_token`); so does this codec.
+
+The release's front ends are ONNX graphs (`onnx_files`): the tokenizer's weights are converted into the torch port
+(s3tokenizer's rule), which runs on the codec's device; CAM++ runs as the release's graph with onnxruntime on the
+CPU (`campplus.OnnxCAMPPlus`), as CosyVoice's front end runs both.
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ from typing import Any
 
 import torch
 
-from ...errors import CheckpointError, CodecConfigError
+from ...errors import CodecConfigError
 from .. import weights
 from ..base import Codec, Runtime
 from ..spec import CodecSpec
+from .campplus import OnnxCAMPPlus
 from .config import CosyVoice2Config, official
 from .model import FILES, CosyVoice2Resynthesis
+from .onnx_files import CAMPPLUS_FILE, TOKENIZER_FILE, graph_tensor, read_graph, session, tokenizer_state
 
+CAMPPLUS_KEY = "campplus.onnx"  # where a state dict carries campplus.onnx's bytes (OnnxCAMPPlus's buffer `onnx`)
 MAX_SECONDS = 30  # CosyVoice's frontend: "do not support extract speech token for audio longer than 30s"
 NOISE_FRAMES = 50 * 300  # CausalConditionalCFM.rand_noise: [1, 80, 50 * 300]
 
@@ -115,15 +122,54 @@ def _legacy_weight_norm(state: Mapping[str, Any]) -> dict[str, Any]:
     return renamed
 
 
+def _hift_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """hift.pt's keys as the model names them: CosyVoice2Model.load drops a `generator.` prefix (a checkpoint saved
+    from the GAN wrapper), then the old weight-norm names (`_legacy_weight_norm`)."""
+    return _legacy_weight_norm({key.replace("generator.", ""): value for key, value in state.items()})
+
+
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """The release's four weight files, merged under their prefixes (`model.FILES`)."""
-    raise CheckpointError(f"{spec.name}: reading the release's ONNX files (speech_tokenizer_v2.onnx, campplus.onnx) "
-                          "is not written yet")
+    """The release's four weight files through the Hub cache, merged under their prefixes (`model.FILES`).
+
+    `speech_tokenizer_v2.onnx` is converted into the tokenizer's parameters (`onnx_files.tokenizer_state`,
+    s3tokenizer's rule); `campplus.onnx` is passed on as its bytes (`campplus.onnx`, a uint8 tensor), which `build`
+    runs with onnxruntime; `flow.pt` and `hift.pt` are `torch.save`d state dicts (read with `weights_only=True`).
+    Each file is checked here, while its path is known: a truncated file or one with other keys is one
+    `CheckpointError` naming it.
+    """
+    config = default_config(spec)
+    architecture = CosyVoice2Config.from_config(config)
+    with torch.device("meta"):
+        skeleton = CosyVoice2Resynthesis(architecture)
+    paths = {name: weights.hub_file(spec.hub_repo, name, codec=spec.name) for name in spec.hub_files}
+    state: dict[str, torch.Tensor] = {}
+
+    path = paths[TOKENIZER_FILE]
+    tokenizer = tokenizer_state(read_graph(path, codec=spec.name, source=str(path)), prefix="")
+    weights.check_state_dict(skeleton.speech_tokenizer, tokenizer, source=f"{spec.name}: checkpoint file {path}")
+    state |= {f"speech_tokenizer.{key}": value for key, value in tokenizer.items()}
+
+    path = paths[CAMPPLUS_FILE]
+    data = path.read_bytes()
+    read_graph(data, codec=spec.name, source=str(path))
+    session(data, codec=spec.name, source=str(path))
+    state[CAMPPLUS_KEY] = graph_tensor(data)
+
+    for prefix, rename in (("flow", dict), ("hift", _hift_state)):
+        path = paths[FILES[prefix]]
+        part = rename(weights.flatten(weights.load_checkpoint(path, codec=spec.name)))
+        weights.check_state_dict(getattr(skeleton, prefix), part, source=f"{spec.name}: checkpoint file {path}")
+        state |= {f"{prefix}.{key}": value for key, value in part.items()}
+    return config, state
 
 
 def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, Any] | None, *, runtime: Runtime,
           noise_seed: int | None = None) -> CosyVoice2Codec:
     """The codec from a config in `config.OFFICIAL`'s format and a state dict under `model.FILES`'s prefixes.
+
+    The state dict is what `download` gives (the tokenizer's parameters, `campplus.onnx` as the file's bytes, flow and
+    HiFT parameters); the tokenizer may also come as its ONNX file's bytes under `speech_tokenizer_v2.onnx`, and
+    CAM++ as the torch port's parameters (`campplus.*`, 3D-Speaker's names; random weights build that port).
 
     Args:
         noise_seed: seed of the flow's and the vocoder's noise (default: `runtime.seed` for random weights, else
@@ -137,7 +183,14 @@ def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, A
         raise CodecConfigError(f"{spec.name}: `noise_seed` must be an integer, got {noise_seed!r}.")
     model = CosyVoice2Resynthesis(architecture)
     if state_dict is not None:
-        weights.load_strict(model, _legacy_weight_norm(weights.flatten(state_dict)), source=f"{spec.name} state dict")
+        state = _legacy_weight_norm(weights.flatten(state_dict))
+        if TOKENIZER_FILE in state:  # the ONNX file's bytes (as the fixture passes them): converted as `download` does
+            data = state.pop(TOKENIZER_FILE).cpu().numpy().tobytes()
+            state |= tokenizer_state(read_graph(data, codec=spec.name, source=f"`state_dict[{TOKENIZER_FILE!r}]`"))
+        if CAMPPLUS_KEY in state:  # the release's CAM++ graph: run by onnxruntime in place of the torch port
+            model.campplus = OnnxCAMPPlus(state[CAMPPLUS_KEY], codec=spec.name,
+                                          source=f"`state_dict[{CAMPPLUS_KEY!r}]`")
+        weights.load_strict(model, state, source=f"{spec.name} state dict")
     if noise_seed is None:
         from ..registry import weight_seed  # here: the registry imports this family while it loads
 

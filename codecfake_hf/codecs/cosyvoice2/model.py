@@ -1,6 +1,7 @@
 """The four networks of CosyVoice 2's resynthesis, as one module whose state-dict prefixes name the release files
-they come from: `speech_tokenizer.` (speech_tokenizer_v2.onnx, in s3tokenizer's torch naming), `campplus.`
-(campplus.onnx, in 3D-Speaker's naming), `flow.` (flow.pt) and `hift.` (hift.pt)."""
+they come from: `speech_tokenizer.` (speech_tokenizer_v2.onnx, converted into s3tokenizer's torch naming),
+`campplus.` (campplus.onnx: the graph's bytes, `campplus.onnx`, run by onnxruntime; or the torch port in
+3D-Speaker's naming, which random weights build), `flow.` (flow.pt) and `hift.` (hift.pt)."""
 
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 The release ships the tokenizer as an ONNX graph only. This is a torch port written from `s3tokenizer` (PyPI 0.3.0,
 xingchensong/S3Tokenizer, `model_v2.py`: `S3TokenizerV2`, whose `onnx2torch` reads the release's ONNX file into the
-state-dict keys used here): a Whisper-style encoder (two GELU convolutions, the second with stride 2, then
-pre-norm blocks whose attention adds rotary embeddings on 64-wide heads and an FSMN memory, a depthwise convolution
-over the values) and a finite scalar quantiser (8 dimensions, tanh, 3 levels each).
+state-dict keys used here; `onnx_files.tokenizer_state` applies the same rule): a Whisper-style encoder (two GELU
+convolutions, the second with stride 2, then pre-norm blocks whose attention adds rotary embeddings on 64-wide heads
+and an FSMN memory, a depthwise convolution over the values) and a finite scalar quantiser (8 dimensions, tanh, 3
+levels each).
 
 Its input is Whisper's log-mel spectrogram with 128 bins (`whisper.log_mel_spectrogram(speech, n_mels=128)` in
 CosyVoice's `frontend._extract_speech_token`), computed here with transformers' `WhisperFeatureExtractor` filters.
