@@ -68,6 +68,8 @@ class FamilyTester:
 
     family: str = ""
     parity_bound: float = 1e-4
+    # Batched against alone (rel. L2), two runs of our own code on the fixture's tiny model (test_codec_contract).
+    batch_parity_bound: float = 1e-4
     quantiser: Any = None  # a near_ties.Quantiser
     architecture_key: tuple[str, ...] = ()
     required_key: tuple[str, ...] | None = None  # None: architecture_key

@@ -20,9 +20,6 @@ from codecfake_hf import codecs
 from codecfake_hf.codecs.base import Runtime
 from codecfake_hf.errors import CheckpointError, CodecConfigError, WeightsUnavailableError
 
-# Batched against alone (rel. L2): the bound of the fixtures' parity, here between two runs of our own code.
-BATCH_PARITY = 1e-4
-
 parametrize_names = pytest.mark.parametrize("name", codecs.names())
 _TRANSFORMERS = [name for name in codecs.names() if get_tester(name).transformers_config]
 parametrize_native = pytest.mark.parametrize("name", [name for name in codecs.names() if name not in _TRANSFORMERS])
@@ -257,5 +254,5 @@ def test_padded_batch_gives_each_item_what_it_gets_alone(name, codec_fixture, ti
     for i, item in enumerate(items):
         alone = resynthesize_one(codec, item)
         assert int(out_lengths[i]) == alone.shape[0] == codec.output_length(item.shape[0]), (name, i)
-        assert rel_l2(out[i, : alone.shape[0]].numpy(), alone) <= BATCH_PARITY, (name, i)
+        assert rel_l2(out[i, : alone.shape[0]].numpy(), alone) <= get_tester(name).batch_parity_bound, (name, i)
         assert not out[i, alone.shape[0]:].any(), (name, i)

@@ -68,3 +68,29 @@ def test_precision_mode_sets_and_restores_tf32_layers_and_refuses_unknown():
     with pytest.raises(ValueError, match="'fp16' is not one of fp32, tf32, bf16"):
         with precision_mode("fp16", model, cpu):
             pass
+
+
+def test_an_lstm_runs_in_bfloat16_on_any_cpu_packed_or_not():
+    """CPU autocast sends an LSTM to oneDNN, which has no bfloat16 LSTM without AVX-512 (it refused on the AVX2
+    AMD EPYC of CI); the bf16 path runs torch's own LSTM on bfloat16 weights instead, packed input included."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(8, 16, num_layers=2)
+    weights = {name: p.clone() for name, p in lstm.named_parameters()}
+    x, lengths = torch.randn(20, 3, 8), torch.tensor([20, 13, 5])
+    with torch.inference_mode():
+        exact, _ = lstm(x)
+        exact_packed, _ = pad_packed_sequence(lstm(pack_padded_sequence(x, lengths, enforce_sorted=False))[0])
+        with precision_mode("bf16", lstm, torch.device("cpu")):
+            low, (h, c) = lstm(x)
+            low_packed, _ = pad_packed_sequence(lstm(pack_padded_sequence(x, lengths, enforce_sorted=False))[0])
+    for ours, reference in ((low, exact), (low_packed, exact_packed)):
+        assert ours.dtype == torch.float32 and 0 < (ours - reference).abs().max() < 0.05
+    bf16_weights = {name: p.to(torch.bfloat16) for name, p in weights.items()}
+    with torch.inference_mode():  # what "an LSTM in bfloat16" computes, built by hand
+        by_hand, _ = torch.func.functional_call(lstm, bf16_weights, (x.to(torch.bfloat16),))
+    torch.testing.assert_close(low, by_hand.float(), rtol=0, atol=0)
+    assert h.dtype == c.dtype == torch.float32 and "forward" not in lstm.__dict__
+    for name, p in lstm.named_parameters():  # the model's own weights are untouched
+        assert p.dtype == torch.float32 and torch.equal(p, weights[name])

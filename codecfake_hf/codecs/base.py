@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 from .spec import CodecSpec
 
@@ -46,10 +47,22 @@ BF16_LAYERS = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.
 
 
 def _float32(value):
+    if isinstance(value, PackedSequence):  # a tuple too: keep its type
+        return value.to(torch.float32) if value.data.dtype == torch.bfloat16 else value
     if isinstance(value, torch.Tensor):
         return value.float() if value.dtype == torch.bfloat16 else value
     if isinstance(value, tuple):
         return tuple(_float32(v) for v in value)
+    return value
+
+
+def _bfloat16(value):
+    if isinstance(value, PackedSequence):
+        return value.to(torch.bfloat16) if value.data.is_floating_point() else value
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.bfloat16) if value.is_floating_point() else value
+    if isinstance(value, tuple):
+        return tuple(_bfloat16(v) for v in value)
     return value
 
 
@@ -62,6 +75,26 @@ def _in_bf16(forward, device_type: str):
     return run
 
 
+def _lstm_in_bf16(module: nn.LSTM):
+    """`module`'s forward on a bfloat16 copy of its weights, inputs cast to bfloat16, float32 handed on.
+
+    Not autocast: under CPU autocast an LSTM goes to oneDNN, which has no bfloat16 LSTM on CPUs without
+    AVX-512 ("could not create a primitive descriptor for the LSTM forward propagation primitive" on an AVX2
+    AMD EPYC); torch's own LSTM runs bfloat16 weights and inputs on any CPU. The copy lives for one
+    `precision_mode` block; the model's float32 weights are not touched.
+    """
+    low = copy.copy(module)  # same class and settings; its own parameter table below
+    low._parameters = {name: None if p is None else nn.Parameter(p.detach().to(torch.bfloat16), requires_grad=False)
+                       for name, p in module._parameters.items()}
+    low._init_flat_weights()
+    forward = type(module).forward.__get__(low)
+
+    def run(input, hx=None):
+        return _float32(forward(_bfloat16(input), _bfloat16(hx)))
+
+    return run
+
+
 @contextlib.contextmanager
 def _bf16_layers(model: nn.Module, device_type: str) -> Iterator[None]:
     """Each `BF16_LAYERS` module of `model` runs under bfloat16 autocast until the block ends."""
@@ -69,7 +102,10 @@ def _bf16_layers(model: nn.Module, device_type: str) -> Iterator[None]:
     for module in model.modules():
         if isinstance(module, BF16_LAYERS):
             patched.append((module, module.__dict__.get("forward")))
-            module.forward = _in_bf16(module.forward, device_type)  # shadows the class's forward
+            if device_type == "cpu" and isinstance(module, nn.LSTM):
+                module.forward = _lstm_in_bf16(module)
+            else:
+                module.forward = _in_bf16(module.forward, device_type)  # shadows the class's forward
     try:
         yield
     finally:
@@ -91,7 +127,8 @@ def precision_mode(precision: str, model: nn.Module, device: torch.device) -> It
     depend on their batch. `tf32`: CUDA matmuls and convolutions in TF32 (10-bit mantissa
     inputs, float32 accumulation); a no-op on CPU, which has no TF32. `bf16`: the model's
     convolutions, linear and recurrent layers under `torch.autocast` to bfloat16 on the device's type
-    (CUDA or CPU), float32 between them (see `BF16_LAYERS`). Only fp32 keeps rows independent of how
+    (CUDA or CPU), float32 between them (see `BF16_LAYERS`; on a CPU an LSTM runs on a bfloat16 copy of its
+    weights instead, since oneDNN has no bfloat16 LSTM without AVX-512). Only fp32 keeps rows independent of how
     they were batched; bench/precision.py measures how far the others are from it, per codec.
     """
     check_precision(precision)
