@@ -312,15 +312,28 @@ def test_bad_download_names_the_file(name, defect, codec_fixture, fake_hub):
 @pytest.mark.slow
 @parametrize_names
 def test_official_size_length_rule_and_batch_on_real_clips(name, demo_dir):
-    """Random weights at the official widths: the release's lengths, and a batch equal to each clip alone."""
+    """Random weights at the official widths: the release's lengths, and a batch equal to each clip alone.
+
+    The batch is compared in float64: in float32 this CPU's batch-size-dependent rounding (AVX2 AMD EPYC) moved one
+    of 32 random-weight RVQ stages of p225_273 across a near tie (rel. L2 1e-2 from one code; 2e-6 for the other
+    clips); in float64 the three agree to 3e-15, so only the masking can make a difference."""
     torch.manual_seed(0)
     codec = codecs.load(name, random_weights=True)
     waves = [read_audio(demo_dir / f"genuine+{utt}.wav")[0] for utt in UTTERANCES]
     batch, lengths = pad_batch(waves)
-    out, out_lengths = codec.resynthesize(batch, lengths)
+    _, out_lengths = codec.resynthesize(batch, lengths)
     assert out_lengths.tolist() == [sf.info(demo_dir / f"{name}+{utt}.wav").frames for utt in UTTERANCES]
+    codec.model.double()
+
+    def run64(padded: np.ndarray, sizes: list[int]) -> np.ndarray:
+        with torch.inference_mode():
+            return codec._resynthesize(torch.from_numpy(padded).double(), torch.tensor(sizes)).numpy()
+
+    out = run64(batch, lengths)
     for i, wave in enumerate(waves):
-        assert rel_l2(out[i, : int(out_lengths[i])], resynthesize_one(codec, wave)) <= PARITY
+        alone = run64(wave[None], [wave.shape[0]])[0]
+        assert alone.shape[0] == int(out_lengths[i])
+        assert rel_l2(out[i, : alone.shape[0]], alone) <= 1e-9
 
 
 # -- the family's tester (tests/codec_tester.py) ----------------------------------------------------------------
