@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +27,19 @@ from bench.timing import MIN_REPEATS, interleaved
 from codecfake_hf import codecs
 from codecfake_hf.resynth import DEFAULT_BATCH_SECONDS, Utterance, resolve_device, resynthesize_stream
 
-# Configs left out of the CPU table (`--codecs cpu`) on a 2-core machine, and why; `all` still runs them.
+# Configs left out of the CPU table (`--codecs cpu`) on a 2-core machine, and why; `all` still runs them. The
+# measured ones: one pass of bench's first utterance (5.82 s, or its first 2 s) right after loading, random weights,
+# on the 2-core machine shared with other jobs (load average about 9) on 2026-12-06.
 CPU_SKIP = {
-    name: "161 M parameters (a HuBERT/WavLM base semantic model beside the DAC-style codec), one utterance at a "
-          "time; several seconds per second of audio on 2 cores (bench/results/resynth-cpu-all.md)"
-    for name in codecs.names() if codecs.spec(name).family == "xcodec"
+    **{name: "161 M parameters (a HuBERT/WavLM base semantic model beside the DAC-style codec), one utterance at a "
+             "time; several seconds per second of audio on 2 cores"
+       for name in codecs.names() if codecs.spec(name).family == "xcodec"},
+    "bicodec": "347 M parameters (wav2vec 2.0 XLSR-53 for the semantic tokens); RTF 11.8 on one 5.82 s utterance",
+    "bigcodec": "159 M parameters; RTF 20.9 on one 5.82 s utterance",
+    "dualcodec_12hz_v1": "495 M parameters (a w2v-BERT 2.0 semantic model); RTF 5.1 on one 5.82 s utterance, "
+                         "31 s to load",
+    **{name: "EnCodec 48 kHz (15 M parameters) runs its 1 s chunks one by one: RTF 16.6 on 2 s (24 kbps)"
+       for name in codecs.names() if name.startswith("encodec_48khz")},
 }
 
 
@@ -108,6 +117,34 @@ def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_se
     }
 
 
+class CodecTimeout(Exception):
+    """A config's benchmark ran past `--codec_timeout_s`."""
+
+
+def bench_codec_within(name: str, utts: list[Utterance], device: torch.device, batch_seconds: float | None,
+                       repeats: int, timeout_s: float | None) -> dict:
+    """`bench_codec`, stopped after `timeout_s` wall seconds (model load included) when given.
+
+    A stopped config becomes a row that says so (`timed_out_s`), so that a table on a shared CPU reports the
+    configs too slow for it instead of waiting for them. SIGALRM interrupts between torch operations.
+    """
+    if not timeout_s:
+        return bench_codec(name, utts, device, batch_seconds, repeats)
+
+    def stop(signum, frame):
+        raise CodecTimeout
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return bench_codec(name, utts, device, batch_seconds, repeats)
+    except CodecTimeout:
+        return {"codec": name, "utterances": len(utts), "timed_out_s": timeout_s}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
     lines = [
         f"# Resynthesis: batched engine vs batch-size-1 loop ({meta['device_name']})",
@@ -121,7 +158,16 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         "| codec | utts | audio s | loop RTF | engine RTF | loop utt/s | engine utt/s | speedup | exact batches |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    if meta.get("cpu_skip"):
+        lines[2:2] = ["Left out (`CPU_SKIP`, too slow or too large for a 2-core CPU; `--codecs all` runs them): "
+                      + "; ".join(f"{name}: {why}" for name, why in meta["cpu_skip"].items()) + ".", ""]
+    if meta.get("unfinished"):
+        lines[2:2] = [f"**Unfinished**: not yet measured: {', '.join(meta['unfinished'])}.", ""]
     for r in rows:
+        if "timed_out_s" in r:
+            lines.append(f"| {r['codec']} | {r['utterances']} | over {r['timed_out_s']:g} s (load and warm-up "
+                         "included): stopped, not measured | | | | | | |")
+            continue
         lines.append(
             f"| {r['codec']} | {r['utterances']} | {r['audio_seconds']} | {r['loop_rtf']} | {r['engine_rtf']} "
             f"| {r['loop_utt_per_s']} | {r['engine_utt_per_s']} | **{r['speedup']}x** "
@@ -143,16 +189,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="results file stem in bench/results/ (default: resynth[-cuda])")
     parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
                         help="interleaved runs of each side; the best counts (default: %(default)s)")
+    parser.add_argument("--codec_timeout_s", type=float, default=None,
+                        help="stop a config after this many wall seconds and say so in its row (default: none)")
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
-    names = cpu_table() if args.codecs.strip().lower() == "cpu" else codecs.parse_codec_list(args.codecs)
+    cpu = args.codecs.strip().lower() == "cpu"
+    names = cpu_table() if cpu else codecs.parse_codec_list(args.codecs)
     utts = vctk_like_utterances(args.utterances)
-    rows = []
-    for name in names:
-        row = bench_codec(name, utts, device, args.batch_seconds, args.repeats)
-        print(json.dumps(row), flush=True)
-        rows.append(row)
     meta = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "args": " ".join(argv if argv is not None else __import__("sys").argv[1:]),
@@ -162,9 +206,16 @@ def main(argv: list[str] | None = None) -> None:
         "batch_seconds": args.batch_seconds or DEFAULT_BATCH_SECONDS.get(device.type, DEFAULT_BATCH_SECONDS["cpu"]),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else f"CPU, {platform.processor() or platform.machine()}",
+        **({"cpu_skip": CPU_SKIP} if cpu else {}),
     }
     stem = args.out or ("resynth-cuda" if device.type == "cuda" else "resynth")
-    print(f"wrote {write_results(rows, meta, stem)}")
+    rows: list[dict] = []
+    for i, name in enumerate(names):
+        rows.append(bench_codec_within(name, utts, device, args.batch_seconds, args.repeats, args.codec_timeout_s))
+        print(json.dumps(rows[-1]), flush=True)
+        # Rewritten after every config, so that a long table cut short keeps what it measured (and says so).
+        path = write_results(rows, {**meta, "unfinished": names[i + 1:]}, stem)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -44,3 +44,35 @@ def test_the_gpu_script_runs_its_dry_run_on_the_cpu(tmp_path):
     assert e2e["build_1proc_s"] > 0 and e2e["build_2proc_s"] > 0 and 0 < e2e["build_over_engine"]
     assert set(report["projection"]["per_config_gpu_hours"]) == set(gpu.DRY_CODECS)
     assert (tmp_path / "gpu.md").read_text().startswith("# GPU projection (CPU, DRY RUN")
+
+
+def test_the_resynth_table_names_what_it_left_out_and_what_a_cut_short_run_did_not_reach(tmp_path):
+    from bench import resynth
+    from codecfake_hf import codecs
+
+    assert set(resynth.cpu_table()) == set(codecs.names()) - set(resynth.CPU_SKIP) and set(resynth.CPU_SKIP)
+    row = {"codec": "encodec_24khz", "utterances": 1, "audio_seconds": 5.82, "batch_exact": True, "loop_rtf": 0.1,
+           "engine_rtf": 0.08, "loop_utt_per_s": 1.7, "engine_utt_per_s": 2.1, "speedup": 1.25}
+    meta = {"date": "2026-12-06", "args": "--codecs cpu", "torch": "x", "threads": 2, "repeats": 3,
+            "batch_seconds": 8.0, "device_name": "CPU", "cpu_skip": {"bigcodec": "RTF 21"},
+            "unfinished": ["snac_24khz"]}
+    text = resynth.write_results([row], meta, str(tmp_path / "r")).read_text()
+    assert "Left out (`CPU_SKIP`" in text and "bigcodec: RTF 21." in text
+    assert "**Unfinished**: not yet measured: snac_24khz." in text and "| encodec_24khz | 1 | 5.82 |" in text
+    meta["unfinished"] = []
+    assert "Unfinished" not in resynth.write_results([row], meta, str(tmp_path / "r")).read_text()
+
+
+def test_a_config_past_its_timeout_is_stopped_and_its_row_says_so(tmp_path, monkeypatch):
+    import time
+
+    from bench import resynth
+
+    monkeypatch.setattr(resynth, "bench_codec", lambda *args: time.sleep(30))
+    start = time.perf_counter()
+    row = resynth.bench_codec_within("bigcodec", [None], None, None, 3, timeout_s=0.3)
+    assert row == {"codec": "bigcodec", "utterances": 1, "timed_out_s": 0.3} and time.perf_counter() - start < 5
+    meta = {"date": "d", "args": "a", "torch": "x", "threads": 2, "repeats": 3, "batch_seconds": 8.0,
+            "device_name": "CPU"}
+    assert "| bigcodec | 1 | over 0.3 s (load and warm-up included): stopped, not measured |" in (
+        resynth.write_results([row], meta, str(tmp_path / "r")).read_text())
