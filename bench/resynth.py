@@ -90,11 +90,17 @@ def run_engine(codec, utts, batch_seconds: float | None) -> float:
 
 
 def bench_codec(name: str, utts: list[Utterance], device: torch.device, batch_seconds: float | None,
-                repeats: int = MIN_REPEATS) -> dict:
+                repeats: int = MIN_REPEATS, reached: dict | None = None) -> dict:
+    """One row; `reached` (when given) gets the load time and the first warm-up pass's RTF as they are measured,
+    so that a config stopped part-way still reports them."""
+    reached = {} if reached is None else reached
+    start = time.perf_counter()
     codec = codecs.load(name, random_weights=True, device=device)
+    reached["load_s"] = round(time.perf_counter() - start, 1)
     audio_seconds = sum(len(u.wave) / u.sample_rate for u in utts)
     # Warm up both paths once on a short input (allocator, kernels), then time them interleaved, best of `repeats`.
-    run_loop(codec, utts[:1])
+    first = run_loop(codec, utts[:1])
+    reached["warmup_loop_rtf"] = round(first / (len(utts[0].wave) / utts[0].sample_rate), 3)
     run_engine(codec, utts[:2], batch_seconds)
     times, _ = interleaved({"loop": lambda: run_loop(codec, utts),
                             "engine": lambda: run_engine(codec, utts, batch_seconds)}, repeats)
@@ -134,12 +140,13 @@ def bench_codec_within(name: str, utts: list[Utterance], device: torch.device, b
     def stop(signum, frame):
         raise CodecTimeout
 
+    reached: dict = {}
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        return bench_codec(name, utts, device, batch_seconds, repeats)
+        return bench_codec(name, utts, device, batch_seconds, repeats, reached)
     except CodecTimeout:
-        return {"codec": name, "utterances": len(utts), "timed_out_s": timeout_s}
+        return {"codec": name, "utterances": len(utts), "timed_out_s": timeout_s, **reached}
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -165,8 +172,10 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         lines[2:2] = [f"**Unfinished**: not yet measured: {', '.join(meta['unfinished'])}.", ""]
     for r in rows:
         if "timed_out_s" in r:
+            got = (f"; loaded in {r['load_s']:g} s" if "load_s" in r else "; still loading") + (
+                f", first (warm-up) loop pass RTF {r['warmup_loop_rtf']:g}" if "warmup_loop_rtf" in r else "")
             lines.append(f"| {r['codec']} | {r['utterances']} | over {r['timed_out_s']:g} s (load and warm-up "
-                         "included): stopped, not measured | | | | | | |")
+                         f"included): stopped, not measured{got} | | | | | | |")
             continue
         lines.append(
             f"| {r['codec']} | {r['utterances']} | {r['audio_seconds']} | {r['loop_rtf']} | {r['engine_rtf']} "

@@ -68,11 +68,20 @@ def test_a_config_past_its_timeout_is_stopped_and_its_row_says_so(tmp_path, monk
 
     from bench import resynth
 
-    monkeypatch.setattr(resynth, "bench_codec", lambda *args: time.sleep(30))
+    def loaded_then_slow(*args):  # what it reached (the last argument) is kept in the stopped row
+        args[-1].update(load_s=1.5, warmup_loop_rtf=20.9)
+        time.sleep(30)
+
+    monkeypatch.setattr(resynth, "bench_codec", loaded_then_slow)
     start = time.perf_counter()
     row = resynth.bench_codec_within("bigcodec", [None], None, None, 3, timeout_s=0.3)
-    assert row == {"codec": "bigcodec", "utterances": 1, "timed_out_s": 0.3} and time.perf_counter() - start < 5
+    assert row == {"codec": "bigcodec", "utterances": 1, "timed_out_s": 0.3, "load_s": 1.5, "warmup_loop_rtf": 20.9}
+    assert time.perf_counter() - start < 5
     meta = {"date": "d", "args": "a", "torch": "x", "threads": 2, "repeats": 3, "batch_seconds": 8.0,
             "device_name": "CPU"}
-    assert "| bigcodec | 1 | over 0.3 s (load and warm-up included): stopped, not measured |" in (
-        resynth.write_results([row], meta, str(tmp_path / "r")).read_text())
+    text = resynth.write_results([row], meta, str(tmp_path / "r")).read_text()
+    assert ("| bigcodec | 1 | over 0.3 s (load and warm-up included): stopped, not measured; loaded in 1.5 s, "
+            "first (warm-up) loop pass RTF 20.9 |") in text
+    row = {"codec": "bigcodec", "utterances": 1, "timed_out_s": 0.3}
+    text = resynth.write_results([row], meta, str(tmp_path / "r")).read_text()
+    assert "stopped, not measured; still loading |" in text
