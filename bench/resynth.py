@@ -40,6 +40,14 @@ CPU_SKIP = {
                          "31 s to load",
     **{name: "EnCodec 48 kHz (15 M parameters) runs its 1 s chunks one by one: RTF 16.6 on 2 s (24 kbps)"
        for name in codecs.names() if name.startswith("encodec_48khz")},
+    # From the 2026-12-06 CPU table (bench/results/resynth.md, load average about 5 on 2 cores): loaded, but not
+    # one 5.82 s loop pass within its 75 s.
+    "dualcodec_25hz_v1": "a w2v-BERT 2.0 semantic model as dualcodec_12hz_v1's; 32 s to load, then not one 5.82 s "
+                         "pass within 75 s",
+    **{name: f"a latent diffusion decoder (50 DDIM steps with guidance, about 100 UNet evaluations a 10.24 s "
+             f"window); {load} s to load, then not one 5.82 s pass within 75 s"
+       for name, load in (("semanticodec_1.40kbps", 23), ("semanticodec_0.70kbps", 40), ("semanticodec_0.35kbps", 66))
+       if name in codecs.names()},
 }
 
 
