@@ -33,6 +33,15 @@ def test_every_record_carries_the_load_and_says_when_the_machine_was_busy(tmp_pa
     assert "Busier" not in load_note(machine())
 
 
+def test_the_gpu_script_measures_every_registered_config_by_default():
+    from bench import gpu
+    from codecfake_hf import codecs
+
+    assert gpu.configs(None) == codecs.names() and len(codecs.names()) > len(codecs.registry.RELEASE_NAMES)
+    assert gpu.configs(None, dry_run=True) == list(gpu.DRY_CODECS)
+    assert gpu.configs("encodec_24khz,snac_24khz") == ["encodec_24khz", "snac_24khz"]
+
+
 @pytest.mark.slow  # two builds in fresh interpreters: about a minute on 2 cores
 def test_the_gpu_script_runs_its_dry_run_on_the_cpu(tmp_path):
     from bench import gpu
