@@ -15,6 +15,7 @@ import argparse
 import json
 import platform
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,14 +79,40 @@ def _sync(device: torch.device) -> None:
 
 
 def run_loop(codec, utts) -> float:
-    """The baseline: one utterance at a time through `codec.resynthesize`, nothing else."""
+    """The baseline: one utterance at a time through `codec.resynthesize`, nothing else.
+
+    The codec runs from a worker thread with this thread's torch threads, as the engine's codec stage does: on a
+    2-core machine busier than its cores, the same call from the main thread ran 2-8x slower than from a worker
+    thread at 2 torch threads (alike at 1; bench/results/resynth.md of 2026-12-06), which a ratio must not count.
+    """
     from codecfake_hf.audio import resample
 
+    threads, failed, stop = torch.get_num_threads(), [], threading.Event()
+
+    def loop() -> None:
+        torch.set_num_threads(threads)
+        try:
+            for utt in utts:
+                if stop.is_set():
+                    return
+                wave = resample(utt.wave, utt.sample_rate, codec.sample_rate)
+                codec.resynthesize(wave[None], [wave.shape[0]])
+            _sync(codec.device)
+        except BaseException as error:  # re-raised in the caller's thread
+            failed.append(error)
+
     start = time.perf_counter()
-    for utt in utts:
-        wave = resample(utt.wave, utt.sample_rate, codec.sample_rate)
-        codec.resynthesize(wave[None], [wave.shape[0]])
-    _sync(codec.device)
+    worker = threading.Thread(target=loop, name="bench-loop", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():  # join in slices, so that the caller's SIGALRM (--codec_timeout_s) still lands
+            worker.join(0.05)
+    except BaseException:  # stopped: let the utterance in flight finish, so that it loads no later measurement
+        stop.set()
+        worker.join()
+        raise
+    if failed:
+        raise failed[0]
     return time.perf_counter() - start
 
 

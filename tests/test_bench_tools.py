@@ -94,3 +94,56 @@ def test_a_config_past_its_timeout_is_stopped_and_its_row_says_so(tmp_path, monk
     row = {"codec": "bigcodec", "utterances": 1, "timed_out_s": 0.3}
     text = resynth.write_results([row], meta, str(tmp_path / "r")).read_text()
     assert "stopped, not measured; still loading |" in text
+
+
+class _SleepyCodec:
+    """Stands in for a codec: records the thread of each call, sleeps, optionally fails."""
+
+    sample_rate = 16000
+
+    def __init__(self, seconds=0.0, error=None):
+        import torch
+
+        self.device, self.seconds, self.error, self.threads = torch.device("cpu"), seconds, error, []
+
+    def resynthesize(self, waves, lengths):
+        import threading
+        import time
+
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.seconds)
+        if self.error:
+            raise self.error
+
+
+def test_the_loop_runs_its_codec_from_a_worker_thread_as_the_engine_does_and_passes_its_errors_on():
+    from bench import resynth
+
+    utts = resynth.vctk_like_utterances(2)
+    codec = _SleepyCodec()
+    resynth.run_loop(codec, utts)
+    assert codec.threads == ["bench-loop", "bench-loop"]
+    with pytest.raises(ValueError, match="boom"):
+        resynth.run_loop(_SleepyCodec(error=ValueError("boom")), utts)
+
+
+def test_a_stopped_loop_starts_no_further_utterance_and_leaves_no_thread_running():
+    import signal
+    import threading
+
+    from bench import resynth
+
+    def stop(signum, frame):
+        raise resynth.CodecTimeout
+
+    codec, utts = _SleepyCodec(seconds=0.2), resynth.vctk_like_utterances(20)
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(resynth.CodecTimeout):
+            resynth.run_loop(codec, utts)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(codec.threads) < 20  # stopped part-way: 20 calls take 4 s
+    assert not any(thread.name == "bench-loop" and thread.is_alive() for thread in threading.enumerate())
