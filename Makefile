@@ -21,7 +21,7 @@ lint: setup
 	$(PY) -m ruff check codecfake_hf builder eval tests bench
 
 bench: setup
-	$(PY) -m bench.resynth --codecs all --utterances 6
+	$(PY) -m bench.resynth --codecs cpu --utterances 1 --repeats 3 --codec_timeout_s 75
 	$(PY) -m bench.eer
 
 setup: ffmpeg chromium $(STAMP)

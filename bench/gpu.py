@@ -144,6 +144,14 @@ def project(rows: list[dict], build_over_engine: float, two_proc_speedup: float)
             "paper_configs_measured": sorted(paper & set(per)), "paper_configs_missing": sorted(paper - set(per))}
 
 
+def configs(names: str | None, dry_run: bool = False) -> list[str]:
+    """The configs to measure: `names` (`all` or a list), else every registered config (`codecs.names()`, so a
+    config added to the registry joins the script), or the dry run's two small ones."""
+    if dry_run and not names:
+        return list(DRY_CODECS)
+    return codecs.parse_codec_list(names or "all")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry_run", action="store_true", help="toy sizes on the CPU: checks the script only")
@@ -159,8 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cpu") if args.dry_run else resolve_device("auto")
     if device.type != "cuda" and not args.dry_run:
         raise SystemExit("bench.gpu measures a GPU and none is here; run it where one is, or pass --dry_run")
-    names = (list(DRY_CODECS) if args.dry_run and not args.codecs
-             else codecs.parse_codec_list(args.codecs or "all"))
+    names = configs(args.codecs, args.dry_run)
     precisions = ["fp32"] if args.dry_run else list(PRECISIONS)
     seconds = 2.0 if args.dry_run else args.seconds
     utts = vctk_like_utterances(64, seed=3)
