@@ -1,7 +1,8 @@
 """One build with a config of every family that has configs no public codec-deepfake set covers (the 2025-26
-speech-generator codecs among them, beyond CodecFake, CodecFake+, ST-Codecfake and CDD): it loads back through `load_dataset` with
-each codec's taxonomy, and the card's licence section lists every weight licence in it (tiny configs, random
-weights). The families are chosen from the specs (`public_sets`), not named, so a family added later joins."""
+speech-generator codecs among them, beyond CodecFake, CodecFake+, ST-Codecfake and CDD): it loads back through
+`load_dataset` with each codec's taxonomy, and the card's licence section lists every weight licence in it (tiny
+configs, random weights). The families are chosen from the specs (`public_sets`), not named, so a family added
+later joins."""
 
 from __future__ import annotations
 
