@@ -44,3 +44,11 @@ def test_the_gpu_script_runs_its_dry_run_on_the_cpu(tmp_path):
     assert e2e["build_1proc_s"] > 0 and e2e["build_2proc_s"] > 0 and 0 < e2e["build_over_engine"]
     assert set(report["projection"]["per_config_gpu_hours"]) == set(gpu.DRY_CODECS)
     assert (tmp_path / "gpu.md").read_text().startswith("# GPU projection (CPU, DRY RUN")
+
+
+def test_the_pipeline_bench_refuses_a_part_it_does_not_know(capsys):
+    from bench import pipeline
+
+    with pytest.raises(SystemExit) as exit_info:
+        pipeline.main(["--parts", "pipelined,warp"])
+    assert exit_info.value.code == 2 and "name some of pipelined, sequential, cli" in capsys.readouterr().err
