@@ -24,7 +24,7 @@ def test_every_record_carries_the_load_and_says_when_the_machine_was_busy(tmp_pa
     monkeypatch.setattr("os.getloadavg", lambda: (5.0, 4.0, 3.0))
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     state = machine()
-    assert state["busy"] and state["load_average"] == [5.0, 4.0, 3.0]
+    assert state["busy"] and state["load_average"] == [5.0, 4.0, 3.0] and "cpu" in state
     path = record(tmp_path / "x", {"rows": []}, ["# Title", "", "body"])
     text = path.read_text().splitlines()
     assert text[0] == "# Title" and "Busier than its cores" in text[2] and text[-1] == "body"
