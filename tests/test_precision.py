@@ -8,6 +8,7 @@ import torch
 from conftest import rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
+from codecfake_hf.codecs import base
 from codecfake_hf.codecs.base import PRECISIONS, precision_mode
 from codecfake_hf.errors import CodecConfigError
 
@@ -68,3 +69,19 @@ def test_precision_mode_sets_and_restores_tf32_layers_and_refuses_unknown():
     with pytest.raises(ValueError, match="'fp16' is not one of fp32, tf32, bf16"):
         with precision_mode("fp16", model, cpu):
             pass
+
+
+def test_a_bf16_lstm_runs_where_onednn_has_no_bfloat16_rnn(monkeypatch):
+    # oneDNN refuses a bfloat16 LSTM on CPUs without AVX-512 BF16 (an AVX2 AMD EPYC): ATen's kernel runs it there,
+    # oneDNN off for that call only. Forced here, so that every CPU runs the fallback.
+    monkeypatch.setitem(base._ONEDNN_BF16_RNN, "cpu", False)
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    model = torch.nn.LSTM(8, 8, 2)
+    x = torch.randn(20, 1, 8)
+    exact = model(x)[0]
+    onednn = torch.backends.mkldnn.enabled
+    with precision_mode("bf16", model, cpu):
+        low = model(x)[0]
+    assert low.dtype == torch.float32 and 0 < (low - exact).abs().max() < 0.05
+    assert torch.backends.mkldnn.enabled == onednn

@@ -53,11 +53,39 @@ def _float32(value):
     return value
 
 
-def _in_bf16(forward, device_type: str):
+# oneDNN runs a bfloat16 LSTM/GRU only on CPUs with AVX-512 BF16 or AMX; on others (an AVX2 AMD EPYC, for one) it
+# refuses ("could not create a primitive descriptor for the LSTM forward propagation primitive"). There the layer runs
+# through ATen's own bfloat16 kernel, oneDNN off for that call; a CPU whose oneDNN takes it keeps using oneDNN.
+_ONEDNN_BF16_RNN = {"cpu": True}
+
+
+@contextlib.contextmanager
+def _onednn_off() -> Iterator[None]:
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def _in_bf16(forward, device_type: str, recurrent: bool = False):
+    fallback = recurrent and device_type == "cpu"
+
     @functools.wraps(forward)
     def run(*args, **kwargs):
         with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
-            return _float32(forward(*args, **kwargs))
+            if not fallback:
+                return _float32(forward(*args, **kwargs))
+            if _ONEDNN_BF16_RNN["cpu"]:
+                try:
+                    return _float32(forward(*args, **kwargs))
+                except RuntimeError as error:
+                    if "primitive descriptor" not in str(error):
+                        raise
+                    _ONEDNN_BF16_RNN["cpu"] = False  # this CPU's oneDNN has no bfloat16 RNN: not tried again
+            with _onednn_off():
+                return _float32(forward(*args, **kwargs))
 
     return run
 
@@ -69,7 +97,8 @@ def _bf16_layers(model: nn.Module, device_type: str) -> Iterator[None]:
     for module in model.modules():
         if isinstance(module, BF16_LAYERS):
             patched.append((module, module.__dict__.get("forward")))
-            module.forward = _in_bf16(module.forward, device_type)  # shadows the class's forward
+            module.forward = _in_bf16(module.forward, device_type,  # shadows the class's forward
+                                      recurrent=isinstance(module, nn.RNNBase))
     try:
         yield
     finally:
