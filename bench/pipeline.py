@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,7 +159,10 @@ def main(argv: list[str] | None = None) -> dict:
             engine, e2e = seconds[f"engine_{part}"], seconds[f"build_{part}"]
             row.update({f"engine{key}_seconds": round(engine, 3), f"build{key}_seconds": round(e2e, 3),
                         f"engine{key}_utt_per_s": round(n / engine, 3), f"build{key}_utt_per_s": round(n / e2e, 3),
-                        f"build_over_engine{key}": round(engine / e2e, 3)})
+                        f"build_over_engine{key}": round(engine / e2e, 3),
+                        # each round's own ratio (its two sides ran back to back): their median, beside the best's
+                        f"build_over_engine{key}_per_round": [round(e / b, 3) for e, b in zip(
+                            runs[f"engine_{part}"], runs[f"build_{part}"], strict=True)]})
     if "cli" in parts:
         row.update({"cli_2proc_1thread_seconds": round(seconds["cli_2x1"], 2),
                     "cli_1proc_2threads_seconds": round(seconds["cli_1x2"], 2),
@@ -177,9 +181,10 @@ def main(argv: list[str] | None = None) -> dict:
 
 def write_results(row: dict, meta: dict, stem: str) -> Path:
     parts = row["parts"]
+    title = [*(["end-to-end build vs the engine alone"] if {"pipelined", "sequential"} & set(parts) else []),
+             *(["2 processes x 1 thread vs 1 process x 2 threads"] if "cli" in parts else [])]
     lines = [
-        f"# Pipeline: end-to-end build vs the engine alone; 2 processes x 1 thread vs 1 process x 2 threads "
-        f"({meta['machine']}, {meta['cpus']} cores)",
+        f"# Pipeline: {'; '.join(title)} ({meta['machine']}, {meta['cpus']} cores)",
         "",
         f"Recorded {meta['date']} by `python -m bench.pipeline {meta['args']}`; torch {meta['torch']}, "
         f"{meta['threads']} torch threads, {meta['workers']} engine workers. Codec `{row['codec']}` with its "
@@ -209,7 +214,12 @@ def write_results(row: dict, meta: dict, stem: str) -> Path:
             "",
             "The build's time includes writing the genuine part (read, resample, FLAC, Parquet), decoding the "
             "genuine rows as the codec's input, the Parquet writes and the card; the ratio says how much of that "
-            "hides behind the codec.",
+            "hides behind the codec. Each round's own ratio (engine s / build s of the same round): "
+            + "; ".join(f"{part} {row[f'build_over_engine{key}_per_round']}" for part, key in
+                        (("pipelined", ""), ("sequential", "_sequential")) if part in parts)
+            + " (median " + "; ".join(f"{part} {statistics.median(row[f'build_over_engine{key}_per_round']):.3f}"
+                                      for part, key in (("pipelined", ""), ("sequential", "_sequential"))
+                                      if part in parts) + ").",
         ]
     if "cli" in parts:
         lines += [
