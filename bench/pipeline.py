@@ -7,7 +7,9 @@ Two ratios, each measured in one run of this script on the same utterances (spee
    codec rows: genuine rows decoded, the engine, FLAC, Parquet; the card) against
    `resynthesize_stream` alone on the same audio with the same codec object, in this process. The
    ratio is the engine's time over the build's: 1.0 means every step but the codec is hidden. Both
-   the pipelined engine (the default) and the sequential one (`workers=0`) are timed.
+   the pipelined engine (the default) and the sequential one (`workers=0`) are timed. With `overhead`, the
+   same two with the codec's resynthesis replaced by an identity: the build's own work, in seconds, where
+   no codec hides it.
 2. Two processes with one thread each (`torchrun --nproc_per_node 2`, gloo) against one process with
    two threads (`python -m builder build`), as subprocesses, wall time including start-up and
    loading the model (what a user waits for).
@@ -17,12 +19,13 @@ Results go to `bench/results/pipeline-cpu.md` and `pipeline-cpu.json`.
 
     python -m bench.pipeline                      # EnCodec 24 kHz, 12 utterances, best of 3
     python -m bench.pipeline --codec descript-audio-codec-16khz --utterances 8
-    python -m bench.pipeline --parts pipelined    # only the default engine against its build
+    python -m bench.pipeline --parts pipelined,overhead   # the default engine vs its build; the build's own work
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -49,7 +52,7 @@ from codecfake_hf.resynth import Utterance, resynthesize_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEAKERS = 4  # the utterances are spread over this many speakers (all in the train split)
-PARTS = ("pipelined", "sequential", "cli")  # what `--parts` may name: the three tables' rows
+PARTS = ("pipelined", "sequential", "overhead", "cli")  # what `--parts` may name: the tables' rows
 
 
 def write_source(folder: Path, count: int) -> Path:
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict:
         # Warm-up, untimed: the allocator, the kernels, the page cache, and the modules a build imports on first use
         # (the card's spectrogram grid: matplotlib), so that no side's first run pays for what the other's did not.
         time_engine(codec, source, resynth.DEFAULT_WORKERS)
-        if "pipelined" in parts or "sequential" in parts:
+        if {"pipelined", "sequential", "overhead"} & set(parts):
             time_build(codec, source, tmp / "out-warm-up", args.shard_size, resynth.DEFAULT_WORKERS)
         # Each side of a ratio interleaved with the other (bench.timing), best of `--repeats`: on a shared machine
         # the best is the run least disturbed by other work, and both sides see the same background load.
@@ -137,12 +140,21 @@ def main(argv: list[str] | None = None) -> dict:
                 sides[f"engine_{part}"] = lambda w=workers, c=codec: time_engine(c, source, w)
                 sides[f"build_{part}"] = lambda w=workers, p=part, c=codec: time_build(c, source, tmp / f"out-{p}",
                                                                                       args.shard_size, w)
+        if "overhead" in parts:
+            # The same codec object with its resynthesis shadowed by an identity: what is left of each side is the
+            # work around the codec (reading, resampling, PCM16, and in the build FLAC, Parquet, the card).
+            hollow = copy.copy(codec)
+            hollow.resynthesize = lambda waves, lengths: (waves.clone(), lengths)
+            sides["engine_overhead"] = lambda c=hollow: time_engine(c, source, resynth.DEFAULT_WORKERS)
+            sides["build_overhead"] = lambda c=hollow: time_build(c, source, tmp / "out-overhead", args.shard_size,
+                                                                  resynth.DEFAULT_WORKERS)
         runs: dict[str, list[float]] = {}
         if sides:
             times, _ = interleaved(sides, args.repeats)
             seconds.update(best(times))
             runs.update(times)
         del codec, sides  # the subprocesses below load their own
+        hollow = None
         if "cli" in parts:
             times, _ = interleaved({
                 "cli_2x1": lambda: time_cli(source, tmp / "out-2x1", name, args.shard_size, nproc=2, threads=1),
@@ -163,6 +175,14 @@ def main(argv: list[str] | None = None) -> dict:
                         # each round's own ratio (its two sides ran back to back): their median, beside the best's
                         f"build_over_engine{key}_per_round": [round(e / b, 3) for e, b in zip(
                             runs[f"engine_{part}"], runs[f"build_{part}"], strict=True)]})
+    if "overhead" in parts:
+        extra = seconds["build_overhead"] - seconds["engine_overhead"]
+        row.update({"engine_overhead_seconds": round(seconds["engine_overhead"], 3),
+                    "build_overhead_seconds": round(seconds["build_overhead"], 3),
+                    "build_extra_seconds": round(extra, 3)})
+        if "pipelined" in parts:  # the ratio if the build's own work added its time to the codec's, no more
+            row["build_over_engine_extra_only"] = round(seconds["engine_pipelined"] / (seconds["engine_pipelined"]
+                                                                                       + extra), 3)
     if "cli" in parts:
         row.update({"cli_2proc_1thread_seconds": round(seconds["cli_2x1"], 2),
                     "cli_1proc_2threads_seconds": round(seconds["cli_1x2"], 2),
@@ -220,6 +240,22 @@ def write_results(row: dict, meta: dict, stem: str) -> Path:
             + " (median " + "; ".join(f"{part} {statistics.median(row[f'build_over_engine{key}_per_round']):.3f}"
                                       for part, key in (("pipelined", ""), ("sequential", "_sequential"))
                                       if part in parts) + ").",
+        ]
+    if "overhead" in parts:
+        lines += [
+            "",
+            "## The build's own work (the codec's resynthesis replaced by an identity, same object otherwise)",
+            "",
+            "| engine s | `builder build` s | build - engine s |",
+            "|---|---|---|",
+            f"| {row['engine_overhead_seconds']} | {row['build_overhead_seconds']} "
+            f"| **{row['build_extra_seconds']}** |",
+            "",
+            "What the build does beyond the engine, timed where no codec hides it: the genuine part (read, resample, "
+            "FLAC, Parquet), FLAC of the outputs, the Parquet writes, the shard records and the card (its example "
+            "clips and spectrogram grid)."
+            + (f" Added to the engine's best time above, it would give a ratio of "
+               f"**{row['build_over_engine_extra_only']}**." if "build_over_engine_extra_only" in row else ""),
         ]
     if "cli" in parts:
         lines += [
