@@ -51,4 +51,4 @@ def test_the_pipeline_bench_refuses_a_part_it_does_not_know(capsys):
 
     with pytest.raises(SystemExit) as exit_info:
         pipeline.main(["--parts", "pipelined,warp"])
-    assert exit_info.value.code == 2 and "name some of pipelined, sequential, cli" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "name some of pipelined, sequential, overhead, cli" in capsys.readouterr().err
