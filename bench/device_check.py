@@ -24,6 +24,7 @@ import torch
 
 from bench.resynth import main as resynth_main
 from bench.resynth import vctk_like_utterances
+from bench.timing import machine
 from codecfake_hf import codecs
 from codecfake_hf.files import write_json_atomic
 from codecfake_hf.resynth import Result, resynthesize_stream
@@ -104,7 +105,8 @@ def main() -> None:
     agreement = batch_agreement(names, device)
     tuned = finetune_check(device, args.steps)
     print(json.dumps(tuned), flush=True)
-    write_json_atomic(out / "device-check.json", {"batch_agreement": agreement, "finetune": tuned})
+    write_json_atomic(out / "device-check.json", {"batch_agreement": agreement, "finetune": tuned,
+                                                  "recorded_on": machine()})  # the load, as bench.record adds it
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def write_results(rows: list[dict], meta: dict, stem: str) -> Path:
         f"(seed 0); input: {meta['source']}, {meta['seconds']} s each, one at a time. rel. L2 = "
         "||y - y_fp32|| / ||y_fp32|| over all clips; SNR = -20 log10(rel. L2); PCM16 = largest difference "
         "in 16-bit steps after the ±0.99 clamp; speedup = fp32 time / this precision's time, same process, each "
-        "the best of interleaved runs.",
+        f"the best of {meta['repeats']} interleaved runs.",
         "",
         meta["note"],
         "",
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clips", type=int, default=2, help="input clips (default: %(default)s)")
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds of each clip (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="`auto`, `cpu`, `cuda` (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=MIN_REPEATS,
+                        help="interleaved runs of each precision; the best counts (default: %(default)s)")
     parser.add_argument("--out", default=None, help="results file stem in bench/results/ (default: precision-DEVICE)")
     args = parser.parse_args(argv)
 
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     clips, rate, source = input_clips(args.clips, args.seconds)
     rows = []
     for name in codecs.parse_codec_list(args.codecs):
-        for row in bench_codec(name, clips, rate, device, precisions):
+        for row in bench_codec(name, clips, rate, device, precisions, args.repeats):
             print(json.dumps(row), flush=True)
             rows.append(row)
     on_cpu = device.type == "cpu" and "tf32" not in precisions
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "args": " ".join(argv if argv is not None else __import__("sys").argv[1:]),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "source": source, "seconds": args.seconds,
+        "repeats": args.repeats,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda"
         else f"CPU, {platform.processor() or platform.machine()}",
         "note": ("tf32 is not in this table: a CPU has no TF32, so `--precision tf32` gives exactly fp32's numbers "

@@ -36,9 +36,9 @@ R = TypeVar("R")
 DEFAULT_WINDOW = 64
 # Padded seconds of audio per batch, by device type. On a GPU batching pays (EnCodec 24 kHz 8.5x the
 # batch-size-1 loop on an H200, bench/results/resynth-cuda.md). On a 2-core CPU the convolutions
-# already keep both cores busy and big batches only add cache misses: EnCodec ran 0.6x the loop at
-# 60 s (bench/results/resynth-cpu-60s.md) and 1.18x at 8 s (bench/results/resynth.md of commit b2e35da), so the CPU
-# default keeps batches small.
+# already keep both cores busy and batching pays little: EnCodec ran 1.18x the loop at 8 s
+# (bench/results/resynth.md of commit b2e35da) and 1.3x at 60 s on a loaded machine (bench/results/resynth-cpu-60s.md;
+# a first record's 0.6x did not reproduce), so the CPU default keeps batches, and their memory, small.
 DEFAULT_BATCH_SECONDS = {"cuda": 60.0, "cpu": 8.0}
 # Background workers for reading/resampling and PCM/FLAC encoding. They wait on I/O or run in C
 # (libsndfile, soxr, numpy) with the GIL released; four keep a GPU fed from a few cores without

@@ -24,7 +24,7 @@ def test_every_record_carries_the_load_and_says_when_the_machine_was_busy(tmp_pa
     monkeypatch.setattr("os.getloadavg", lambda: (5.0, 4.0, 3.0))
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     state = machine()
-    assert state["busy"] and state["load_average"] == [5.0, 4.0, 3.0]
+    assert state["busy"] and state["load_average"] == [5.0, 4.0, 3.0] and "cpu" in state
     path = record(tmp_path / "x", {"rows": []}, ["# Title", "", "body"])
     text = path.read_text().splitlines()
     assert text[0] == "# Title" and "Busier than its cores" in text[2] and text[-1] == "body"
@@ -147,3 +147,11 @@ def test_a_stopped_loop_starts_no_further_utterance_and_leaves_no_thread_running
         signal.signal(signal.SIGALRM, previous)
     assert len(codec.threads) < 20  # stopped part-way: 20 calls take 4 s
     assert not any(thread.name == "bench-loop" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_the_pipeline_bench_refuses_a_part_it_does_not_know(capsys):
+    from bench import pipeline
+
+    with pytest.raises(SystemExit) as exit_info:
+        pipeline.main(["--parts", "pipelined,warp"])
+    assert exit_info.value.code == 2 and "name some of pipelined, sequential, overhead, cli" in capsys.readouterr().err
