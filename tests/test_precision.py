@@ -8,7 +8,6 @@ import torch
 from conftest import rel_l2, resynthesize_one
 
 from codecfake_hf import codecs
-from codecfake_hf.codecs import base
 from codecfake_hf.codecs.base import PRECISIONS, precision_mode
 from codecfake_hf.errors import CodecConfigError
 
