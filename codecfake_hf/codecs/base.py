@@ -97,7 +97,8 @@ def _lstm_in_bf16(module: nn.LSTM):
 
 @contextlib.contextmanager
 def _bf16_layers(model: nn.Module, device_type: str) -> Iterator[None]:
-    """Each `BF16_LAYERS` module of `model` runs under bfloat16 autocast until the block ends."""
+    """Each `BF16_LAYERS` module of `model` runs under bfloat16 autocast until the block ends (an LSTM on a CPU: on a
+    bfloat16 copy of its weights, `_lstm_in_bf16`)."""
     patched = []
     for module in model.modules():
         if isinstance(module, BF16_LAYERS):
