@@ -291,6 +291,14 @@ def resynthesize_one(codec, wave: np.ndarray) -> np.ndarray:
     return out[0, : int(lengths[0])].numpy()
 
 
+def resynthesize_float64(codec, waves: list[np.ndarray]) -> np.ndarray:
+    """`codec`'s padded-batch path on `waves` in float64 (`codec.model` already `.double()`): where float32's
+    batch-dependent rounding meets a near tie or an ill-conditioned norm, float64 leaves only the masking to differ."""
+    padded, sizes = pad_batch(waves)
+    with torch.inference_mode():
+        return codec._resynthesize(torch.from_numpy(padded).double(), torch.tensor(sizes)).numpy()
+
+
 class FakeHubCache:
     """A Hugging Face cache folder in the Hub's layout, used offline (`HF_HUB_OFFLINE=1`).
 

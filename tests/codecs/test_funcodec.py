@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 import yaml
 from codec_tester import FamilyTester, OfficialFacts
-from conftest import pad_batch, rel_l2, resynthesize_one
+from conftest import pad_batch, rel_l2, resynthesize_float64, resynthesize_one
 from helpers import plain, torch_save_bytes
 from near_ties import Quantiser, check_codes, recording
 from torch.nn import functional as F
@@ -324,14 +324,9 @@ def test_official_size_length_rule_and_batch_on_real_clips(name, demo_dir):
     _, out_lengths = codec.resynthesize(batch, lengths)
     assert out_lengths.tolist() == [sf.info(demo_dir / f"{name}+{utt}.wav").frames for utt in UTTERANCES]
     codec.model.double()
-
-    def run64(padded: np.ndarray, sizes: list[int]) -> np.ndarray:
-        with torch.inference_mode():
-            return codec._resynthesize(torch.from_numpy(padded).double(), torch.tensor(sizes)).numpy()
-
-    out = run64(batch, lengths)
+    out = resynthesize_float64(codec, waves)
     for i, wave in enumerate(waves):
-        alone = run64(wave[None], [wave.shape[0]])[0]
+        alone = resynthesize_float64(codec, [wave])[0]
         assert alone.shape[0] == int(out_lengths[i])
         assert rel_l2(out[i, : alone.shape[0]], alone) <= 1e-9
 

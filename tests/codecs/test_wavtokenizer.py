@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 from codec_tester import FamilyTester, OfficialFacts
-from conftest import FIXTURES, pad_batch, rel_l2
+from conftest import FIXTURES, pad_batch, rel_l2, resynthesize_float64
 from helpers import torch_save_bytes, with_value
 from near_ties import Quantiser, rows
 
@@ -150,22 +150,16 @@ def test_padded_batch_of_real_speech_equals_each_item_alone(fixture):
     _, out_lengths = codec.resynthesize(batch, lengths)
     codec64 = codecs.load(SMALL, config=fixture.tiny_config, state_dict=fixture.weights())
     codec64.model.double()
-
-    def run64(waves: list[np.ndarray]) -> np.ndarray:
-        padded, sizes = pad_batch(waves)
-        with torch.inference_mode():
-            return codec64._resynthesize(torch.from_numpy(padded).double(), torch.tensor(sizes)).numpy()
-
-    out = run64(items)
+    out = resynthesize_float64(codec64, items)
     for i, item in enumerate(items):
-        alone = run64([item])[0]
+        alone = resynthesize_float64(codec64, [item])[0]
         assert int(out_lengths[i]) == alone.shape[0] == math.ceil(item.shape[0] / 16) * 16
         assert rel_l2(out[i, : alone.shape[0]], alone) <= 1e-9
     # The masking matters: the plain path on the padded batch gives the short item something else.
     with torch.inference_mode():
         batch64 = torch.from_numpy(batch).double()
         plain = codec64.model.decode(codec64.model.encode(batch64), codec64.bandwidth_id)
-    alone = run64([items[1]])[0]
+    alone = resynthesize_float64(codec64, [items[1]])[0]
     assert rel_l2(plain[1, : alone.shape[0]].numpy(), alone) > 1e-3
 
 
