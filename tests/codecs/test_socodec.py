@@ -94,9 +94,11 @@ def test_hubert_encoder_and_speaker_embedding_are_upstreams(fixture, tiny, case)
         hubert = socodec_model.hubert_features(model.hubert, wave, True, torch.float16)
         latent = model.analyzer.encoder(hubert)
         speaker = model.analyzer.speaker_encoder(model.analyzer.mel_spectrogram(wave))
-    # float16 both sides, fairseq's attention and transformers' summing in their own orders: ~4e-5 (1 % more on the
-    # first layer's query weights: 3e-4); the encoder's output then agrees to ~3e-7 (1 % more on its first conv: 6e-5)
-    assert rel_l2(hubert[0].numpy(), fixture.npy(f"{case}hubert.npy")) <= 1e-4
+    # float16 both sides: equal on the machine that made the fixture (fairseq's F.multi_head_attention_forward and
+    # transformers' sdpa run the same kernel; the eager softmax would be 7e-4 off, float32 7e-4); another CPU's
+    # kernels may round otherwise, hence the margin (1 % more on the first layer's query weights: 7e-5). The encoder's
+    # output likewise (1 % more on its first conv: 7e-5).
+    assert rel_l2(hubert[0].numpy(), fixture.npy(f"{case}hubert.npy")) <= 5e-5
     assert rel_l2(latent[0].numpy(), fixture.npy(f"{case}latent.npy")) <= 1e-5
     assert rel_l2(speaker[0].numpy(), fixture.npy(f"{case}speaker.npy")) <= 1e-5
 
@@ -198,7 +200,7 @@ class SoCodecTester(FamilyTester):
     required_key = ("analyzer",)
     # 8000 zeros prepended and 1919 appended make every output 0.5 s and a frame longer than its input, and upstream's
     # residual units hard-code 32 groups, so 32 channels is the narrowest VQ-VAE: 0.25 s of noise and 0.5 s of speech
-    # with a 2-layer HuBERT, an ECAPA-TDNN, two decoders and a 5-stage BigVGAN take ~490 kB.
+    # with a 2-layer HuBERT, an ECAPA-TDNN, two decoders and a 5-stage BigVGAN (and their intermediates) take ~506 kB.
     fixture_bytes = 520_000
     quantiser = Quantiser(
         where=lambda: (socodec_model.EuclideanCodebook, "quantize"),

@@ -7,8 +7,7 @@ files (`socodec_16384x4_120ms_16khz_chinese.safetensors` into `analyzer`, `mel_v
 into `vocoder`) load strictly. Upstream's HuBERT (`utils/hubert.py`) is fairseq's, loaded from
 TencentGameMate/chinese-hubert-large's fairseq checkpoint and cast to float16; here it is transformers' `HubertModel`
 with the same repository's transformers-format weights, run in float16 as upstream runs it (on weights converted by
-transformers' own script, transformers' HuBERT gives fairseq's features to float16 rounding: within 4e-5 on the
-fixture).
+transformers' own script, transformers' HuBERT gives fairseq's float16 features bit for bit on the fixture).
 
 The anti-aliased activations (`Activation1d`, `SnakeBeta`, the Kaiser-sinc filters) repeat those of the `bigcodec`
 family's model.py with the same arithmetic (BigVGAN's `alias_free_torch`, which both repositories carry): a candidate
@@ -74,8 +73,8 @@ class MelSpectrogram(nn.Module):
 
 def hubert_model(config: dict):
     """transformers' `HubertModel` from chinese-hubert-large's `config.json` values, with scaled-dot-product attention
-    (transformers' default): in float16 it is the closer to fairseq's `F.multi_head_attention_forward` (features within
-    4e-5 of upstream's on the fixture, against 5e-4 with the eager softmax in float16)."""
+    (transformers' default), which in float16 gives what fairseq's `F.multi_head_attention_forward` gives (the
+    fixture's features bit for bit; the eager softmax in float16 is 7e-4 off)."""
     from transformers import HubertConfig, HubertModel
 
     hubert_config = HubertConfig(**config)
@@ -595,7 +594,8 @@ class BigVGANGenerator(nn.Module):
 
 class SoCodecModel(nn.Module):
     """`hubert` (the front end), `analyzer` (the staged VQ-VAE) and `vocoder`; `forward` is upstream's
-    `analysis_synthesis` on one padded utterance `[1, N]` (N a multiple of `n_samples_per_token`)."""
+    `analysis_synthesis` on one padded utterance `[1, N]`: `ceil(N / n_samples_per_token)` frames of codes, as many
+    of waveform."""
 
     def __init__(self, config):
         super().__init__()
@@ -605,7 +605,8 @@ class SoCodecModel(nn.Module):
         self.vocoder = BigVGANGenerator(config.vocoder.gen_cfg)
 
     def encode(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`[1, N]` -> codes `[1, N / n_samples_per_token, n_groups]` and the speaker embedding `[1, n_model_size]`."""
+        """`[1, N]` -> codes `[1, ceil(N / n_samples_per_token), n_groups]` and the speaker embedding
+        `[1, n_model_size]`."""
         analyzer = self.analyzer
         mel = analyzer.mel_spectrogram(wave)
         ssl = hubert_features(self.hubert, wave, self.config.hubert_normalize, next(self.hubert.parameters()).dtype)

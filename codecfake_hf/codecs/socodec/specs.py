@@ -18,11 +18,11 @@ SPECS = [
         quantizer="multi-codebook", auxiliary="disentanglement", decoder="frequency",
         aliases=("socodec_16384x4_120ms_16khz_chinese",),
         notes="SoCodec as upstream's example.py runs it (hhguo/SoCodec 3d35a24): 0.5 s of zeros prepended (upstream's "
-              "trick for its causal convolutions), the waveform padded to whole 120 ms frames, TencentGameMate/"
-              "chinese-hubert-large's features (transformers' HubertModel in float16, as upstream casts fairseq's), "
-              "a causal encoder and four product-VQ streams of 16,384 (two 128-entry codebooks each), an ECAPA-TDNN "
-              "speaker embedding from the mel spectrogram, two causal decoders to an 80-band mel and the BigVGAN "
-              "vocoder; the prepended 0.5 s is cut from the output. Trained on Chinese (WenetSpeech4TTS). Each "
+              "trick for its causal convolutions) and 1919 appended (its padding, taken of a [1, 1, T] tensor), "
+              "TencentGameMate/chinese-hubert-large's features (transformers' HubertModel in float16, as upstream casts"
+              " fairseq's), a causal encoder and four product-VQ streams of 16,384 (two 128-entry codebooks each), an "
+              "ECAPA-TDNN speaker embedding from the mel spectrogram, two causal decoders to an 80-band mel and the "
+              "BigVGAN vocoder; the prepended 0.5 s is cut from the output. Trained on Chinese (WenetSpeech4TTS). Each "
               "utterance runs alone: the speaker encoder pools over every frame, padding included.",
         # hhguo/SoCodec (GitHub): MIT (its LICENSE); the Hub repository hhguo/SoCodec states none. The HuBERT
         # it loads, TencentGameMate/chinese-hubert-large: "license: mit".
