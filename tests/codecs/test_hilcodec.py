@@ -119,6 +119,16 @@ def test_fewer_quantizers_use_the_first_codebooks(fixture):
             codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights(), n_quantizers=bad)
 
 
+def test_default_is_eight_codebooks_of_a_larger_model(fixture):
+    """inference.ipynb runs `model(x, n=8)`: a config of more codebooks (the music model's 12, the speech yaml's
+    first version) still decodes with 8 by default."""
+    config = json.loads(json.dumps(fixture.tiny_config))
+    config["model_kwargs"]["vq_kwargs"]["num_quantizers"] = 12
+    codec = codecs.load(NAME, config=config, random_weights=True)
+    assert codec.n_quantizers == 8 and codec.encode(torch.zeros(800)).shape == (8, 100)
+    assert codecs.load(NAME, config=fixture.tiny_config, random_weights=True).n_quantizers == 4
+
+
 def test_causal_prefix(fixture):
     """The released model is causal: the first whole frames of a signal come out the same without its end."""
     codec = codecs.load(NAME, config=fixture.tiny_config, state_dict=fixture.weights())
@@ -181,6 +191,18 @@ def test_unreleased_variants_are_refused_by_name(fixture, key, value):
     config = json.loads(json.dumps(fixture.tiny_config))
     config["model_kwargs"][key] = value
     with pytest.raises(CodecConfigError, match=rf"model_kwargs\.{key}={value!r}: only the released models'"):
+        codecs.load(NAME, config=config, random_weights=True)
+
+
+def test_the_first_public_codes_spec_layer_key_is_read(fixture):
+    """aask1357/hilcodec's configs before 6e629b7 (and a training run's copy of them) hold `spec_layer: 1x1_zero`,
+    the one SpecBlock layout the code kept (4f2482a); its other values are refused by name."""
+    config = json.loads(json.dumps(fixture.tiny_config))
+    config["model_kwargs"]["spec_layer"] = "1x1_zero"
+    codec = codecs.load(NAME, config=config, state_dict=fixture.weights())
+    assert codec.model.state_dict().keys() == fixture.weights().keys()
+    config["model_kwargs"]["spec_layer"] = "1x1"
+    with pytest.raises(CodecConfigError, match=r"model_kwargs\.spec_layer='1x1': only '1x1_zero'"):
         codecs.load(NAME, config=config, random_weights=True)
 
 
@@ -258,3 +280,18 @@ def test_onnx_release_agrees():
     with torch.device("meta"):
         codec = hilcodec.build(spec, hilcodec.default_config(spec), None, runtime=Runtime(device="meta"))
     assert codec.output_length(onnx["input_speech_wav_samples"]) == onnx["hil_speech_output_wav_samples"]
+
+
+def test_cors_rows_land_in_this_config(tmp_path):
+    """`builder import --layout cors`: the authors' protocol line of a HILCodec clip (CoRS_ALL.txt's
+    `p227 p227_260_hilcodec_speech - - spoof`) is a row of this config."""
+    import soundfile as sf
+
+    from builder.release_layouts import scan_cors
+
+    for stem in ("p227_260", "p227_260_hilcodec_speech"):
+        sf.write(tmp_path / f"{stem}.wav", np.zeros(1600, dtype=np.float32), 16_000, subtype="PCM_16")
+    (tmp_path / "CoRS_labels.txt").write_text("p227 p227_260 - - bonafide\np227 p227_260_hilcodec_speech - - spoof\n")
+    parts, skipped, _ = scan_cors(tmp_path)
+    assert skipped == [] and sorted(parts) == ["genuine", NAME]
+    assert [record.utterance_id for record in parts[NAME]] == ["p227_260"]

@@ -93,7 +93,8 @@ class ModelArgs:
         expansion (int), groups (int): the depthwise convolutions' groups (`channels // expansion` for -1).
         encoder_l2norm (bool): l2-normalise the latent.
         bias (bool): biases on the convolutions that have them upstream.
-        spec (str), spec_compression (str | float), spec_learnable (bool): the spectrogram branches.
+        spec (str), spec_compression (str | float), spec_learnable (bool): the spectrogram branches (`spec_layer`:
+            the older configs' name of their one layout, accepted as `1x1_zero`).
         pad_mode (str): the causal convolutions' padding.
         causal (bool): causal convolutions.
         zero_init (bool): learnt branch scalars.
@@ -126,6 +127,10 @@ class ModelArgs:
     encoder_l2norm: bool = True
     bias: bool = True
     spec: str = "stft"
+    # Only in configs of the first public code (aask1357/hilcodec 7afaf9d; training runs then copied it into their
+    # config.yaml): its `1x1_zero` SpecBlock, a 1x1 convolution with a zero-initialised scale, is the one SpecBlock
+    # the code kept when "clean codes" (4f2482a) removed the argument.
+    spec_layer: str = "1x1_zero"
     spec_compression: str | float = ""
     spec_learnable: bool = False
     pad_mode: str = "constant"
@@ -142,6 +147,9 @@ class ModelArgs:
             if value != released:
                 raise CodecConfigError(f"{what}.{key}={value!r}: only the released models' {key}={released!r} is "
                                        "implemented here (upstream's other variants have no released checkpoint).")
+        if self.spec_layer != "1x1_zero":
+            raise CodecConfigError(f"{what}.spec_layer={self.spec_layer!r}: only '1x1_zero' (the SpecBlock the code at "
+                                   "616e8c36 builds; its other values went with the argument in 4f2482a).")
         if self.norm_kwargs:
             raise CodecConfigError(f"{what}.norm_kwargs={self.norm_kwargs!r}: the released models pass none.")
         if self.expansion != 1 and self.groups != -1:  # upstream's own check
@@ -273,8 +281,8 @@ class HILCodecCodec(Codec):
 # The family contract (see registry.load).
 
 OPTIONS: dict[str, str] = {
-    "n_quantizers": "codebooks to encode and decode with (hilcodec_speech: 1-8, 0.75 kbps each; default: all 8, "
-                    "6 kbps, as upstream's inference.ipynb runs it)",
+    "n_quantizers": "codebooks to encode and decode with (hilcodec_speech: 1-8, 0.75 kbps each; default: 8, 6 kbps, "
+                    "as upstream's inference.ipynb runs it)",
 }
 
 
@@ -325,14 +333,16 @@ def build(spec: CodecSpec, config: Mapping[str, Any], state_dict: Mapping[str, A
         config: the config file's mapping (`configs/hilcodec_speech.yaml`'s format).
         state_dict: the weights.
         runtime: device, precision and random-weight seed.
-        n_quantizers: codebooks to use (default: all).
+        n_quantizers: codebooks to use (default: the spec's 8, as inference.ipynb runs it; all of a smaller
+            model's).
     """
     architecture = HILCodecConfig.from_config(config, sample_rate=spec.sample_rate)
     total = architecture.model_kwargs.vq_kwargs.num_quantizers
-    n = total if n_quantizers is None else n_quantizers
+    # inference.ipynb's `model(x, n=8)`: the spec's codebooks, or all of a smaller (tiny) model's
+    n = min(spec.n_codebooks, total) if n_quantizers is None else n_quantizers
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
         raise CodecConfigError(f"{spec.name}: n_quantizers={n_quantizers!r}; this model has 1 to {total} codebooks "
-                               f"(0.75 kbps each at 24 kHz); leave it out for all {total}.")
+                               f"(0.75 kbps each at 24 kHz); leave it out for {min(spec.n_codebooks, total)}.")
     model = _model(architecture)
     if state_dict is not None:
         source = f"{spec.name} state dict"
