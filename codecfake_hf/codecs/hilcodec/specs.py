@@ -22,8 +22,8 @@ SPECS = [
         notes="Runs upstream's scripts/inference.ipynb: the input clamped to [-1, 1] and cut to whole 320-sample "
               "frames, then `HILCodec(x, n=8)`: all 8 codebooks (6 kbps), as the notebook, test_onnx.py's default "
               "and the 8 quantiser graphs of the repository's ONNX release run it (training validated at n=4, 3 "
-              "kbps; CodecFake+ names no bitrate). The released model is causal (streaming); it runs here on whole "
-              "utterances, which gives the same samples.",
+              "kbps; the CoRS name carries no bitrate). The released model is causal (streaming); it runs here on "
+              "whole utterances, which a causal model computes the same way.",
         # aask1357/hilcodec: MIT (its LICENSE); the checkpoints are linked from its README
         license="mit", public_sets=("CodecFake+",),
     ),
