@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 import yaml
 from codec_tester import FamilyTester, OfficialFacts
+from conftest import rel_l2
 from helpers import torch_save_bytes, with_value
 from near_ties import Quantiser, rows
 
@@ -115,6 +116,21 @@ def test_lightning_checkpoint_loads_without_its_discriminators_and_seanet_decode
     loaded = loaded_codec.model.state_dict()
     assert set(loaded) == {key for key in weights if not key.startswith(DECODER_PREFIX)}
     assert all(torch.equal(loaded[key], weights[key]) for key in loaded)
+
+
+def test_a_folder_holding_the_release_as_published_loads(fixture, tmp_path):
+    """The repository's YAML and the Drive checkpoint (a Lightning `.ckpt`) side by side in a folder: `weights=` reads
+    them there, and the model reproduces upstream's output on the fixture."""
+    config_name, checkpoint_name = codecs.spec(NAME).hub_files
+    (tmp_path / config_name).write_text(yaml.safe_dump(fixture.tiny_config))
+    (tmp_path / checkpoint_name).write_bytes(torch_save_bytes(lightning_checkpoint(fixture.weights())))
+    loaded = codecs.load(NAME, weights=tmp_path)
+    assert not loaded.random_weights
+    wave = fixture.npy("speech_input.npy")
+    out, lengths = loaded.resynthesize(wave[None], np.array([wave.shape[0]]))
+    expected = fixture.npy("speech_output.npy")
+    assert int(lengths[0]) == expected.shape[0]
+    assert rel_l2(out[0, : expected.shape[0]].numpy(), expected) <= 1e-4
 
 
 def test_checkpoint_of_another_model_names_the_file_and_the_key(fixture, tmp_path):
