@@ -105,6 +105,17 @@ def test_the_published_config_gives_upstreams_architecture():
     assert (config.head.n_fft, config.head.hop_length, config.hop_length) == (1280, 320, 320)
 
 
+def test_upstreams_model_counts_and_what_loading_drops(fixture):
+    """Upstream's `Vocos.from_hparams0802(configs/languagecodec_mm.yaml)` on the meta device (the fixture script ran
+    it): 273 tensors, 28,513,900 scalars; its unused SEANet decoder is 62 of them, 7,426,018 scalars; the rest is
+    what the tester's facts pin for our loaded model (211 tensors, 21,087,882 scalars)."""
+    assert fixture.manifest["upstream"]["official_counts"] == {"tensors": 273, "scalars": 28_513_900}
+    decoder = {key: shape for key, shape in fixture.manifest["state_dict"].items() if key.startswith(DECODER_PREFIX)}
+    assert (len(decoder), sum(math.prod(shape) for shape in decoder.values())) == (62, 7_426_018)
+    facts = TESTER.facts[NAME]
+    assert (facts.tensors, facts.parameters) == (273 - 62, 28_513_900 - 7_426_018)
+
+
 def test_lightning_checkpoint_loads_without_its_discriminators_and_seanet_decoder(fixture):
     """Upstream keeps `feature_extractor.*`, `backbone.*`, `head.*` of the `.ckpt`; we also drop the SEANet decoder,
     which upstream loads but never runs."""
