@@ -87,7 +87,7 @@ def run_loop(codec, utts) -> float:
     """
     from codecfake_hf.audio import resample
 
-    threads, failed, stop = torch.get_num_threads(), [], threading.Event()
+    threads, failed, stop, done = torch.get_num_threads(), [], threading.Event(), threading.Event()
 
     def loop() -> None:
         torch.set_num_threads(threads)
@@ -100,17 +100,25 @@ def run_loop(codec, utts) -> float:
             _sync(codec.device)
         except BaseException as error:  # re-raised in the caller's thread
             failed.append(error)
+        finally:
+            done.set()
 
     start = time.perf_counter()
     worker = threading.Thread(target=loop, name="bench-loop", daemon=True)
     worker.start()
+    # Wait on an event in slices, so that the caller's SIGALRM (--codec_timeout_s) still lands. Not on
+    # `worker.join(timeout)`: a join that a signal's exception interrupts can mark the running thread stopped
+    # (CPython 3.11, bpo-45274's handler), and the thread then ran on into interpreter shutdown, which aborted
+    # ("terminate called without an active exception", after xcodec2 was stopped part-way).
     try:
-        while worker.is_alive():  # join in slices, so that the caller's SIGALRM (--codec_timeout_s) still lands
-            worker.join(0.05)
+        while not done.wait(0.05):
+            pass
     except BaseException:  # stopped: let the utterance in flight finish, so that it loads no later measurement
         stop.set()
+        done.wait()
         worker.join()
         raise
+    worker.join()
     if failed:
         raise failed[0]
     return time.perf_counter() - start

@@ -19,7 +19,7 @@ import errno
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -110,9 +110,12 @@ class BuildReport:
     uploaded: int = 0
 
 
-def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0) -> Codec:
-    """The registry's codec: official weights through the Hub cache, or random weights drawn from `seed`."""
-    return codecs.load(name, random_weights=random_weights, seed=seed, device=device)
+def default_codec_factory(name: str, device: torch.device, random_weights: bool, seed: int = 0,
+                          weights: Mapping[str, str] | None = None) -> Codec:
+    """The registry's codec: official weights through the Hub cache (or from the folder or repository `weights`
+    names for it), or random weights drawn from `seed`."""
+    place = None if random_weights else (weights or {}).get(name)
+    return codecs.load(name, random_weights=random_weights, seed=seed, device=device, weights=place)
 
 
 def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, corpus: Corpus | None = None,
@@ -165,7 +168,8 @@ def build(request: BuildRequest, *, codec_factory: CodecFactory | None = None, c
             )
 
         run = BuildRun(make_plan, Path(request.out), request=request, corpus=corpus, ranks=ranks,
-                       codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed),
+                       codec_factory=codec_factory or partial(default_codec_factory, seed=request.seed,
+                                                                     weights=request.weight_sources()),
                        progress=progress, overwrite=request.overwrite, uploader=uploader)
         parts = [GENUINE, *codec_names]
         return run.run([*parts, *channel_parts.condition_parts(parts, condition_names)], notes=card_notes or [])

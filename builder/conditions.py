@@ -118,7 +118,7 @@ class ConditionRows:
                 out = channels.apply(condition, wave, rate)
             except AudioError as error:
                 return utterance, error
-            except av.error.FFmpegError as error:  # an encoder that refuses this row (FFmpeg's AAC: a few ms of audio)
+            except av.error.FFmpegError as error:  # an encoder that refuses this row
                 return utterance, AudioError(f"{condition}: FFmpeg refused it ({type(error).__name__}: {error})")
             return utterance, make_row(by_id[utterance], part, to_pcm16(out, clamp=CONDITION_CLAMP), rate)
 

@@ -327,7 +327,10 @@ def scan_cors(root: str | Path) -> tuple[dict[str, list[Record]], list[str], dic
     codec_names: dict[str, str] = {}  # the release's Model name -> its part
     for number, entry in _label_lines(label_file):
         where = f"{label_file.name}:{number}"
-        clip = Path(entry["ClipID"]).stem
+        # A ClipID names its file with or without the audio suffix; a dot inside it belongs to the name
+        # (`p225_001_SemantiCodec_1.40kbps_16k`), so only an audio suffix is dropped.
+        clip = entry["ClipID"]
+        clip = Path(clip).stem if Path(clip).suffix.lower() in AUDIO_SUFFIXES else clip
         if not entry["Model"]:  # a protocol line: the codec is the ClipID's suffix after `<speaker>_<number>`
             match = CLIP.match(clip)
             entry["Model"] = match["codec"] if match and match["codec"] else "VCTK"

@@ -79,6 +79,11 @@ class BuildRequest:
     random_weights: bool = field(default=False, metadata={"help": (
         "Build each codec's official architecture with random weights instead of downloading its checkpoint "
         "(smoke runs: the rows are not real codec fakes; the card says so).")})
+    weights: str | None = field(default=None, metadata={"help": (
+        "Where a codec's official files are, when not in its Hub repository: NAME=FOLDER (a local folder holding the "
+        "release's files as published) or NAME=OWNER/REPO (a Hub mirror), comma-separated for several, e.g. "
+        "`languagecodec=/data/languagecodec`. Needed for a config whose release is not on the Hub (its error names "
+        "the page to download from).")})
     seed: int = field(default=0, metadata={"help": (
         "With random_weights: the seed that, with each codec's name, draws its random weights (default: 0). Every "
         "run and every process draws the same model from the same name and seed.")})
@@ -172,6 +177,7 @@ class BuildRequest:
 
         if self.precision not in PRECISIONS:
             raise CodecFakeError(f"`precision` must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        self.weight_sources()
         if self.split_ratios is not None:
             if self.split_file:
                 raise CodecFakeError("give `split_file` or `split_ratios`, not both.")
@@ -192,6 +198,24 @@ class BuildRequest:
                                                            self.language):
             raise CodecFakeError(f"`language` {self.language!r} is not comma-separated language codes (e.g. en "
                                  "or de,fr).")
+
+    def weight_sources(self) -> dict[str, str]:
+        """`weights` as {canonical codec name: folder or Hub repository}; an entry without `=`, an unknown codec name
+        or an empty place is refused in one message."""
+        from codecfake_hf import codecs  # here: importing codecs imports torch, which --help skips
+
+        sources: dict[str, str] = {}
+        for entry in (self.weights or "").split(","):
+            if not entry.strip():
+                continue
+            name, sep, place = entry.partition("=")
+            if not sep or not name.strip() or not place.strip():
+                raise CodecFakeError(f"`weights` entry {entry.strip()!r} is not NAME=FOLDER (or NAME=OWNER/REPO), e.g. "
+                                     "`languagecodec=/data/languagecodec`.")
+            sources[codecs.resolve(name.strip())] = place.strip()  # UnknownCodecError names a bad name
+        if sources and self.random_weights:
+            raise CodecFakeError("`weights` names where official files are; it goes not with `random_weights`.")
+        return sources
 
     def languages(self) -> list[str] | None:
         return self.language.split(",") if self.language else None

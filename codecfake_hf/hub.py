@@ -557,9 +557,16 @@ def _codec_table(codec_parts: Sequence[str], info: DatasetCardInfo) -> str:
                 else f"{s.sample_rate} Hz")
         rows.append(f"| `{s.name}` | {s.family} | {rate} | {bitrate} | {s.n_codebooks} | {s.hop_length} | "
                     f"{cells} | {s.backend} | "
-                    f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo}) | {weights} | {s.license or 'not stated'} | "
+                    f"{_weights_link(s)} | {weights} | {s.license or 'not stated'} | "
                     f"{s.length_rule} | {notes} |")
     return "\n".join(rows)
+
+
+def _weights_link(s: registry.CodecSpec) -> str:
+    """The official weights' home: the Hub repository, or the page a release outside the Hub is published on."""
+    if s.hub_repo is None:
+        return f"[published outside the Hub]({s.weights_page})"
+    return f"[{s.hub_repo}](https://huggingface.co/{s.hub_repo})"
 
 
 def _rate_changes(codec_parts: Sequence[str], info: DatasetCardInfo) -> list[str]:

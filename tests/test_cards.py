@@ -97,7 +97,7 @@ def test_the_printed_hint_and_the_card_example_use_a_split_that_exists(folder_so
 
     tiny = TinyCodecs(codec_fixture)
     monkeypatch.setattr(importlib.import_module("builder.build"), "default_codec_factory",
-                        lambda name, device, random_weights, seed=0: tiny(name, device, random_weights))
+                        lambda name, device, random_weights, seed=0, weights=None: tiny(name, device, random_weights))
     out = tmp_path / "out"
     assert main(["build", "--source", f"folder:{folder_source}", "--codecs", ENCODEC, "--out", str(out),
                  "--device", "cpu", "--split_ratios", "1,0,0"]) == 0

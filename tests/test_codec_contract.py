@@ -8,6 +8,8 @@ All of these run on the fixtures' tiny configs (a few thousand parameters), so t
 
 from __future__ import annotations
 
+import re
+
 import near_ties
 import numpy as np
 import pytest
@@ -205,9 +207,18 @@ def test_speechtokenizer_refuses_encodecs_bandwidth_naming_its_own_option():
         codecs.load("SpeechTokenizer", bandwidth=1.5)
 
 
+def official_repo(name: str) -> tuple[str, dict[str, str]]:
+    """(the Hub repository the test puts the official files in, `load`'s arguments to read them): the spec's own,
+    or, for a release published outside the Hub, a user's mirror of it passed as `weights`."""
+    repo = codecs.spec(name).hub_repo
+    return (repo, {}) if repo is not None else (f"someone/{name}-release", {"weights": f"someone/{name}-release"})
+
+
 @parametrize_names
 def test_empty_cache_names_the_repository(name, fake_hub):
-    with pytest.raises(WeightsUnavailableError, match=codecs.spec(name).hub_repo):
+    """Where the files would come from: the Hub repository, or the page of a release outside the Hub."""
+    spec = codecs.spec(name)
+    with pytest.raises(WeightsUnavailableError, match=re.escape(spec.hub_repo or spec.weights_page)):
         codecs.load(name)
 
 
@@ -217,9 +228,10 @@ def test_official_layout_loads_offline_from_the_hub_cache(name, codec_fixture, t
     fixture = codec_fixture(name)
     files, _ = get_tester(name).hub_layout(name, fixture)
     assert set(files) <= set(codecs.spec(name).hub_files) | {"model.safetensors", "config.json"}
-    fake_hub.add(codecs.spec(name).hub_repo, files)
+    repo, source = official_repo(name)
+    fake_hub.add(repo, files)
     get_tester(name).official_config_is_tiny(monkeypatch, name, fixture)
-    codec = codecs.load(name)
+    codec = codecs.load(name, **source)
     assert not codec.random_weights
     reference = tiny_codec(name)
     state, expected = codec.model.state_dict(), reference.model.state_dict()
@@ -235,10 +247,11 @@ def test_truncated_checkpoint_names_the_file(name, codec_fixture, fake_hub, monk
     files, checkpoint = get_tester(name).hub_layout(name, fixture)
     data = files[checkpoint]
     files[checkpoint] = data[: len(data) // 2]
-    fake_hub.add(codecs.spec(name).hub_repo, files)
+    repo, source = official_repo(name)
+    fake_hub.add(repo, files)
     get_tester(name).official_config_is_tiny(monkeypatch, name, fixture)
     with pytest.raises(CheckpointError, match=f"{name}: checkpoint file .*{checkpoint.split('/')[-1]}") as info:
-        codecs.load(name)
+        codecs.load(name, **source)
     assert "truncated" in str(info.value)
 
 

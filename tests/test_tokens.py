@@ -61,7 +61,7 @@ def test_no_command_writes_or_logs_the_token(tmp_path, demo_dir, codec_fixture, 
                             per_speaker=1, seconds=0.5)
     tiny = TinyCodecs(codec_fixture)
     monkeypatch.setattr(sys.modules["builder.build"], "default_codec_factory",
-                        lambda name, device, random_weights, seed=0: tiny(name, device, random_weights))
+                        lambda name, device, random_weights, seed=0, weights=None: tiny(name, device, random_weights))
     dataset = tmp_path / "dataset"
     assert builder_main(["-v", "build", "--source", f"vctk:{source}", "--out", str(dataset), "--codecs", ENCODEC,
                          "--random_weights", "--shard_size", "1"]) == 0

@@ -170,7 +170,12 @@ def _apply_one(spec: ChannelSpec, wave: np.ndarray, rate: int) -> np.ndarray:
         return _fit(_resample(_resample(wave, rate, spec.rate), spec.rate, rate), n)
     inner = channel_rate(spec, rate)
     x = _resample(wave, rate, inner)
-    decoded, decoded_rate, _ = roundtrip(spec, x, inner)
+    # An encoder needs a frame or more (AAC 1024 samples, AMR 20 ms): a shorter utterance goes through the channel
+    # with trailing silence up to the delay search range (more than any frame and delay here), then is cut back.
+    # Only what follows the utterance changes: the same silence an encoder's flush pads its last frame with.
+    floor = int(MAX_DELAY_S * inner)
+    padded = np.pad(x, (0, floor - x.shape[0])) if x.shape[0] < floor else x
+    decoded, decoded_rate, _ = roundtrip(spec, padded, inner)
     decoded = _resample(decoded, decoded_rate, inner)
     lag = codec_delay(spec.name, inner)
     decoded = _fit(decoded[lag:], x.shape[0])
@@ -180,6 +185,9 @@ def _apply_one(spec: ChannelSpec, wave: np.ndarray, rate: int) -> np.ndarray:
 def apply(name: str, wave: np.ndarray, rate: int) -> np.ndarray:
     """`wave` (float32 `[T]` at `rate`) through condition or chain `name`: float32 `[T]` at `rate`."""
     wave = np.asarray(wave, np.float32).reshape(-1)
+    if not wave.shape[0]:  # nothing to encode: no channel changes an empty utterance's length
+        chain(name)  # an unknown name is still refused
+        return wave
     for spec in chain(name):
         wave = _apply_one(spec, wave, int(rate))
     return wave

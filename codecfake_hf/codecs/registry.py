@@ -10,6 +10,7 @@ point in the group `codecfake_hf.codecs` (`<family> = "package.module"`, a modul
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import hashlib
 import importlib
@@ -21,7 +22,13 @@ from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendNotBuiltError, CheckpointError, CodecConfigError, UnknownCodecError
+from ..errors import (
+    BackendNotBuiltError,
+    CheckpointError,
+    CodecConfigError,
+    UnknownCodecError,
+    WeightsUnavailableError,
+)
 from .spec import TAXONOMY, CodecSpec
 
 if TYPE_CHECKING:
@@ -240,12 +247,33 @@ def _seeded(seed: int):
         yield
 
 
+def _weights_source(s: CodecSpec, weights: str | os.PathLike | None, *, official: bool) -> CodecSpec:
+    """The spec `family.download` reads the official files through: `s`, or `s` with its repository replaced by
+    the caller's folder or Hub repository (`weights`). The codec keeps `s` itself."""
+    if weights is not None and not official:
+        raise CodecConfigError(f"{s.name}: `weights` names where the official files are; it goes with neither "
+                               "`state_dict` nor `random_weights=True`.")
+    if weights is not None:
+        if not str(weights).strip():
+            raise CodecConfigError(f"{s.name}: `weights` is empty; give a folder holding "
+                                   f"{', '.join(s.hub_files)}, or a Hub repository id.")
+        return dataclasses.replace(s, hub_repo=os.fspath(weights), weights_page=None)
+    if official and s.hub_repo is None:
+        raise WeightsUnavailableError(
+            f"{s.name}: its official weights are not on the Hugging Face Hub; they are published at "
+            f"{s.weights_page}. Fix: download {', '.join(s.hub_files)} from there into a folder and pass "
+            f"`weights=FOLDER` (builder: `--weights {s.name}=FOLDER`), or upload them to a Hub repository of "
+            "yours and pass its id; or build with random weights (`random_weights=True`) for a smoke run."
+        )
+    return s
+
+
 def _config_source(s: CodecSpec, config: Mapping[str, Any] | None) -> str:
     """Where a config came from, for error messages: the caller's argument or the official files."""
     if config is not None:
         return "the `config` argument"
     files = [f for f in s.hub_files if f.endswith((".json", ".yaml", ".yml"))] or list(s.hub_files)
-    return f"the official config ({s.hub_repo}: {', '.join(files)})"
+    return f"the official config ({s.hub_repo or s.weights_page}: {', '.join(files)})"
 
 
 def _check_options(s: CodecSpec, family: CodecFamily, options: Mapping[str, Any]) -> None:
@@ -295,6 +323,7 @@ def load(
     seed: int = 0,
     device: str | torch.device = "cpu",
     precision: str = "fp32",
+    weights: str | os.PathLike | None = None,
     **options: Any,
 ) -> Codec:
     """Build a codec, ready for `resynthesize`.
@@ -304,7 +333,10 @@ def load(
     official checkpoint, so tiny test weights and the real files go through the same code; a
     `state_dict` without `config` uses the official config. `random_weights=True` builds the
     architecture (from `config`, or the official one) with random weights, for smoke runs; it logs a
-    warning, and the codec's `random_weights`/`seed` say so. Random weights are drawn from
+    warning, and the codec's `random_weights`/`seed` say so. `weights` reads the official files from another
+    place than the spec's Hub repository: a local folder holding them as the release names them, or a Hub
+    repository id (a mirror); a config whose release is not on the Hub (`spec.hub_repo` None, `weights_page`)
+    needs it. Random weights are drawn from
     `weight_seed(name, seed)` without touching the caller's RNG state: the same name, seed and config give
     the same model in every run and process. `precision` (`fp32`, `tf32`, `bf16`; see
     `base.precision_mode`) and `device` are fixed on the codec when it is built (`Codec.with_precision` gives
@@ -332,15 +364,16 @@ def load(
                                "format of the official config file.")
     if state_dict is not None:
         _check_state_dict(s, state_dict)
+    source_spec = _weights_source(s, weights, official=not random_weights and state_dict is None)
     family = _family(s)
     _check_options(s, family, options)
-    source = _config_source(s, config)
+    source = _config_source(source_spec, config)
     try:
         if random_weights:
             logger.warning("%s: building with RANDOM weights (smoke run, not the official model)", s.name)
             config = dict(config) if config is not None else family.default_config(s)
         elif state_dict is None:
-            config, state_dict = family.download(s)
+            config, state_dict = family.download(source_spec)
         elif config is None:
             config = family.default_config(s)
         runtime = Runtime(device=device, precision=precision, seed=int(seed) if state_dict is None else None)

@@ -44,8 +44,9 @@ class CodecSpec:
             gives each its own.
         bitrate_kbps (float): bitrate at `n_codebooks`: n_codebooks × log2(codebook_size) × frame_rate / 1000
             (0 for continuous latents: not applicable); in general `bits_per_frame` × frame_rate / 1000.
-        hub_repo (str): Hugging Face repository of the official checkpoint.
-        hub_files (tuple[str, ...]): files of that repository the loader reads.
+        hub_repo (str | None): Hugging Face repository of the official checkpoint; None for a release published
+            elsewhere only (`weights_page`), which a user points at with `load(name, weights=FOLDER_OR_REPO)`.
+        hub_files (tuple[str, ...]): files of that repository (or of the release, as published) the loader reads.
         length_rule (str): how output length follows input length, in words (output samples are at `output_rate`).
         quantizer (str): CodecFake+ taxonomy: `multi-codebook` (residual or grouped VQ), `single-codebook`,
             `scalar`, or `continuous` (no quantiser).
@@ -69,6 +70,9 @@ class CodecSpec:
         codebook_sizes (tuple[int, ...]): per codebook, its entries, for codecs whose codebooks differ in size
             (LLM-Codec: (3248, 32000, 32000)); empty: every codebook has `codebook_size`, else `codebook_size` is
             their largest. Each codebook then counts log2 of its own size in the bitrate (`bits_per_frame`).
+        weights_page (str | None): for a release whose official weights are not on the Hub (`hub_repo` None), the
+            public page they are published on (a Google Drive file, a GitHub release); the error that asks for
+            them names it.
     """
 
     name: str
@@ -78,7 +82,7 @@ class CodecSpec:
     n_codebooks: int
     codebook_size: int
     bitrate_kbps: float
-    hub_repo: str
+    hub_repo: str | None
     hub_files: tuple[str, ...]
     length_rule: str
     quantizer: str
@@ -93,8 +97,14 @@ class CodecSpec:
     public_sets: tuple[str, ...] = ()
     codebook_strides: tuple[int, ...] = ()
     codebook_sizes: tuple[int, ...] = ()
+    weights_page: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.hub_repo is None) == (self.weights_page is None):
+            raise ValueError(f"CodecSpec {self.name!r}: hub_repo={self.hub_repo!r}, "
+                             f"weights_page={self.weights_page!r}; name the Hub repository of the official "
+                             "weights, or (weights published elsewhere only) the page they are published on, not "
+                             "both.")
         for field_name, choices in TAXONOMY.items():
             if getattr(self, field_name) not in choices:
                 raise ValueError(f"CodecSpec {self.name!r}: {field_name}={getattr(self, field_name)!r}; "

@@ -26,8 +26,19 @@ from ..errors import CheckpointError, WeightsUnavailableError
 def hub_file(repo_id: str, filename: str, *, codec: str, revision: str | None = None) -> Path:
     """Path of `filename` of the Hub repository `repo_id`, from the cache or downloaded into it.
 
-    `HF_HUB_OFFLINE=1`, `HF_HOME` and `HF_HUB_CACHE` are honoured by `huggingface_hub` itself.
+    `HF_HUB_OFFLINE=1`, `HF_HOME` and `HF_HUB_CACHE` are honoured by `huggingface_hub` itself. A `repo_id`
+    that is an existing local folder (a user's copy of a release, `load(name, weights=FOLDER)`) is read as the
+    repository's files are, as `from_pretrained` reads a folder in transformers.
     """
+    folder = Path(repo_id).expanduser()
+    if folder.is_dir():
+        path = folder / filename
+        if not path.is_file():
+            raise WeightsUnavailableError(
+                f"{codec}: the weights folder {folder} has no {filename!r}. Fix: put the release's files there "
+                "under the names they are published with, or point `weights` at the folder holding them."
+            )
+        return path
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision))
     except (RepositoryNotFoundError, GatedRepoError) as error:

@@ -1,2 +1,3 @@
 """Layers shared by several codec families: SEANet convolutions, DAC blocks (DualCodec, BiCodec), residual vector
-quantisation, loudness, the w2v-BERT 2.0 features of a semantic branch."""
+quantisation, Vocos's backbone and ISTFT head (Vocos, LanguageCodec), loudness, the w2v-BERT 2.0 features of a
+semantic branch."""

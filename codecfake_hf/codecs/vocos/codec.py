@@ -29,8 +29,9 @@ from ...errors import CheckpointError, CodecConfigError
 from .. import weights
 from ..base import Codec, Runtime
 from ..config import from_config, refuse_unknown_keys
+from ..nn.vocos import ISTFTHead, VocosBackbone
 from ..spec import CodecSpec
-from .model import EncodecFeatures, ISTFTHead, Vocos, VocosBackbone
+from .model import EncodecFeatures, Vocos
 
 # charactr/vocos-encodec-24khz's config.yaml (gemelo-ai/vocos configs/vocos-encodec.yaml, the model's part).
 OFFICIAL_CONFIG: dict[str, Any] = {
