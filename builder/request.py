@@ -214,7 +214,8 @@ class BuildRequest:
                                      "`languagecodec=/data/languagecodec`.")
             sources[codecs.resolve(name.strip())] = place.strip()  # UnknownCodecError names a bad name
         if sources and self.random_weights:
-            raise CodecFakeError("`weights` names where official files are; it goes not with `random_weights`.")
+            raise CodecFakeError("`weights` names where official files are; it cannot be combined with "
+                                 "`random_weights`.")
         return sources
 
     def languages(self) -> list[str] | None:

@@ -251,8 +251,8 @@ def _weights_source(s: CodecSpec, weights: str | os.PathLike | None, *, official
     """The spec `family.download` reads the official files through: `s`, or `s` with its repository replaced by
     the caller's folder or Hub repository (`weights`). The codec keeps `s` itself."""
     if weights is not None and not official:
-        raise CodecConfigError(f"{s.name}: `weights` names where the official files are; it goes with neither "
-                               "`state_dict` nor `random_weights=True`.")
+        raise CodecConfigError(f"{s.name}: `weights` names where the official files are; it cannot be combined with "
+                               "`state_dict` or `random_weights=True`.")
     if weights is not None:
         if not str(weights).strip():
             raise CodecConfigError(f"{s.name}: `weights` is empty; give a folder holding "

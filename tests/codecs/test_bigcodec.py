@@ -19,6 +19,7 @@ from codecfake_hf import codecs
 from codecfake_hf.codecs.base import Runtime
 from codecfake_hf.codecs.bigcodec import codec as bigcodec
 from codecfake_hf.codecs.bigcodec import model as bigcodec_model
+from codecfake_hf.codecs.nn import alias_free
 from codecfake_hf.errors import CheckpointError, CodecConfigError
 
 NAME = "bigcodec"
@@ -91,8 +92,8 @@ def test_mismatched_widths_are_one_error(fixture):
 def test_kaiser_filters_are_upstreams_buffers(fixture):
     """The anti-aliasing filters are computed as upstream computes them: equal to the checkpoint's buffers."""
     weights = fixture.weights()
-    up = bigcodec_model.UpSample1d(2, 12).filter
-    down = bigcodec_model.DownSample1d(2, 12).lowpass.filter
+    up = alias_free.UpSample1d(2, 12).filter
+    down = alias_free.DownSample1d(2, 12).lowpass.filter
     torch.testing.assert_close(up, weights["CodecEnc.block.1.block.0.block.0.upsample.filter"], rtol=0, atol=0)
     torch.testing.assert_close(down, weights["CodecEnc.block.1.block.0.block.0.downsample.lowpass.filter"],
                                rtol=0, atol=0)

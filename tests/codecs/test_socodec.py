@@ -23,6 +23,7 @@ from helpers import torch_save_bytes
 from near_ties import Quantiser, rows
 
 from codecfake_hf import codecs
+from codecfake_hf.codecs.nn import alias_free
 from codecfake_hf.codecs.socodec import codec as socodec
 from codecfake_hf.codecs.socodec import model as socodec_model
 from codecfake_hf.errors import CheckpointError, CodecConfigError
@@ -134,8 +135,8 @@ def test_legacy_hubert_weight_norm_names_load(fixture):
 
 def test_kaiser_filters_are_upstreams_buffers(fixture):
     weights = fixture.weights()
-    up = socodec_model.UpSample1d(2, 12).filter
-    down = socodec_model.DownSample1d(2, 12).lowpass.filter
+    up = alias_free.UpSample1d(2, 12).filter
+    down = alias_free.DownSample1d(2, 12).lowpass.filter
     torch.testing.assert_close(up, weights["vocoder.activation_post.upsample.filter"], rtol=0, atol=0)
     torch.testing.assert_close(down, weights["vocoder.activation_post.downsample.lowpass.filter"], rtol=0, atol=0)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..nn.alias_free import Activation1d
 from .config import DecoderConf, EncoderConf, FACodecConfig
 from .layers import (
     CNNLSTM,
-    Activation1d,
     DecoderBlock,
     EncoderBlock,
     MelSpectrogram,

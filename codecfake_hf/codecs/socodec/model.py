@@ -9,9 +9,8 @@ TencentGameMate/chinese-hubert-large's fairseq checkpoint and cast to float16; h
 with the same repository's transformers-format weights, run in float16 as upstream runs it (on weights converted by
 transformers' own script, transformers' HuBERT gives fairseq's float16 features bit for bit on the fixture).
 
-The anti-aliased activations (`Activation1d`, `SnakeBeta`, the Kaiser-sinc filters) repeat those of the `bigcodec`
-family's model.py with the same arithmetic (BigVGAN's `alias_free_torch`, which both repositories carry): a candidate
-for `codecs/nn/` once both folders can change together.
+The vocoder's anti-aliased activations (`Activation1d`: SnakeBeta between Kaiser-sinc filters, BigVGAN's
+`alias_free_torch`) are the shared `codecs/nn/alias_free.py`, as BigCodec's and FACodec's.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..nn.alias_free import Activation1d
 from ..nn.seanet import weight_norm
 
 # utils/hubert.py: 3200 zeros appended "to cover receptive field"; 320 samples per HuBERT frame (7 convs).
@@ -448,94 +448,6 @@ class StagedVQVAE(nn.Module):
 
 
 # --- the BigVGAN vocoder (networks/vocoder/bigvgan/) ------------------------------------------------------------------
-
-def kaiser_sinc_filter1d(cutoff: float, half_width: float, kernel_size: int) -> torch.Tensor:
-    """BigVGAN's low-pass filter `[1, 1, kernel_size]` (a Kaiser-windowed sinc normalised to sum 1)."""
-    even = kernel_size % 2 == 0
-    half_size = kernel_size // 2
-    delta_f = 4 * half_width
-    attenuation = 2.285 * (half_size - 1) * math.pi * delta_f + 7.95
-    if attenuation > 50.0:
-        beta = 0.1102 * (attenuation - 8.7)
-    elif attenuation >= 21.0:
-        beta = 0.5842 * (attenuation - 21) ** 0.4 + 0.07886 * (attenuation - 21.0)
-    else:
-        beta = 0.0
-    window = torch.kaiser_window(kernel_size, beta=beta, periodic=False)
-    time = torch.arange(-half_size, half_size) + 0.5 if even else torch.arange(kernel_size) - half_size
-    if cutoff == 0:
-        return torch.zeros_like(time).view(1, 1, kernel_size)
-    filter_ = 2 * cutoff * window * torch.sinc(2 * cutoff * time)
-    return (filter_ / filter_.sum()).view(1, 1, kernel_size)
-
-
-class UpSample1d(nn.Module):
-    def __init__(self, ratio: int = 2, kernel_size: int = 12):
-        super().__init__()
-        self.ratio, self.stride = ratio, ratio
-        self.pad = kernel_size // ratio - 1
-        self.pad_left = self.pad * self.stride + (kernel_size - self.stride) // 2
-        self.pad_right = self.pad * self.stride + (kernel_size - self.stride + 1) // 2
-        self.register_buffer("filter", kaiser_sinc_filter1d(0.5 / ratio, 0.6 / ratio, kernel_size))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        channels = x.shape[1]
-        x = F.pad(x, (self.pad, self.pad), mode="replicate")
-        x = self.ratio * F.conv_transpose1d(x, self.filter.expand(channels, -1, -1), stride=self.stride,
-                                            groups=channels)
-        return x[..., self.pad_left:-self.pad_right]
-
-
-class LowPassFilter1d(nn.Module):
-    def __init__(self, cutoff: float, half_width: float, stride: int, kernel_size: int = 12):
-        super().__init__()
-        even = kernel_size % 2 == 0
-        self.pad_left, self.pad_right = kernel_size // 2 - int(even), kernel_size // 2
-        self.stride = stride
-        self.register_buffer("filter", kaiser_sinc_filter1d(cutoff, half_width, kernel_size))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        channels = x.shape[1]
-        x = F.pad(x, (self.pad_left, self.pad_right), mode="replicate")
-        return F.conv1d(x, self.filter.expand(channels, -1, -1), stride=self.stride, groups=channels)
-
-
-class DownSample1d(nn.Module):
-    def __init__(self, ratio: int = 2, kernel_size: int = 12):
-        super().__init__()
-        self.lowpass = LowPassFilter1d(0.5 / ratio, 0.6 / ratio, stride=ratio, kernel_size=kernel_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.lowpass(x)
-
-
-class SnakeBeta(nn.Module):
-    """`x + 1 / (beta + 1e-9) * sin(alpha * x)²` with log-scale `alpha`, `beta` (`snake_logscale`)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.alpha = nn.Parameter(torch.zeros(channels))
-        self.beta = nn.Parameter(torch.zeros(channels))
-        self.no_div_by_zero = 0.000000001
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        alpha = torch.exp(self.alpha.unsqueeze(0).unsqueeze(-1))
-        beta = torch.exp(self.beta.unsqueeze(0).unsqueeze(-1))
-        return x + (1.0 / (beta + self.no_div_by_zero)) * torch.pow(torch.sin(x * alpha), 2)
-
-
-class Activation1d(nn.Module):
-    """Upsample ×2, SnakeBeta, downsample ×2."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.act = SnakeBeta(channels)
-        self.upsample = UpSample1d(2, 12)
-        self.downsample = DownSample1d(2, 12)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.downsample(self.act(self.upsample(x)))
-
 
 class AMPBlock2(nn.Module):
     """Two `x + conv(act(x))` steps at `dilation[0]`, `dilation[1]` (`resblock: 0`; the rest of the dilation list is
