@@ -68,6 +68,66 @@ def from_config(cls: type[T], config: Mapping[str, Any], *, what: str, ignored: 
     return cls(**values)
 
 
+def lightning_cli_parts(config: Mapping[str, Any], *, experiment: str, parts: Mapping[str, tuple[str, type]],
+                        experiment_training_keys: Iterable[str], file_training_keys: Iterable[str],
+                        default_sample_rate: int, what: str) -> tuple[int, dict[str, Any]]:
+    """The model of a Lightning CLI config file in the Vocos experiment layout (WavTokenizer's, LanguageCodec's):
+    `model: {class_path: <experiment>, init_args: {sample_rate, <part>: {class_path, init_args}, ...}}`.
+
+    Args:
+        config: the file's mapping.
+        experiment: the `model.class_path` the family builds.
+        parts: `init_args` key -> (its `class_path`, the frozen dataclass its `init_args` fill, read by
+            `from_config`).
+        experiment_training_keys: the experiment's other `init_args` (losses, optimiser, ...): accepted, ignored.
+        file_training_keys: the file's other top-level sections (data, trainer, ...): accepted, ignored.
+        default_sample_rate: the experiment's `sample_rate` default, where the file omits it.
+        what: names the config in messages.
+
+    Returns:
+        (sample rate, {part: its dataclass}).
+    """
+    if not isinstance(config, Mapping):
+        raise CodecConfigError(f"{what} is a {type(config).__name__}, not a mapping of options.")
+    file_training_keys = tuple(file_training_keys)
+
+    def part_of(mapping: Mapping[str, Any], key: str, class_path: str) -> Mapping:
+        if key not in mapping:
+            raise CodecConfigError(f"{what} lacks `{key}`, which the official config file holds; add it (see the "
+                                   "family's default_config).")
+        part = mapping[key]
+        if not isinstance(part, Mapping):
+            raise CodecConfigError(f"{what}: `{key}` is a {type(part).__name__}, not a mapping.")
+        unknown = sorted(set(part) - {"class_path", "init_args"})
+        if unknown:
+            raise CodecConfigError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))} in `{key}`; known: "
+                                   "class_path, init_args.")
+        if part.get("class_path") != class_path:
+            raise CodecConfigError(f"{what}: `{key}.class_path` is {part.get('class_path')!r}; this family builds "
+                                   f"{class_path!r}.")
+        return part
+
+    unknown = sorted(set(config) - {"model", *file_training_keys})
+    if unknown:
+        raise CodecConfigError(f"{what}: unknown section(s) {', '.join(map(repr, unknown))}; known: "
+                               f"{', '.join(['model', *file_training_keys])}.")
+    init_args = part_of(config, "model", experiment).get("init_args")
+    if not isinstance(init_args, Mapping):
+        raise CodecConfigError(f"{what}: `model.init_args` is a {type(init_args).__name__}, not a mapping.")
+    known = {"sample_rate", *parts, *experiment_training_keys}
+    unknown = sorted(set(init_args) - known)
+    if unknown:
+        raise CodecConfigError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))} in `model.init_args`; "
+                               f"known: {', '.join(sorted(known))}.")
+    read = {name: from_config(cls, part_of(init_args, name, class_path).get("init_args", {}),
+                              what=f"{what} `model.init_args.{name}.init_args`")
+            for name, (class_path, cls) in parts.items()}
+    sample_rate = init_args.get("sample_rate", default_sample_rate)
+    if not isinstance(sample_rate, int) or isinstance(sample_rate, bool):
+        raise CodecConfigError(f"{what}: `sample_rate` must be an integer, got {sample_rate!r}.")
+    return sample_rate, read
+
+
 def _required(field: dataclasses.Field) -> bool:
     return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 

@@ -122,6 +122,20 @@ def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, torch.Ten
     return flat
 
 
+def lightning_state(checkpoint: Mapping[str, Any], *, prefixes: tuple[str, ...], model: str,
+                    source: str) -> dict[str, torch.Tensor]:
+    """The network's tensors of a Lightning checkpoint (those of its `state_dict` under `prefixes`, the rest being
+    discriminators and losses), or of a plain state dict already holding them; `model` names it in messages."""
+    state = checkpoint.get("state_dict", checkpoint)
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{source} holds no state dict (`state_dict` is a {type(state).__name__}).")
+    kept = {key: value for key, value in flatten(state).items() if key.startswith(prefixes)}
+    if not kept:
+        raise CheckpointError(f"{source} holds no {model} weights (no key starts with {', '.join(prefixes)}); it is "
+                              f"not a {model} checkpoint.")
+    return kept
+
+
 def check_state_dict(
     module: nn.Module,
     state_dict: Mapping[str, torch.Tensor],

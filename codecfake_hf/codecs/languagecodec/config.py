@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from ...errors import CodecConfigError
-from ..config import from_config
+from ..config import lightning_cli_parts
 
 OFFICIAL_YAML = """\
 seed_everything: 4444
@@ -281,45 +281,8 @@ class LanguageCodecConfig:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, what: str = "LanguageCodec config") -> LanguageCodecConfig:
         """Read an official config file's mapping (its training sections are accepted and ignored)."""
-        if not isinstance(config, Mapping):
-            raise CodecConfigError(f"{what} is a {type(config).__name__}, not a mapping of options.")
-        section = _part(config, "model", EXPERIMENT, what=what)
-        init_args = section.get("init_args")
-        if not isinstance(init_args, Mapping):
-            raise CodecConfigError(f"{what}: `model.init_args` is a {type(init_args).__name__}, not a mapping.")
-        known = {"sample_rate", *_ARGS, *EXPERIMENT_TRAINING_KEYS}
-        unknown = sorted(set(init_args) - known)
-        if unknown:
-            raise CodecConfigError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))} in `model.init_args`; "
-                                   f"known: {', '.join(sorted(known))}.")
-        parts = {name: from_config(args, _part(init_args, name, CLASS_PATHS[name], what=what).get("init_args", {}),
-                                   what=f"{what} `model.init_args.{name}.init_args`")
-                 for name, args in _ARGS.items()}
-        sample_rate = init_args.get("sample_rate", 24000)  # upstream's default
-        if not isinstance(sample_rate, int) or isinstance(sample_rate, bool):
-            raise CodecConfigError(f"{what}: `sample_rate` must be an integer, got {sample_rate!r}.")
+        sample_rate, parts = lightning_cli_parts(
+            config, experiment=EXPERIMENT, parts={name: (CLASS_PATHS[name], args) for name, args in _ARGS.items()},
+            experiment_training_keys=EXPERIMENT_TRAINING_KEYS, file_training_keys=FILE_TRAINING_KEYS,
+            default_sample_rate=24000, what=what)  # upstream's default rate
         return cls(sample_rate=sample_rate, **parts)
-
-
-def _part(config: Mapping[str, Any], key: str, class_path: str, *, what: str) -> Mapping:
-    """`config[key]`, a `{class_path, init_args}` mapping naming `class_path`; other top-level keys of the file must
-    be training sections."""
-    if key == "model":
-        unknown = sorted(set(config) - {"model", *FILE_TRAINING_KEYS})
-        if unknown:
-            raise CodecConfigError(f"{what}: unknown section(s) {', '.join(map(repr, unknown))}; known: "
-                                   f"{', '.join(['model', *FILE_TRAINING_KEYS])}.")
-    if key not in config:
-        raise CodecConfigError(f"{what} lacks `{key}`, which the official config file holds; add it (see the "
-                               "family's default_config).")
-    part = config[key]
-    if not isinstance(part, Mapping):
-        raise CodecConfigError(f"{what}: `{key}` is a {type(part).__name__}, not a mapping.")
-    unknown = sorted(set(part) - {"class_path", "init_args"})
-    if unknown:
-        raise CodecConfigError(f"{what}: unknown option(s) {', '.join(map(repr, unknown))} in `{key}`; known: "
-                               "class_path, init_args.")
-    if part.get("class_path") != class_path:
-        raise CodecConfigError(f"{what}: `{key}.class_path` is {part.get('class_path')!r}; this family builds "
-                               f"{class_path!r}.")
-    return part

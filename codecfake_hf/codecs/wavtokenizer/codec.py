@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import yaml
 
-from ...errors import CheckpointError, CodecConfigError
+from ...errors import CodecConfigError
 from .. import weights
 from ..base import Codec, Runtime
 from .config import WavTokenizerConfig
@@ -176,14 +176,7 @@ def default_config(spec: CodecSpec) -> dict[str, Any]:
 def model_state(checkpoint: Mapping[str, Any], *, source: str) -> dict[str, torch.Tensor]:
     """The network's tensors of a Lightning checkpoint (its `state_dict`, the keys upstream keeps), or of a plain
     state dict already holding them."""
-    state = checkpoint.get("state_dict", checkpoint)
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"{source} holds no state dict (`state_dict` is a {type(state).__name__}).")
-    kept = {key: value for key, value in weights.flatten(state).items() if key.startswith(MODEL_PREFIXES)}
-    if not kept:
-        raise CheckpointError(f"{source} holds no WavTokenizer weights (no key starts with "
-                              f"{', '.join(MODEL_PREFIXES)}); it is not a WavTokenizer checkpoint.")
-    return kept
+    return weights.lightning_state(checkpoint, prefixes=MODEL_PREFIXES, model="WavTokenizer", source=source)
 
 
 def download(spec: CodecSpec) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
